@@ -1,0 +1,225 @@
+//! The things a memorial holds: events, sources, figures, claims and rules.
+
+use serde::{Deserialize, Serialize};
+
+use super::{PartialDate, Value};
+
+/// Declares a closed set of lower-case words with `as_str`, `FromStr` and serde.
+macro_rules! word_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vdoc])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// Every word, in order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The word as written in files, documents and the API.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(format!(
+                        "'{}' is not one of: {}",
+                        s,
+                        [$($text),+].join(", ")
+                    )),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+word_enum! {
+    /// What kind of thing a source is.
+    SourceKind {
+        Official = "official",
+        Parliamentary = "parliamentary",
+        Court = "court",
+        Ngo = "ngo",
+        News = "news",
+        Encyclopedia = "encyclopedia",
+        Testimony = "testimony",
+        Perpetrator = "perpetrator",
+        Other = "other",
+    }
+}
+
+word_enum! {
+    /// How a figure's children relate to it.
+    Breakdown {
+        /// The children add up to the parent exactly.
+        Exhaustive = "exhaustive",
+        /// The children are disjoint and add up to at most the parent.
+        Partial = "partial",
+        /// Each child is at most the parent.
+        Overlapping = "overlapping",
+    }
+}
+
+word_enum! {
+    /// How settled a published figure is.
+    Status {
+        Confirmed = "confirmed",
+        Estimate = "estimate",
+        Disputed = "disputed",
+    }
+}
+
+word_enum! {
+    /// A claim's standing, as in Wikidata.
+    Rank {
+        /// The figure's published value rests on it.
+        Preferred = "preferred",
+        Normal = "normal",
+        /// Kept for the record, with a reason; never the published value.
+        Deprecated = "deprecated",
+    }
+}
+
+word_enum! {
+    /// Why a claim is deprecated.
+    Reason {
+        Superseded = "superseded",
+        Discredited = "discredited",
+        Erroneous = "erroneous",
+        Retracted = "retracted",
+    }
+}
+
+word_enum! {
+    /// Whether a broken rule blocks publishing.
+    Severity {
+        Error = "error",
+        Warning = "warning",
+    }
+}
+
+/// A mass-casualty event the memorial serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    pub slug: String,
+    pub title: String,
+    pub location: String,
+    pub started_on: PartialDate,
+    pub ended_on: PartialDate,
+    pub timezone: String,
+    pub summary: String,
+}
+
+/// Something a number comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    pub key: String,
+    pub title: String,
+    #[serde(default)]
+    pub author: String,
+    #[serde(default)]
+    pub publisher: String,
+    pub kind: SourceKind,
+    #[serde(default)]
+    pub published_on: Option<PartialDate>,
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub notes: String,
+}
+
+/// A quantity the memorial tracks, with its curated, published value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Figure {
+    pub key: String,
+    pub label: String,
+    pub unit: String,
+    #[serde(default)]
+    pub parent: Option<String>,
+    #[serde(default)]
+    pub breakdown: Option<Breakdown>,
+    #[serde(default)]
+    pub position: i64,
+    #[serde(default)]
+    pub low: Option<i64>,
+    #[serde(default)]
+    pub best: Option<i64>,
+    #[serde(default)]
+    pub high: Option<i64>,
+    pub status: Status,
+    #[serde(default)]
+    pub notes: String,
+}
+
+/// "Source S states figure F = x, as of date D."
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claim {
+    pub id: String,
+    pub figure: String,
+    pub source: String,
+    #[serde(default)]
+    pub low: Option<i64>,
+    #[serde(default)]
+    pub best: Option<i64>,
+    #[serde(default)]
+    pub high: Option<i64>,
+    pub as_of: PartialDate,
+    pub rank: Rank,
+    #[serde(default)]
+    pub reason: Option<Reason>,
+    #[serde(default)]
+    pub locator: String,
+    #[serde(default)]
+    pub quote: String,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// A consistency rule of the event: a linear (in)equality over figure keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub id: String,
+    pub expression: String,
+    pub severity: Severity,
+    #[serde(default)]
+    pub note: String,
+}
+
+impl Figure {
+    /// The curated value.
+    pub fn value(&self) -> Value {
+        Value {
+            low: self.low,
+            best: self.best,
+            high: self.high,
+        }
+    }
+}
+
+impl Claim {
+    /// The value the source states.
+    pub fn value(&self) -> Value {
+        Value {
+            low: self.low,
+            best: self.best,
+            high: self.high,
+        }
+    }
+}

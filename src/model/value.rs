@@ -1,0 +1,246 @@
+//! Values as the memorial holds them: a `best` figure, a `low`–`high` range
+//! with open ends, or both; and the interval every value stands for.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A curated or claimed value. `best` alone is exact; otherwise an empty end
+/// is open ("800+" is `low` 800).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Value {
+    pub low: Option<i64>,
+    pub best: Option<i64>,
+    pub high: Option<i64>,
+}
+
+impl Value {
+    /// An exact value.
+    pub fn exact(n: i64) -> Self {
+        Self {
+            low: None,
+            best: Some(n),
+            high: None,
+        }
+    }
+
+    /// True when none of low, best, high is given.
+    pub fn is_empty(&self) -> bool {
+        self.low.is_none() && self.best.is_none() && self.high.is_none()
+    }
+
+    /// The interval this value stands for. Quantities are never negative, so
+    /// an open low end is 0; an open high end is unbounded.
+    pub fn interval(&self) -> Interval {
+        match (self.low, self.best, self.high) {
+            (None, Some(b), None) => Interval::point(i128::from(b)),
+            (low, _, high) => Interval {
+                lo: low.map_or(0, i128::from),
+                hi: high.map(i128::from),
+            },
+        }
+    }
+
+    /// What is wrong with the value's shape, if anything: a negative number,
+    /// or `best` outside `low`–`high`, or `low` above `high`.
+    pub fn shape_problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        for (field, v) in [("low", self.low), ("best", self.best), ("high", self.high)] {
+            if let Some(n) = v.filter(|n| *n < 0) {
+                out.push((field, format!("{field} is {n}: counts and amounts cannot be negative")));
+            }
+        }
+        if let (Some(l), Some(h)) = (self.low, self.high) {
+            if l > h {
+                out.push(("high", format!("low {l} is above high {h}")));
+            }
+        }
+        if let (Some(l), Some(b)) = (self.low, self.best) {
+            if b < l {
+                out.push(("best", format!("best {b} is below low {l}")));
+            }
+        }
+        if let (Some(b), Some(h)) = (self.best, self.high) {
+            if b > h {
+                out.push(("best", format!("best {b} is above high {h}")));
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Display for Value {
+    /// "334", "800+", "58–76", "1,100 (1,000–1,200)", "up to 400".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let range = match (self.low, self.high) {
+            (Some(l), Some(h)) if l == h => Some(group(l)),
+            (Some(l), Some(h)) => Some(format!("{}–{}", group(l), group(h))),
+            (Some(l), None) => Some(format!("{}+", group(l))),
+            (None, Some(h)) => Some(format!("up to {}", group(h))),
+            (None, None) => None,
+        };
+        match (self.best, range) {
+            (Some(b), None) => f.write_str(&group(b)),
+            (Some(b), Some(r)) => write!(f, "{} ({r})", group(b)),
+            (None, Some(r)) => f.write_str(&r),
+            (None, None) => f.write_str("unknown"),
+        }
+    }
+}
+
+/// Digits grouped by thousands with commas: 1128 → "1,128".
+pub fn group(n: impl Into<i128>) -> String {
+    let n: i128 = n.into();
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A closed interval of integers, `[lo, hi]`, `hi = None` meaning unbounded
+/// above. Wide integers keep sums of many large figures exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interval {
+    pub lo: i128,
+    pub hi: Option<i128>,
+}
+
+impl Interval {
+    /// `[n, n]`.
+    pub fn point(n: i128) -> Self {
+        Self { lo: n, hi: Some(n) }
+    }
+
+    /// `[0, ∞)`: nothing is known.
+    pub fn unknown() -> Self {
+        Self { lo: 0, hi: None }
+    }
+
+    /// The sum of two intervals: every total two values from them can make.
+    pub fn add(self, other: Self) -> Self {
+        Self {
+            lo: self.lo.saturating_add(other.lo),
+            hi: self.hi.zip(other.hi).map(|(a, b)| a.saturating_add(b)),
+        }
+    }
+
+    /// The interval scaled by an integer; a negative factor turns it around,
+    /// so the result may be unbounded below (`lo` is then `i128::MIN`).
+    pub fn scale(self, k: i128) -> Self {
+        if k >= 0 {
+            Self {
+                lo: self.lo.saturating_mul(k),
+                hi: self.hi.map(|h| h.saturating_mul(k)),
+            }
+        } else {
+            Self {
+                lo: self.hi.map_or(i128::MIN, |h| h.saturating_mul(k)),
+                hi: Some(self.lo.saturating_mul(k)),
+            }
+        }
+    }
+
+    /// True when the interval is unbounded below (only after a negative scale).
+    pub fn open_below(&self) -> bool {
+        self.lo == i128::MIN
+    }
+
+    /// True when `n` lies inside.
+    pub fn contains(&self, n: i128) -> bool {
+        n >= self.lo && self.hi.is_none_or(|h| n <= h)
+    }
+
+    /// True when every value of `other` lies inside this one.
+    pub fn covers(&self, other: &Self) -> bool {
+        other.lo >= self.lo
+            && match (self.hi, other.hi) {
+                (None, _) => true,
+                (Some(_), None) => false,
+                (Some(a), Some(b)) => b <= a,
+            }
+    }
+
+    /// The smallest interval holding both.
+    pub fn hull(self, other: Self) -> Self {
+        Self {
+            lo: self.lo.min(other.lo),
+            hi: self.hi.zip(other.hi).map(|(a, b)| a.max(b)),
+        }
+    }
+}
+
+impl fmt::Display for Interval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.hi {
+            Some(h) if h == self.lo => f.write_str(&group(h)),
+            Some(h) if self.open_below() => write!(f, "at most {}", group(h)),
+            Some(h) => write!(f, "{}–{}", group(self.lo), group(h)),
+            None => write!(f, "{}+", group(self.lo)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn best_alone_is_exact_otherwise_ends_are_open() {
+        assert_eq!(Value::exact(334).interval(), Interval::point(334));
+        let v = Value {
+            low: Some(800),
+            best: None,
+            high: None,
+        };
+        assert_eq!(v.interval(), Interval { lo: 800, hi: None });
+        let v = Value {
+            low: Some(58),
+            best: Some(60),
+            high: Some(76),
+        };
+        assert_eq!(v.interval(), Interval { lo: 58, hi: Some(76) });
+        let v = Value {
+            low: None,
+            best: Some(50),
+            high: Some(76),
+        };
+        assert_eq!(v.interval(), Interval { lo: 0, hi: Some(76) });
+    }
+
+    #[test]
+    fn displays_like_a_person_writes() {
+        assert_eq!(Value::exact(1128).to_string(), "1,128");
+        let open = Value {
+            low: Some(800),
+            ..Value::default()
+        };
+        assert_eq!(open.to_string(), "800+");
+        let range = Value {
+            low: Some(58),
+            best: None,
+            high: Some(76),
+        };
+        assert_eq!(range.to_string(), "58–76");
+        assert_eq!(group(-1234567), "-1,234,567");
+    }
+
+    #[test]
+    fn shape_problems_name_the_field() {
+        let v = Value {
+            low: Some(10),
+            best: Some(5),
+            high: Some(3),
+        };
+        let fields: Vec<_> = v.shape_problems().into_iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, ["high", "best", "best"]);
+        assert!(Value::exact(-1).shape_problems()[0].1.contains("negative"));
+    }
+}
