@@ -434,6 +434,8 @@ mod tests {
             "figures row 2, parent: parents form a cycle: total.a → total → total.a",
             "figures row 2, breakdown: figure 'total.a' has child figures, so it needs a breakdown",
             "figures row 3, key: duplicate figure key 'total.a' (first in row 2)",
+            "figures row 3, parent: parents form a cycle: total.a → total → total.a",
+            "figures row 3, breakdown: figure 'total.a' has child figures",
             "claims row 1, figure: unknown figure 'nope'",
             "claims row 1, reason: a deprecated claim needs a reason",
             "claims row 2, id: 'Bad Id' is not a valid claim id",
