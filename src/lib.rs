@@ -1,7 +1,20 @@
 //! vigil: a memorial and victim-data integrity service.
 //!
 //! The domain ([`model`]) and the consistency checks ([`checks`]) are plain
-//! Rust; storage ([`db`]) is the only code that speaks SQL; the HTTP layer
-//! ([`http`]) is thin handlers over the [`service`] functions.
+//! Rust and know nothing of HTTP or SQL; [`files`] reads and writes import
+//! folders; storage ([`db`]) is the only code that speaks SQL; [`service`]
+//! holds what vigil does, and the CLI ([`cli`]) and the HTTP handlers
+//! ([`http`]) are thin layers over it.
 
+pub mod checks;
+pub mod cli;
+pub mod db;
+pub mod demo;
+pub mod document;
+pub mod error;
+pub mod files;
+pub mod http;
 pub mod model;
+pub mod service;
+
+pub use error::{Error, Result};

@@ -3,12 +3,14 @@
 
 mod dataset;
 mod date;
+mod diff;
 pub mod expr;
 mod types;
 mod value;
 
 pub use dataset::{Dataset, Problem, Table};
 pub use date::PartialDate;
+pub use diff::Change;
 pub use types::{
     Breakdown, Claim, Event, Figure, Rank, Reason, Rule, Severity, Source, SourceKind, Status,
 };

@@ -47,7 +47,10 @@ impl Value {
         let mut out = Vec::new();
         for (field, v) in [("low", self.low), ("best", self.best), ("high", self.high)] {
             if let Some(n) = v.filter(|n| *n < 0) {
-                out.push((field, format!("{field} is {n}: counts and amounts cannot be negative")));
+                out.push((
+                    field,
+                    format!("{field} is {n}: counts and amounts cannot be negative"),
+                ));
             }
         }
         if let (Some(l), Some(h)) = (self.low, self.high) {
@@ -206,13 +209,25 @@ mod tests {
             best: Some(60),
             high: Some(76),
         };
-        assert_eq!(v.interval(), Interval { lo: 58, hi: Some(76) });
+        assert_eq!(
+            v.interval(),
+            Interval {
+                lo: 58,
+                hi: Some(76)
+            }
+        );
         let v = Value {
             low: None,
             best: Some(50),
             high: Some(76),
         };
-        assert_eq!(v.interval(), Interval { lo: 0, hi: Some(76) });
+        assert_eq!(
+            v.interval(),
+            Interval {
+                lo: 0,
+                hi: Some(76)
+            }
+        );
     }
 
     #[test]

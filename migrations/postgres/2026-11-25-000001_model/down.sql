@@ -1,0 +1,11 @@
+DROP TRIGGER versions_immutable ON versions;
+DROP FUNCTION vigil_refuse_change();
+DROP TABLE versions;
+DROP TABLE changeset_edits;
+DROP TABLE changesets;
+DROP TABLE rules;
+DROP TABLE claims;
+DROP TABLE figures;
+DROP TABLE sources;
+DROP TABLE events;
+DROP TABLE vigil_lock;

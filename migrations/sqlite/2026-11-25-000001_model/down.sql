@@ -1,0 +1,11 @@
+DROP TRIGGER versions_no_delete;
+DROP TRIGGER versions_no_update;
+DROP TABLE versions;
+DROP TABLE changeset_edits;
+DROP TABLE changesets;
+DROP TABLE rules;
+DROP TABLE claims;
+DROP TABLE figures;
+DROP TABLE sources;
+DROP TABLE events;
+DROP TABLE vigil_lock;

@@ -1,0 +1,201 @@
+//! Storage: the only code that speaks SQL. One build serves SQLite (bundled,
+//! WAL, busy timeout) and PostgreSQL, chosen by the database URL's scheme.
+
+pub mod schema;
+mod store;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, PooledConnection, R2D2Connection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::{Error, Result};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to either backend.
+#[derive(diesel::MultiConnection)]
+pub enum Conn {
+    Sqlite(SqliteConnection),
+    Postgres(PgConnection),
+}
+
+/// Which backend a URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A SQLite file path.
+    Sqlite(String),
+    /// A PostgreSQL connection URL.
+    Postgres(String),
+}
+
+impl Target {
+    /// `sqlite://PATH` (or `sqlite:PATH`) or `postgres://…` / `postgresql://…`.
+    pub fn parse(url: &str) -> Result<Self> {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            if path.is_empty() {
+                return Err(Error::BadRequest(format!(
+                    "database URL '{url}' names no file; write sqlite://vigil.db"
+                )));
+            }
+            Ok(Target::Sqlite(path.to_string()))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Target::Postgres(url.to_string()))
+        } else {
+            Err(Error::BadRequest(format!(
+                "database URL '{}' is neither sqlite://PATH nor postgres://…",
+                redact(url)
+            )))
+        }
+    }
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Opens connections for the pool, setting SQLite up for concurrent use.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    target: Target,
+}
+
+impl ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> std::result::Result<Conn, r2d2::Error> {
+        match &self.target {
+            Target::Sqlite(path) => {
+                let mut c =
+                    SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
+                c.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(Conn::Sqlite(c))
+            }
+            Target::Postgres(url) => PgConnection::establish(url)
+                .map(Conn::Postgres)
+                .map_err(r2d2::Error::ConnectionError),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut Conn) -> std::result::Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+/// A pool of connections to one database.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<Manager>,
+    target: Target,
+}
+
+impl Db {
+    /// Opens a pool on the database the URL names. Does not migrate.
+    pub fn open(url: &str) -> Result<Self> {
+        let target = Target::parse(url)?;
+        let size = match target {
+            Target::Sqlite(_) => 4,
+            Target::Postgres(_) => 8,
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(Manager {
+                target: target.clone(),
+            })
+            .map_err(|e| Error::Database(format!("cannot connect to {}: {e}", redact(url))))?;
+        Ok(Self { pool, target })
+    }
+
+    /// Which backend this is.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// A connection from the pool.
+    pub fn conn(&self) -> Result<PooledConnection<Manager>> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Applies every pending migration; returns the names of those applied.
+    pub fn migrate(&self) -> Result<Vec<String>> {
+        let mut c = self.conn()?;
+        let applied = match &mut *c {
+            Conn::Sqlite(c) => c
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.to_string()).collect()),
+            Conn::Postgres(c) => c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.to_string()).collect()),
+        };
+        applied.map_err(|e| Error::Database(format!("migration failed: {e}")))
+    }
+
+    /// Reverts every applied migration, newest first; returns their names.
+    pub fn revert_all(&self) -> Result<Vec<String>> {
+        let mut c = self.conn()?;
+        let reverted = match &mut *c {
+            Conn::Sqlite(c) => c
+                .revert_all_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.to_string()).collect()),
+            Conn::Postgres(c) => c
+                .revert_all_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.to_string()).collect()),
+        };
+        reverted.map_err(|e| Error::Database(format!("reverting migrations failed: {e}")))
+    }
+
+    /// Runs `f` in a write transaction. Writers are serialised: the first
+    /// statement takes the one-row lock, so on SQLite the transaction holds
+    /// the write lock from its start and on PostgreSQL writers queue on the
+    /// row. All or nothing: an error rolls everything back.
+    pub fn write<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
+        let mut c = self.conn()?;
+        c.transaction(|c| {
+            diesel::sql_query("UPDATE vigil_lock SET generation = generation + 1 WHERE id = 1")
+                .execute(c)?;
+            f(c)
+        })
+    }
+
+    /// Runs `f` in a read transaction, so that it sees one consistent state.
+    pub fn read<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
+        let mut c = self.conn()?;
+        match &mut *c {
+            Conn::Postgres(_) => c.transaction(|c| {
+                diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .execute(c)?;
+                f(c)
+            }),
+            Conn::Sqlite(_) => c.transaction(|c| f(c)),
+        }
+    }
+}
+
+pub use store::*;

@@ -1,0 +1,489 @@
+//! Reading and writing the model's tables. Rows are converted to and from
+//! the domain types here, so nothing above this module sees a row.
+
+use diesel::prelude::*;
+
+use super::schema::{
+    changeset_edits, changesets, claims, events, figures, rules, sources, versions,
+};
+use super::Conn;
+use crate::error::{Error, Result};
+use crate::model::{Claim, Dataset, Event, Figure, Rule, Source, Table};
+
+/// Runs the same diesel statement on whichever backend `c` is; for the few
+/// statements (batch inserts, RETURNING) the multi-backend type cannot express.
+macro_rules! on_backend {
+    ($c:expr, |$conn:ident| $body:expr) => {
+        match $c {
+            Conn::Sqlite($conn) => $body,
+            Conn::Postgres($conn) => $body,
+        }
+    };
+}
+
+/// Rows per INSERT statement, under SQLite's limit of bound parameters.
+const CHUNK: usize = 1000;
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = events)]
+struct EventRow {
+    slug: String,
+    title: String,
+    location: String,
+    started_on: String,
+    ended_on: String,
+    timezone: String,
+    summary: String,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = sources)]
+struct SourceRow {
+    event: String,
+    key: String,
+    title: String,
+    author: String,
+    publisher: String,
+    kind: String,
+    published_on: Option<String>,
+    url: String,
+    notes: String,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = figures)]
+struct FigureRow {
+    event: String,
+    key: String,
+    label: String,
+    unit: String,
+    parent: Option<String>,
+    breakdown: Option<String>,
+    position: i64,
+    low: Option<i64>,
+    best: Option<i64>,
+    high: Option<i64>,
+    status: String,
+    notes: String,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = claims)]
+struct ClaimRow {
+    event: String,
+    id: String,
+    figure: String,
+    source: String,
+    low: Option<i64>,
+    best: Option<i64>,
+    high: Option<i64>,
+    as_of: String,
+    rank: String,
+    reason: Option<String>,
+    locator: String,
+    quote: String,
+    note: String,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = rules)]
+struct RuleRow {
+    event: String,
+    id: String,
+    expression: String,
+    severity: String,
+    note: String,
+}
+
+/// A published version as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = versions)]
+pub struct VersionRow {
+    pub event: String,
+    pub number: i64,
+    pub published_at: String,
+    pub changeset_id: Option<i64>,
+    pub sha256: String,
+    pub document: String,
+}
+
+/// A changeset as stored.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = changesets)]
+pub struct Changeset {
+    pub id: i64,
+    pub event: String,
+    pub base_version: i64,
+    pub author: String,
+    pub reason: String,
+    pub state: String,
+    pub reviewer: Option<String>,
+    pub comment: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A changeset to open.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = changesets)]
+pub struct NewChangeset {
+    pub event: String,
+    pub base_version: i64,
+    pub author: String,
+    pub reason: String,
+    pub state: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// One edit of a changeset: the item as JSON, or `None` to delete it.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = changeset_edits)]
+pub struct Edit {
+    pub changeset_id: i64,
+    pub entity: String,
+    pub key: String,
+    pub item: Option<String>,
+}
+
+fn parse<T: std::str::FromStr<Err = String>>(what: &str, value: &str) -> Result<T> {
+    value
+        .parse()
+        .map_err(|e| Error::Database(format!("stored {what}: {e}")))
+}
+
+fn parse_opt<T: std::str::FromStr<Err = String>>(
+    what: &str,
+    v: Option<String>,
+) -> Result<Option<T>> {
+    v.map(|v| parse(what, &v)).transpose()
+}
+
+/// Whether an event with this slug exists.
+pub fn event_exists(c: &mut Conn, slug: &str) -> Result<bool> {
+    let n: i64 = events::table
+        .filter(events::slug.eq(slug))
+        .count()
+        .get_result(c)?;
+    Ok(n > 0)
+}
+
+/// The slugs of every event, in order.
+pub fn event_slugs(c: &mut Conn) -> Result<Vec<String>> {
+    Ok(events::table
+        .select(events::slug)
+        .order(events::slug)
+        .load(c)?)
+}
+
+/// Stores a whole dataset for an event that does not exist yet.
+pub fn insert_dataset(c: &mut Conn, ds: &Dataset) -> Result<()> {
+    let slug = ds.event.slug.clone();
+    let e = &ds.event;
+    diesel::insert_into(events::table)
+        .values(EventRow {
+            slug: slug.clone(),
+            title: e.title.clone(),
+            location: e.location.clone(),
+            started_on: e.started_on.to_string(),
+            ended_on: e.ended_on.to_string(),
+            timezone: e.timezone.clone(),
+            summary: e.summary.clone(),
+        })
+        .execute(c)?;
+    insert_items(c, &slug, &ds.sources, &ds.figures, &ds.claims, &ds.rules)
+}
+
+/// Replaces an existing event's data with `ds` (same slug).
+pub fn replace_dataset(c: &mut Conn, ds: &Dataset) -> Result<()> {
+    let slug = ds.event.slug.as_str();
+    diesel::delete(claims::table.filter(claims::event.eq(slug))).execute(c)?;
+    diesel::delete(rules::table.filter(rules::event.eq(slug))).execute(c)?;
+    diesel::delete(figures::table.filter(figures::event.eq(slug))).execute(c)?;
+    diesel::delete(sources::table.filter(sources::event.eq(slug))).execute(c)?;
+    let e = &ds.event;
+    diesel::update(events::table.filter(events::slug.eq(slug)))
+        .set((
+            events::title.eq(&e.title),
+            events::location.eq(&e.location),
+            events::started_on.eq(e.started_on.to_string()),
+            events::ended_on.eq(e.ended_on.to_string()),
+            events::timezone.eq(&e.timezone),
+            events::summary.eq(&e.summary),
+        ))
+        .execute(c)?;
+    insert_items(c, slug, &ds.sources, &ds.figures, &ds.claims, &ds.rules)
+}
+
+fn insert_items(
+    c: &mut Conn,
+    slug: &str,
+    s: &[Source],
+    f: &[Figure],
+    cl: &[Claim],
+    r: &[Rule],
+) -> Result<()> {
+    let ev = || slug.to_string();
+    let rows: Vec<SourceRow> = s
+        .iter()
+        .map(|x| SourceRow {
+            event: ev(),
+            key: x.key.clone(),
+            title: x.title.clone(),
+            author: x.author.clone(),
+            publisher: x.publisher.clone(),
+            kind: x.kind.to_string(),
+            published_on: x.published_on.map(|d| d.to_string()),
+            url: x.url.clone(),
+            notes: x.notes.clone(),
+        })
+        .collect();
+    for chunk in rows.chunks(CHUNK) {
+        on_backend!(&mut *c, |c| diesel::insert_into(sources::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    let rows: Vec<FigureRow> = f
+        .iter()
+        .map(|x| FigureRow {
+            event: ev(),
+            key: x.key.clone(),
+            label: x.label.clone(),
+            unit: x.unit.clone(),
+            parent: x.parent.clone(),
+            breakdown: x.breakdown.map(|b| b.to_string()),
+            position: x.position,
+            low: x.low,
+            best: x.best,
+            high: x.high,
+            status: x.status.to_string(),
+            notes: x.notes.clone(),
+        })
+        .collect();
+    for chunk in rows.chunks(CHUNK) {
+        on_backend!(&mut *c, |c| diesel::insert_into(figures::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    let rows: Vec<ClaimRow> = cl
+        .iter()
+        .map(|x| ClaimRow {
+            event: ev(),
+            id: x.id.clone(),
+            figure: x.figure.clone(),
+            source: x.source.clone(),
+            low: x.low,
+            best: x.best,
+            high: x.high,
+            as_of: x.as_of.to_string(),
+            rank: x.rank.to_string(),
+            reason: x.reason.map(|r| r.to_string()),
+            locator: x.locator.clone(),
+            quote: x.quote.clone(),
+            note: x.note.clone(),
+        })
+        .collect();
+    for chunk in rows.chunks(CHUNK) {
+        on_backend!(&mut *c, |c| diesel::insert_into(claims::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    let rows: Vec<RuleRow> = r
+        .iter()
+        .map(|x| RuleRow {
+            event: ev(),
+            id: x.id.clone(),
+            expression: x.expression.clone(),
+            severity: x.severity.to_string(),
+            note: x.note.clone(),
+        })
+        .collect();
+    for chunk in rows.chunks(CHUNK) {
+        on_backend!(&mut *c, |c| diesel::insert_into(rules::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+/// The current data of an event, in canonical order; `None` if there is no
+/// such event.
+pub fn load_dataset(c: &mut Conn, slug: &str) -> Result<Option<Dataset>> {
+    let Some(e) = events::table
+        .filter(events::slug.eq(slug))
+        .select(EventRow::as_select())
+        .first(c)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let event = Event {
+        slug: e.slug,
+        title: e.title,
+        location: e.location,
+        started_on: parse("event date", &e.started_on)?,
+        ended_on: parse("event date", &e.ended_on)?,
+        timezone: e.timezone,
+        summary: e.summary,
+    };
+    let sources = sources::table
+        .filter(sources::event.eq(slug))
+        .select(SourceRow::as_select())
+        .load(c)?
+        .into_iter()
+        .map(|r| {
+            Ok(Source {
+                kind: parse("source kind", &r.kind)?,
+                published_on: parse_opt("source date", r.published_on)?,
+                key: r.key,
+                title: r.title,
+                author: r.author,
+                publisher: r.publisher,
+                url: r.url,
+                notes: r.notes,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let figures = figures::table
+        .filter(figures::event.eq(slug))
+        .select(FigureRow::as_select())
+        .load(c)?
+        .into_iter()
+        .map(|r| {
+            Ok(Figure {
+                breakdown: parse_opt("figure breakdown", r.breakdown)?,
+                status: parse("figure status", &r.status)?,
+                key: r.key,
+                label: r.label,
+                unit: r.unit,
+                parent: r.parent,
+                position: r.position,
+                low: r.low,
+                best: r.best,
+                high: r.high,
+                notes: r.notes,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let claims = claims::table
+        .filter(claims::event.eq(slug))
+        .select(ClaimRow::as_select())
+        .load(c)?
+        .into_iter()
+        .map(|r| {
+            Ok(Claim {
+                as_of: parse("claim date", &r.as_of)?,
+                rank: parse("claim rank", &r.rank)?,
+                reason: parse_opt("claim reason", r.reason)?,
+                id: r.id,
+                figure: r.figure,
+                source: r.source,
+                low: r.low,
+                best: r.best,
+                high: r.high,
+                locator: r.locator,
+                quote: r.quote,
+                note: r.note,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let rules = rules::table
+        .filter(rules::event.eq(slug))
+        .select(RuleRow::as_select())
+        .load(c)?
+        .into_iter()
+        .map(|r| {
+            Ok(Rule {
+                severity: parse("rule severity", &r.severity)?,
+                id: r.id,
+                expression: r.expression,
+                note: r.note,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut ds = Dataset {
+        event,
+        sources,
+        figures,
+        claims,
+        rules,
+    };
+    ds.sort();
+    Ok(Some(ds))
+}
+
+/// Stores a published version. Versions are never updated or deleted.
+pub fn insert_version(c: &mut Conn, v: &VersionRow) -> Result<()> {
+    diesel::insert_into(versions::table).values(v).execute(c)?;
+    Ok(())
+}
+
+/// The newest version of an event.
+pub fn latest_version(c: &mut Conn, slug: &str) -> Result<Option<VersionRow>> {
+    Ok(versions::table
+        .filter(versions::event.eq(slug))
+        .order(versions::number.desc())
+        .select(VersionRow::as_select())
+        .first(c)
+        .optional()?)
+}
+
+/// One version of an event.
+pub fn version(c: &mut Conn, slug: &str, number: i64) -> Result<Option<VersionRow>> {
+    Ok(versions::table
+        .filter(versions::event.eq(slug))
+        .filter(versions::number.eq(number))
+        .select(VersionRow::as_select())
+        .first(c)
+        .optional()?)
+}
+
+/// Opens a changeset and returns its id.
+pub fn insert_changeset(c: &mut Conn, new: &NewChangeset) -> Result<i64> {
+    Ok(on_backend!(c, |c| diesel::insert_into(changesets::table)
+        .values(new)
+        .returning(changesets::id)
+        .get_result(c))?)
+}
+
+/// Stores a changeset's edits.
+pub fn insert_edits(c: &mut Conn, edits: &[Edit]) -> Result<()> {
+    for chunk in edits.chunks(CHUNK) {
+        on_backend!(&mut *c, |c| diesel::insert_into(changeset_edits::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+/// A changeset by id.
+pub fn changeset(c: &mut Conn, id: i64) -> Result<Option<Changeset>> {
+    Ok(changesets::table
+        .find(id)
+        .select(Changeset::as_select())
+        .first(c)
+        .optional()?)
+}
+
+/// The changesets of an event, newest first.
+pub fn changesets_of(c: &mut Conn, slug: &str) -> Result<Vec<Changeset>> {
+    Ok(changesets::table
+        .filter(changesets::event.eq(slug))
+        .order(changesets::id.desc())
+        .select(Changeset::as_select())
+        .load(c)?)
+}
+
+/// A changeset's edits, by entity and key.
+pub fn edits(c: &mut Conn, changeset_id: i64) -> Result<Vec<Edit>> {
+    Ok(changeset_edits::table
+        .filter(changeset_edits::changeset_id.eq(changeset_id))
+        .order((changeset_edits::entity, changeset_edits::key))
+        .select(Edit::as_select())
+        .load(c)?)
+}
+
+/// The entity name stored in edits for a table.
+pub fn entity(table: Table) -> &'static str {
+    table.as_str()
+}

@@ -1,0 +1,64 @@
+//! The one error type of vigil. The CLI turns it into a message and an exit
+//! status; the HTTP layer into an `application/problem+json` response.
+
+use crate::checks::CheckResult;
+use crate::files::FileError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An import folder or uploaded file has problems; every one is listed.
+    #[error("{} problem(s) in the files:\n{}", .0.len(), list(.0))]
+    Files(Vec<FileError>),
+
+    /// Publishing was refused because error-severity checks are violated.
+    #[error("publishing refused: {} error check(s) violated:\n{}", .0.len(), list(.0.iter().map(|r| format!("{}: {}", r.check, r.message))))]
+    Refused(Vec<CheckResult>),
+
+    /// The thing asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
+
+    /// The request is malformed or names something invalid.
+    #[error("{0}")]
+    BadRequest(String),
+
+    /// The request conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+
+    /// The database failed or is unreachable.
+    #[error("database: {0}")]
+    Database(String),
+
+    /// A file or directory could not be read or written.
+    #[error("{0}")]
+    Io(String),
+}
+
+fn list<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
+    items
+        .into_iter()
+        .map(|i| format!("  {i}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl From<diesel::result::Error> for Error {
+    fn from(e: diesel::result::Error) -> Self {
+        Error::Database(e.to_string())
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for Error {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        Error::Database(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::Database(format!("stored JSON does not parse: {e}"))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,178 @@
+//! What vigil does, as functions over the database: import, publish, export,
+//! check. The CLI and the HTTP handlers call these and nothing below them.
+
+use serde::Serialize;
+
+use crate::checks::{self, Report};
+use crate::db::{self, Db, Edit, NewChangeset, VersionRow};
+use crate::document::{self, Header};
+use crate::error::{Error, Result};
+use crate::files::Folder;
+use crate::model::{Change, Dataset};
+
+/// The current time as stored: RFC 3339, UTC, whole seconds.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// What an import did, or would do on a dry run.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Imported {
+    /// A new event, published as its version 1.
+    Published {
+        event: String,
+        version: i64,
+        sha256: String,
+        report: Report,
+    },
+    /// Changes to an existing event, stored as a submitted changeset that a
+    /// reviewer must approve (`changeset` is `None` on a dry run).
+    Submitted {
+        event: String,
+        changeset: Option<i64>,
+        changes: Vec<Change>,
+        report: Report,
+    },
+    /// The folder holds exactly what is already there.
+    Unchanged { event: String },
+}
+
+/// Imports a folder. A new event is checked and, when no error check is
+/// violated, published as version 1; an existing event gets a submitted
+/// changeset with the differences. All or nothing; a dry run writes nothing.
+pub fn import(db: &Db, folder: &Folder, actor: &str, dry_run: bool) -> Result<Imported> {
+    let ds = folder.parse().map_err(Error::Files)?;
+    let report = checks::run(&ds);
+    let slug = ds.event.slug.clone();
+    db.write(|c| {
+        let Some(current) = db::load_dataset(c, &slug)? else {
+            let blocking: Vec<_> = report.blocking().into_iter().cloned().collect();
+            if !blocking.is_empty() {
+                return Err(Error::Refused(blocking));
+            }
+            if dry_run {
+                return Ok(Imported::Published {
+                    event: slug,
+                    version: 1,
+                    sha256: String::new(),
+                    report,
+                });
+            }
+            db::insert_dataset(c, &ds)?;
+            let v = publish(c, &ds, &report, None)?;
+            return Ok(Imported::Published {
+                event: slug,
+                version: v.number,
+                sha256: v.sha256,
+                report,
+            });
+        };
+        let changes = current.changes(&ds)?;
+        if changes.is_empty() {
+            return Ok(Imported::Unchanged { event: slug });
+        }
+        if dry_run {
+            return Ok(Imported::Submitted {
+                event: slug,
+                changeset: None,
+                changes,
+                report,
+            });
+        }
+        let base = db::latest_version(c, &slug)?.map_or(0, |v| v.number);
+        let at = now();
+        let id = db::insert_changeset(
+            c,
+            &NewChangeset {
+                event: slug.clone(),
+                base_version: base,
+                author: actor.to_string(),
+                reason: format!("CSV import of {} change(s)", changes.len()),
+                state: "submitted".into(),
+                created_at: at.clone(),
+                updated_at: at,
+            },
+        )?;
+        let edits = changes
+            .iter()
+            .map(|ch| {
+                Ok(Edit {
+                    changeset_id: id,
+                    entity: ch.table.as_str().to_string(),
+                    key: ch.key.clone(),
+                    item: ch.after.as_ref().map(serde_json::to_string).transpose()?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        db::insert_edits(c, &edits)?;
+        Ok(Imported::Submitted {
+            event: slug,
+            changeset: Some(id),
+            changes,
+            report,
+        })
+    })
+}
+
+/// Stores the next version of `ds`'s event, inside the caller's transaction.
+pub fn publish(
+    c: &mut db::Conn,
+    ds: &Dataset,
+    report: &Report,
+    changeset: Option<i64>,
+) -> Result<VersionRow> {
+    let slug = &ds.event.slug;
+    let number = db::latest_version(c, slug)?.map_or(1, |v| v.number + 1);
+    let published_at = now();
+    let doc = document::build(
+        ds,
+        &Header {
+            version: number,
+            published_at: &published_at,
+            changeset,
+        },
+        report,
+    )?;
+    let row = VersionRow {
+        event: slug.clone(),
+        number,
+        published_at,
+        changeset_id: changeset,
+        sha256: doc.sha256,
+        document: doc.json,
+    };
+    db::insert_version(c, &row)?;
+    Ok(row)
+}
+
+/// The current data of an event.
+pub fn dataset(db: &Db, slug: &str) -> Result<Dataset> {
+    db.read(|c| db::load_dataset(c, slug))?
+        .ok_or_else(|| Error::NotFound(format!("no event '{slug}'")))
+}
+
+/// Every event's slug.
+pub fn events(db: &Db) -> Result<Vec<String>> {
+    db.read(db::event_slugs)
+}
+
+/// Runs the checks on an event's current data.
+pub fn check(db: &Db, slug: &str) -> Result<Report> {
+    Ok(checks::run(&dataset(db, slug)?))
+}
+
+/// A published version; the latest when `number` is `None`.
+pub fn version(db: &Db, slug: &str, number: Option<i64>) -> Result<VersionRow> {
+    db.read(|c| {
+        if !db::event_exists(c, slug)? {
+            return Err(Error::NotFound(format!("no event '{slug}'")));
+        }
+        match number {
+            Some(n) => db::version(c, slug, n)?
+                .ok_or_else(|| Error::NotFound(format!("event '{slug}' has no version {n}"))),
+            None => db::latest_version(c, slug)?
+                .ok_or_else(|| Error::NotFound(format!("event '{slug}' has no published version"))),
+        }
+    })
+}
