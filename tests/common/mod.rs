@@ -1,0 +1,150 @@
+//! Real databases for tests: a SQLite file in a temporary folder, and a fresh
+//! PostgreSQL database per test (dropped afterwards).
+//!
+//! PostgreSQL comes from `VIGIL_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`). When it cannot be reached
+//! the PostgreSQL half of a test is skipped with a printed reason, unless
+//! `VIGIL_REQUIRE_POSTGRES=1` (as `.ci/run` sets), which makes it fail.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use vigil::db::Db;
+
+pub struct TestDb {
+    pub name: &'static str,
+    pub url: String,
+    dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// Opens and migrates.
+    pub fn open(&self) -> Db {
+        let db = Db::open(&self.url).unwrap();
+        db.migrate().unwrap();
+        db
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.pg {
+            if let Ok(mut c) = PgConnection::establish(admin) {
+                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+/// Writes straight to the terminal, past the test harness's capture.
+pub fn say(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "{msg}");
+}
+
+pub fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("vigil.db").display());
+    TestDb {
+        name: "sqlite",
+        url,
+        dir: Some(dir),
+        pg: None,
+    }
+}
+
+fn required(var: &str) -> bool {
+    matches!(std::env::var(var).as_deref(), Ok("1") | Ok("true"))
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("VIGIL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh PostgreSQL database, or `None` (with the reason printed) when
+/// PostgreSQL is not there and not required.
+pub fn postgres(test: &str) -> Option<TestDb> {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let admin = postgres_admin_url();
+    let mut c = match PgConnection::establish(&admin) {
+        Ok(c) => c,
+        Err(e) => {
+            if required("VIGIL_REQUIRE_POSTGRES") {
+                panic!("VIGIL_REQUIRE_POSTGRES is set but PostgreSQL at {admin} is unreachable: {e}");
+            }
+            say(&format!(
+                "SKIPPED (postgres) {test}: PostgreSQL at {admin} is unreachable ({e}); set VIGIL_TEST_POSTGRES_URL"
+            ));
+            return None;
+        }
+    };
+    let name = format!(
+        "vigil_test_{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    let url = match admin.rfind('/') {
+        Some(i) if i > admin.find("://").map_or(0, |s| s + 2) => format!("{}/{name}", &admin[..i]),
+        _ => format!("{admin}/{name}"),
+    };
+    Some(TestDb {
+        name: "postgres",
+        url,
+        dir: None,
+        pg: Some((admin, name)),
+    })
+}
+
+/// SQLite, and PostgreSQL when it is there.
+pub fn backends(test: &str) -> Vec<TestDb> {
+    let mut v = vec![sqlite()];
+    v.extend(postgres(test));
+    v
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn beslan_dir() -> PathBuf {
+    repo().join("imports/beslan-2004")
+}
+
+/// Copies the Beslan folder into a temporary folder to be edited.
+pub fn beslan_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["event.csv", "sources.csv", "figures.csv", "claims.csv", "rules.csv"] {
+        std::fs::copy(beslan_dir().join(f), dir.path().join(f)).unwrap();
+    }
+    dir
+}
+
+/// Replaces text in a file of a folder; the text must be there.
+pub fn edit(dir: &Path, file: &str, from: &str, to: &str) {
+    let p = dir.join(file);
+    let s = std::fs::read_to_string(&p).unwrap();
+    assert!(s.contains(from), "{file} does not contain {from:?}");
+    std::fs::write(&p, s.replacen(from, to, 1)).unwrap();
+}
+
+/// The five exported files of an event, as bytes (empty when no event).
+pub fn export_bytes(db: &Db, slug: &str) -> Vec<(String, Vec<u8>)> {
+    match vigil::service::dataset(db, slug) {
+        Ok(ds) => vigil::files::write(&ds)
+            .unwrap()
+            .into_iter()
+            .map(|(t, b)| (t.file_name().to_string(), b))
+            .collect(),
+        Err(_) => vec![],
+    }
+}

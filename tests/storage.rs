@@ -1,0 +1,84 @@
+//! Migrations and storage guarantees, on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use vigil::db::Conn;
+
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+fn tables(db: &vigil::db::Db) -> Vec<String> {
+    let mut c = db.conn().unwrap();
+    let sql = match &*c {
+        Conn::Sqlite(_) => {
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger') \
+             AND name NOT LIKE 'sqlite_%' AND name <> '__diesel_schema_migrations' ORDER BY name"
+        }
+        Conn::Postgres(_) => {
+            "SELECT table_name::text AS name FROM information_schema.tables \
+             WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations' \
+             UNION SELECT tgname::text FROM pg_trigger WHERE NOT tgisinternal \
+             UNION SELECT proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+             WHERE n.nspname = 'public' ORDER BY name"
+        }
+    };
+    diesel::sql_query(sql)
+        .load::<Name>(&mut *c)
+        .unwrap()
+        .into_iter()
+        .map(|n| n.name)
+        .collect()
+}
+
+#[test]
+fn migrations_go_up_down_and_up_again() {
+    for t in common::backends("migrations_go_up_down_and_up_again") {
+        let db = vigil::db::Db::open(&t.url).unwrap();
+        let applied = db.migrate().unwrap();
+        assert!(!applied.is_empty(), "{}: nothing applied", t.name);
+        let after_up = tables(&db);
+        for want in ["events", "figures", "claims", "sources", "rules", "versions", "changesets"] {
+            assert!(after_up.iter().any(|n| n == want), "{}: {want} missing in {after_up:?}", t.name);
+        }
+        assert_eq!(db.migrate().unwrap(), Vec::<String>::new(), "{}: second run applies nothing", t.name);
+        let reverted = db.revert_all().unwrap();
+        assert_eq!(reverted.len(), applied.len(), "{}", t.name);
+        assert_eq!(tables(&db), Vec::<String>::new(), "{}: down left something", t.name);
+        db.migrate().unwrap();
+        assert_eq!(tables(&db), after_up, "{}: up again differs", t.name);
+        // And the schema works after the round: import the dataset.
+        let folder = vigil::files::Folder::read_dir(&common::beslan_dir()).unwrap();
+        vigil::service::import(&db, &folder, "test", false).unwrap();
+    }
+}
+
+#[test]
+fn published_versions_cannot_be_changed_or_deleted() {
+    for t in common::backends("published_versions_cannot_be_changed_or_deleted") {
+        let db = t.open();
+        let folder = vigil::files::Folder::read_dir(&common::beslan_dir()).unwrap();
+        vigil::service::import(&db, &folder, "test", false).unwrap();
+        let mut c = db.conn().unwrap();
+        let update = diesel::sql_query("UPDATE versions SET document = '{}'").execute(&mut *c);
+        let err = update.expect_err("the update must be refused").to_string();
+        assert!(err.contains("immutable"), "{}: {err}", t.name);
+        let delete = diesel::sql_query("DELETE FROM versions").execute(&mut *c);
+        assert!(delete.expect_err("the delete must be refused").to_string().contains("immutable"));
+        let v = vigil::service::version(&db, "beslan-2004", Some(1)).unwrap();
+        assert!(vigil::document::verify(&v.document).unwrap(), "{}", t.name);
+    }
+}
+
+#[test]
+fn a_bad_database_url_says_what_is_wrong() {
+    let err = vigil::db::Db::open("mysql://x@y/z").err().unwrap().to_string();
+    assert!(err.contains("neither sqlite://PATH nor postgres://"), "{err}");
+    let err = vigil::db::Db::open("postgres://vigil:secret@127.0.0.1:1/none").err().unwrap().to_string();
+    assert!(!err.contains("secret"), "the password leaks: {err}");
+}
