@@ -21,7 +21,9 @@ fn beslan_imports_with_the_articles_figures() {
     for t in common::backends("beslan_imports_with_the_articles_figures") {
         let db = t.open();
         match import_dir(&db, &beslan_dir()).unwrap() {
-            Imported::Published { version, sha256, .. } => {
+            Imported::Published {
+                version, sha256, ..
+            } => {
                 assert_eq!(version, 1);
                 assert_eq!(sha256.len(), 64);
             }
@@ -44,11 +46,19 @@ fn beslan_imports_with_the_articles_figures() {
             .iter()
             .find(|c| c.figure == "hostages.total" && c.best == Some(354))
             .expect("the 354 claim is kept");
-        assert_eq!((c354.rank, c354.reason), (Rank::Deprecated, Some(Reason::Discredited)));
+        assert_eq!(
+            (c354.rank, c354.reason),
+            (Rank::Deprecated, Some(Reason::Discredited))
+        );
         // The published document is the data, and its hash holds.
         let v = service::version(&db, SLUG, None).unwrap();
         assert!(vigil::document::verify(&v.document).unwrap());
-        assert_eq!(vigil::document::dataset(&v.document).unwrap(), ds, "{}", t.name);
+        assert_eq!(
+            vigil::document::dataset(&v.document).unwrap(),
+            ds,
+            "{}",
+            t.name
+        );
     }
 }
 
@@ -61,7 +71,13 @@ fn import_export_import_is_the_identity() {
         let out = tempfile::tempdir().unwrap();
         vigil::files::write_dir(&first, out.path()).unwrap();
         // The repository's files are in canonical form: the export is byte-identical.
-        for f in ["event.csv", "sources.csv", "figures.csv", "claims.csv", "rules.csv"] {
+        for f in [
+            "event.csv",
+            "sources.csv",
+            "figures.csv",
+            "claims.csv",
+            "rules.csv",
+        ] {
             assert_eq!(
                 std::fs::read(out.path().join(f)).unwrap(),
                 std::fs::read(beslan_dir().join(f)).unwrap(),
@@ -70,13 +86,21 @@ fn import_export_import_is_the_identity() {
             );
         }
         // Importing the export again changes nothing.
-        assert!(matches!(import_dir(&db, out.path()).unwrap(), Imported::Unchanged { .. }));
+        assert!(matches!(
+            import_dir(&db, out.path()).unwrap(),
+            Imported::Unchanged { .. }
+        ));
         // Into a second database, and out again: byte-identical.
         let t2 = common::sqlite();
         let db2 = t2.open();
         import_dir(&db2, out.path()).unwrap();
         assert_eq!(service::dataset(&db2, SLUG).unwrap(), first);
-        assert_eq!(export_bytes(&db2, SLUG), export_bytes(&db, SLUG), "{}", t.name);
+        assert_eq!(
+            export_bytes(&db2, SLUG),
+            export_bytes(&db, SLUG),
+            "{}",
+            t.name
+        );
     }
 }
 
@@ -86,12 +110,26 @@ fn bad_files_are_refused_with_file_line_and_column() {
     let cases: Vec<(&str, Box<dyn Fn(&std::path::Path)>, &str)> = vec![
         (
             "unknown column",
-            Box::new(|d| edit(d, "rules.csv", "id,expression,severity,note", "id,expression,severity,note,extra")),
+            Box::new(|d| {
+                edit(
+                    d,
+                    "rules.csv",
+                    "id,expression,severity,note",
+                    "id,expression,severity,note,extra",
+                )
+            }),
             "rules.csv:1:5: unknown column 'extra'",
         ),
         (
             "missing column",
-            Box::new(|d| edit(d, "sources.csv", "key,title,author,publisher,kind,published_on,url,notes", "key,title,author,publisher,kind,published_on,url")),
+            Box::new(|d| {
+                edit(
+                    d,
+                    "sources.csv",
+                    "key,title,author,publisher,kind,published_on,url,notes",
+                    "key,title,author,publisher,kind,published_on,url",
+                )
+            }),
             "sources.csv:1: missing column(s): notes",
         ),
         (
@@ -99,29 +137,61 @@ fn bad_files_are_refused_with_file_line_and_column() {
             Box::new(|d| {
                 let p = d.join("figures.csv");
                 let s = std::fs::read_to_string(&p).unwrap();
-                let line = s.lines().find(|l| l.starts_with("fatalities.staff,")).unwrap().to_string();
+                let line = s
+                    .lines()
+                    .find(|l| l.starts_with("fatalities.staff,"))
+                    .unwrap()
+                    .to_string();
                 std::fs::write(&p, format!("{s}{line}\n")).unwrap();
             }),
             "figures.csv:59:1: duplicate figure key 'fatalities.staff'",
         ),
         (
             "unknown figure",
-            Box::new(|d| edit(d, "claims.csv", "hostages-official-354,hostages.total,", "hostages-official-354,hostages.totl,")),
+            Box::new(|d| {
+                edit(
+                    d,
+                    "claims.csv",
+                    "hostages-official-354,hostages.total,",
+                    "hostages-official-354,hostages.totl,",
+                )
+            }),
             ": unknown figure 'hostages.totl'",
         ),
         (
             "unknown source",
-            Box::new(|d| edit(d, "claims.csv", "hostages-official-354,hostages.total,officials-2004,", "hostages-official-354,hostages.total,officials-2044,")),
+            Box::new(|d| {
+                edit(
+                    d,
+                    "claims.csv",
+                    "hostages-official-354,hostages.total,officials-2004,",
+                    "hostages-official-354,hostages.total,officials-2044,",
+                )
+            }),
             ":3: unknown source 'officials-2044'",
         ),
         (
             "parent cycle",
-            Box::new(|d| edit(d, "figures.csv", "fatalities,People killed,persons,,", "fatalities,People killed,persons,fatalities.children,")),
+            Box::new(|d| {
+                edit(
+                    d,
+                    "figures.csv",
+                    "fatalities,People killed,persons,,",
+                    "fatalities,People killed,persons,fatalities.children,",
+                )
+            }),
             "figures.csv:2:4: parents form a cycle: fatalities → fatalities.children → fatalities",
         ),
         (
             "bad number",
-            Box::new(|d| edit(d, "figures.csv", ",,1128,,confirmed", ",,\"1,128\",,confirmed")),
+            Box::new(|d| {
+                edit(
+                    d,
+                    "figures.csv",
+                    ",,1128,,confirmed",
+                    ",,\"1,128\",,confirmed",
+                )
+            }),
             ":8: best: '1,128' is not a whole number: write digits only",
         ),
         (
@@ -131,12 +201,26 @@ fn bad_files_are_refused_with_file_line_and_column() {
         ),
         (
             "reason without deprecation",
-            Box::new(|d| edit(d, "claims.csv", "2004-09-02,deprecated,discredited", "2004-09-02,normal,discredited")),
+            Box::new(|d| {
+                edit(
+                    d,
+                    "claims.csv",
+                    "2004-09-02,deprecated,discredited",
+                    "2004-09-02,normal,discredited",
+                )
+            }),
             ":9: reason 'discredited' is only for deprecated claims",
         ),
         (
             "bad rule",
-            Box::new(|d| edit(d, "rules.csv", "hostages.children <= hostages.total", "hostages.children <= <= hostages.total")),
+            Box::new(|d| {
+                edit(
+                    d,
+                    "rules.csv",
+                    "hostages.children <= hostages.total",
+                    "hostages.children <= <= hostages.total",
+                )
+            }),
             ":2: column 22: expected a number or a figure key",
         ),
         (
@@ -152,7 +236,10 @@ fn bad_files_are_refused_with_file_line_and_column() {
         (
             "file too large",
             Box::new(|d| {
-                let f = std::fs::OpenOptions::new().append(true).open(d.join("rules.csv")).unwrap();
+                let f = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(d.join("rules.csv"))
+                    .unwrap();
                 f.set_len(vigil::files::MAX_FILE_BYTES + 1).unwrap();
             }),
             "rules.csv: the file is larger than the limit of 64 MiB",
@@ -180,7 +267,12 @@ fn bad_files_are_refused_with_file_line_and_column() {
                 "{}: {name}: no error contains {want:?}: {text:#?}",
                 t.name
             );
-            assert_eq!(export_bytes(&db, SLUG), before, "{}: {name} changed the database", t.name);
+            assert_eq!(
+                export_bytes(&db, SLUG),
+                before,
+                "{}: {name} changed the database",
+                t.name
+            );
         }
         assert_eq!(service::version(&db, SLUG, None).unwrap().number, 1);
     }
@@ -189,21 +281,52 @@ fn bad_files_are_refused_with_file_line_and_column() {
 #[test]
 fn several_errors_are_reported_at_once() {
     let dir = beslan_copy();
-    edit(dir.path(), "claims.csv", ",354,,2004-09-02,", ",35x,,2004-09-02,");
-    edit(dir.path(), "figures.csv", ",,1128,,confirmed", ",,1128,,certain");
-    edit(dir.path(), "rules.csv", "hostages.children <= hostages.total", "hostages.children <= hostages.total +");
+    edit(
+        dir.path(),
+        "claims.csv",
+        ",354,,2004-09-02,",
+        ",35x,,2004-09-02,",
+    );
+    edit(
+        dir.path(),
+        "figures.csv",
+        ",,1128,,confirmed",
+        ",,1128,,certain",
+    );
+    edit(
+        dir.path(),
+        "rules.csv",
+        "hostages.children <= hostages.total",
+        "hostages.children <= hostages.total +",
+    );
     let err = Folder::read_dir(dir.path()).unwrap().parse().unwrap_err();
     let files: Vec<&str> = err.iter().map(|e| e.file.as_str()).collect();
-    assert!(files.contains(&"claims.csv") && files.contains(&"figures.csv"), "{err:?}");
-    let text = err.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
-    assert!(text.contains("status: 'certain' is not one of: confirmed, estimate, disputed"), "{text}");
+    assert!(
+        files.contains(&"claims.csv") && files.contains(&"figures.csv"),
+        "{err:?}"
+    );
+    let text = err
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        text.contains("status: 'certain' is not one of: confirmed, estimate, disputed"),
+        "{text}"
+    );
     assert!(text.contains("best: '35x' is not a whole number"), "{text}");
 }
 
 #[test]
 fn a_bom_and_crlf_are_accepted() {
     let dir = beslan_copy();
-    for f in ["event.csv", "sources.csv", "figures.csv", "claims.csv", "rules.csv"] {
+    for f in [
+        "event.csv",
+        "sources.csv",
+        "figures.csv",
+        "claims.csv",
+        "rules.csv",
+    ] {
         let p = dir.path().join(f);
         let s = std::fs::read_to_string(&p).unwrap();
         std::fs::write(&p, format!("\u{feff}{}", s.replace('\n', "\r\n"))).unwrap();
@@ -221,11 +344,18 @@ fn importing_into_an_existing_event_submits_a_changeset() {
         import_dir(&db, &beslan_dir()).unwrap();
         let before = export_bytes(&db, SLUG);
         let dir = beslan_copy();
-        edit(dir.path(), "figures.csv", ",,1128,,confirmed", ",,1129,,confirmed");
+        edit(
+            dir.path(),
+            "figures.csv",
+            ",,1128,,confirmed",
+            ",,1129,,confirmed",
+        );
         // A dry run says what would change and writes nothing.
         let folder = Folder::read_dir(dir.path()).unwrap();
         match service::import(&db, &folder, "cli:test", true).unwrap() {
-            Imported::Submitted { changeset, changes, .. } => {
+            Imported::Submitted {
+                changeset, changes, ..
+            } => {
                 assert_eq!(changeset, None);
                 assert_eq!(changes.len(), 1);
                 assert_eq!(changes[0].key, "hostages.total");
@@ -236,12 +366,18 @@ fn importing_into_an_existing_event_submits_a_changeset() {
         assert!(vigil::db::changesets_of(&mut c, SLUG).unwrap().is_empty());
         drop(c);
         let id = match import_dir(&db, dir.path()).unwrap() {
-            Imported::Submitted { changeset: Some(id), .. } => id,
+            Imported::Submitted {
+                changeset: Some(id),
+                ..
+            } => id,
             other => panic!("{other:?}"),
         };
         let mut c = db.conn().unwrap();
         let cs = vigil::db::changeset(&mut c, id).unwrap().unwrap();
-        assert_eq!((cs.state.as_str(), cs.author.as_str(), cs.base_version), ("submitted", "cli:test", 1));
+        assert_eq!(
+            (cs.state.as_str(), cs.author.as_str(), cs.base_version),
+            ("submitted", "cli:test", 1)
+        );
         let edits = vigil::db::edits(&mut c, id).unwrap();
         assert_eq!(edits.len(), 1);
         assert!(edits[0].item.as_deref().unwrap().contains("\"best\":1129"));

@@ -43,13 +43,35 @@ fn migrations_go_up_down_and_up_again() {
         let applied = db.migrate().unwrap();
         assert!(!applied.is_empty(), "{}: nothing applied", t.name);
         let after_up = tables(&db);
-        for want in ["events", "figures", "claims", "sources", "rules", "versions", "changesets"] {
-            assert!(after_up.iter().any(|n| n == want), "{}: {want} missing in {after_up:?}", t.name);
+        for want in [
+            "events",
+            "figures",
+            "claims",
+            "sources",
+            "rules",
+            "versions",
+            "changesets",
+        ] {
+            assert!(
+                after_up.iter().any(|n| n == want),
+                "{}: {want} missing in {after_up:?}",
+                t.name
+            );
         }
-        assert_eq!(db.migrate().unwrap(), Vec::<String>::new(), "{}: second run applies nothing", t.name);
+        assert_eq!(
+            db.migrate().unwrap(),
+            Vec::<String>::new(),
+            "{}: second run applies nothing",
+            t.name
+        );
         let reverted = db.revert_all().unwrap();
         assert_eq!(reverted.len(), applied.len(), "{}", t.name);
-        assert_eq!(tables(&db), Vec::<String>::new(), "{}: down left something", t.name);
+        assert_eq!(
+            tables(&db),
+            Vec::<String>::new(),
+            "{}: down left something",
+            t.name
+        );
         db.migrate().unwrap();
         assert_eq!(tables(&db), after_up, "{}: up again differs", t.name);
         // And the schema works after the round: import the dataset.
@@ -69,7 +91,10 @@ fn published_versions_cannot_be_changed_or_deleted() {
         let err = update.expect_err("the update must be refused").to_string();
         assert!(err.contains("immutable"), "{}: {err}", t.name);
         let delete = diesel::sql_query("DELETE FROM versions").execute(&mut *c);
-        assert!(delete.expect_err("the delete must be refused").to_string().contains("immutable"));
+        assert!(delete
+            .expect_err("the delete must be refused")
+            .to_string()
+            .contains("immutable"));
         let v = vigil::service::version(&db, "beslan-2004", Some(1)).unwrap();
         assert!(vigil::document::verify(&v.document).unwrap(), "{}", t.name);
     }
@@ -77,8 +102,17 @@ fn published_versions_cannot_be_changed_or_deleted() {
 
 #[test]
 fn a_bad_database_url_says_what_is_wrong() {
-    let err = vigil::db::Db::open("mysql://x@y/z").err().unwrap().to_string();
-    assert!(err.contains("neither sqlite://PATH nor postgres://"), "{err}");
-    let err = vigil::db::Db::open("postgres://vigil:secret@127.0.0.1:1/none").err().unwrap().to_string();
+    let err = vigil::db::Db::open("mysql://x@y/z")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("neither sqlite://PATH nor postgres://"),
+        "{err}"
+    );
+    let err = vigil::db::Db::open("postgres://vigil:secret@127.0.0.1:1/none")
+        .err()
+        .unwrap()
+        .to_string();
     assert!(!err.contains("secret"), "the password leaks: {err}");
 }

@@ -75,7 +75,9 @@ pub fn postgres(test: &str) -> Option<TestDb> {
         Ok(c) => c,
         Err(e) => {
             if required("VIGIL_REQUIRE_POSTGRES") {
-                panic!("VIGIL_REQUIRE_POSTGRES is set but PostgreSQL at {admin} is unreachable: {e}");
+                panic!(
+                    "VIGIL_REQUIRE_POSTGRES is set but PostgreSQL at {admin} is unreachable: {e}"
+                );
             }
             say(&format!(
                 "SKIPPED (postgres) {test}: PostgreSQL at {admin} is unreachable ({e}); set VIGIL_TEST_POSTGRES_URL"
@@ -123,7 +125,13 @@ pub fn beslan_dir() -> PathBuf {
 /// Copies the Beslan folder into a temporary folder to be edited.
 pub fn beslan_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for f in ["event.csv", "sources.csv", "figures.csv", "claims.csv", "rules.csv"] {
+    for f in [
+        "event.csv",
+        "sources.csv",
+        "figures.csv",
+        "claims.csv",
+        "rules.csv",
+    ] {
         std::fs::copy(beslan_dir().join(f), dir.path().join(f)).unwrap();
     }
     dir

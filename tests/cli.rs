@@ -1,0 +1,165 @@
+//! The `vigil` binary, run as a user runs it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn vigil(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vigil"));
+    c.current_dir(dir).env_remove("VIGIL_DATABASE_URL");
+    c
+}
+
+/// A plain HTTP/1.1 GET; returns status line, headers and body as text.
+fn get(port: u16, path: &str) -> std::io::Result<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+struct Server(std::process::Child);
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn serve_demo_answers_the_published_document_from_a_fresh_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _server = Server(
+        vigil(dir.path())
+            .args([
+                "serve",
+                "--demo",
+                "--workers",
+                "1",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let start = Instant::now();
+    let res = loop {
+        match get(port, "/api/v1/events/beslan-2004") {
+            Ok(r) => break r,
+            Err(_) if start.elapsed() < Duration::from_secs(60) => {
+                std::thread::sleep(Duration::from_millis(100))
+            }
+            Err(e) => panic!("the server did not answer: {e}"),
+        }
+    };
+    assert!(res.starts_with("HTTP/1.1 200"), "{res}");
+    let body = &res[res.find("\r\n\r\n").unwrap() + 4..];
+    let doc: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(doc["event"]["slug"], "beslan-2004");
+    assert_eq!(doc["version"], 1);
+    assert!(vigil::document::verify(body).unwrap());
+    let etag = format!("etag: \"{}\"", doc["sha256"].as_str().unwrap());
+    assert!(res.to_ascii_lowercase().contains(&etag), "{res}");
+    assert!(
+        dir.path().join("vigil.db").exists(),
+        "the default database is ./vigil.db"
+    );
+    let missing = get(port, "/api/v1/events/nowhere").unwrap();
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    assert!(missing.contains("application/problem+json"), "{missing}");
+}
+
+#[test]
+fn a_failed_import_exits_non_zero_and_names_the_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::beslan_copy();
+    common::edit(
+        data.path(),
+        "figures.csv",
+        ",,777,,confirmed",
+        ",,seven hundred,,confirmed",
+    );
+    let out = vigil(dir.path())
+        .arg("import")
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("figures.csv:21:8: best: 'seven hundred' is not a whole number"),
+        "{err}"
+    );
+    // Nothing was stored.
+    let out = vigil(dir.path())
+        .args(["export", "beslan-2004", "out"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no event 'beslan-2004'"));
+}
+
+#[test]
+fn import_then_export_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = vigil(dir.path())
+        .arg("import")
+        .arg(common::beslan_dir())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("beslan-2004: published version 1"));
+    let out = vigil(dir.path())
+        .args(["export", "beslan-2004", "out"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    for f in [
+        "event.csv",
+        "sources.csv",
+        "figures.csv",
+        "claims.csv",
+        "rules.csv",
+    ] {
+        assert_eq!(
+            std::fs::read(dir.path().join("out").join(f)).unwrap(),
+            std::fs::read(common::beslan_dir().join(f)).unwrap()
+        );
+    }
+}
+
+#[test]
+fn every_command_explains_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    for cmd in ["serve", "migrate", "import", "export", "check"] {
+        let out = vigil(dir.path()).args([cmd, "--help"]).output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("--database-url"), "{cmd}: {text}");
+    }
+    let out = vigil(dir.path())
+        .args(["check", "--format", "yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "bad usage exits 2");
+}
