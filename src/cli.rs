@@ -45,6 +45,10 @@ pub enum Command {
         /// embedded in the binary first.
         #[arg(long)]
         demo: bool,
+        /// How often to look for versions published by other replicas, in
+        /// seconds.
+        #[arg(long, default_value_t = 2)]
+        refresh_seconds: u64,
     },
     /// Apply pending database migrations.
     Migrate,
@@ -108,7 +112,8 @@ pub fn run(cli: Cli) -> ExitCode {
             bind,
             workers,
             demo,
-        } => serve(&cli.database_url, &bind, workers, demo),
+            refresh_seconds,
+        } => serve(&cli.database_url, &bind, workers, demo, refresh_seconds),
         Command::Migrate => {
             Db::open(&cli.database_url)
                 .and_then(|db| db.migrate())
@@ -233,7 +238,13 @@ fn check(url: &str, slug: Option<String>, dir: Option<PathBuf>, format: Format) 
     }
 }
 
-fn serve(url: &str, bind: &str, workers: Option<usize>, with_demo: bool) -> Result<()> {
+fn serve(
+    url: &str,
+    bind: &str,
+    workers: Option<usize>,
+    with_demo: bool,
+    refresh_seconds: u64,
+) -> Result<()> {
     let db = open(url)?;
     if with_demo && !service::events(&db)?.iter().any(|s| s == demo::SLUG) {
         service::import(&db, &demo::beslan(), &actor(), false)?;
@@ -244,6 +255,11 @@ fn serve(url: &str, bind: &str, workers: Option<usize>, with_demo: bool) -> Resu
         workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     println!("vigil serving on http://{bind}/");
     actix_web::rt::System::new()
-        .block_on(http::serve(state, bind, workers))
+        .block_on(http::serve(
+            state,
+            bind,
+            workers,
+            std::time::Duration::from_secs(refresh_seconds.max(1)),
+        ))
         .map_err(|e| Error::Io(format!("cannot serve on {bind}: {e}")))
 }

@@ -176,3 +176,65 @@ pub fn version(db: &Db, slug: &str, number: Option<i64>) -> Result<VersionRow> {
         }
     })
 }
+
+/// Every version of an event, oldest first.
+pub fn versions(db: &Db, slug: &str) -> Result<Vec<db::VersionInfo>> {
+    db.read(|c| {
+        if !db::event_exists(c, slug)? {
+            return Err(Error::NotFound(format!("no event '{slug}'")));
+        }
+        db::versions_of(c, slug)
+    })
+}
+
+/// What changed from one version of an event to another.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Diff {
+    pub event: String,
+    pub from: i64,
+    pub to: i64,
+    pub changes: Vec<Change>,
+}
+
+/// The changes between two published versions.
+pub fn diff(db: &Db, slug: &str, from: i64, to: i64) -> Result<Diff> {
+    let a = document::dataset(&version(db, slug, Some(from))?.document)?;
+    let b = document::dataset(&version(db, slug, Some(to))?.document)?;
+    Ok(Diff {
+        event: slug.to_string(),
+        from,
+        to,
+        changes: a.changes(&b)?,
+    })
+}
+
+/// The latest version number of every event.
+pub fn latest_numbers(db: &Db) -> Result<Vec<(String, i64)>> {
+    db.read(db::latest_numbers)
+}
+
+/// Replaces an existing event's data with `ds` and publishes it as the next
+/// version, in one transaction. Refused when the data does not validate or
+/// an error-severity check is violated; then nothing is written.
+pub fn publish_dataset(db: &Db, ds: &Dataset, changeset: Option<i64>) -> Result<VersionRow> {
+    let problems = ds.validate();
+    if !problems.is_empty() {
+        let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        return Err(Error::BadRequest(format!(
+            "the data does not validate: {}",
+            list.join("; ")
+        )));
+    }
+    let report = checks::run(ds);
+    let blocking: Vec<_> = report.blocking().into_iter().cloned().collect();
+    if !blocking.is_empty() {
+        return Err(Error::Refused(blocking));
+    }
+    db.write(|c| {
+        if !db::event_exists(c, &ds.event.slug)? {
+            return Err(Error::NotFound(format!("no event '{}'", ds.event.slug)));
+        }
+        db::replace_dataset(c, ds)?;
+        publish(c, ds, &report, changeset)
+    })
+}

@@ -428,6 +428,42 @@ pub fn latest_version(c: &mut Conn, slug: &str) -> Result<Option<VersionRow>> {
         .optional()?)
 }
 
+/// A version without its document.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, serde::Serialize, utoipa::ToSchema)]
+pub struct VersionInfo {
+    pub number: i64,
+    pub published_at: String,
+    pub changeset: Option<i64>,
+    pub sha256: String,
+}
+
+/// Every version of an event, oldest first, without documents.
+pub fn versions_of(c: &mut Conn, slug: &str) -> Result<Vec<VersionInfo>> {
+    Ok(versions::table
+        .filter(versions::event.eq(slug))
+        .order(versions::number.asc())
+        .select((
+            versions::number,
+            versions::published_at,
+            versions::changeset_id,
+            versions::sha256,
+        ))
+        .load(c)?)
+}
+
+/// The latest version number of every event that has one.
+pub fn latest_numbers(c: &mut Conn) -> Result<Vec<(String, i64)>> {
+    use diesel::dsl::max;
+    let rows: Vec<(String, Option<i64>)> = versions::table
+        .group_by(versions::event)
+        .select((versions::event, max(versions::number)))
+        .load(c)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(e, n)| n.map(|n| (e, n)))
+        .collect())
+}
+
 /// One version of an event.
 pub fn version(c: &mut Conn, slug: &str, number: i64) -> Result<Option<VersionRow>> {
     Ok(versions::table

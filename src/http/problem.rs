@@ -79,6 +79,12 @@ pub fn query_config() -> actix_web::web::QueryConfig {
         .error_handler(|err, _req| Error::BadRequest(format!("bad query: {err}")).into())
 }
 
+/// Bad path parameters (a version that is not a number) answer 400.
+pub fn path_config() -> actix_web::web::PathConfig {
+    actix_web::web::PathConfig::default()
+        .error_handler(|err, _req| Error::BadRequest(format!("bad path: {err}")).into())
+}
+
 /// Anything without a route.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
     respond(

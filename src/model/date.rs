@@ -15,6 +15,33 @@ pub struct PartialDate {
 }
 
 impl PartialDate {
+    /// The date as people write it: "3 September 2004", "September 2004", "2004".
+    pub fn long(&self) -> String {
+        const MONTHS: [&str; 12] = [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ];
+        let month = self
+            .month
+            .and_then(|m| MONTHS.get((m as usize).checked_sub(1)?))
+            .copied();
+        match (self.day, month) {
+            (Some(d), Some(m)) => format!("{d} {m} {}", self.year),
+            (None, Some(m)) => format!("{m} {}", self.year),
+            _ => self.year.to_string(),
+        }
+    }
+
     /// The year, always known.
     pub fn year(&self) -> i32 {
         self.year
@@ -100,6 +127,14 @@ impl<'de> Deserialize<'de> for PartialDate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_form_keeps_the_precision() {
+        let d = |s: &str| s.parse::<PartialDate>().unwrap().long();
+        assert_eq!(d("2004-09-03"), "3 September 2004");
+        assert_eq!(d("2005-12"), "December 2005");
+        assert_eq!(d("2006"), "2006");
+    }
 
     #[test]
     fn keeps_precision() {

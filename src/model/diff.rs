@@ -9,11 +9,13 @@ use super::{Dataset, Table};
 
 /// One item added (`before` is `None`), removed (`after` is `None`) or
 /// changed (both present), as the JSON the published document uses.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Change {
     pub table: Table,
     pub key: String,
+    #[schema(value_type = Option<Object>)]
     pub before: Option<Json>,
+    #[schema(value_type = Option<Object>)]
     pub after: Option<Json>,
 }
 

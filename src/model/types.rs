@@ -23,6 +23,23 @@ macro_rules! word_enum {
             }
         }
 
+        // The schema is written here: the derive cannot see renames made
+        // through macro fragments.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+        }
+
         impl std::str::FromStr for $name {
             type Err = String;
             fn from_str(s: &str) -> Result<Self, String> {
@@ -111,20 +128,22 @@ word_enum! {
 }
 
 /// A mass-casualty event the memorial serves.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Event {
     pub slug: String,
     pub title: String,
     pub location: String,
+    #[schema(value_type = String, example = "2004-09-01")]
     pub started_on: PartialDate,
+    #[schema(value_type = String, example = "2004-09-03")]
     pub ended_on: PartialDate,
     pub timezone: String,
     pub summary: String,
 }
 
 /// Something a number comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
     pub key: String,
@@ -135,6 +154,7 @@ pub struct Source {
     pub publisher: String,
     pub kind: SourceKind,
     #[serde(default)]
+    #[schema(value_type = Option<String>, example = "2006-12")]
     pub published_on: Option<PartialDate>,
     #[serde(default)]
     pub url: String,
@@ -143,7 +163,7 @@ pub struct Source {
 }
 
 /// A quantity the memorial tracks, with its curated, published value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Figure {
     pub key: String,
@@ -167,7 +187,7 @@ pub struct Figure {
 }
 
 /// "Source S states figure F = x, as of date D."
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Claim {
     pub id: String,
@@ -179,6 +199,8 @@ pub struct Claim {
     pub best: Option<i64>,
     #[serde(default)]
     pub high: Option<i64>,
+    /// YYYY, YYYY-MM or YYYY-MM-DD; the precision is kept.
+    #[schema(value_type = String, example = "2004-09-07")]
     pub as_of: PartialDate,
     pub rank: Rank,
     #[serde(default)]
@@ -192,7 +214,7 @@ pub struct Claim {
 }
 
 /// A consistency rule of the event: a linear (in)equality over figure keys.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     pub id: String,

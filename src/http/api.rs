@@ -1,0 +1,320 @@
+//! The public JSON and CSV API.
+
+use actix_web::http::header::{self, CacheControl, CacheDirective};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::{blocking, send, State};
+use crate::db::VersionInfo;
+use crate::error::{Error, Result};
+use crate::service::{self, Diff};
+
+/// Routes answered from pre-encoded snapshots.
+pub fn configure_encoded(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/events/{slug}", super::get().to(document))
+        .route(
+            "/api/v1/events/{slug}/figures.csv",
+            super::get().to(figures_csv),
+        );
+}
+
+/// Routes answered on the fly (compressed by the middleware).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", super::get().to(healthz))
+        .route("/api/v1/openapi.json", super::get().to(openapi))
+        .route("/api/v1/events", super::get().to(events))
+        .route("/api/v1/events/{slug}/versions", super::get().to(versions))
+        .route(
+            "/api/v1/events/{slug}/versions/{n}",
+            super::get().to(version),
+        )
+        .route("/api/v1/events/{slug}/diff", super::get().to(diff))
+        .route(
+            "/api/v1/{tail:.*}",
+            web::method(actix_web::http::Method::OPTIONS).to(preflight),
+        );
+}
+
+/// Public GETs may come from any origin.
+fn cors(res: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::HttpResponseBuilder {
+    res.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .insert_header((header::ACCESS_CONTROL_EXPOSE_HEADERS, "ETag"))
+}
+
+/// Answers CORS preflight requests for the public API.
+#[utoipa::path(options, path = "/api/v1/{path}", tag = "public",
+    params(("path" = String, Path, description = "any public API path")),
+    responses((status = 204, description = "CORS preflight: GET from any origin")))]
+pub async fn preflight() -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, HEAD, OPTIONS"))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, "If-None-Match"))
+        .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"))
+        .finish()
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "the process is up", body = String, content_type = "text/plain")))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("ok\n")
+}
+
+async fn openapi() -> HttpResponse {
+    let mut res = HttpResponse::Ok();
+    cors(&mut res).json(super::openapi::document())
+}
+
+/// An event with its latest published version.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EventSummary {
+    pub slug: String,
+    pub title: String,
+    pub version: i64,
+    pub published_at: String,
+    pub sha256: String,
+    /// Where the latest document is.
+    pub href: String,
+}
+
+/// The events with their latest version.
+#[utoipa::path(get, path = "/api/v1/events", tag = "public",
+    responses((status = 200, description = "every published event", body = Vec<EventSummary>)))]
+pub async fn events(state: web::Data<State>) -> HttpResponse {
+    let list: Vec<EventSummary> = state
+        .latest
+        .all()
+        .iter()
+        .map(|s| EventSummary {
+            slug: s.event.clone(),
+            title: s.title.clone(),
+            version: s.version,
+            published_at: s.published_at.clone(),
+            sha256: s.sha256.clone(),
+            href: format!("/api/v1/events/{}", s.event),
+        })
+        .collect();
+    let mut res = HttpResponse::Ok();
+    cors(&mut res)
+        .insert_header(CacheControl(vec![
+            CacheDirective::Public,
+            CacheDirective::NoCache,
+        ]))
+        .json(list)
+}
+
+/// `?version=N`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct VersionQuery {
+    /// A published version number; the latest when absent.
+    #[param(minimum = 1)]
+    pub version: Option<i64>,
+}
+
+async fn snapshot(
+    state: web::Data<State>,
+    slug: String,
+    version: Option<i64>,
+) -> Result<std::sync::Arc<super::Snapshot>> {
+    match version {
+        None => state.snapshot(&slug, None),
+        Some(n) => blocking(move || state.snapshot(&slug, Some(n))).await,
+    }
+}
+
+/// The published document of an event.
+#[utoipa::path(get, path = "/api/v1/events/{slug}", tag = "public",
+    params(("slug" = String, Path, description = "the event, e.g. beslan-2004"), VersionQuery),
+    responses(
+        (status = 200, description = "the published document; ETag is its sha256", body = super::openapi::PublishedDocument),
+        (status = 304, description = "the client's copy (If-None-Match) is current"),
+        (status = 400, description = "bad query", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such event or version", body = super::openapi::ProblemDetails, content_type = "application/problem+json")))]
+pub async fn document(
+    req: HttpRequest,
+    state: web::Data<State>,
+    slug: web::Path<String>,
+    q: web::Query<VersionQuery>,
+) -> Result<HttpResponse> {
+    let s = snapshot(state, slug.into_inner(), q.version).await?;
+    let mut res = send(
+        &req,
+        &s.document,
+        "application/json",
+        &s.sha256,
+        q.version.is_some(),
+    );
+    allow_any_origin(&mut res);
+    Ok(res)
+}
+
+/// The figures of a version as CSV, in the import format.
+#[utoipa::path(get, path = "/api/v1/events/{slug}/figures.csv", tag = "public",
+    params(("slug" = String, Path, description = "the event"), VersionQuery),
+    responses(
+        (status = 200, description = "figures.csv of the version", body = String, content_type = "text/csv"),
+        (status = 304, description = "the client's copy is current"),
+        (status = 400, description = "bad query", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such event or version", body = super::openapi::ProblemDetails, content_type = "application/problem+json")))]
+pub async fn figures_csv(
+    req: HttpRequest,
+    state: web::Data<State>,
+    slug: web::Path<String>,
+    q: web::Query<VersionQuery>,
+) -> Result<HttpResponse> {
+    let s = snapshot(state, slug.into_inner(), q.version).await?;
+    let mut res = send(
+        &req,
+        &s.figures_csv,
+        "text/csv; charset=utf-8",
+        &format!("{}-figures", s.sha256),
+        q.version.is_some(),
+    );
+    res.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        header::HeaderValue::from_str(&format!(
+            "attachment; filename=\"{}-v{}-figures.csv\"",
+            s.event, s.version
+        ))
+        .unwrap_or_else(|_| header::HeaderValue::from_static("attachment")),
+    );
+    allow_any_origin(&mut res);
+    Ok(res)
+}
+
+fn allow_any_origin(res: &mut HttpResponse) {
+    let h = res.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        header::HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        header::HeaderValue::from_static("ETag"),
+    );
+}
+
+/// The version history of an event.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VersionList {
+    pub event: String,
+    pub versions: Vec<VersionInfo>,
+}
+
+/// Every published version of an event, oldest first.
+#[utoipa::path(get, path = "/api/v1/events/{slug}/versions", tag = "public",
+    params(("slug" = String, Path, description = "the event")),
+    responses(
+        (status = 200, description = "the version history", body = VersionList),
+        (status = 404, description = "no such event", body = super::openapi::ProblemDetails, content_type = "application/problem+json")))]
+pub async fn versions(state: web::Data<State>, slug: web::Path<String>) -> Result<HttpResponse> {
+    let slug = slug.into_inner();
+    let s = slug.clone();
+    let versions = blocking(move || service::versions(&state.db, &s)).await?;
+    let mut res = HttpResponse::Ok();
+    Ok(cors(&mut res)
+        .insert_header(CacheControl(vec![
+            CacheDirective::Public,
+            CacheDirective::NoCache,
+        ]))
+        .json(VersionList {
+            event: slug,
+            versions,
+        }))
+}
+
+/// One version of an event, without its document.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VersionDetail {
+    pub event: String,
+    #[serde(flatten)]
+    pub version: VersionInfo,
+    /// Where the version's document is.
+    pub document: String,
+    /// Where its figures are as CSV.
+    pub figures_csv: String,
+}
+
+/// One published version: number, time, changeset and hash.
+#[utoipa::path(get, path = "/api/v1/events/{slug}/versions/{n}", tag = "public",
+    params(("slug" = String, Path, description = "the event"),
+           ("n" = i64, Path, description = "the version number", minimum = 1)),
+    responses(
+        (status = 200, description = "the version", body = VersionDetail),
+        (status = 400, description = "the version is not a number", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such event or version", body = super::openapi::ProblemDetails, content_type = "application/problem+json")))]
+pub async fn version(
+    state: web::Data<State>,
+    path: web::Path<(String, i64)>,
+) -> Result<HttpResponse> {
+    let (slug, n) = path.into_inner();
+    let s = blocking(move || state.snapshot(&slug, Some(n))).await?;
+    let mut res = HttpResponse::Ok();
+    Ok(cors(&mut res)
+        .insert_header(CacheControl(vec![
+            CacheDirective::Public,
+            CacheDirective::MaxAge(31_536_000),
+            CacheDirective::Extension("immutable".into(), None),
+        ]))
+        .json(VersionDetail {
+            event: s.event.clone(),
+            version: VersionInfo {
+                number: s.version,
+                published_at: s.published_at.clone(),
+                changeset: s.changeset,
+                sha256: s.sha256.clone(),
+            },
+            document: format!("/api/v1/events/{}?version={}", s.event, s.version),
+            figures_csv: format!(
+                "/api/v1/events/{}/figures.csv?version={}",
+                s.event, s.version
+            ),
+        }))
+}
+
+/// `?from=a&to=b`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DiffQuery {
+    /// The older version.
+    #[param(minimum = 1)]
+    pub from: i64,
+    /// The newer version.
+    #[param(minimum = 1)]
+    pub to: i64,
+}
+
+/// What changed between two versions: figures, claims, sources, rules and
+/// the event added, removed or changed, with old and new values.
+#[utoipa::path(get, path = "/api/v1/events/{slug}/diff", tag = "public",
+    params(("slug" = String, Path, description = "the event"), DiffQuery),
+    responses(
+        (status = 200, description = "the changes", body = super::openapi::DiffSchema),
+        (status = 400, description = "bad query", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such event or version", body = super::openapi::ProblemDetails, content_type = "application/problem+json")))]
+pub async fn diff(
+    state: web::Data<State>,
+    slug: web::Path<String>,
+    q: web::Query<DiffQuery>,
+) -> Result<HttpResponse> {
+    if q.from < 1 || q.to < 1 {
+        return Err(Error::BadRequest(format!(
+            "from and to are version numbers, 1 or more; got from={} to={}",
+            q.from, q.to
+        )));
+    }
+    let (slug, from, to) = (slug.into_inner(), q.from, q.to);
+    let d: Diff = blocking(move || service::diff(&state.db, &slug, from, to)).await?;
+    let mut res = HttpResponse::Ok();
+    Ok(cors(&mut res)
+        .insert_header(CacheControl(vec![
+            CacheDirective::Public,
+            CacheDirective::MaxAge(31_536_000),
+            CacheDirective::Extension("immutable".into(), None),
+        ]))
+        .json(d))
+}

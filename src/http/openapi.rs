@@ -1,0 +1,122 @@
+//! The OpenAPI 3.1 document of the HTTP API, generated from the handlers'
+//! annotations and the types they send.
+
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+use super::api;
+use crate::checks::{CheckResult, Outcome, Report};
+use crate::db::VersionInfo;
+use crate::model::{
+    Breakdown, Change, Claim, Event, Figure, Rank, Reason, Rule, Severity, Source, SourceKind,
+    Status, Table,
+};
+use crate::service::Diff;
+
+/// An error, as RFC 9457 problem details.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProblemDetails {
+    /// Always `about:blank`: the status and title say what happened.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    /// What was wrong, and where.
+    pub detail: String,
+    /// The individual problems, for refused imports and publishes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<serde_json::Value>>,
+}
+
+/// A figure as published: the figure's fields and the claims that state it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedFigure {
+    pub key: String,
+    pub label: String,
+    pub unit: String,
+    pub parent: Option<String>,
+    pub breakdown: Option<Breakdown>,
+    pub position: i64,
+    pub low: Option<i64>,
+    pub best: Option<i64>,
+    pub high: Option<i64>,
+    pub status: Status,
+    pub notes: String,
+    pub claims: Vec<Claim>,
+}
+
+/// The published document of one version of an event. `sha256` is the
+/// SHA-256 of the canonical JSON (keys sorted, no whitespace) of the document
+/// without `sha256`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublishedDocument {
+    pub event: Event,
+    pub version: i64,
+    pub published_at: String,
+    /// The changeset that made this version; none for an import.
+    pub changeset: Option<i64>,
+    pub sha256: String,
+    pub figures: Vec<PublishedFigure>,
+    pub sources: Vec<Source>,
+    pub rules: Vec<Rule>,
+    pub checks: Report,
+}
+
+/// The changes between two versions.
+pub type DiffSchema = Diff;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "vigil",
+        description = "Casualty figures of mass-casualty events, each traced to the sources that state it, checked, reviewed and published as immutable versions.",
+        license(name = "AGPL-3.0-or-later")
+    ),
+    paths(
+        api::healthz,
+        api::events,
+        api::document,
+        api::figures_csv,
+        api::versions,
+        api::version,
+        api::diff,
+        api::preflight
+    ),
+    components(schemas(
+        ProblemDetails,
+        PublishedDocument,
+        PublishedFigure,
+        Diff,
+        Change,
+        Table,
+        VersionInfo,
+        api::VersionList,
+        api::VersionDetail,
+        api::EventSummary,
+        Event,
+        Source,
+        Figure,
+        Claim,
+        Rule,
+        Report,
+        CheckResult,
+        Outcome,
+        Severity,
+        SourceKind,
+        Breakdown,
+        Status,
+        Rank,
+        Reason
+    )),
+    tags(
+        (name = "public", description = "Published figures; no account needed."),
+        (name = "operations", description = "For operators and load balancers.")
+    )
+)]
+struct ApiDoc;
+
+/// The OpenAPI document as JSON.
+pub fn document() -> serde_json::Value {
+    serde_json::to_value(ApiDoc::openapi()).unwrap_or_default()
+}

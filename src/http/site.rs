@@ -1,0 +1,104 @@
+//! The memorial pages.
+
+use actix_web::http::header::{self, CacheControl, CacheDirective};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use askama::Template;
+
+use super::api::VersionQuery;
+use super::pages::{ErrorPage, EventLink, IndexPage, STYLESHEET};
+use super::{blocking, send, State};
+use crate::error::Error;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", super::get().to(index))
+        .route("/events/{slug}", super::get().to(event))
+        .route("/static/vigil.css", super::get().to(stylesheet));
+}
+
+fn html(status: StatusCode, body: Result<String, askama::Error>) -> HttpResponse {
+    match body {
+        Ok(b) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(b),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a page");
+            HttpResponse::InternalServerError()
+                .content_type("text/plain; charset=utf-8")
+                .body("the page could not be rendered")
+        }
+    }
+}
+
+/// An error as a page, with the status the API would give.
+fn error_page(e: &Error) -> HttpResponse {
+    let status = e.status_code();
+    let (title, detail) = match e {
+        Error::NotFound(d) => ("Not found".to_string(), d.clone()),
+        Error::BadRequest(d) => ("Bad request".to_string(), d.clone()),
+        Error::Database(_) => (
+            "Temporarily unavailable".to_string(),
+            "the database could not answer; try again later".to_string(),
+        ),
+        other => ("Error".to_string(), other.to_string()),
+    };
+    html(
+        status,
+        ErrorPage {
+            status: status.as_u16(),
+            title,
+            detail,
+        }
+        .render(),
+    )
+}
+
+async fn index(state: web::Data<State>) -> HttpResponse {
+    let events = state
+        .latest
+        .all()
+        .iter()
+        .map(|s| EventLink {
+            slug: s.event.clone(),
+            title: s.title.clone(),
+            version: s.version,
+            published_at: s.published_at.clone(),
+        })
+        .collect();
+    html(StatusCode::OK, IndexPage { events }.render())
+}
+
+async fn event(
+    req: HttpRequest,
+    state: web::Data<State>,
+    slug: web::Path<String>,
+    q: web::Query<VersionQuery>,
+) -> HttpResponse {
+    let slug = slug.into_inner();
+    let version = q.version;
+    let s = match version {
+        None => state.snapshot(&slug, None),
+        Some(n) => blocking(move || state.snapshot(&slug, Some(n))).await,
+    };
+    match s {
+        Ok(s) => send(
+            &req,
+            &s.page,
+            "text/html; charset=utf-8",
+            &format!("{}-page", s.sha256),
+            version.is_some(),
+        ),
+        Err(e) => error_page(&e),
+    }
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(CacheControl(vec![
+            CacheDirective::Public,
+            CacheDirective::MaxAge(86_400),
+        ]))
+        .insert_header((header::VARY, "Accept-Encoding"))
+        .body(STYLESHEET)
+}

@@ -1,0 +1,494 @@
+//! The public API over the real application and real databases, checked
+//! against the OpenAPI document it publishes.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::Read;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::{header, StatusCode};
+use actix_web::test::{call_service, init_service, read_body, TestRequest};
+use actix_web::web;
+use serde_json::Value;
+use vigil::files::Folder;
+use vigil::http::State;
+use vigil::service;
+
+const SLUG: &str = "beslan-2004";
+
+fn state(t: &common::TestDb) -> web::Data<State> {
+    let db = t.open();
+    service::import(
+        &db,
+        &Folder::read_dir(&common::beslan_dir()).unwrap(),
+        "cli:test",
+        false,
+    )
+    .unwrap();
+    web::Data::new(State::load(db).unwrap())
+}
+
+/// Publishes version 2 with the hostages' total changed, as an approval would.
+fn publish_v2(state: &State) {
+    let mut ds = service::dataset(&state.db, SLUG).unwrap();
+    let f = ds
+        .figures
+        .iter_mut()
+        .find(|f| f.key == "missing.early")
+        .unwrap();
+    f.low = Some(181);
+    ds.rules.retain(|r| r.id != "burns-within-toll");
+    service::publish_dataset(&state.db, &ds, None).unwrap();
+}
+
+fn header_of<B>(res: &ServiceResponse<B>, name: header::HeaderName) -> String {
+    res.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+async fn body<B: MessageBody>(res: ServiceResponse<B>) -> Vec<u8> {
+    read_body(res).await.to_vec()
+}
+
+/// Validates `value` against the schema the OpenAPI document gives for this
+/// path, method, status and content type.
+fn conforms(openapi: &Value, path: &str, status: u16, content_type: &str, value: &Value) {
+    let op = &openapi["paths"][path]["get"];
+    assert!(op.is_object(), "{path} is not in the OpenAPI document");
+    let response = &op["responses"][status.to_string()];
+    assert!(
+        response.is_object(),
+        "{path}: status {status} is not documented"
+    );
+    let schema = &response["content"][content_type]["schema"];
+    assert!(
+        schema.is_object(),
+        "{path} {status}: no schema for {content_type}: {response}"
+    );
+    let mut root = schema.as_object().unwrap().clone();
+    root.insert("components".into(), openapi["components"].clone());
+    let validator = jsonschema::draft202012::new(&Value::Object(root)).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{path} {status}: the response does not match the OpenAPI schema: {errors:#?}"
+    );
+}
+
+#[actix_web::test]
+async fn every_public_endpoint_on_both_backends() {
+    for t in common::backends("every_public_endpoint_on_both_backends") {
+        let state = state(&t);
+        let app = init_service(vigil::http::app(state.clone())).await;
+        let get = |uri: &str| TestRequest::get().uri(uri).to_request();
+
+        let res = call_service(&app, get("/api/v1/openapi.json")).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let openapi: Value = serde_json::from_slice(&body(res).await).unwrap();
+        assert_eq!(openapi["openapi"], "3.1.0");
+
+        // The events.
+        let res = call_service(&app, get("/api/v1/events")).await;
+        assert_eq!(res.status(), StatusCode::OK, "{}", t.name);
+        assert_eq!(header_of(&res, header::ACCESS_CONTROL_ALLOW_ORIGIN), "*");
+        let events: Value = serde_json::from_slice(&body(res).await).unwrap();
+        conforms(&openapi, "/api/v1/events", 200, "application/json", &events);
+        assert_eq!(events[0]["slug"], SLUG);
+
+        // The latest document, its ETag, and 304.
+        let res = call_service(&app, get("/api/v1/events/beslan-2004")).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let etag = header_of(&res, header::ETAG);
+        assert_eq!(header_of(&res, header::CACHE_CONTROL), "public, no-cache");
+        assert_eq!(header_of(&res, header::ACCESS_CONTROL_ALLOW_ORIGIN), "*");
+        let raw = body(res).await;
+        let doc: Value = serde_json::from_slice(&raw).unwrap();
+        assert_eq!(etag, format!("\"{}\"", doc["sha256"].as_str().unwrap()));
+        assert!(vigil::document::verify(std::str::from_utf8(&raw).unwrap()).unwrap());
+        conforms(
+            &openapi,
+            "/api/v1/events/{slug}",
+            200,
+            "application/json",
+            &doc,
+        );
+        let res = call_service(
+            &app,
+            TestRequest::get()
+                .uri("/api/v1/events/beslan-2004")
+                .insert_header((header::IF_NONE_MATCH, etag.clone()))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::NOT_MODIFIED, "{}", t.name);
+        assert!(body(res).await.is_empty());
+        let res = call_service(
+            &app,
+            TestRequest::get()
+                .uri("/api/v1/events/beslan-2004")
+                .insert_header((header::IF_NONE_MATCH, "\"other\""))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::OK);
+
+        // Compressed as the client asks, the same bytes once decoded.
+        for (accept, coding) in [
+            ("br", "br"),
+            ("gzip", "gzip"),
+            ("gzip;q=0.5, br;q=0.1", "gzip"),
+            ("identity", ""),
+        ] {
+            let res = call_service(
+                &app,
+                TestRequest::get()
+                    .uri("/api/v1/events/beslan-2004")
+                    .insert_header((header::ACCEPT_ENCODING, accept))
+                    .to_request(),
+            )
+            .await;
+            assert_eq!(
+                header_of(&res, header::CONTENT_ENCODING),
+                coding,
+                "{accept}"
+            );
+            let got = body(res).await;
+            let mut plain = Vec::new();
+            match coding {
+                "br" => brotli::Decompressor::new(&got[..], 4096)
+                    .read_to_end(&mut plain)
+                    .unwrap(),
+                "gzip" => flate2::read::GzDecoder::new(&got[..])
+                    .read_to_end(&mut plain)
+                    .unwrap(),
+                _ => {
+                    plain = got.clone();
+                    0
+                }
+            };
+            assert_eq!(plain, raw, "{accept}");
+            if !coding.is_empty() {
+                assert!(
+                    got.len() * 4 < raw.len(),
+                    "{accept}: {} of {} bytes",
+                    got.len(),
+                    raw.len()
+                );
+            }
+        }
+
+        // HEAD and CORS preflight.
+        let res = call_service(
+            &app,
+            TestRequest::default()
+                .method(actix_web::http::Method::HEAD)
+                .uri("/api/v1/events/beslan-2004")
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let res = call_service(
+            &app,
+            TestRequest::default()
+                .method(actix_web::http::Method::OPTIONS)
+                .uri("/api/v1/events/beslan-2004")
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        assert!(header_of(&res, header::ACCESS_CONTROL_ALLOW_HEADERS).contains("If-None-Match"));
+
+        // Errors: problem+json with a title and a detail.
+        for (uri, status, path, detail) in [
+            (
+                "/api/v1/events/nowhere",
+                404,
+                "/api/v1/events/{slug}",
+                "no published event 'nowhere'",
+            ),
+            (
+                "/api/v1/events/beslan-2004?version=9",
+                404,
+                "/api/v1/events/{slug}",
+                "has no version 9",
+            ),
+            (
+                "/api/v1/events/beslan-2004?version=0",
+                404,
+                "/api/v1/events/{slug}",
+                "has no version 0",
+            ),
+            (
+                "/api/v1/events/beslan-2004?version=abc",
+                400,
+                "/api/v1/events/{slug}",
+                "bad query",
+            ),
+            (
+                "/api/v1/events/beslan-2004?versoin=1",
+                400,
+                "/api/v1/events/{slug}",
+                "unknown field `versoin`",
+            ),
+            (
+                "/api/v1/events/beslan-2004/versions/x",
+                400,
+                "/api/v1/events/{slug}/versions/{n}",
+                "bad path",
+            ),
+            (
+                "/api/v1/events/beslan-2004/versions/7",
+                404,
+                "/api/v1/events/{slug}/versions/{n}",
+                "has no version 7",
+            ),
+            (
+                "/api/v1/events/nowhere/versions",
+                404,
+                "/api/v1/events/{slug}/versions",
+                "no event 'nowhere'",
+            ),
+            (
+                "/api/v1/events/beslan-2004/diff?from=1",
+                400,
+                "/api/v1/events/{slug}/diff",
+                "missing field `to`",
+            ),
+            (
+                "/api/v1/events/beslan-2004/diff?from=1&to=5",
+                404,
+                "/api/v1/events/{slug}/diff",
+                "has no version 5",
+            ),
+            (
+                "/api/v1/events/beslan-2004/figures.csv?version=3",
+                404,
+                "/api/v1/events/{slug}/figures.csv",
+                "has no version 3",
+            ),
+        ] {
+            let res = call_service(&app, get(uri)).await;
+            assert_eq!(res.status().as_u16(), status, "{}: {uri}", t.name);
+            assert_eq!(
+                header_of(&res, header::CONTENT_TYPE),
+                "application/problem+json",
+                "{uri}"
+            );
+            let p: Value = serde_json::from_slice(&body(res).await).unwrap();
+            assert!(p["detail"].as_str().unwrap().contains(detail), "{uri}: {p}");
+            assert!(!p["title"].as_str().unwrap().is_empty());
+            conforms(&openapi, path, status, "application/problem+json", &p);
+        }
+        let res = call_service(&app, get("/no/such/page")).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+        // Versions; publish another; the history, the diff, old versions immutable.
+        publish_v2(&state);
+        assert_eq!(
+            state.refresh().unwrap(),
+            1,
+            "the poll picks up the new version"
+        );
+        let res = call_service(&app, get("/api/v1/events/beslan-2004/versions")).await;
+        let list: Value = serde_json::from_slice(&body(res).await).unwrap();
+        conforms(
+            &openapi,
+            "/api/v1/events/{slug}/versions",
+            200,
+            "application/json",
+            &list,
+        );
+        assert_eq!(list["versions"].as_array().unwrap().len(), 2, "{list}");
+        let res = call_service(&app, get("/api/v1/events/beslan-2004/versions/1")).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let v1: Value = serde_json::from_slice(&body(res).await).unwrap();
+        conforms(
+            &openapi,
+            "/api/v1/events/{slug}/versions/{n}",
+            200,
+            "application/json",
+            &v1,
+        );
+        assert_eq!(v1["sha256"], doc["sha256"]);
+        let res = call_service(&app, get("/api/v1/events/beslan-2004")).await;
+        let latest: Value = serde_json::from_slice(&body(res).await).unwrap();
+        assert_eq!(latest["version"], 2);
+        let res = call_service(&app, get("/api/v1/events/beslan-2004?version=1")).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(header_of(&res, header::CACHE_CONTROL).contains("immutable"));
+        assert_eq!(
+            header_of(&res, header::ETAG),
+            etag,
+            "version 1 is the same document"
+        );
+        assert_eq!(body(res).await, raw);
+
+        let res = call_service(&app, get("/api/v1/events/beslan-2004/diff?from=1&to=2")).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let diff: Value = serde_json::from_slice(&body(res).await).unwrap();
+        conforms(
+            &openapi,
+            "/api/v1/events/{slug}/diff",
+            200,
+            "application/json",
+            &diff,
+        );
+        let changes = diff["changes"].as_array().unwrap();
+        assert_eq!(changes.len(), 2, "{diff}");
+        let fig = changes.iter().find(|c| c["table"] == "figures").unwrap();
+        assert_eq!(
+            (
+                fig["key"].as_str(),
+                fig["before"]["low"].as_i64(),
+                fig["after"]["low"].as_i64()
+            ),
+            (Some("missing.early"), Some(180), Some(181))
+        );
+        let rule = changes.iter().find(|c| c["table"] == "rules").unwrap();
+        assert_eq!(
+            (rule["key"].as_str(), rule["after"].is_null()),
+            (Some("burns-within-toll"), true)
+        );
+
+        // The figures as CSV: the import format.
+        let res = call_service(
+            &app,
+            get("/api/v1/events/beslan-2004/figures.csv?version=1"),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(
+            header_of(&res, header::CONTENT_TYPE),
+            "text/csv; charset=utf-8"
+        );
+        assert_eq!(
+            body(res).await,
+            std::fs::read(common::beslan_dir().join("figures.csv")).unwrap()
+        );
+    }
+}
+
+#[actix_web::test]
+async fn the_openapi_document_describes_every_public_route() {
+    let doc = vigil::http::openapi::document();
+    for path in [
+        "/api/v1/events",
+        "/api/v1/events/{slug}",
+        "/api/v1/events/{slug}/versions",
+        "/api/v1/events/{slug}/versions/{n}",
+        "/api/v1/events/{slug}/diff",
+        "/api/v1/events/{slug}/figures.csv",
+        "/healthz",
+    ] {
+        assert!(doc["paths"][path]["get"].is_object(), "{path} missing");
+    }
+    // Every $ref points at a schema that exists.
+    let text = doc.to_string();
+    for part in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = &part[..part.find('"').unwrap()];
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "dangling $ref {name}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn the_memorial_page_is_accessible_html() {
+    let t = common::sqlite();
+    let state = state(&t);
+    let app = init_service(vigil::http::app(state.clone())).await;
+    let res = call_service(
+        &app,
+        TestRequest::get().uri("/events/beslan-2004").to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(header_of(&res, header::CONTENT_SECURITY_POLICY).contains("default-src 'none'"));
+    let html = String::from_utf8(body(res).await).unwrap();
+    assert!(html.contains("<html lang=\"en\">"));
+    assert!(html.contains("<caption>Figures of the Beslan school siege, version 1</caption>"));
+    assert!(html.contains("<th scope=\"col\">Value</th>"));
+    assert!(html.contains("<svg"), "the chart is inline SVG");
+    assert!(!html.contains("<script"), "no script on the public pages");
+    let res = call_service(&app, TestRequest::get().uri("/").to_request()).await;
+    let index = String::from_utf8(body(res).await).unwrap();
+    assert!(
+        index.contains("<a href=\"/events/beslan-2004\">Beslan school siege</a>"),
+        "{index}"
+    );
+    let res = call_service(&app, TestRequest::get().uri("/events/nowhere").to_request()).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(String::from_utf8(body(res).await)
+        .unwrap()
+        .contains("no published event"));
+}
+
+/// The latest versions are served from memory: with every connection to the
+/// database cut and new ones refused, public reads of the latest go on, and
+/// what needs the database answers 503.
+#[actix_web::test]
+async fn latest_reads_survive_the_database_going_away() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let Some(t) = common::postgres("latest_reads_survive_the_database_going_away") else {
+        return;
+    };
+    let state = state(&t);
+    let app = init_service(vigil::http::app(state.clone())).await;
+    let name = t.url.rsplit('/').next().unwrap().to_string();
+    let mut admin = diesel::PgConnection::establish(&common::postgres_admin_url()).unwrap();
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {name} ALLOW_CONNECTIONS false; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}';"
+        ))
+        .unwrap();
+    for uri in [
+        "/",
+        "/events/beslan-2004",
+        "/api/v1/events",
+        "/api/v1/events/beslan-2004",
+        "/api/v1/events/beslan-2004/figures.csv",
+    ] {
+        let res = call_service(&app, TestRequest::get().uri(uri).to_request()).await;
+        assert_eq!(res.status(), StatusCode::OK, "{uri}");
+    }
+    let res = call_service(
+        &app,
+        TestRequest::get()
+            .uri("/api/v1/events/beslan-2004/versions")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let p: Value = serde_json::from_slice(&body(res).await).unwrap();
+    assert_eq!(p["title"], "The database is unavailable");
+    admin
+        .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+        .unwrap();
+    // And it recovers without a restart.
+    let mut ok = false;
+    for _ in 0..50 {
+        let res = call_service(
+            &app,
+            TestRequest::get()
+                .uri("/api/v1/events/beslan-2004/versions")
+                .to_request(),
+        )
+        .await;
+        if res.status() == StatusCode::OK {
+            ok = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(ok, "the database came back but reads did not");
+}
