@@ -141,7 +141,10 @@ impl Dataset {
                 t,
                 0,
                 "ended_on",
-                format!("ended_on {} is before started_on {}", e.ended_on, e.started_on),
+                format!(
+                    "ended_on {} is before started_on {}",
+                    e.ended_on, e.started_on
+                ),
             );
         }
     }
@@ -155,7 +158,16 @@ impl Dataset {
             }
             if let Some(first) = seen.insert(&s.key, i) {
                 seen.insert(&s.key, first);
-                p.add(t, i, "key", format!("duplicate source key '{}' (first in row {})", s.key, first + 1));
+                p.add(
+                    t,
+                    i,
+                    "key",
+                    format!(
+                        "duplicate source key '{}' (first in row {})",
+                        s.key,
+                        first + 1
+                    ),
+                );
             }
             p.required(t, i, "title", &s.title);
         }
@@ -179,7 +191,16 @@ impl Dataset {
             }
             if let Some(first) = seen.insert(&f.key, i) {
                 seen.insert(&f.key, first);
-                p.add(t, i, "key", format!("duplicate figure key '{}' (first in row {})", f.key, first + 1));
+                p.add(
+                    t,
+                    i,
+                    "key",
+                    format!(
+                        "duplicate figure key '{}' (first in row {})",
+                        f.key,
+                        first + 1
+                    ),
+                );
             }
             p.required(t, i, "label", &f.label);
             p.required(t, i, "unit", &f.unit);
@@ -195,7 +216,9 @@ impl Dataset {
             .collect();
         let mut has_children: HashSet<&str> = HashSet::new();
         for (i, f) in self.figures.iter().enumerate() {
-            let Some(pa) = f.parent.as_deref() else { continue };
+            let Some(pa) = f.parent.as_deref() else {
+                continue;
+            };
             has_children.insert(pa);
             if !seen.contains_key(pa) {
                 p.add(t, i, "parent", format!("unknown figure '{pa}'"));
@@ -207,7 +230,12 @@ impl Dataset {
             loop {
                 if at == f.key {
                     path.push(at);
-                    p.add(t, i, "parent", format!("parents form a cycle: {}", path.join(" → ")));
+                    p.add(
+                        t,
+                        i,
+                        "parent",
+                        format!("parents form a cycle: {}", path.join(" → ")),
+                    );
                     break;
                 }
                 if path.len() > self.figures.len() {
@@ -245,7 +273,12 @@ impl Dataset {
             }
             if let Some(first) = seen.insert(&c.id, i) {
                 seen.insert(&c.id, first);
-                p.add(t, i, "id", format!("duplicate claim id '{}' (first in row {})", c.id, first + 1));
+                p.add(
+                    t,
+                    i,
+                    "id",
+                    format!("duplicate claim id '{}' (first in row {})", c.id, first + 1),
+                );
             }
             if !figures.contains(c.figure.as_str()) {
                 p.add(t, i, "figure", format!("unknown figure '{}'", c.figure));
@@ -255,7 +288,12 @@ impl Dataset {
             }
             let v = c.value();
             if v.is_empty() {
-                p.add(t, i, "best", "a claim needs at least one of low, best, high");
+                p.add(
+                    t,
+                    i,
+                    "best",
+                    "a claim needs at least one of low, best, high",
+                );
             }
             for (field, message) in v.shape_problems() {
                 p.add(t, i, field, message);
@@ -287,19 +325,40 @@ impl Dataset {
             }
             if let Some(first) = seen.insert(&r.id, i) {
                 seen.insert(&r.id, first);
-                p.add(t, i, "id", format!("duplicate rule id '{}' (first in row {})", r.id, first + 1));
+                p.add(
+                    t,
+                    i,
+                    "id",
+                    format!("duplicate rule id '{}' (first in row {})", r.id, first + 1),
+                );
             }
             match expr::parse(&r.expression) {
                 Err(e) => p.add(t, i, "expression", e.to_string()),
                 Ok(e) => {
-                    let unknown: Vec<&str> =
-                        e.keys().into_iter().filter(|k| !figures.contains(k)).collect();
+                    let unknown: Vec<&str> = e
+                        .keys()
+                        .into_iter()
+                        .filter(|k| !figures.contains(k))
+                        .collect();
                     for k in unknown {
-                        let column = r.expression.find(k).map_or(1, |b| r.expression[..b].chars().count() + 1);
-                        p.add(t, i, "expression", format!("column {column}: unknown figure key '{k}'"));
+                        let column = r
+                            .expression
+                            .find(k)
+                            .map_or(1, |b| r.expression[..b].chars().count() + 1);
+                        p.add(
+                            t,
+                            i,
+                            "expression",
+                            format!("column {column}: unknown figure key '{k}'"),
+                        );
                     }
                     if e.keys().is_empty() {
-                        p.add(t, i, "expression", "column 1: a rule must name at least one figure");
+                        p.add(
+                            t,
+                            i,
+                            "expression",
+                            "column 1: a rule must name at least one figure",
+                        );
                     }
                 }
             }
@@ -444,7 +503,10 @@ mod tests {
             "rules row 1, expression: column 12: unknown figure key 'totl'",
         ];
         for w in want {
-            assert!(got.iter().any(|g| g.starts_with(w)), "missing {w:?} in {got:#?}");
+            assert!(
+                got.iter().any(|g| g.starts_with(w)),
+                "missing {w:?} in {got:#?}"
+            );
         }
         assert_eq!(got.len(), want.len(), "{got:#?}");
     }

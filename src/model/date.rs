@@ -104,13 +104,23 @@ mod tests {
     #[test]
     fn keeps_precision() {
         for s in ["2004", "2004-09", "2004-09-07"] {
-            assert_eq!(s.parse::<PartialDate>().map(|d| d.to_string()), Ok(s.into()));
+            assert_eq!(
+                s.parse::<PartialDate>().map(|d| d.to_string()),
+                Ok(s.into())
+            );
         }
     }
 
     #[test]
     fn refuses_impossible_dates() {
-        for s in ["2004-13", "2004-02-30", "04", "2004-9-7", "", "2004-09-07T00:00"] {
+        for s in [
+            "2004-13",
+            "2004-02-30",
+            "04",
+            "2004-9-7",
+            "",
+            "2004-09-07T00:00",
+        ] {
             assert!(s.parse::<PartialDate>().is_err(), "{s}");
         }
     }

@@ -293,7 +293,10 @@ impl Parser {
                                 key: Some(k),
                             })
                         }
-                        _ => self.err(format!("expected a figure key after '*', found {}", self.found())),
+                        _ => self.err(format!(
+                            "expected a figure key after '*', found {}",
+                            self.found()
+                        )),
                     }
                 } else {
                     Ok(Term {
@@ -369,10 +372,19 @@ mod tests {
     fn parses_the_design_examples() {
         let e = parse("militants.died + militants.captured = militants.entered").unwrap();
         assert_eq!(e.op, Op::Eq);
-        assert_eq!(e.keys(), ["militants.died", "militants.captured", "militants.entered"]);
+        assert_eq!(
+            e.keys(),
+            ["militants.died", "militants.captured", "militants.entered"]
+        );
         let e = parse("2 * a.b - 3 >= c").unwrap();
         assert_eq!(e.lhs[0].coefficient, 2);
-        assert_eq!(e.lhs[1], Term { coefficient: -3, key: None });
+        assert_eq!(
+            e.lhs[1],
+            Term {
+                coefficient: -3,
+                key: None
+            }
+        );
         assert_eq!(e.to_string(), "2 * a.b - 3 >= c");
         let lin = parse("a + a - b = a").unwrap().linear();
         assert_eq!(lin.terms.get("a"), Some(&1));

@@ -47,7 +47,10 @@ impl Value {
         let mut out = Vec::new();
         for (field, v) in [("low", self.low), ("best", self.best), ("high", self.high)] {
             if let Some(n) = v.filter(|n| *n < 0) {
-                out.push((field, format!("{field} is {n}: counts and amounts cannot be negative")));
+                out.push((
+                    field,
+                    format!("{field} is {n}: counts and amounts cannot be negative"),
+                ));
             }
         }
         if let (Some(l), Some(h)) = (self.low, self.high) {
@@ -125,9 +128,16 @@ impl Interval {
     }
 
     /// The sum of two intervals: every total two values from them can make.
+    /// An end that is open on either side stays open. (A method rather than
+    /// `std::ops::Add`: it saturates, which `+` should not hide.)
+    #[allow(clippy::should_implement_trait)]
     pub fn add(self, other: Self) -> Self {
         Self {
-            lo: self.lo.saturating_add(other.lo),
+            lo: if self.open_below() || other.open_below() {
+                i128::MIN
+            } else {
+                self.lo.saturating_add(other.lo)
+            },
             hi: self.hi.zip(other.hi).map(|(a, b)| a.saturating_add(b)),
         }
     }
@@ -135,17 +145,29 @@ impl Interval {
     /// The interval scaled by an integer; a negative factor turns it around,
     /// so the result may be unbounded below (`lo` is then `i128::MIN`).
     pub fn scale(self, k: i128) -> Self {
-        if k >= 0 {
+        if k == 0 {
+            Self::point(0)
+        } else if k > 0 {
             Self {
-                lo: self.lo.saturating_mul(k),
+                lo: if self.open_below() {
+                    i128::MIN
+                } else {
+                    self.lo.saturating_mul(k)
+                },
                 hi: self.hi.map(|h| h.saturating_mul(k)),
             }
         } else {
             Self {
                 lo: self.hi.map_or(i128::MIN, |h| h.saturating_mul(k)),
-                hi: Some(self.lo.saturating_mul(k)),
+                hi: (!self.open_below()).then(|| self.lo.saturating_mul(k)),
             }
         }
+    }
+
+    /// True when no integer lies inside: `lo` above `hi`, as a value whose low
+    /// end is above its high end gives.
+    pub fn is_empty(&self) -> bool {
+        self.hi.is_some_and(|h| h < self.lo)
     }
 
     /// True when the interval is unbounded below (only after a negative scale).
@@ -206,13 +228,25 @@ mod tests {
             best: Some(60),
             high: Some(76),
         };
-        assert_eq!(v.interval(), Interval { lo: 58, hi: Some(76) });
+        assert_eq!(
+            v.interval(),
+            Interval {
+                lo: 58,
+                hi: Some(76)
+            }
+        );
         let v = Value {
             low: None,
             best: Some(50),
             high: Some(76),
         };
-        assert_eq!(v.interval(), Interval { lo: 0, hi: Some(76) });
+        assert_eq!(
+            v.interval(),
+            Interval {
+                lo: 0,
+                hi: Some(76)
+            }
+        );
     }
 
     #[test]
@@ -230,6 +264,25 @@ mod tests {
         };
         assert_eq!(range.to_string(), "58–76");
         assert_eq!(group(-1234567), "-1,234,567");
+    }
+
+    #[test]
+    fn open_ends_stay_open_through_sums_and_scales() {
+        let unknown = Interval::unknown();
+        let below = unknown.scale(-1);
+        assert!(below.open_below());
+        assert_eq!(below.hi, Some(0));
+        // An open low end stays open when a bounded interval is added.
+        let sum = below.add(Interval::point(5));
+        assert!(sum.open_below());
+        assert_eq!(sum.hi, Some(5));
+        assert_eq!(sum.to_string(), "at most 5");
+        // Turning an interval open below around makes it open above.
+        assert_eq!(sum.scale(-2), Interval { lo: -10, hi: None });
+        assert!(sum.scale(3).open_below());
+        assert_eq!(unknown.scale(0), Interval::point(0));
+        assert!(Interval { lo: 3, hi: Some(2) }.is_empty());
+        assert!(!Interval::point(2).is_empty() && !unknown.is_empty());
     }
 
     #[test]
