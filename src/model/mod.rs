@@ -12,6 +12,7 @@ pub use date::PartialDate;
 pub use types::{
     Breakdown, Claim, Event, Figure, Rank, Reason, Rule, Severity, Source, SourceKind, Status,
 };
+pub(crate) use value::Grouped;
 pub use value::{group, Interval, Value};
 
 /// Whether `s` is a slug, source key, claim id or rule id: lower-case ASCII
