@@ -4,4 +4,5 @@
 //! Rust; storage ([`db`]) is the only code that speaks SQL; the HTTP layer
 //! ([`http`]) is thin handlers over the [`service`] functions.
 
+pub mod checks;
 pub mod model;
