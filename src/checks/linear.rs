@@ -15,7 +15,10 @@
 //!   wide intervals) is the answer unknown, and the outcome is then
 //!   `uncertain` where the exact one might be `violated`.
 //!
-//! Intervals must not be empty; callers report empty ones themselves.
+//! Intervals must not be empty; callers report empty ones themselves. Sums
+//! are computed in `i128`; a range beyond ±1.7·10³⁸ (values and coefficients
+//! near the `i64` limits) saturates rather than overflows, and an equality
+//! whose search would overflow is left `uncertain`.
 
 use crate::model::expr::Op;
 use crate::model::Interval;
@@ -24,7 +27,7 @@ use super::Outcome;
 
 /// The range of `Σ c·x + constant`: the least and greatest values it reaches.
 /// `lo` is `i128::MIN` when unbounded below (see [`Interval::open_below`]).
-pub(crate) fn range(terms: &[(i128, Interval)], constant: i128) -> Interval {
+fn range(terms: &[(i128, Interval)], constant: i128) -> Interval {
     terms
         .iter()
         .fold(Interval::point(constant), |acc, &(c, iv)| {
@@ -43,19 +46,15 @@ pub(crate) fn outcome(terms: &[(i128, Interval)], constant: i128, op: Op) -> Out
         Op::Lt => at_most(r, -1),
         Op::Ge => at_least(r, 0),
         Op::Gt => at_least(r, 1),
-        Op::Eq => {
-            if r.lo == 0 && r.hi == Some(0) {
-                Outcome::Holds
-            } else if !r.contains(0) {
-                Outcome::Violated
-            } else {
-                // The range holds more than one value, so 0 cannot be all of it.
-                match reachable(terms, constant.checked_neg().unwrap_or(i128::MAX)) {
-                    Some(false) => Outcome::Violated,
-                    Some(true) | None => Outcome::Uncertain,
-                }
-            }
-        }
+        // The ends decide holds (the range is just 0) and most violations (0
+        // is outside it); in between, whether the sum can hit 0 exactly.
+        Op::Eq => match unit_equals_zero(r) {
+            Outcome::Uncertain => match constant.checked_neg().and_then(|t| reachable(terms, t)) {
+                Some(false) => Outcome::Violated,
+                Some(true) | None => Outcome::Uncertain,
+            },
+            decided => decided,
+        },
     }
 }
 
@@ -149,13 +148,13 @@ pub(crate) fn reachable(terms: &[(i128, Interval)], target: i128) -> Option<bool
         t = -t;
     }
     if up || down {
-        // Now every unbounded variable has c > 0. Raising an unbounded y by one raises the sum by c > 0 and nothing
-        // can bring it back below the others' least sum, so y beyond
-        // (t - least) / c can never reach t.
+        // Now every unbounded variable has c > 0. Raising one by 1 raises the
+        // sum by c, and nothing brings it back below the least the others
+        // can sum to, so values beyond (t - least) / c never reach t.
         let least: i128 = vars
             .iter()
-            .filter_map(|v| v.width.map(|w| (v.c * w).min(0)))
-            .try_fold(0i128, |a, x| a.checked_add(x))?;
+            .filter_map(|v| v.width.map(|w| v.c.checked_mul(w).map(|s| s.min(0))))
+            .try_fold(0i128, |a, x| a.checked_add(x?))?;
         let room = t.checked_sub(least)?;
         if room < 0 {
             return Some(false);
@@ -232,7 +231,8 @@ impl Progression {
         fn fine(a: Progression, b: Progression) -> Option<Progression> {
             // b's steps are whole multiples of a's and no longer than a's span
             // plus one step: the shifted copies of a leave no gap.
-            (b.step % a.step == 0 && b.step <= a.hi - a.lo + a.step).then_some(Progression {
+            let reach = a.hi.checked_sub(a.lo)?.checked_add(a.step)?;
+            (b.step % a.step == 0 && b.step <= reach).then_some(Progression {
                 lo: a.lo + b.lo,
                 hi: a.hi + b.hi,
                 step: a.step,
@@ -252,9 +252,9 @@ impl Progression {
 
 /// Exhaustive search over the sums in `lo..=hi`, when small enough.
 fn search(vars: &[(i128, i128)], lo: i128, hi: i128, t: i128) -> Option<bool> {
-    let width = hi - lo;
+    let width = hi.checked_sub(lo)?;
     let work = vars.iter().try_fold(0i128, |a, &(_, w)| {
-        a.checked_add((w + 1).checked_mul(width + 1)?)
+        a.checked_add(w.checked_add(1)?.checked_mul(width.checked_add(1)?)?)
     })?;
     if width > SEARCH_WIDTH || work > SEARCH_WORK {
         return None;
@@ -456,6 +456,21 @@ mod tests {
         ) {
             let op = OPS[op];
             prop_assert_eq!(outcome(&terms, k, op), brute(&terms, k, op), "{:?} {} {:?} 0", terms, k, op);
+        }
+
+        #[test]
+        fn never_panics_on_extreme_numbers(
+            terms in proptest::collection::vec(
+                (any::<i64>(), 0..=i64::MAX, 0..=i64::MAX, any::<bool>()).prop_map(|(c, a, b, open)| {
+                    let (lo, hi) = (i128::from(a.min(b)), i128::from(a.max(b)));
+                    (i128::from(c), iv(lo, (!open).then_some(hi)))
+                }),
+                0..=4,
+            ),
+            k in any::<i64>(),
+            op in 0usize..5,
+        ) {
+            let _ = outcome(&terms, i128::from(k), OPS[op]);
         }
 
         #[test]

@@ -56,7 +56,7 @@ mod what_if;
 #[cfg(test)]
 mod tests;
 
-use std::fmt;
+use std::fmt::{self, Write};
 
 use serde::{Deserialize, Serialize};
 
@@ -116,6 +116,13 @@ pub struct CheckResult {
     pub message: String,
 }
 
+impl CheckResult {
+    /// Whether the result blocks publishing: severity error and violated.
+    pub fn blocks(&self) -> bool {
+        self.severity == Severity::Error && self.outcome == Outcome::Violated
+    }
+}
+
 /// Every check of one event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
@@ -152,10 +159,7 @@ pub fn run(ds: &Dataset) -> Report {
 }
 
 fn status(results: &[CheckResult]) -> Outcome {
-    if results
-        .iter()
-        .any(|r| r.severity == Severity::Error && r.outcome == Outcome::Violated)
-    {
+    if results.iter().any(CheckResult::blocks) {
         Outcome::Violated
     } else if results.iter().any(|r| r.outcome != Outcome::Holds) {
         Outcome::Uncertain
@@ -228,31 +232,27 @@ fn rules(ix: &Index, out: &mut Vec<CheckResult>) -> Vec<Option<Outcome>> {
 impl Report {
     /// The results that block publishing: severity error and violated.
     pub fn blocking(&self) -> Vec<&CheckResult> {
-        self.results
-            .iter()
-            .filter(|r| r.severity == Severity::Error && r.outcome == Outcome::Violated)
-            .collect()
+        self.results.iter().filter(|r| r.blocks()).collect()
     }
 
     /// The report as a curator reads it: one line per result that does not
     /// hold, in the report's order ("violated (error) breakdown fatalities:
-    /// …"), then a summary line with the status and the counts.
+    /// …", "uncertain (warning) rule:militants-official-count: …"), then a
+    /// summary line with the status and the counts.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
+        // Writing to a String cannot fail.
         for r in self.results.iter().filter(|r| r.outcome != Outcome::Holds) {
-            let label = if r.check.contains(':') {
-                r.check.clone()
-            } else {
-                format!("{} {}", r.check, r.subject)
-            };
-            out.push_str(&format!(
-                "{} ({}) {label}: {}\n",
-                r.outcome, r.severity, r.message
-            ));
+            let _ = write!(out, "{} ({}) {}", r.outcome, r.severity, r.check);
+            if !r.check.contains(':') {
+                let _ = write!(out, " {}", r.subject);
+            }
+            let _ = writeln!(out, ": {}", r.message);
         }
         let count = |o: Outcome| self.results.iter().filter(|r| r.outcome == o).count();
-        out.push_str(&format!(
-            "{}: {} — {} results: {} hold, {} uncertain, {} violated; {} block publishing\n",
+        let _ = writeln!(
+            out,
+            "{}: {} — {} results: {} hold, {} uncertain, {} violated; {} blocking",
             self.event,
             self.status,
             self.results.len(),
@@ -260,7 +260,7 @@ impl Report {
             count(Outcome::Uncertain),
             count(Outcome::Violated),
             self.blocking().len(),
-        ));
+        );
         out
     }
 }

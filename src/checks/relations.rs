@@ -2,9 +2,9 @@
 //! published ones, one source's, or the published ones with one claim
 //! substituted), and the messages that explain the outcomes.
 
-use crate::model::expr::{Op, Term};
 use std::fmt::{self, Write};
 
+use crate::model::expr::{Op, Term};
 use crate::model::{Breakdown, Grouped, Interval};
 
 use super::index::Index;
@@ -177,7 +177,7 @@ pub(super) fn write_breakdown(out: &mut String, ix: &Index, e: &BreakdownEval) {
             "the categories imply {c}; {pkey} says {p}: the categories can add up to more than it"
         ),
         (Breakdown::Overlapping, Outcome::Holds) if n == 1 => {
-            write!(out, "the 1 category is within {pkey} {p}")
+            write!(out, "{cats} is within {pkey} {p}")
         }
         (Breakdown::Overlapping, Outcome::Holds) => {
             write!(out, "each of {cats} is within {pkey} {p}")

@@ -28,6 +28,7 @@ use super::index::Index;
 use super::relations::{self, Lookup};
 use super::{CheckResult, Outcome};
 
+/// `source:<key>` for every source, in the dataset's order.
 pub(super) fn check(ix: &Index, out: &mut Vec<CheckResult>) {
     let position: HashMap<&str, usize> = ix
         .ds

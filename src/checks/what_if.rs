@@ -27,6 +27,7 @@ pub(super) struct Published {
     pub breakdowns: Vec<Option<Outcome>>,
 }
 
+/// `what_if` for every claim, in the dataset's order.
 pub(super) fn check(ix: &Index, published: &Published, out: &mut Vec<CheckResult>) {
     for (c, claim) in ix.ds.claims.iter().enumerate() {
         let Some(f) = ix.claim_figure[c] else {
