@@ -104,10 +104,13 @@ fn import_export_import_is_the_identity() {
     }
 }
 
+/// A way to damage an import folder.
+type Damage = Box<dyn Fn(&std::path::Path)>;
+
 /// Each refusal, with the place and the message it must name.
 #[test]
 fn bad_files_are_refused_with_file_line_and_column() {
-    let cases: Vec<(&str, Box<dyn Fn(&std::path::Path)>, &str)> = vec![
+    let cases: Vec<(&str, Damage, &str)> = vec![
         (
             "unknown column",
             Box::new(|d| {

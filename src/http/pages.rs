@@ -105,14 +105,6 @@ pub struct ErrorPage {
     pub detail: String,
 }
 
-fn outcome_word(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Holds => "holds",
-        Outcome::Uncertain => "uncertain",
-        Outcome::Violated => "violated",
-    }
-}
-
 fn value_with_unit(f: &Figure, value: &crate::model::Value) -> String {
     match f.unit.as_str() {
         "persons" | "" => value.to_string(),
@@ -264,13 +256,13 @@ pub fn event_page(
                 notes: s.notes.clone(),
             })
             .collect(),
-        check_status: outcome_word(report.status),
+        check_status: report.status.as_str(),
         checks: report
             .results
             .iter()
             .filter(|r| r.outcome != Outcome::Holds)
             .map(|r| CheckView {
-                outcome: outcome_word(r.outcome),
+                outcome: r.outcome.as_str(),
                 severity: r.severity.as_str(),
                 message: r.message.clone(),
             })

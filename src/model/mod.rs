@@ -14,6 +14,7 @@ pub use diff::Change;
 pub use types::{
     Breakdown, Claim, Event, Figure, Rank, Reason, Rule, Severity, Source, SourceKind, Status,
 };
+pub(crate) use value::Grouped;
 pub use value::{group, Interval, Value};
 
 /// Whether `s` is a slug, source key, claim id or rule id: lower-case ASCII

@@ -75,37 +75,76 @@ impl Value {
 impl fmt::Display for Value {
     /// "334", "800+", "58–76", "1,100 (1,000–1,200)", "up to 400".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let range = match (self.low, self.high) {
-            (Some(l), Some(h)) if l == h => Some(group(l)),
-            (Some(l), Some(h)) => Some(format!("{}–{}", group(l), group(h))),
-            (Some(l), None) => Some(format!("{}+", group(l))),
-            (None, Some(h)) => Some(format!("up to {}", group(h))),
-            (None, None) => None,
-        };
-        match (self.best, range) {
-            (Some(b), None) => f.write_str(&group(b)),
-            (Some(b), Some(r)) => write!(f, "{} ({r})", group(b)),
-            (None, Some(r)) => f.write_str(&r),
-            (None, None) => f.write_str("unknown"),
+        let g = |n: i64| Grouped(i128::from(n));
+        if let Some(b) = self.best {
+            write!(f, "{}", g(b))?;
+            if self.low.is_none() && self.high.is_none() {
+                return Ok(());
+            }
+            f.write_str(" (")?;
         }
+        match (self.low, self.high) {
+            (Some(l), Some(h)) if l == h => write!(f, "{}", g(l))?,
+            (Some(l), Some(h)) => write!(f, "{}–{}", g(l), g(h))?,
+            (Some(l), None) => write!(f, "{}+", g(l))?,
+            (None, Some(h)) => write!(f, "up to {}", g(h))?,
+            (None, None) => f.write_str("unknown")?,
+        }
+        if self.best.is_some() {
+            f.write_str(")")?;
+        }
+        Ok(())
     }
 }
 
 /// Digits grouped by thousands with commas: 1128 → "1,128".
 pub fn group(n: impl Into<i128>) -> String {
-    let n: i128 = n.into();
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    if n < 0 {
-        out.push('-');
-    }
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
+    Grouped(n.into()).to_string()
+}
+
+/// A number that displays grouped by thousands, as [`group`] writes it,
+/// without allocating: messages of the checks show many numbers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Grouped(pub i128);
+
+impl fmt::Display for Grouped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // u128::MAX has 39 digits.
+        let mut buf = [0u8; 39];
+        let mut at = buf.len();
+        let mut m = self.0.unsigned_abs();
+        // Division of u128 is slow; peel off what does not fit a u64 first.
+        while m > u128::from(u64::MAX) {
+            at -= 1;
+            // `m % 10` is below 10, so the cast cannot truncate.
+            buf[at] = b'0' + (m % 10) as u8;
+            m /= 10;
         }
-        out.push(c);
+        let mut m = u64::try_from(m).map_err(|_| fmt::Error)?;
+        loop {
+            at -= 1;
+            buf[at] = b'0' + (m % 10) as u8;
+            m /= 10;
+            if m == 0 {
+                break;
+            }
+        }
+        if self.0 < 0 {
+            f.write_str("-")?;
+        }
+        let digits = &buf[at..];
+        let first = match digits.len() % 3 {
+            0 => 3,
+            r => r,
+        };
+        let (head, rest) = digits.split_at(first);
+        f.write_str(std::str::from_utf8(head).map_err(|_| fmt::Error)?)?;
+        for chunk in rest.chunks(3) {
+            f.write_str(",")?;
+            f.write_str(std::str::from_utf8(chunk).map_err(|_| fmt::Error)?)?;
+        }
+        Ok(())
     }
-    out
 }
 
 /// A closed interval of integers, `[lo, hi]`, `hi = None` meaning unbounded
@@ -128,9 +167,16 @@ impl Interval {
     }
 
     /// The sum of two intervals: every total two values from them can make.
+    /// An end that is open on either side stays open. (A method rather than
+    /// `std::ops::Add`: it saturates, which `+` should not hide.)
+    #[allow(clippy::should_implement_trait)]
     pub fn add(self, other: Self) -> Self {
         Self {
-            lo: self.lo.saturating_add(other.lo),
+            lo: if self.open_below() || other.open_below() {
+                i128::MIN
+            } else {
+                self.lo.saturating_add(other.lo)
+            },
             hi: self.hi.zip(other.hi).map(|(a, b)| a.saturating_add(b)),
         }
     }
@@ -138,17 +184,29 @@ impl Interval {
     /// The interval scaled by an integer; a negative factor turns it around,
     /// so the result may be unbounded below (`lo` is then `i128::MIN`).
     pub fn scale(self, k: i128) -> Self {
-        if k >= 0 {
+        if k == 0 {
+            Self::point(0)
+        } else if k > 0 {
             Self {
-                lo: self.lo.saturating_mul(k),
+                lo: if self.open_below() {
+                    i128::MIN
+                } else {
+                    self.lo.saturating_mul(k)
+                },
                 hi: self.hi.map(|h| h.saturating_mul(k)),
             }
         } else {
             Self {
                 lo: self.hi.map_or(i128::MIN, |h| h.saturating_mul(k)),
-                hi: Some(self.lo.saturating_mul(k)),
+                hi: (!self.open_below()).then(|| self.lo.saturating_mul(k)),
             }
         }
+    }
+
+    /// True when no integer lies inside: `lo` above `hi`, as a value whose low
+    /// end is above its high end gives.
+    pub fn is_empty(&self) -> bool {
+        self.hi.is_some_and(|h| h < self.lo)
     }
 
     /// True when the interval is unbounded below (only after a negative scale).
@@ -183,10 +241,10 @@ impl Interval {
 impl fmt::Display for Interval {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.hi {
-            Some(h) if h == self.lo => f.write_str(&group(h)),
-            Some(h) if self.open_below() => write!(f, "at most {}", group(h)),
-            Some(h) => write!(f, "{}–{}", group(self.lo), group(h)),
-            None => write!(f, "{}+", group(self.lo)),
+            Some(h) if h == self.lo => write!(f, "{}", Grouped(h)),
+            Some(h) if self.open_below() => write!(f, "at most {}", Grouped(h)),
+            Some(h) => write!(f, "{}–{}", Grouped(self.lo), Grouped(h)),
+            None => write!(f, "{}+", Grouped(self.lo)),
         }
     }
 }
@@ -245,6 +303,45 @@ mod tests {
         };
         assert_eq!(range.to_string(), "58–76");
         assert_eq!(group(-1234567), "-1,234,567");
+        assert_eq!(group(0), "0");
+        assert_eq!(group(999), "999");
+        assert_eq!(group(1000), "1,000");
+        assert_eq!(group(123456), "123,456");
+        assert_eq!(
+            group(i128::MIN),
+            "-170,141,183,460,469,231,731,687,303,715,884,105,728"
+        );
+        let both = Value {
+            low: Some(1000),
+            best: Some(1100),
+            high: Some(1200),
+        };
+        assert_eq!(both.to_string(), "1,100 (1,000–1,200)");
+        let up_to = Value {
+            high: Some(400),
+            ..Value::default()
+        };
+        assert_eq!(up_to.to_string(), "up to 400");
+        assert_eq!(Value::default().to_string(), "unknown");
+    }
+
+    #[test]
+    fn open_ends_stay_open_through_sums_and_scales() {
+        let unknown = Interval::unknown();
+        let below = unknown.scale(-1);
+        assert!(below.open_below());
+        assert_eq!(below.hi, Some(0));
+        // An open low end stays open when a bounded interval is added.
+        let sum = below.add(Interval::point(5));
+        assert!(sum.open_below());
+        assert_eq!(sum.hi, Some(5));
+        assert_eq!(sum.to_string(), "at most 5");
+        // Turning an interval open below around makes it open above.
+        assert_eq!(sum.scale(-2), Interval { lo: -10, hi: None });
+        assert!(sum.scale(3).open_below());
+        assert_eq!(unknown.scale(0), Interval::point(0));
+        assert!(Interval { lo: 3, hi: Some(2) }.is_empty());
+        assert!(!Interval::point(2).is_empty() && !unknown.is_empty());
     }
 
     #[test]

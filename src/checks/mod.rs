@@ -1,0 +1,269 @@
+//! The consistency checks: do an event's figures, claims and rules agree?
+//!
+//! Pure functions of a [`Dataset`]: nothing here knows of HTTP, SQL or files.
+//!
+//! Every value is an interval ([`crate::model::Value::interval`]: `best`
+//! alone is exact, an open low end is 0, an open high end unbounded; a figure
+//! with no value is `[0, ∞)`), and every check has an [`Outcome`]: `holds`
+//! when true for every choice of values in the intervals, `violated` when
+//! false for every choice, `uncertain` otherwise. Rules and breakdowns are
+//! decided exactly, with one limit: an equality with coefficients other than
+//! ±1 whose sums leave gaps (`1000 * a + 999 * b = c` over wide ranges) is
+//! decided by a gcd test, an arithmetic-progression merge and a bounded
+//! search (up to 65,536 sums); beyond that it is `uncertain` where the exact
+//! answer might be `violated`.
+//!
+//! | check | severity | results |
+//! | --- | --- | --- |
+//! | `range` | error | one per figure or claim whose value is malformed (low ≤ best ≤ high, none negative) |
+//! | `breakdown` | error | one per figure with children and a breakdown kind |
+//! | `cited` | error | one per figure with a value: it has a preferred claim |
+//! | `within_sources` | warning | one per figure with a value and a preferred claim: it lies within their hull |
+//! | `rule:<id>` | the rule's | one per rule, on the published values |
+//! | `source:<key>` | warning | one per source with something to check |
+//! | `what_if` | warning | one per claim that would break something |
+//!
+//! `source:<key>` evaluates the breakdowns and rules on that source's own
+//! values: its claims that are not deprecated, the latest `as_of` standing
+//! where it has several for a figure (the hull of those of the same date).
+//! An exhaustive breakdown needs the parent and every child stated; partial
+//! and overlapping ones use the children stated; a rule needs all its
+//! figures stated. Sources with nothing to check get no result.
+//!
+//! `what_if` puts each claim, deprecated ones included, in place of its
+//! figure's published value and evaluates the rules and breakdowns that
+//! involve the figure; it reports the claim only when that violates one that
+//! is not violated on the published values (nothing for claims that break
+//! nothing, to keep the report short).
+//!
+//! Results come in the order of the table, and within a check in the
+//! dataset's order, so the same dataset always gives the same report. A rule
+//! that does not parse or names an unknown figure, and a relation over a
+//! value whose low end is above its high end, is `uncertain` with a message
+//! saying why: validation ([`Dataset::validate`]) reports those as problems
+//! of their own.
+//!
+//! [`run`] on 10,000 figures, 13,500 claims and 1,000 rules takes 15–23 ms
+//! on a 2-core build machine, 20–30 ms counting the drop of its ~23,000
+//! results (`cargo bench --bench check`).
+
+mod figures;
+mod index;
+mod linear;
+mod relations;
+mod sources;
+mod what_if;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt::{self, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Dataset, Severity};
+
+use index::Index;
+use relations::Lookup;
+
+/// How a check came out. Ordered so that `max()` is the worst.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// True for every choice of values within the intervals.
+    Holds,
+    /// True for some choices and false for others.
+    Uncertain,
+    /// False for every choice of values within the intervals.
+    Violated,
+}
+
+impl Outcome {
+    /// The outcome as written in reports and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Holds => "holds",
+            Outcome::Uncertain => "uncertain",
+            Outcome::Violated => "violated",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One check on one subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CheckResult {
+    /// `range`, `breakdown`, `cited`, `within_sources`, `rule:<id>`,
+    /// `source:<key>` or `what_if`.
+    pub check: String,
+    /// The figure key, claim id, rule id or source key the result is about.
+    pub subject: String,
+    pub outcome: Outcome,
+    pub severity: Severity,
+    /// The keys of the figures involved.
+    pub figures: Vec<String>,
+    /// The keys of the sources involved, if any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
+    /// The claim the result is about, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<String>,
+    /// What a curator reads: which figures, which values, which sources.
+    pub message: String,
+}
+
+impl CheckResult {
+    /// Whether the result blocks publishing: severity error and violated.
+    pub fn blocks(&self) -> bool {
+        self.severity == Severity::Error && self.outcome == Outcome::Violated
+    }
+}
+
+/// Every check of one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Report {
+    /// The event's slug.
+    pub event: String,
+    /// `violated` when some error-severity result is violated (that blocks
+    /// publishing and makes `vigil check` exit 1); otherwise `uncertain` when
+    /// any result, of any severity, is not `holds` (a violated warning
+    /// included); otherwise `holds`.
+    pub status: Outcome,
+    pub results: Vec<CheckResult>,
+}
+
+/// Runs every check on the dataset.
+pub fn run(ds: &Dataset) -> Report {
+    let ix = Index::new(ds);
+    // cited and within_sources give about one result per figure each, and
+    // some claims a what-if.
+    let capacity = 2 * ds.figures.len() + ds.rules.len() + ds.sources.len() + ds.claims.len() / 4;
+    let mut results = Vec::with_capacity(capacity);
+    figures::range(&ix, &mut results);
+    let breakdowns = breakdowns(&ix, &mut results);
+    figures::cited_and_within(&ix, &mut results);
+    let rules = rules(&ix, &mut results);
+    sources::check(&ix, &mut results);
+    let published = what_if::Published { rules, breakdowns };
+    what_if::check(&ix, &published, &mut results);
+    let status = status(&results);
+    Report {
+        event: ds.event.slug.clone(),
+        status,
+        results,
+    }
+}
+
+fn status(results: &[CheckResult]) -> Outcome {
+    if results.iter().any(CheckResult::blocks) {
+        Outcome::Violated
+    } else if results.iter().any(|r| r.outcome != Outcome::Holds) {
+        Outcome::Uncertain
+    } else {
+        Outcome::Holds
+    }
+}
+
+/// `breakdown` on the published values; returns each figure's outcome.
+fn breakdowns(ix: &Index, out: &mut Vec<CheckResult>) -> Vec<Option<Outcome>> {
+    let vals: Lookup = &|f| Some(ix.published[f]);
+    (0..ix.ds.figures.len())
+        .map(|f| {
+            let e = relations::breakdown(ix, f, vals)?;
+            out.push(CheckResult {
+                check: "breakdown".into(),
+                subject: ix.key(f).to_string(),
+                outcome: e.outcome,
+                severity: Severity::Error,
+                figures: std::iter::once(f)
+                    .chain(e.children.iter().map(|&(c, _)| c))
+                    .map(|x| ix.key(x).to_string())
+                    .collect(),
+                sources: Vec::new(),
+                claim: None,
+                message: relations::breakdown_message(ix, &e),
+            });
+            Some(e.outcome)
+        })
+        .collect()
+}
+
+/// `rule:<id>` on the published values; returns each rule's outcome.
+fn rules(ix: &Index, out: &mut Vec<CheckResult>) -> Vec<Option<Outcome>> {
+    let vals: Lookup = &|f| Some(ix.published[f]);
+    ix.rules
+        .iter()
+        .enumerate()
+        .map(|(r, compiled)| {
+            let rule = compiled.rule;
+            let (outcome, message, figures) = match &compiled.body {
+                Err(why) => (
+                    Outcome::Uncertain,
+                    format!("cannot be checked: {why}"),
+                    Vec::new(),
+                ),
+                Ok(body) => {
+                    let figures = body.figs.iter().map(|&f| ix.key(f).to_string()).collect();
+                    match relations::rule(ix, r, vals) {
+                        Some(e) => (e.outcome, relations::rule_message(ix, r, &e), figures),
+                        None => (Outcome::Uncertain, "cannot be checked".into(), figures),
+                    }
+                }
+            };
+            out.push(CheckResult {
+                check: format!("rule:{}", rule.id),
+                subject: rule.id.clone(),
+                outcome,
+                severity: rule.severity,
+                figures,
+                sources: Vec::new(),
+                claim: None,
+                message,
+            });
+            compiled.body.is_ok().then_some(outcome)
+        })
+        .collect()
+}
+
+impl Report {
+    /// The results that block publishing: severity error and violated.
+    pub fn blocking(&self) -> Vec<&CheckResult> {
+        self.results.iter().filter(|r| r.blocks()).collect()
+    }
+
+    /// The report as a curator reads it: one line per result that does not
+    /// hold, in the report's order ("violated (error) breakdown fatalities:
+    /// …", "uncertain (warning) rule:militants-official-count: …"), then a
+    /// summary line with the status and the counts.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        for r in self.results.iter().filter(|r| r.outcome != Outcome::Holds) {
+            let _ = write!(out, "{} ({}) {}", r.outcome, r.severity, r.check);
+            if !r.check.contains(':') {
+                let _ = write!(out, " {}", r.subject);
+            }
+            let _ = writeln!(out, ": {}", r.message);
+        }
+        let count = |o: Outcome| self.results.iter().filter(|r| r.outcome == o).count();
+        let _ = writeln!(
+            out,
+            "{}: {} — {} results: {} hold, {} uncertain, {} violated; {} blocking",
+            self.event,
+            self.status,
+            self.results.len(),
+            count(Outcome::Holds),
+            count(Outcome::Uncertain),
+            count(Outcome::Violated),
+            self.blocking().len(),
+        );
+        out
+    }
+}
