@@ -1,0 +1,147 @@
+//! The consistency checks on the Beslan dataset and through `vigil check`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::Command;
+
+use serde_json::Value;
+use vigil::checks::{self, Outcome};
+use vigil::files::Folder;
+use vigil::model::Severity;
+use vigil::Error;
+
+fn beslan() -> vigil::model::Dataset {
+    Folder::read_dir(&common::beslan_dir()).unwrap().parse().unwrap()
+}
+
+#[test]
+fn beslan_has_no_violated_error_and_every_uncertain_one_is_a_real_dispute() {
+    let report = checks::run(&beslan());
+    assert!(report.blocking().is_empty(), "{}", report.to_text());
+    assert_ne!(report.status, Outcome::Violated);
+    // The error checks that are not settled by the published values are
+    // exactly those where the figures themselves are ranges or open-ended:
+    // the toll of 334 or 335, the attackers' 32–76, counts given as "at least".
+    let mut unsettled: Vec<&str> = report
+        .results
+        .iter()
+        .filter(|r| r.severity == Severity::Error && r.outcome != Outcome::Holds)
+        .map(|r| r.subject.as_str())
+        .collect();
+    unsettled.sort();
+    assert_eq!(unsettled, ["fatalities", "injured.total", "militants.died", "militants.entered"], "{}", report.to_text());
+    let toll = report.results.iter().find(|r| r.check == "breakdown" && r.subject == "fatalities").unwrap();
+    assert_eq!(toll.outcome, Outcome::Uncertain);
+    assert!(toll.message.contains("the categories imply 334; fatalities says 334–335"), "{}", toll.message);
+    // Every error check on a figure with an exact value holds.
+    let holds = report.results.iter().filter(|r| r.severity == Severity::Error && r.outcome == Outcome::Holds).count();
+    assert!(holds > 50, "{holds}");
+}
+
+#[test]
+fn the_354_hostages_claim_is_flagged_by_what_if() {
+    let report = checks::run(&beslan());
+    let r = report
+        .results
+        .iter()
+        .find(|r| r.check == "what_if" && r.claim.as_deref() == Some("hostages-official-354"))
+        .expect("the 354 claim is flagged");
+    assert_eq!(r.outcome, Outcome::Violated);
+    assert!(
+        r.message.contains("rule hostages-children-within-total fails: hostages.children 777 > hostages.total 354"),
+        "{}",
+        r.message
+    );
+    assert!(r.sources.contains(&"officials-2004".to_string()), "{r:?}");
+}
+
+#[test]
+fn one_category_off_by_one_is_violated_and_publishing_is_refused() {
+    // One fewer teacher: 333, below both 334 and 335. (One more gives 335,
+    // which the town's count allows: that is uncertain, not violated.)
+    let dir = common::beslan_copy();
+    common::edit(dir.path(), "figures.csv", ",,17,,confirmed", ",,16,,confirmed");
+    let ds = Folder::read_dir(dir.path()).unwrap().parse().unwrap();
+    let report = checks::run(&ds);
+    assert_eq!(report.status, Outcome::Violated);
+    let blocking = report.blocking();
+    let b = blocking.iter().find(|r| r.check == "breakdown" && r.subject == "fatalities").expect("the breakdown fails");
+    assert!(
+        b.message.contains("categories add up to 333 but fatalities is 334–335"),
+        "{}",
+        b.message
+    );
+    for key in ["fatalities.staff 16", "fatalities.children 186", "fatalities.moia 1"] {
+        assert!(b.message.contains(key), "{key} missing in {}", b.message);
+    }
+    // Import as a new event: refused, with the violation listed, nothing stored.
+    for t in common::backends("one_category_off_by_one_is_violated_and_publishing_is_refused") {
+        let db = t.open();
+        let folder = Folder::read_dir(dir.path()).unwrap();
+        match vigil::service::import(&db, &folder, "cli:test", false) {
+            Err(Error::Refused(list)) => {
+                assert!(list.iter().any(|r| r.subject == "fatalities"), "{list:?}");
+                let text = Error::Refused(list).to_string();
+                assert!(text.starts_with("publishing refused: "), "{text}");
+            }
+            other => panic!("{}: expected a refusal, got {other:?}", t.name),
+        }
+        assert!(vigil::service::events(&db).unwrap().is_empty(), "{}", t.name);
+    }
+}
+
+fn vigil(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vigil"));
+    c.current_dir(dir).env_remove("VIGIL_DATABASE_URL");
+    c
+}
+
+#[test]
+fn vigil_check_exit_codes_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = vigil(dir.path()).arg("import").arg(common::beslan_dir()).output().unwrap();
+    assert!(out.status.success());
+
+    let out = vigil(dir.path()).args(["check", "beslan-2004", "--format", "json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["event"], "beslan-2004");
+    assert_eq!(json["status"], "uncertain");
+    let results = json["results"].as_array().unwrap();
+    for r in results {
+        for field in ["check", "subject", "outcome", "severity", "figures", "message"] {
+            assert!(!r[field].is_null(), "{field} missing in {r}");
+        }
+    }
+    assert!(results.iter().any(|r| r["check"] == "breakdown" && r["subject"] == "hostages.total" && r["outcome"] == "holds"));
+
+    let out = vigil(dir.path()).args(["check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("beslan-2004: uncertain"));
+
+    let bad = common::beslan_copy();
+    common::edit(bad.path(), "figures.csv", ",,17,,confirmed", ",,16,,confirmed");
+    let out = vigil(dir.path()).arg("check").arg("--dir").arg(bad.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("violated (error) breakdown fatalities"), "{text}");
+
+    let out = vigil(dir.path()).args(["check", "nowhere"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no event 'nowhere'"));
+    let out = vigil(dir.path()).args(["check", "--bogus"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn the_published_document_carries_its_check_report() {
+    for t in common::backends("the_published_document_carries_its_check_report") {
+        let db = t.open();
+        vigil::service::import(&db, &Folder::read_dir(&common::beslan_dir()).unwrap(), "cli:test", false).unwrap();
+        let v = vigil::service::version(&db, "beslan-2004", None).unwrap();
+        let doc: Value = serde_json::from_str(&v.document).unwrap();
+        let stored: checks::Report = serde_json::from_value(doc["checks"].clone()).unwrap();
+        assert_eq!(stored, checks::run(&beslan()), "{}", t.name);
+    }
+}
