@@ -12,7 +12,10 @@ use vigil::model::Severity;
 use vigil::Error;
 
 fn beslan() -> vigil::model::Dataset {
-    Folder::read_dir(&common::beslan_dir()).unwrap().parse().unwrap()
+    Folder::read_dir(&common::beslan_dir())
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 #[test]
@@ -30,12 +33,35 @@ fn beslan_has_no_violated_error_and_every_uncertain_one_is_a_real_dispute() {
         .map(|r| r.subject.as_str())
         .collect();
     unsettled.sort();
-    assert_eq!(unsettled, ["fatalities", "injured.total", "militants.died", "militants.entered"], "{}", report.to_text());
-    let toll = report.results.iter().find(|r| r.check == "breakdown" && r.subject == "fatalities").unwrap();
+    assert_eq!(
+        unsettled,
+        [
+            "fatalities",
+            "injured.total",
+            "militants.died",
+            "militants.entered"
+        ],
+        "{}",
+        report.to_text()
+    );
+    let toll = report
+        .results
+        .iter()
+        .find(|r| r.check == "breakdown" && r.subject == "fatalities")
+        .unwrap();
     assert_eq!(toll.outcome, Outcome::Uncertain);
-    assert!(toll.message.contains("the categories imply 334; fatalities says 334–335"), "{}", toll.message);
+    assert!(
+        toll.message
+            .contains("the categories imply 334; fatalities says 334–335"),
+        "{}",
+        toll.message
+    );
     // Every error check on a figure with an exact value holds.
-    let holds = report.results.iter().filter(|r| r.severity == Severity::Error && r.outcome == Outcome::Holds).count();
+    let holds = report
+        .results
+        .iter()
+        .filter(|r| r.severity == Severity::Error && r.outcome == Outcome::Holds)
+        .count();
     assert!(holds > 50, "{holds}");
 }
 
@@ -49,7 +75,9 @@ fn the_354_hostages_claim_is_flagged_by_what_if() {
         .expect("the 354 claim is flagged");
     assert_eq!(r.outcome, Outcome::Violated);
     assert!(
-        r.message.contains("rule hostages-children-within-total fails: hostages.children 777 > hostages.total 354"),
+        r.message.contains(
+            "rule hostages-children-within-total fails: hostages.children 777 > hostages.total 354"
+        ),
         "{}",
         r.message
     );
@@ -61,18 +89,31 @@ fn one_category_off_by_one_is_violated_and_publishing_is_refused() {
     // One fewer teacher: 333, below both 334 and 335. (One more gives 335,
     // which the town's count allows: that is uncertain, not violated.)
     let dir = common::beslan_copy();
-    common::edit(dir.path(), "figures.csv", ",,17,,confirmed", ",,16,,confirmed");
+    common::edit(
+        dir.path(),
+        "figures.csv",
+        ",,17,,confirmed",
+        ",,16,,confirmed",
+    );
     let ds = Folder::read_dir(dir.path()).unwrap().parse().unwrap();
     let report = checks::run(&ds);
     assert_eq!(report.status, Outcome::Violated);
     let blocking = report.blocking();
-    let b = blocking.iter().find(|r| r.check == "breakdown" && r.subject == "fatalities").expect("the breakdown fails");
+    let b = blocking
+        .iter()
+        .find(|r| r.check == "breakdown" && r.subject == "fatalities")
+        .expect("the breakdown fails");
     assert!(
-        b.message.contains("categories add up to 333 but fatalities is 334–335"),
+        b.message
+            .contains("categories add up to 333 but fatalities is 334–335"),
         "{}",
         b.message
     );
-    for key in ["fatalities.staff 16", "fatalities.children 186", "fatalities.moia 1"] {
+    for key in [
+        "fatalities.staff 16",
+        "fatalities.children 186",
+        "fatalities.moia 1",
+    ] {
         assert!(b.message.contains(key), "{key} missing in {}", b.message);
     }
     // Import as a new event: refused, with the violation listed, nothing stored.
@@ -87,7 +128,11 @@ fn one_category_off_by_one_is_violated_and_publishing_is_refused() {
             }
             other => panic!("{}: expected a refusal, got {other:?}", t.name),
         }
-        assert!(vigil::service::events(&db).unwrap().is_empty(), "{}", t.name);
+        assert!(
+            vigil::service::events(&db).unwrap().is_empty(),
+            "{}",
+            t.name
+        );
     }
 }
 
@@ -100,37 +145,72 @@ fn vigil(dir: &std::path::Path) -> Command {
 #[test]
 fn vigil_check_exit_codes_and_json() {
     let dir = tempfile::tempdir().unwrap();
-    let out = vigil(dir.path()).arg("import").arg(common::beslan_dir()).output().unwrap();
+    let out = vigil(dir.path())
+        .arg("import")
+        .arg(common::beslan_dir())
+        .output()
+        .unwrap();
     assert!(out.status.success());
 
-    let out = vigil(dir.path()).args(["check", "beslan-2004", "--format", "json"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = vigil(dir.path())
+        .args(["check", "beslan-2004", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["event"], "beslan-2004");
     assert_eq!(json["status"], "uncertain");
     let results = json["results"].as_array().unwrap();
     for r in results {
-        for field in ["check", "subject", "outcome", "severity", "figures", "message"] {
+        for field in [
+            "check", "subject", "outcome", "severity", "figures", "message",
+        ] {
             assert!(!r[field].is_null(), "{field} missing in {r}");
         }
     }
-    assert!(results.iter().any(|r| r["check"] == "breakdown" && r["subject"] == "hostages.total" && r["outcome"] == "holds"));
+    assert!(results.iter().any(|r| r["check"] == "breakdown"
+        && r["subject"] == "hostages.total"
+        && r["outcome"] == "holds"));
 
     let out = vigil(dir.path()).args(["check"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("beslan-2004: uncertain"));
 
     let bad = common::beslan_copy();
-    common::edit(bad.path(), "figures.csv", ",,17,,confirmed", ",,16,,confirmed");
-    let out = vigil(dir.path()).arg("check").arg("--dir").arg(bad.path()).output().unwrap();
+    common::edit(
+        bad.path(),
+        "figures.csv",
+        ",,17,,confirmed",
+        ",,16,,confirmed",
+    );
+    let out = vigil(dir.path())
+        .arg("check")
+        .arg("--dir")
+        .arg(bad.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("violated (error) breakdown fatalities"), "{text}");
+    assert!(
+        text.contains("violated (error) breakdown fatalities"),
+        "{text}"
+    );
 
-    let out = vigil(dir.path()).args(["check", "nowhere"]).output().unwrap();
+    let out = vigil(dir.path())
+        .args(["check", "nowhere"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no event 'nowhere'"));
-    let out = vigil(dir.path()).args(["check", "--bogus"]).output().unwrap();
+    let out = vigil(dir.path())
+        .args(["check", "--bogus"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -138,7 +218,13 @@ fn vigil_check_exit_codes_and_json() {
 fn the_published_document_carries_its_check_report() {
     for t in common::backends("the_published_document_carries_its_check_report") {
         let db = t.open();
-        vigil::service::import(&db, &Folder::read_dir(&common::beslan_dir()).unwrap(), "cli:test", false).unwrap();
+        vigil::service::import(
+            &db,
+            &Folder::read_dir(&common::beslan_dir()).unwrap(),
+            "cli:test",
+            false,
+        )
+        .unwrap();
         let v = vigil::service::version(&db, "beslan-2004", None).unwrap();
         let doc: Value = serde_json::from_str(&v.document).unwrap();
         let stored: checks::Report = serde_json::from_value(doc["checks"].clone()).unwrap();
