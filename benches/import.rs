@@ -13,8 +13,8 @@ const FIGURES: usize = 10_000;
 const SOURCES: usize = 10;
 const CLAIMS: usize = 100_000;
 
-/// An event of `FIGURES` figures in groups of ten children under a total,
-/// each claimed by ten sources.
+/// An event of `FIGURES` figures in groups of nine parts under a total,
+/// each claimed by ten sources: exactly `CLAIMS` claims.
 fn generated() -> Folder {
     let event = "slug,title,location,started_on,ended_on,timezone,summary\n\
                  generated,Generated event,Nowhere,2000-01-01,2000-01-02,UTC,For benchmarks.\n";
@@ -26,7 +26,7 @@ fn generated() -> Folder {
         String::from("key,label,unit,parent,breakdown,position,low,best,high,status,notes\n");
     let mut claims =
         String::from("id,figure,source,low,best,high,as_of,rank,reason,locator,quote,note\n");
-    let groups = FIGURES.div_ceil(11);
+    let groups = FIGURES / 10;
     let mut n = 0;
     let claim = |claims: &mut String, key: &str, best: usize, n: &mut usize| {
         for s in 0..SOURCES {
@@ -46,12 +46,12 @@ fn generated() -> Folder {
         let total = format!("g{g}.total");
         writeln!(
             figures,
-            "{total},Group {g},persons,,exhaustive,{},,55,,confirmed,",
+            "{total},Group {g},persons,,exhaustive,{},,45,,confirmed,",
             g * 20
         )
         .unwrap();
-        claim(&mut claims, &total, 55, &mut n);
-        for c in 1..=10 {
+        claim(&mut claims, &total, 45, &mut n);
+        for c in 1..=9 {
             writeln!(
                 figures,
                 "g{g}.total.c{c},Part {c},persons,{total},,{},,{c},,confirmed,",

@@ -163,3 +163,71 @@ fn every_command_explains_itself() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "bad usage exits 2");
 }
+
+/// A server learns of a version published by someone else (another replica,
+/// here the library on the same database) by polling, without a restart.
+#[test]
+fn a_running_server_picks_up_a_version_published_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _server = Server(
+        vigil(dir.path())
+            .args([
+                "serve",
+                "--demo",
+                "--workers",
+                "1",
+                "--refresh-seconds",
+                "1",
+            ])
+            .args(["--bind", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let version_of = |res: &str| -> Option<i64> {
+        let body = &res[res.find("\r\n\r\n")? + 4..];
+        serde_json::from_str::<serde_json::Value>(body).ok()?["version"].as_i64()
+    };
+    let start = Instant::now();
+    loop {
+        if let Ok(r) = get(port, "/api/v1/events/beslan-2004") {
+            assert_eq!(version_of(&r), Some(1));
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let db = vigil::db::Db::open(&format!(
+        "sqlite://{}",
+        dir.path().join("vigil.db").display()
+    ))
+    .unwrap();
+    let mut ds = vigil::service::dataset(&db, "beslan-2004").unwrap();
+    ds.figures
+        .iter_mut()
+        .find(|f| f.key == "missing.early")
+        .unwrap()
+        .low = Some(181);
+    vigil::service::publish_dataset(&db, &ds, None).unwrap();
+    let start = Instant::now();
+    loop {
+        let r = get(port, "/api/v1/events/beslan-2004").unwrap();
+        if version_of(&r) == Some(2) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "version 2 never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
