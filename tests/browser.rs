@@ -10,19 +10,12 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+
+use common::{free_port, wait_for_port, Killed};
 
 use thirtyfour::prelude::*;
 use thirtyfour::ChromiumLikeCapabilities;
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn find(env: &str, names: &[&str]) -> Option<PathBuf> {
     if let Ok(p) = std::env::var(env) {
@@ -33,25 +26,6 @@ fn find(env: &str, names: &[&str]) -> Option<PathBuf> {
         .iter()
         .flat_map(|n| std::env::split_paths(&path).map(move |d| d.join(n)))
         .find(|p| p.is_file())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for(port: u16) {
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "nothing listens on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[tokio::test]
@@ -77,24 +51,7 @@ async fn the_beslan_page_in_chromium() {
     };
 
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _server = Killed(
-        Command::new(env!("CARGO_BIN_EXE_vigil"))
-            .current_dir(dir.path())
-            .env_remove("VIGIL_DATABASE_URL")
-            .args([
-                "serve",
-                "--demo",
-                "--workers",
-                "1",
-                "--bind",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let (_server, port) = common::serve_demo(dir.path(), &[]);
     let driver_port = free_port();
     let _driver = Killed(
         Command::new(&driver_bin)
@@ -104,8 +61,7 @@ async fn the_beslan_page_in_chromium() {
             .spawn()
             .unwrap(),
     );
-    wait_for(port);
-    wait_for(driver_port);
+    wait_for_port(driver_port);
 
     let mut caps = DesiredCapabilities::chrome();
     caps.set_binary(browser_bin.to_str().unwrap()).unwrap();

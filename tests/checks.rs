@@ -3,13 +3,13 @@
 
 mod common;
 
-use std::process::Command;
-
 use serde_json::Value;
 use vigil::checks::{self, Outcome};
 use vigil::files::Folder;
 use vigil::model::Severity;
 use vigil::Error;
+
+use common::vigil;
 
 fn beslan() -> vigil::model::Dataset {
     Folder::read_dir(&common::beslan_dir())
@@ -134,12 +134,6 @@ fn one_category_off_by_one_is_violated_and_publishing_is_refused() {
             t.name
         );
     }
-}
-
-fn vigil(dir: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vigil"));
-    c.current_dir(dir).env_remove("VIGIL_DATABASE_URL");
-    c
 }
 
 #[test]

@@ -5,14 +5,9 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn vigil(dir: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vigil"));
-    c.current_dir(dir).env_remove("VIGIL_DATABASE_URL");
-    c
-}
+use common::vigil;
 
 /// A plain HTTP/1.1 GET; returns status line, headers and body as text.
 fn get(port: u16, path: &str) -> std::io::Result<String> {
@@ -27,37 +22,10 @@ fn get(port: u16, path: &str) -> std::io::Result<String> {
     Ok(out)
 }
 
-struct Server(std::process::Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn serve_demo_answers_the_published_document_from_a_fresh_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _server = Server(
-        vigil(dir.path())
-            .args([
-                "serve",
-                "--demo",
-                "--workers",
-                "1",
-                "--bind",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let (_server, port) = common::serve_demo(dir.path(), &[]);
     let start = Instant::now();
     let res = loop {
         match get(port, "/api/v1/events/beslan-2004") {
@@ -169,27 +137,7 @@ fn every_command_explains_itself() {
 #[test]
 fn a_running_server_picks_up_a_version_published_elsewhere() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _server = Server(
-        vigil(dir.path())
-            .args([
-                "serve",
-                "--demo",
-                "--workers",
-                "1",
-                "--refresh-seconds",
-                "1",
-            ])
-            .args(["--bind", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let (_server, port) = common::serve_demo(dir.path(), &["--refresh-seconds", "1"]);
     let version_of = |res: &str| -> Option<i64> {
         let body = &res[res.find("\r\n\r\n")? + 4..];
         serde_json::from_str::<serde_json::Value>(body).ok()?["version"].as_i64()

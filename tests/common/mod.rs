@@ -156,3 +156,58 @@ pub fn export_bytes(db: &Db, slug: &str) -> Vec<(String, Vec<u8>)> {
         Err(_) => vec![],
     }
 }
+
+/// A child process killed when dropped: a server, a WebDriver.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The `vigil` binary, run in `dir` with the default database.
+pub fn vigil(dir: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"));
+    c.current_dir(dir).env_remove("VIGIL_DATABASE_URL");
+    c
+}
+
+/// A port nothing listens on, for now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something listens on `port` (at most a minute).
+pub fn wait_for_port(port: u16) {
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "nothing listens on {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Starts `vigil serve --demo` with one worker in `dir` on a free port, with
+/// `extra` arguments; returns the guard and the port, once it listens.
+pub fn serve_demo(dir: &Path, extra: &[&str]) -> (Killed, u16) {
+    let port = free_port();
+    let child = vigil(dir)
+        .args(["serve", "--demo", "--workers", "1"])
+        .args(extra)
+        .args(["--bind", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = Killed(child);
+    wait_for_port(port);
+    (guard, port)
+}
