@@ -96,7 +96,13 @@ fn import(c: &mut Criterion) {
                 (dir, db)
             },
             |(dir, db)| {
-                vigil::service::import(&db, &folder, "bench", false).unwrap();
+                vigil::service::import(
+                    &db,
+                    &vigil::service::Context::actor("bench"),
+                    &folder,
+                    false,
+                )
+                .unwrap();
                 (dir, db)
             },
             BatchSize::PerIteration,

@@ -5,11 +5,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::accounts::{format_roles, parse_roles, Role, SessionPolicy, SystemClock};
 use crate::checks::Outcome;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::files::{self, Folder};
-use crate::service::{self, Imported};
+use crate::service::{self, Context, Imported};
 use crate::{demo, http};
 
 /// vigil: casualty figures of mass-casualty events, each traced to the
@@ -49,6 +50,8 @@ pub enum Command {
         /// seconds.
         #[arg(long, default_value_t = 2)]
         refresh_seconds: u64,
+        #[command(flatten)]
+        web: WebOptions,
     },
     /// Apply pending database migrations.
     Migrate,
@@ -82,6 +85,71 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Manage the accounts of curators, reviewers, auditors and admins.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// How the admin side is served.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebOptions {
+    /// Plain-HTTP deployments other than localhost: send the session cookie
+    /// without `Secure` (and so without the `__Host-` prefix). Never behind TLS.
+    #[arg(long, env = "VIGIL_INSECURE_COOKIES")]
+    pub insecure_cookies: bool,
+    /// The service is reached over HTTPS (TLS ends at a proxy in front of
+    /// it): send Strict-Transport-Security.
+    #[arg(long, env = "VIGIL_TLS")]
+    pub tls: bool,
+    /// Minutes without a request after which a session ends.
+    #[arg(long, default_value_t = 30)]
+    pub session_idle_minutes: i64,
+    /// Hours after log-in after which a session ends, however active.
+    #[arg(long, default_value_t = 12)]
+    pub session_max_hours: i64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user. The password is read from a prompt, or from standard
+    /// input when that is not a terminal; never from the command line.
+    Add {
+        name: String,
+        /// One or more of admin, curator, reviewer, auditor.
+        #[arg(long = "role", required = true, num_args = 1..)]
+        roles: Vec<String>,
+    },
+    /// Disable a user: they can no longer log in, and their sessions end.
+    Disable { name: String },
+    /// Enable a disabled user again.
+    Enable { name: String },
+    /// Set a new password (read like `add`'s); the user's sessions end.
+    ResetPassword { name: String },
+    /// Replace a user's roles.
+    Roles {
+        name: String,
+        #[arg(long = "role", required = true, num_args = 1..)]
+        roles: Vec<String>,
+    },
+    /// List users and their roles.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token for automation; it is printed once.
+    Create {
+        name: String,
+        #[arg(long = "role", required = true, num_args = 1..)]
+        roles: Vec<String>,
+    },
+    /// Revoke a token; it stops working at once.
+    Revoke { name: String },
+    /// List tokens (never the tokens themselves).
+    List,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -90,12 +158,104 @@ pub enum Format {
     Json,
 }
 
-/// Who the CLI acts as, for changesets and the audit log.
-pub fn actor() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    format!("cli:{user}")
+fn roles(words: &[String]) -> Result<Vec<Role>> {
+    parse_roles(&words.join(" ")).map_err(Error::BadRequest)
+}
+
+/// Reads a password: from a prompt without echo (asked twice) on a
+/// terminal, else the first line of standard input.
+fn read_password(name: &str) -> Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    let io = |e: std::io::Error| Error::Io(format!("cannot read the password: {e}"));
+    if std::io::stdin().is_terminal() {
+        let a = rpassword::prompt_password(format!("password for {name}: ")).map_err(io)?;
+        let b = rpassword::prompt_password("again: ").map_err(io)?;
+        if a != b {
+            return Err(Error::BadRequest("the two passwords differ".into()));
+        }
+        Ok(a)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map_err(io)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+}
+
+fn user(url: &str, cmd: UserCommand) -> Result<()> {
+    let db = open(url)?;
+    let ctx = Context::cli();
+    match cmd {
+        UserCommand::Add { name, roles: r } => {
+            let r = roles(&r)?;
+            let password = read_password(&name)?;
+            let u = service::add_user(&db, &ctx, &name, &password, &r)?;
+            println!("added {} ({})", u.name, format_roles(&u.roles));
+        }
+        UserCommand::Disable { name } => {
+            service::set_disabled(&db, &ctx, &name, true)?;
+            println!("disabled {name}; their sessions have ended");
+        }
+        UserCommand::Enable { name } => {
+            service::set_disabled(&db, &ctx, &name, false)?;
+            println!("enabled {name}");
+        }
+        UserCommand::ResetPassword { name } => {
+            service::user(&db, &name)?;
+            let password = read_password(&name)?;
+            service::reset_password(&db, &ctx, &name, &password)?;
+            println!("set a new password for {name}; their sessions have ended");
+        }
+        UserCommand::Roles { name, roles: r } => {
+            let u = service::set_roles(&db, &ctx, &name, &roles(&r)?)?;
+            println!("{} now has: {}", u.name, format_roles(&u.roles));
+        }
+        UserCommand::List => {
+            for u in service::users(&db)? {
+                println!(
+                    "{}\t{}{}",
+                    u.name,
+                    format_roles(&u.roles),
+                    if u.disabled { "\tdisabled" } else { "" }
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn token(url: &str, cmd: TokenCommand) -> Result<()> {
+    let db = open(url)?;
+    let ctx = Context::cli();
+    match cmd {
+        TokenCommand::Create { name, roles: r } => {
+            let (t, secret) = service::create_token(&db, &ctx, &name, &roles(&r)?)?;
+            eprintln!(
+                "created token {} ({}); it is shown this once, keep it safe:",
+                t.name,
+                format_roles(&t.roles)
+            );
+            println!("{secret}");
+        }
+        TokenCommand::Revoke { name } => {
+            service::revoke_token(&db, &ctx, &name)?;
+            println!("revoked {name}");
+        }
+        TokenCommand::List => {
+            for t in service::tokens(&db)? {
+                println!(
+                    "{}\t{}\tcreated {} by {}{}",
+                    t.name,
+                    format_roles(&t.roles),
+                    t.created_at,
+                    t.created_by,
+                    t.revoked_at
+                        .map(|r| format!("\trevoked {r}"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn open(url: &str) -> Result<Db> {
@@ -113,7 +273,15 @@ pub fn run(cli: Cli) -> ExitCode {
             workers,
             demo,
             refresh_seconds,
-        } => serve(&cli.database_url, &bind, workers, demo, refresh_seconds),
+            web,
+        } => serve(
+            &cli.database_url,
+            &bind,
+            workers,
+            demo,
+            refresh_seconds,
+            &web,
+        ),
         Command::Migrate => {
             Db::open(&cli.database_url)
                 .and_then(|db| db.migrate())
@@ -127,6 +295,8 @@ pub fn run(cli: Cli) -> ExitCode {
                 })
         }
         Command::Import { dir, dry_run } => import(&cli.database_url, &dir, dry_run),
+        Command::User(cmd) => user(&cli.database_url, cmd),
+        Command::Token(cmd) => token(&cli.database_url, cmd),
         Command::Export { slug, dir } => open(&cli.database_url).and_then(|db| {
             let ds = service::dataset(&db, &slug)?;
             files::write_dir(&ds, &dir)?;
@@ -147,7 +317,7 @@ fn import(url: &str, dir: &std::path::Path, dry_run: bool) -> Result<()> {
     let folder = Folder::read_dir(dir).map_err(Error::Files)?;
     let db = open(url)?;
     let what = if dry_run { "would " } else { "" };
-    match service::import(&db, &folder, &actor(), dry_run)? {
+    match service::import(&db, &Context::cli(), &folder, dry_run)? {
         Imported::Published {
             event,
             version,
@@ -244,13 +414,28 @@ fn serve(
     workers: Option<usize>,
     with_demo: bool,
     refresh_seconds: u64,
+    web: &WebOptions,
 ) -> Result<()> {
     let db = open(url)?;
     if with_demo && !service::events(&db)?.iter().any(|s| s == demo::SLUG) {
-        service::import(&db, &demo::beslan(), &actor(), false)?;
+        service::import(&db, &Context::cli(), &demo::beslan(), false)?;
         println!("imported the Beslan demo dataset");
     }
-    let state = http::State::load(db)?;
+    let config = http::Config {
+        secure_cookies: !web.insecure_cookies,
+        tls: web.tls,
+        sessions: SessionPolicy {
+            idle: chrono::Duration::minutes(web.session_idle_minutes.max(1)),
+            absolute: chrono::Duration::hours(web.session_max_hours.max(1)),
+        },
+    };
+    let state = http::State::with_config(db, config, std::sync::Arc::new(SystemClock))?;
+    if let Some(token) = state.setup_token()? {
+        println!(
+            "No accounts yet. Create the first admin at http://{bind}/admin/setup \
+             with this one-time setup token: {token}"
+        );
+    }
     let workers =
         workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     println!("vigil serving on http://{bind}/");

@@ -26,6 +26,31 @@ pub enum Error {
     #[error("{0}")]
     Conflict(String),
 
+    /// An edit was made against a state that has changed since; `current`
+    /// is the item as it is now (`None` when absent), with its ETag.
+    #[error("{message}")]
+    Stale {
+        message: String,
+        current: Option<serde_json::Value>,
+        etag: String,
+    },
+
+    /// An edit did not say which state it was made against.
+    #[error("{0}")]
+    PreconditionRequired(String),
+
+    /// No valid session or token came with the request.
+    #[error("{0}")]
+    Unauthorized(String),
+
+    /// The session or token is valid but may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+
+    /// Too many failed log-ins; try again after `retry_after` seconds.
+    #[error("too many failed log-ins; try again in {retry_after} seconds")]
+    TooManyRequests { retry_after: i64 },
+
     /// The database failed or is unreachable.
     #[error("database: {0}")]
     Database(String),

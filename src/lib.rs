@@ -6,6 +6,7 @@
 //! holds what vigil does, and the CLI ([`cli`]) and the HTTP handlers
 //! ([`http`]) are thin layers over it.
 
+pub mod accounts;
 pub mod audit;
 pub mod checks;
 pub mod cli;

@@ -22,8 +22,8 @@ fn state(t: &common::TestDb) -> web::Data<State> {
     let db = t.open();
     service::import(
         &db,
+        &vigil::service::Context::actor("cli:test"),
         &Folder::read_dir(&common::beslan_dir()).unwrap(),
-        "cli:test",
         false,
     )
     .unwrap();
@@ -40,7 +40,13 @@ fn publish_v2(state: &State) {
         .unwrap();
     f.low = Some(181);
     ds.rules.retain(|r| r.id != "burns-within-toll");
-    service::publish_dataset(&state.db, &ds, None).unwrap();
+    service::publish_dataset(
+        &state.db,
+        &vigil::service::Context::actor("test"),
+        &ds,
+        None,
+    )
+    .unwrap();
 }
 
 fn header_of<B>(res: &ServiceResponse<B>, name: header::HeaderName) -> String {

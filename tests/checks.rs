@@ -120,7 +120,12 @@ fn one_category_off_by_one_is_violated_and_publishing_is_refused() {
     for t in common::backends("one_category_off_by_one_is_violated_and_publishing_is_refused") {
         let db = t.open();
         let folder = Folder::read_dir(dir.path()).unwrap();
-        match vigil::service::import(&db, &folder, "cli:test", false) {
+        match vigil::service::import(
+            &db,
+            &vigil::service::Context::actor("cli:test"),
+            &folder,
+            false,
+        ) {
             Err(Error::Refused(list)) => {
                 assert!(list.iter().any(|r| r.subject == "fatalities"), "{list:?}");
                 let text = Error::Refused(list).to_string();
@@ -214,8 +219,8 @@ fn the_published_document_carries_its_check_report() {
         let db = t.open();
         vigil::service::import(
             &db,
+            &vigil::service::Context::actor("cli:test"),
             &Folder::read_dir(&common::beslan_dir()).unwrap(),
-            "cli:test",
             false,
         )
         .unwrap();

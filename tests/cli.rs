@@ -165,7 +165,8 @@ fn a_running_server_picks_up_a_version_published_elsewhere() {
         .find(|f| f.key == "missing.early")
         .unwrap()
         .low = Some(181);
-    vigil::service::publish_dataset(&db, &ds, None).unwrap();
+    vigil::service::publish_dataset(&db, &vigil::service::Context::actor("test"), &ds, None)
+        .unwrap();
     let start = Instant::now();
     loop {
         let r = get(port, "/api/v1/events/beslan-2004").unwrap();

@@ -13,7 +13,12 @@ const SLUG: &str = "beslan-2004";
 
 fn import_dir(db: &vigil::db::Db, dir: &std::path::Path) -> vigil::Result<Imported> {
     let folder = Folder::read_dir(dir).map_err(Error::Files)?;
-    service::import(db, &folder, "cli:test", false)
+    service::import(
+        db,
+        &vigil::service::Context::actor("cli:test"),
+        &folder,
+        false,
+    )
 }
 
 #[test]
@@ -355,7 +360,14 @@ fn importing_into_an_existing_event_submits_a_changeset() {
         );
         // A dry run says what would change and writes nothing.
         let folder = Folder::read_dir(dir.path()).unwrap();
-        match service::import(&db, &folder, "cli:test", true).unwrap() {
+        match service::import(
+            &db,
+            &vigil::service::Context::actor("cli:test"),
+            &folder,
+            true,
+        )
+        .unwrap()
+        {
             Imported::Submitted {
                 changeset, changes, ..
             } => {
@@ -395,7 +407,13 @@ fn a_dry_run_of_a_new_event_writes_nothing() {
     for t in common::backends("a_dry_run_of_a_new_event_writes_nothing") {
         let db = t.open();
         let folder = Folder::read_dir(&beslan_dir()).unwrap();
-        let r = service::import(&db, &folder, "cli:test", true).unwrap();
+        let r = service::import(
+            &db,
+            &vigil::service::Context::actor("cli:test"),
+            &folder,
+            true,
+        )
+        .unwrap();
         assert!(matches!(r, Imported::Published { version: 1, .. }));
         assert!(service::events(&db).unwrap().is_empty(), "{}", t.name);
     }

@@ -76,7 +76,8 @@ fn migrations_go_up_down_and_up_again() {
         assert_eq!(tables(&db), after_up, "{}: up again differs", t.name);
         // And the schema works after the round: import the dataset.
         let folder = vigil::files::Folder::read_dir(&common::beslan_dir()).unwrap();
-        vigil::service::import(&db, &folder, "test", false).unwrap();
+        vigil::service::import(&db, &vigil::service::Context::actor("test"), &folder, false)
+            .unwrap();
     }
 }
 
@@ -85,7 +86,8 @@ fn published_versions_cannot_be_changed_or_deleted() {
     for t in common::backends("published_versions_cannot_be_changed_or_deleted") {
         let db = t.open();
         let folder = vigil::files::Folder::read_dir(&common::beslan_dir()).unwrap();
-        vigil::service::import(&db, &folder, "test", false).unwrap();
+        vigil::service::import(&db, &vigil::service::Context::actor("test"), &folder, false)
+            .unwrap();
         let mut c = db.conn().unwrap();
         let update = diesel::sql_query("UPDATE versions SET document = '{}'").execute(&mut *c);
         let err = update.expect_err("the update must be refused").to_string();

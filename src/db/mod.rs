@@ -1,6 +1,8 @@
 //! Storage: the only code that speaks SQL. One build serves SQLite (bundled,
 //! WAL, busy timeout) and PostgreSQL, chosen by the database URL's scheme.
 
+mod accounts;
+mod audit;
 pub mod schema;
 mod store;
 
@@ -198,4 +200,6 @@ impl Db {
     }
 }
 
+pub use accounts::*;
+pub use audit::*;
 pub use store::*;

@@ -100,6 +100,9 @@ diesel::table! {
         entity -> Text,
         key -> Text,
         item -> Nullable<Text>,
+        seen -> Text,
+        edited_by -> Text,
+        edited_at -> Text,
     }
 }
 
@@ -114,7 +117,73 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    users (name) {
+        name -> Text,
+        password_hash -> Text,
+        roles -> Text,
+        disabled -> Bool,
+        created_at -> Text,
+        updated_at -> Text,
+    }
+}
+
+diesel::table! {
+    sessions (id_hash) {
+        id_hash -> Text,
+        user_name -> Text,
+        created_at -> Text,
+        last_seen_at -> Text,
+    }
+}
+
+diesel::table! {
+    api_tokens (name) {
+        name -> Text,
+        token_hash -> Text,
+        roles -> Text,
+        created_by -> Text,
+        created_at -> Text,
+        revoked_at -> Nullable<Text>,
+        last_used_at -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_entries (seq) {
+        seq -> BigInt,
+        at -> Text,
+        actor -> Text,
+        action -> Text,
+        entity -> Text,
+        entity_id -> Text,
+        before -> Nullable<Text>,
+        after -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        summary -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        client -> Nullable<Text>,
+        leaf -> Text,
+    }
+}
+
+diesel::table! {
+    audit_checkpoints (size) {
+        size -> BigInt,
+        root -> Text,
+        at -> Text,
+        note -> Text,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_name));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    api_tokens,
+    audit_entries,
+    audit_checkpoints,
     events,
     sources,
     figures,

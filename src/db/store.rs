@@ -144,6 +144,10 @@ pub struct Edit {
     pub entity: String,
     pub key: String,
     pub item: Option<String>,
+    /// The ETag of the published item the edit was made against.
+    pub seen: String,
+    pub edited_by: String,
+    pub edited_at: String,
 }
 
 fn parse<T: std::str::FromStr<Err = String>>(what: &str, value: &str) -> Result<T> {
@@ -516,6 +520,65 @@ pub fn edits(c: &mut Conn, changeset_id: i64) -> Result<Vec<Edit>> {
         .filter(changeset_edits::changeset_id.eq(changeset_id))
         .order((changeset_edits::entity, changeset_edits::key))
         .select(Edit::as_select())
+        .load(c)?)
+}
+
+/// Stores an edit, replacing the changeset's earlier edit of the same item.
+pub fn upsert_edit(c: &mut Conn, e: &Edit) -> Result<()> {
+    delete_edit(c, e.changeset_id, &e.entity, &e.key)?;
+    diesel::insert_into(changeset_edits::table)
+        .values(e)
+        .execute(c)?;
+    Ok(())
+}
+
+/// Removes a changeset's edit of one item, if it has one.
+pub fn delete_edit(c: &mut Conn, changeset_id: i64, entity: &str, key: &str) -> Result<()> {
+    diesel::delete(
+        changeset_edits::table
+            .filter(changeset_edits::changeset_id.eq(changeset_id))
+            .filter(changeset_edits::entity.eq(entity))
+            .filter(changeset_edits::key.eq(key)),
+    )
+    .execute(c)?;
+    Ok(())
+}
+
+/// Moves a changeset to a state, with the reviewer and comment when given.
+pub fn set_changeset_state(
+    c: &mut Conn,
+    id: i64,
+    state: &str,
+    reviewer: Option<&str>,
+    comment: Option<&str>,
+    at: &str,
+) -> Result<()> {
+    diesel::update(changesets::table.find(id))
+        .set((
+            changesets::state.eq(state),
+            changesets::reviewer.eq(reviewer),
+            changesets::comment.eq(comment),
+            changesets::updated_at.eq(at),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+/// Changesets, newest first, optionally only those of one event or in one state.
+pub fn changesets_where(
+    c: &mut Conn,
+    event: Option<&str>,
+    state: Option<&str>,
+) -> Result<Vec<Changeset>> {
+    let mut q = changesets::table.into_boxed();
+    if let Some(e) = event {
+        q = q.filter(changesets::event.eq(e.to_string()));
+    }
+    if let Some(s) = state {
+        q = q.filter(changesets::state.eq(s.to_string()));
+    }
+    Ok(q.order(changesets::id.desc())
+        .select(Changeset::as_select())
         .load(c)?)
 }
 

@@ -2,7 +2,10 @@
 //! versions are served from memory ([`snapshot`]): the latest of each event is
 //! held pre-serialised and pre-compressed, so public reads touch no database.
 
+mod admin;
+mod admin_api;
 mod api;
+pub mod auth;
 pub mod openapi;
 pub mod pages;
 mod problem;
@@ -19,31 +22,95 @@ use actix_web::http::header::{
 use actix_web::middleware::{Compress, DefaultHeaders};
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use crate::accounts::{self, Clock, SessionPolicy, SystemClock};
 use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::service;
+use crate::service::{self, LoginLimits};
 use snapshot::{Encoded, Latest, Snapshot};
 
 /// Older versions kept in memory after a first read; they never change.
 const OLD_VERSIONS_KEPT: usize = 64;
+
+/// How the admin side behaves; see `vigil serve --help`.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    /// Session cookie with `Secure` and the `__Host-` prefix.
+    pub secure_cookies: bool,
+    /// Reached over HTTPS: send Strict-Transport-Security.
+    pub tls: bool,
+    pub sessions: SessionPolicy,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            secure_cookies: true,
+            tls: false,
+            sessions: SessionPolicy::default(),
+        }
+    }
+}
 
 /// What every handler shares.
 pub struct State {
     pub db: Db,
     latest: Latest,
     old: Mutex<HashMap<(String, i64), Arc<Snapshot>>>,
+    pub config: Config,
+    pub clock: Arc<dyn Clock>,
+    pub limits: LoginLimits,
+    /// The hash of the one-time setup token, while there are no users.
+    setup: Mutex<Option<String>>,
 }
 
 impl State {
     /// Opens the state and loads the latest version of every event.
     pub fn load(db: Db) -> Result<Self> {
+        Self::with_config(db, Config::default(), Arc::new(SystemClock))
+    }
+
+    /// The same, with the admin side configured and a clock to tell time.
+    pub fn with_config(db: Db, config: Config, clock: Arc<dyn Clock>) -> Result<Self> {
         let state = Self {
             db,
             latest: Latest::default(),
             old: Mutex::new(HashMap::new()),
+            config,
+            clock,
+            limits: LoginLimits::default(),
+            setup: Mutex::new(None),
         };
         state.refresh()?;
         Ok(state)
+    }
+
+    /// When there are no users yet, makes a one-time setup token that lets
+    /// the first admin be created at `/admin/setup`, and returns it.
+    pub fn setup_token(&self) -> Result<Option<String>> {
+        if service::has_users(&self.db)? {
+            return Ok(None);
+        }
+        let token = accounts::new_secret()?;
+        let mut setup = self.setup.lock().unwrap_or_else(|e| e.into_inner());
+        *setup = Some(accounts::secret_hash(&token));
+        Ok(Some(token))
+    }
+
+    /// Spends the setup token if `token` is it.
+    fn take_setup(&self, token: &str) -> bool {
+        let mut setup = self.setup.lock().unwrap_or_else(|e| e.into_inner());
+        let ok = setup
+            .as_deref()
+            .is_some_and(|h| accounts::same_secret(h, &accounts::secret_hash(token)));
+        if ok {
+            *setup = None;
+        }
+        ok
+    }
+
+    /// Whether a setup token is waiting to be used.
+    fn setup_pending(&self) -> bool {
+        self.setup.lock().map(|s| s.is_some()).unwrap_or(false)
     }
 
     /// Loads every event whose latest version is newer than the one held.
@@ -155,9 +222,18 @@ fn send(
     res.content_type(content_type).body(bytes)
 }
 
-/// Security headers on every response.
-fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+/// Security headers on every response; HSTS when served over TLS.
+fn security_headers(tls: bool) -> DefaultHeaders {
+    let h = DefaultHeaders::new();
+    let h = if tls {
+        h.add((
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=63072000; includeSubDomains",
+        ))
+    } else {
+        h
+    };
+    h
         .add((
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
@@ -174,10 +250,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .app_data(problem::path_config());
     api::configure_encoded(cfg);
     site::configure(cfg);
+    admin::configure(cfg);
     cfg.service(
         web::scope("")
             .wrap(Compress::default())
             .configure(api::configure)
+            .configure(admin_api::configure)
             .default_service(web::to(problem::not_found)),
     );
 }
@@ -194,9 +272,11 @@ pub fn app(
         InitError = (),
     >,
 > {
+    let tls = state.config.tls;
     actix_web::App::new()
         .app_data(state)
-        .wrap(security_headers())
+        .app_data(admin_api::json_config())
+        .wrap(security_headers(tls))
         .configure(configure)
 }
 

@@ -15,6 +15,11 @@ struct Problem<'a> {
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<serde_json::Value>,
+    /// For 409 on a stale edit: the item as it is now, and its ETag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    etag: Option<String>,
 }
 
 fn respond(
@@ -31,6 +36,8 @@ fn respond(
             status: status.as_u16(),
             detail,
             errors,
+            current: None,
+            etag: None,
         })
 }
 
@@ -38,7 +45,11 @@ impl ResponseError for Error {
     fn status_code(&self) -> StatusCode {
         match self {
             Error::Files(_) | Error::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Error::Refused(_) | Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Refused(_) | Error::Conflict(_) | Error::Stale { .. } => StatusCode::CONFLICT,
+            Error::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -53,6 +64,11 @@ impl ResponseError for Error {
             Error::NotFound(_) => "Not found",
             Error::BadRequest(_) => "Bad request",
             Error::Conflict(_) => "Conflict",
+            Error::Stale { .. } => "The item has changed since you saw it",
+            Error::PreconditionRequired(_) => "Precondition required",
+            Error::Unauthorized(_) => "Not logged in",
+            Error::Forbidden(_) => "Not allowed",
+            Error::TooManyRequests { .. } => "Too many attempts",
             Error::Database(_) => "The database is unavailable",
             Error::Io(_) => "Internal error",
         };
@@ -69,7 +85,36 @@ impl ResponseError for Error {
             }
             other => other.to_string(),
         };
-        respond(status, title, detail, errors)
+        let mut res = match self {
+            Error::Stale { current, etag, .. } => HttpResponse::build(status)
+                .content_type("application/problem+json")
+                .json(Problem {
+                    kind: "about:blank",
+                    title,
+                    status: status.as_u16(),
+                    detail,
+                    errors,
+                    current: Some(current.clone().unwrap_or(serde_json::Value::Null)),
+                    etag: Some(etag.clone()),
+                }),
+            _ => respond(status, title, detail, errors),
+        };
+        let headers = res.headers_mut();
+        match self {
+            Error::TooManyRequests { retry_after } => {
+                if let Ok(v) = retry_after.to_string().parse() {
+                    headers.insert(actix_web::http::header::RETRY_AFTER, v);
+                }
+            }
+            Error::Unauthorized(_) => {
+                headers.insert(
+                    actix_web::http::header::WWW_AUTHENTICATE,
+                    actix_web::http::header::HeaderValue::from_static("Bearer realm=\"vigil\""),
+                );
+            }
+            _ => {}
+        }
+        res
     }
 }
 

@@ -95,3 +95,214 @@ impl Dataset {
         Ok(out)
     }
 }
+
+/// A changeset's edit of one item: the item as it should be, or `None` to
+/// remove it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemEdit {
+    pub table: Table,
+    pub key: String,
+    pub item: Option<Json>,
+}
+
+fn key_of(table: Table, item: &Json) -> Option<&str> {
+    item.get(key_field(table)).and_then(Json::as_str)
+}
+
+/// The name of the field that holds an item's key in `table`.
+pub fn key_field(table: Table) -> &'static str {
+    match table {
+        Table::Event => "slug",
+        Table::Sources | Table::Figures => "key",
+        Table::Claims | Table::Rules => "id",
+    }
+}
+
+/// Why an item cannot be stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemError(pub String);
+
+impl std::fmt::Display for ItemError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn typed<T: serde::de::DeserializeOwned>(table: Table, item: &Json) -> Result<T, ItemError> {
+    serde_json::from_value(item.clone()).map_err(|e| {
+        ItemError(format!(
+            "the {} item is not valid: {e}",
+            table.as_str().trim_end_matches('s')
+        ))
+    })
+}
+
+fn put<T>(list: &mut Vec<T>, key: &str, item: Option<T>, key_of: impl Fn(&T) -> &str) {
+    let at = list.iter().position(|x| key_of(x) == key);
+    match (at, item) {
+        (Some(i), Some(x)) => list[i] = x,
+        (Some(i), None) => {
+            list.remove(i);
+        }
+        (None, Some(x)) => list.push(x),
+        (None, None) => {}
+    }
+}
+
+impl Dataset {
+    /// One item as the published document shows it (a figure without its
+    /// claims), or `None` when there is no such item.
+    pub fn item(&self, table: Table, key: &str) -> Result<Option<Json>, serde_json::Error> {
+        let found = match table {
+            Table::Event => (self.event.slug == key)
+                .then(|| serde_json::to_value(&self.event))
+                .transpose()?,
+            Table::Sources => self
+                .sources
+                .iter()
+                .find(|x| x.key == key)
+                .map(serde_json::to_value)
+                .transpose()?,
+            Table::Figures => self
+                .figures
+                .iter()
+                .find(|x| x.key == key)
+                .map(serde_json::to_value)
+                .transpose()?,
+            Table::Claims => self
+                .claims
+                .iter()
+                .find(|x| x.id == key)
+                .map(serde_json::to_value)
+                .transpose()?,
+            Table::Rules => self
+                .rules
+                .iter()
+                .find(|x| x.id == key)
+                .map(serde_json::to_value)
+                .transpose()?,
+        };
+        Ok(found)
+    }
+
+    /// Puts an item in place of the one with the same key (or adds it);
+    /// `None` removes it. The item must be of the table's shape and carry
+    /// `key` as its key. The dataset is left in canonical order; whether the
+    /// whole still holds together is [`Dataset::validate`]'s to say.
+    pub fn set_item(&mut self, edit: &ItemEdit) -> Result<(), ItemError> {
+        let key = edit.key.as_str();
+        if let Some(item) = &edit.item {
+            let field = key_field(edit.table);
+            match key_of(edit.table, item) {
+                Some(k) if k == key => {}
+                Some(k) => {
+                    return Err(ItemError(format!(
+                        "the item's {field} is '{k}' but the edit is for '{key}'"
+                    )))
+                }
+                None => return Err(ItemError(format!("the item has no {field}"))),
+            }
+        }
+        match edit.table {
+            Table::Event => match &edit.item {
+                Some(item) => self.event = typed(edit.table, item)?,
+                None => return Err(ItemError("an event cannot be removed".into())),
+            },
+            Table::Sources => {
+                let x = edit
+                    .item
+                    .as_ref()
+                    .map(|i| typed(edit.table, i))
+                    .transpose()?;
+                put(&mut self.sources, key, x, |s| &s.key);
+            }
+            Table::Figures => {
+                let x = edit
+                    .item
+                    .as_ref()
+                    .map(|i| typed(edit.table, i))
+                    .transpose()?;
+                put(&mut self.figures, key, x, |f| &f.key);
+            }
+            Table::Claims => {
+                let x = edit
+                    .item
+                    .as_ref()
+                    .map(|i| typed(edit.table, i))
+                    .transpose()?;
+                put(&mut self.claims, key, x, |c| &c.id);
+            }
+            Table::Rules => {
+                let x = edit
+                    .item
+                    .as_ref()
+                    .map(|i| typed(edit.table, i))
+                    .transpose()?;
+                put(&mut self.rules, key, x, |r| &r.id);
+            }
+        }
+        self.sort();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> Dataset {
+        serde_json::from_value(serde_json::json!({
+            "event": {"slug": "e", "title": "E", "location": "L", "started_on": "2004",
+                      "ended_on": "2004", "timezone": "UTC", "summary": ""},
+            "sources": [], "claims": [], "rules": [],
+            "figures": [{"key": "a", "label": "A", "unit": "persons", "status": "confirmed", "best": 3}]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn set_item_adds_replaces_and_removes() {
+        let mut ds = small();
+        let b = serde_json::json!({"key": "b", "label": "B", "unit": "persons", "status": "estimate", "low": 1});
+        ds.set_item(&ItemEdit {
+            table: Table::Figures,
+            key: "b".into(),
+            item: Some(b.clone()),
+        })
+        .unwrap();
+        let got = ds.item(Table::Figures, "b").unwrap().unwrap();
+        assert_eq!(got["low"], 1);
+        assert_eq!(small().changes(&ds).unwrap().len(), 1);
+        ds.set_item(&ItemEdit {
+            table: Table::Figures,
+            key: "b".into(),
+            item: None,
+        })
+        .unwrap();
+        assert_eq!(ds, small());
+    }
+
+    #[test]
+    fn set_item_refuses_wrong_shape_and_key() {
+        let mut ds = small();
+        let e = ds
+            .set_item(&ItemEdit {
+                table: Table::Figures,
+                key: "a".into(),
+                item: Some(
+                    serde_json::json!({"key": "a", "label": "A", "unit": "p", "status": "sure"}),
+                ),
+            })
+            .unwrap_err();
+        assert!(e.0.contains("unknown variant `sure`"), "{e}");
+        let e = ds
+            .set_item(&ItemEdit {
+                table: Table::Figures,
+                key: "a".into(),
+                item: Some(serde_json::json!({"key": "z", "label": "A", "unit": "p", "status": "confirmed"})),
+            })
+            .unwrap_err();
+        assert!(e.0.contains("'z' but the edit is for 'a'"), "{e}");
+        assert_eq!(ds, small());
+    }
+}

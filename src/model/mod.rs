@@ -10,7 +10,7 @@ mod value;
 
 pub use dataset::{Dataset, Problem, Table};
 pub use date::PartialDate;
-pub use diff::Change;
+pub use diff::{key_field, Change, ItemEdit, ItemError};
 pub use types::{
     Breakdown, Claim, Event, Figure, Rank, Reason, Rule, Severity, Source, SourceKind, Status,
 };

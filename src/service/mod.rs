@@ -1,8 +1,17 @@
 //! What vigil does, as functions over the database: import, publish, export,
 //! check. The CLI and the HTTP handlers call these and nothing below them.
 
-use serde::Serialize;
+mod accounts;
+mod changesets;
 
+pub use accounts::*;
+pub use changesets::*;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use crate::audit::Entry;
 use crate::checks::{self, Report};
 use crate::db::{self, Db, Edit, NewChangeset, VersionRow};
 use crate::document::{self, Header};
@@ -12,7 +21,122 @@ use crate::model::{Change, Dataset};
 
 /// The current time as stored: RFC 3339, UTC, whole seconds.
 pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    stamp(Utc::now())
+}
+
+/// A time as stored: RFC 3339, UTC, whole seconds.
+pub fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Who acts, when and from where: what the audit log records of a request.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// As the audit log names it: `user:<name>`, `token:<name>`,
+    /// `cli:<os user>`, `anonymous`.
+    pub actor: String,
+    pub request_id: Option<String>,
+    pub client: Option<String>,
+    pub now: DateTime<Utc>,
+}
+
+impl Context {
+    /// An actor acting now, outside any HTTP request.
+    pub fn actor(actor: &str) -> Self {
+        Self {
+            actor: actor.to_string(),
+            request_id: None,
+            client: None,
+            now: Utc::now(),
+        }
+    }
+
+    /// The operator at the command line: `cli:<os user>`.
+    pub fn cli() -> Self {
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".into());
+        Self::actor(&format!("cli:{user}"))
+    }
+
+    /// The same request, acting as someone else (a log-in names its user).
+    pub fn as_actor(&self, actor: String) -> Self {
+        Self {
+            actor,
+            ..self.clone()
+        }
+    }
+
+    /// The time stamp of this request, as stored.
+    pub fn at(&self) -> String {
+        stamp(self.now)
+    }
+}
+
+/// One audit entry about to be written: what happened to what.
+pub(crate) struct Audit<'a> {
+    pub action: &'a str,
+    pub entity: &'a str,
+    pub entity_id: String,
+    pub before: Option<Json>,
+    pub after: Option<Json>,
+    pub reason: Option<String>,
+    pub summary: Option<String>,
+}
+
+impl<'a> Audit<'a> {
+    pub fn new(action: &'a str, entity: &'a str, entity_id: impl Into<String>) -> Self {
+        Self {
+            action,
+            entity,
+            entity_id: entity_id.into(),
+            before: None,
+            after: None,
+            reason: None,
+            summary: None,
+        }
+    }
+
+    pub fn before(mut self, v: impl Serialize) -> Self {
+        self.before = serde_json::to_value(v).ok().filter(|v| !v.is_null());
+        self
+    }
+
+    pub fn after(mut self, v: impl Serialize) -> Self {
+        self.after = serde_json::to_value(v).ok().filter(|v| !v.is_null());
+        self
+    }
+
+    pub fn reason(mut self, r: &str) -> Self {
+        self.reason = Some(r.to_string());
+        self
+    }
+
+    pub fn summary(mut self, s: impl Into<String>) -> Self {
+        self.summary = Some(s.into());
+        self
+    }
+
+    /// Appends the entry, inside the caller's write transaction.
+    pub fn write(self, c: &mut db::Conn, ctx: &Context) -> Result<Entry> {
+        db::append_audit(
+            c,
+            Entry {
+                seq: 0,
+                at: ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                actor: ctx.actor.clone(),
+                action: self.action.to_string(),
+                entity: self.entity.to_string(),
+                entity_id: self.entity_id,
+                before: self.before,
+                after: self.after,
+                reason: self.reason,
+                summary: self.summary,
+                request_id: ctx.request_id.clone(),
+                client: ctx.client.clone(),
+            },
+        )
+    }
 }
 
 /// What an import did, or would do on a dry run.
@@ -41,7 +165,7 @@ pub enum Imported {
 /// Imports a folder. A new event is checked and, when no error check is
 /// violated, published as version 1; an existing event gets a submitted
 /// changeset with the differences. All or nothing; a dry run writes nothing.
-pub fn import(db: &Db, folder: &Folder, actor: &str, dry_run: bool) -> Result<Imported> {
+pub fn import(db: &Db, ctx: &Context, folder: &Folder, dry_run: bool) -> Result<Imported> {
     let ds = folder.parse().map_err(Error::Files)?;
     let report = checks::run(&ds);
     let slug = ds.event.slug.clone();
@@ -60,7 +184,16 @@ pub fn import(db: &Db, folder: &Folder, actor: &str, dry_run: bool) -> Result<Im
                 });
             }
             db::insert_dataset(c, &ds)?;
-            let v = publish(c, &ds, &report, None)?;
+            Audit::new("event.import", "event", &slug)
+                .summary(format!(
+                    "new event: {} figures, {} claims, {} sources, {} rules",
+                    ds.figures.len(),
+                    ds.claims.len(),
+                    ds.sources.len(),
+                    ds.rules.len()
+                ))
+                .write(c, ctx)?;
+            let v = publish(c, ctx, &ds, &report, None)?;
             return Ok(Imported::Published {
                 event: slug,
                 version: v.number,
@@ -81,17 +214,18 @@ pub fn import(db: &Db, folder: &Folder, actor: &str, dry_run: bool) -> Result<Im
             });
         }
         let base = db::latest_version(c, &slug)?.map_or(0, |v| v.number);
-        let at = now();
+        let at = ctx.at();
+        let reason = format!("CSV import of {} change(s)", changes.len());
         let id = db::insert_changeset(
             c,
             &NewChangeset {
                 event: slug.clone(),
                 base_version: base,
-                author: actor.to_string(),
-                reason: format!("CSV import of {} change(s)", changes.len()),
+                author: ctx.actor.clone(),
+                reason: reason.clone(),
                 state: "submitted".into(),
                 created_at: at.clone(),
-                updated_at: at,
+                updated_at: at.clone(),
             },
         )?;
         let edits = changes
@@ -102,10 +236,17 @@ pub fn import(db: &Db, folder: &Folder, actor: &str, dry_run: bool) -> Result<Im
                     entity: ch.table.as_str().to_string(),
                     key: ch.key.clone(),
                     item: ch.after.as_ref().map(serde_json::to_string).transpose()?,
+                    seen: item_tag(ch.before.as_ref()),
+                    edited_by: ctx.actor.clone(),
+                    edited_at: at.clone(),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
         db::insert_edits(c, &edits)?;
+        Audit::new("event.import", "changeset", id.to_string())
+            .after(serde_json::json!({"event": slug, "state": "submitted", "edits": edits.len()}))
+            .summary(reason)
+            .write(c, ctx)?;
         Ok(Imported::Submitted {
             event: slug,
             changeset: Some(id),
@@ -115,16 +256,18 @@ pub fn import(db: &Db, folder: &Folder, actor: &str, dry_run: bool) -> Result<Im
     })
 }
 
-/// Stores the next version of `ds`'s event, inside the caller's transaction.
+/// Stores the next version of `ds`'s event, inside the caller's transaction,
+/// with its audit entry (which carries the document's hash).
 pub fn publish(
     c: &mut db::Conn,
+    ctx: &Context,
     ds: &Dataset,
     report: &Report,
     changeset: Option<i64>,
 ) -> Result<VersionRow> {
     let slug = &ds.event.slug;
     let number = db::latest_version(c, slug)?.map_or(1, |v| v.number + 1);
-    let published_at = now();
+    let published_at = ctx.at();
     let doc = document::build(
         ds,
         &Header {
@@ -143,6 +286,15 @@ pub fn publish(
         document: doc.json,
     };
     db::insert_version(c, &row)?;
+    Audit::new("version.publish", "version", format!("{slug}/{number}"))
+        .after(serde_json::json!({
+            "event": slug,
+            "version": number,
+            "sha256": row.sha256,
+            "changeset": changeset,
+        }))
+        .summary(format!("published version {number} of {slug}"))
+        .write(c, ctx)?;
     Ok(row)
 }
 
@@ -216,7 +368,12 @@ pub fn latest_numbers(db: &Db) -> Result<Vec<(String, i64)>> {
 /// Replaces an existing event's data with `ds` and publishes it as the next
 /// version, in one transaction. Refused when the data does not validate or
 /// an error-severity check is violated; then nothing is written.
-pub fn publish_dataset(db: &Db, ds: &Dataset, changeset: Option<i64>) -> Result<VersionRow> {
+pub fn publish_dataset(
+    db: &Db,
+    ctx: &Context,
+    ds: &Dataset,
+    changeset: Option<i64>,
+) -> Result<VersionRow> {
     let problems = ds.validate();
     if !problems.is_empty() {
         let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
@@ -235,6 +392,15 @@ pub fn publish_dataset(db: &Db, ds: &Dataset, changeset: Option<i64>) -> Result<
             return Err(Error::NotFound(format!("no event '{}'", ds.event.slug)));
         }
         db::replace_dataset(c, ds)?;
-        publish(c, ds, &report, changeset)
+        publish(c, ctx, ds, &report, changeset)
     })
+}
+
+/// The ETag of one item as an edit sees it: the SHA-256 of its canonical
+/// JSON, or `absent` when there is no such item.
+pub fn item_tag(item: Option<&Json>) -> String {
+    match item {
+        Some(v) => document::hash(v),
+        None => "absent".to_string(),
+    }
 }

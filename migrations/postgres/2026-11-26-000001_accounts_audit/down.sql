@@ -1,0 +1,12 @@
+DROP TRIGGER audit_checkpoints_no_truncate ON audit_checkpoints;
+DROP TRIGGER audit_entries_no_truncate ON audit_entries;
+DROP TRIGGER audit_checkpoints_append_only ON audit_checkpoints;
+DROP TRIGGER audit_entries_append_only ON audit_entries;
+DROP TABLE audit_checkpoints;
+DROP TABLE audit_entries;
+ALTER TABLE changeset_edits DROP COLUMN edited_at;
+ALTER TABLE changeset_edits DROP COLUMN edited_by;
+ALTER TABLE changeset_edits DROP COLUMN seen;
+DROP TABLE api_tokens;
+DROP TABLE sessions;
+DROP TABLE users;

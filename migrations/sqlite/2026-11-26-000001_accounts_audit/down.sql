@@ -1,0 +1,12 @@
+DROP TRIGGER audit_checkpoints_no_delete;
+DROP TRIGGER audit_checkpoints_no_update;
+DROP TRIGGER audit_entries_no_delete;
+DROP TRIGGER audit_entries_no_update;
+DROP TABLE audit_checkpoints;
+DROP TABLE audit_entries;
+ALTER TABLE changeset_edits DROP COLUMN edited_at;
+ALTER TABLE changeset_edits DROP COLUMN edited_by;
+ALTER TABLE changeset_edits DROP COLUMN seen;
+DROP TABLE api_tokens;
+DROP TABLE sessions;
+DROP TABLE users;

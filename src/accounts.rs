@@ -1,0 +1,456 @@
+//! Accounts without HTTP or SQL: roles, the password policy and hashing,
+//! random secrets and their stored hashes, the log-in limiter and the clock.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// What a person may do. A user may hold several roles.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Manages accounts, roles and API tokens.
+    Admin,
+    /// Drafts changesets and submits them for review.
+    Curator,
+    /// Approves or rejects changesets authored by others.
+    Reviewer,
+    /// Reads everything, drafts and the audit log included; changes nothing.
+    Auditor,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Curator, Role::Reviewer, Role::Auditor];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Curator => "curator",
+            Role::Reviewer => "reviewer",
+            Role::Auditor => "auditor",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                format!("'{s}' is not a role; the roles are admin, curator, reviewer, auditor")
+            })
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Parses a stored or typed list of roles, separated by spaces or commas.
+pub fn parse_roles(s: &str) -> std::result::Result<Vec<Role>, String> {
+    let mut roles = s
+        .split([' ', ','])
+        .filter(|w| !w.is_empty())
+        .map(str::parse)
+        .collect::<std::result::Result<Vec<Role>, String>>()?;
+    roles.sort();
+    roles.dedup();
+    Ok(roles)
+}
+
+/// Writes roles as stored: sorted, space-separated.
+pub fn format_roles(roles: &[Role]) -> String {
+    let mut r = roles.to_vec();
+    r.sort();
+    r.dedup();
+    r.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+/// Who is acting: a person logged in with a session, or an API token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Principal {
+    pub name: String,
+    pub kind: PrincipalKind,
+    pub roles: Vec<Role>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PrincipalKind {
+    User,
+    Token,
+}
+
+impl Principal {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// The actor as the audit log names it: `user:<name>` or `token:<name>`.
+    pub fn actor(&self) -> String {
+        match self.kind {
+            PrincipalKind::User => format!("user:{}", self.name),
+            PrincipalKind::Token => format!("token:{}", self.name),
+        }
+    }
+}
+
+/// A user name: 1–64 letters, digits, `.`, `_` or `-`, starting with a letter.
+pub fn check_user_name(name: &str) -> Result<()> {
+    let ok = (1..=64).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::BadRequest(format!(
+            "'{name}' is not a valid name: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter"
+        )))
+    }
+}
+
+const COMMON_PASSWORDS: &str = include_str!("common-passwords.txt");
+
+/// The password policy: 12 to 128 characters, not a common password, not
+/// the user name.
+pub fn check_password(name: &str, password: &str) -> Result<()> {
+    let n = password.chars().count();
+    if n < 12 {
+        return Err(Error::BadRequest(format!(
+            "the password is {n} characters long; it must have at least 12"
+        )));
+    }
+    if n > 128 {
+        return Err(Error::BadRequest(format!(
+            "the password is {n} characters long; it may have at most 128"
+        )));
+    }
+    let lower = password.to_lowercase();
+    if lower.contains(&name.to_lowercase()) {
+        return Err(Error::BadRequest(
+            "the password must not contain the user name".into(),
+        ));
+    }
+    if COMMON_PASSWORDS
+        .lines()
+        .any(|l| !l.starts_with('#') && l.trim() == lower)
+    {
+        return Err(Error::BadRequest(
+            "this password is on the list of common passwords; choose another".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn argon2() -> Argon2<'static> {
+    // OWASP's argon2id parameters: 19 MiB, two passes, one lane.
+    match Params::new(19_456, 2, 1, None) {
+        Ok(p) => Argon2::new(Algorithm::Argon2id, Version::V0x13, p),
+        Err(_) => Argon2::default(),
+    }
+}
+
+/// Hashes a password with argon2id and a random salt, as a PHC string.
+pub fn hash_password(password: &str) -> Result<String> {
+    let mut salt = [0u8; 16];
+    fill_random(&mut salt)?;
+    let salt = SaltString::encode_b64(&salt)
+        .map_err(|e| Error::Io(format!("cannot encode the salt: {e}")))?;
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Io(format!("cannot hash the password: {e}")))
+}
+
+/// Whether `password` matches the stored hash. With `None` (no such user)
+/// it verifies against a fixed hash anyway, so both cases take as long.
+pub fn verify_password(stored: Option<&str>, password: &str) -> bool {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| hash_password("vigil-no-such-user").unwrap_or_default());
+    let (hash, real) = match stored {
+        Some(h) => (h, true),
+        None => (dummy.as_str(), false),
+    };
+    let ok = PasswordHash::new(hash)
+        .map(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
+        .unwrap_or(false);
+    ok && real
+}
+
+fn fill_random(buf: &mut [u8]) -> Result<()> {
+    getrandom::fill(buf).map_err(|e| Error::Io(format!("no randomness from the system: {e}")))
+}
+
+/// A new secret of 128 random bits, as 32 hex digits.
+pub fn new_secret() -> Result<String> {
+    let mut b = [0u8; 16];
+    fill_random(&mut b)?;
+    Ok(hex::encode(b))
+}
+
+/// How a secret (session id, API token, setup token) is stored: SHA-256, hex.
+/// The secrets are random, so a fast hash is enough.
+pub fn secret_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// The CSRF token of a session, derived from its id: only someone who holds
+/// the session cookie can compute it, and nothing more needs storing.
+pub fn csrf_token(session_id: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"vigil csrf\0");
+    h.update(session_id.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// Compares two strings in time independent of where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// The time, from a source the tests can move.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system's clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that stands still until moved; for tests.
+#[derive(Clone)]
+pub struct ManualClock(Arc<Mutex<DateTime<Utc>>>);
+
+impl ManualClock {
+    pub fn new(at: DateTime<Utc>) -> Self {
+        Self(Arc::new(Mutex::new(at)))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        if let Ok(mut t) = self.0.lock() {
+            *t += by;
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+            .lock()
+            .map(|t| *t)
+            .unwrap_or_else(|e| *e.into_inner())
+    }
+}
+
+/// How long sessions live.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// Ended after this long without a request.
+    pub idle: Duration,
+    /// Ended this long after log-in, however active.
+    pub absolute: Duration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            idle: Duration::minutes(30),
+            absolute: Duration::hours(12),
+        }
+    }
+}
+
+impl SessionPolicy {
+    /// Why a session that started at `created` and was last used at
+    /// `last_seen` has ended by `now`, if it has.
+    pub fn ended(
+        &self,
+        created: DateTime<Utc>,
+        last_seen: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Option<&'static str> {
+        if now - created >= self.absolute {
+            Some("the session reached its maximum age; log in again")
+        } else if now - last_seen >= self.idle {
+            Some("the session ended after a time without activity; log in again")
+        } else {
+            None
+        }
+    }
+}
+
+/// Counts failed log-ins per key (an account name, a client address) and
+/// locks a key out for a while after too many; the lockout ends by itself.
+/// Held in memory: each replica counts for itself.
+pub struct Limiter {
+    max_failures: u32,
+    window: Duration,
+    lockout: Duration,
+    state: Mutex<HashMap<String, Failures>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    first: DateTime<Utc>,
+    locked_until: Option<DateTime<Utc>>,
+}
+
+impl Limiter {
+    pub fn new(max_failures: u32, window: Duration, lockout: Duration) -> Self {
+        Self {
+            max_failures,
+            window,
+            lockout,
+            state: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// When `key` is locked out at `now`, the seconds until it is not.
+    pub fn locked(&self, key: &str, now: DateTime<Utc>) -> Option<i64> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let until = state.get(key)?.locked_until?;
+        (until > now).then(|| (until - now).num_seconds().max(1))
+    }
+
+    /// Records a failure; true when this failure starts a lockout.
+    pub fn fail(&self, key: &str, now: DateTime<Utc>) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.len() > 100_000 {
+            let window = self.window;
+            state.retain(|_, f| f.locked_until.is_some_and(|u| u > now) || now - f.first < window);
+        }
+        let f = state.entry(key.to_string()).or_insert(Failures {
+            count: 0,
+            first: now,
+            locked_until: None,
+        });
+        if f.locked_until.is_some_and(|u| u <= now) || now - f.first >= self.window {
+            *f = Failures {
+                count: 0,
+                first: now,
+                locked_until: None,
+            };
+        }
+        f.count += 1;
+        if f.count >= self.max_failures && f.locked_until.is_none() {
+            f.locked_until = Some(now + self.lockout);
+            return true;
+        }
+        false
+    }
+
+    /// Forgets the failures of `key`, after a successful log-in.
+    pub fn clear(&self, key: &str) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_parse_and_format() {
+        assert_eq!(
+            parse_roles("reviewer, curator curator").unwrap(),
+            vec![Role::Curator, Role::Reviewer]
+        );
+        assert!(parse_roles("root")
+            .unwrap_err()
+            .contains("'root' is not a role"));
+        assert_eq!(
+            format_roles(&[Role::Reviewer, Role::Admin]),
+            "admin reviewer"
+        );
+    }
+
+    #[test]
+    fn password_policy() {
+        assert!(check_password("ana", "short").is_err());
+        assert!(check_password("ana", &"x".repeat(129)).is_err());
+        assert!(check_password("ana", "passwordpassword").is_err());
+        assert!(check_password("anastasia", "my-anastasia-pass").is_err());
+        assert!(check_password("ana", "quiet river under stone").is_ok());
+    }
+
+    #[test]
+    fn hashing_is_argon2id_and_verifies() {
+        let h = hash_password("quiet river under stone").unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(verify_password(Some(&h), "quiet river under stone"));
+        assert!(!verify_password(Some(&h), "quiet river under stones"));
+        assert!(!verify_password(None, "vigil-no-such-user"));
+    }
+
+    #[test]
+    fn limiter_locks_and_unlocks_by_itself() {
+        let t0 = Utc::now();
+        let l = Limiter::new(3, Duration::minutes(15), Duration::minutes(15));
+        assert!(!l.fail("a", t0));
+        assert!(!l.fail("a", t0));
+        assert_eq!(l.locked("a", t0), None);
+        assert!(l.fail("a", t0));
+        assert_eq!(l.locked("a", t0), Some(900));
+        assert_eq!(l.locked("b", t0), None);
+        assert_eq!(l.locked("a", t0 + Duration::minutes(15)), None);
+        assert!(
+            !l.fail("a", t0 + Duration::minutes(16)),
+            "the count starts again"
+        );
+    }
+
+    #[test]
+    fn session_policy() {
+        let p = SessionPolicy::default();
+        let t0 = Utc::now();
+        assert_eq!(p.ended(t0, t0, t0 + Duration::minutes(29)), None);
+        assert!(p.ended(t0, t0, t0 + Duration::minutes(30)).is_some());
+        let late = t0 + Duration::hours(12);
+        assert!(p.ended(t0, late, late).is_some());
+    }
+
+    #[test]
+    fn secrets_are_128_bit_and_distinct() {
+        let a = new_secret().unwrap();
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, new_secret().unwrap());
+        assert!(same_secret(&csrf_token(&a), &csrf_token(&a)));
+        assert!(!same_secret(&csrf_token(&a), &csrf_token("x")));
+    }
+}

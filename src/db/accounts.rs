@@ -1,0 +1,162 @@
+//! Users, sessions and API tokens as stored. Secrets are stored hashed; the
+//! callers hash them before they get here.
+
+use diesel::prelude::*;
+
+use super::schema::{api_tokens, sessions, users};
+use super::Conn;
+use crate::error::Result;
+
+/// A user as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub name: String,
+    pub password_hash: String,
+    pub roles: String,
+    pub disabled: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A session as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = sessions)]
+pub struct SessionRow {
+    pub id_hash: String,
+    pub user_name: String,
+    pub created_at: String,
+    pub last_seen_at: String,
+}
+
+/// An API token as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_tokens)]
+pub struct TokenRow {
+    pub name: String,
+    pub token_hash: String,
+    pub roles: String,
+    pub created_by: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+pub fn user_count(c: &mut Conn) -> Result<i64> {
+    Ok(users::table.count().get_result(c)?)
+}
+
+pub fn user(c: &mut Conn, name: &str) -> Result<Option<UserRow>> {
+    Ok(users::table
+        .find(name)
+        .select(UserRow::as_select())
+        .first(c)
+        .optional()?)
+}
+
+pub fn users_all(c: &mut Conn) -> Result<Vec<UserRow>> {
+    Ok(users::table
+        .order(users::name)
+        .select(UserRow::as_select())
+        .load(c)?)
+}
+
+pub fn insert_user(c: &mut Conn, u: &UserRow) -> Result<()> {
+    diesel::insert_into(users::table).values(u).execute(c)?;
+    Ok(())
+}
+
+pub fn set_user_password(c: &mut Conn, name: &str, hash: &str, at: &str) -> Result<()> {
+    diesel::update(users::table.find(name))
+        .set((users::password_hash.eq(hash), users::updated_at.eq(at)))
+        .execute(c)?;
+    Ok(())
+}
+
+pub fn set_user_roles(c: &mut Conn, name: &str, roles: &str, at: &str) -> Result<()> {
+    diesel::update(users::table.find(name))
+        .set((users::roles.eq(roles), users::updated_at.eq(at)))
+        .execute(c)?;
+    Ok(())
+}
+
+pub fn set_user_disabled(c: &mut Conn, name: &str, disabled: bool, at: &str) -> Result<()> {
+    diesel::update(users::table.find(name))
+        .set((users::disabled.eq(disabled), users::updated_at.eq(at)))
+        .execute(c)?;
+    Ok(())
+}
+
+pub fn insert_session(c: &mut Conn, s: &SessionRow) -> Result<()> {
+    diesel::insert_into(sessions::table).values(s).execute(c)?;
+    Ok(())
+}
+
+pub fn session(c: &mut Conn, id_hash: &str) -> Result<Option<SessionRow>> {
+    Ok(sessions::table
+        .find(id_hash)
+        .select(SessionRow::as_select())
+        .first(c)
+        .optional()?)
+}
+
+pub fn touch_session(c: &mut Conn, id_hash: &str, at: &str) -> Result<()> {
+    diesel::update(sessions::table.find(id_hash))
+        .set(sessions::last_seen_at.eq(at))
+        .execute(c)?;
+    Ok(())
+}
+
+/// Deletes one session; returns whether it existed.
+pub fn delete_session(c: &mut Conn, id_hash: &str) -> Result<bool> {
+    Ok(diesel::delete(sessions::table.find(id_hash)).execute(c)? > 0)
+}
+
+/// Deletes every session of a user; returns how many there were.
+pub fn delete_sessions_of(c: &mut Conn, user: &str) -> Result<usize> {
+    Ok(diesel::delete(sessions::table.filter(sessions::user_name.eq(user))).execute(c)?)
+}
+
+pub fn insert_token(c: &mut Conn, t: &TokenRow) -> Result<()> {
+    diesel::insert_into(api_tokens::table)
+        .values(t)
+        .execute(c)?;
+    Ok(())
+}
+
+pub fn token(c: &mut Conn, name: &str) -> Result<Option<TokenRow>> {
+    Ok(api_tokens::table
+        .find(name)
+        .select(TokenRow::as_select())
+        .first(c)
+        .optional()?)
+}
+
+pub fn token_by_hash(c: &mut Conn, hash: &str) -> Result<Option<TokenRow>> {
+    Ok(api_tokens::table
+        .filter(api_tokens::token_hash.eq(hash))
+        .select(TokenRow::as_select())
+        .first(c)
+        .optional()?)
+}
+
+pub fn tokens_all(c: &mut Conn) -> Result<Vec<TokenRow>> {
+    Ok(api_tokens::table
+        .order(api_tokens::name)
+        .select(TokenRow::as_select())
+        .load(c)?)
+}
+
+pub fn revoke_token(c: &mut Conn, name: &str, at: &str) -> Result<()> {
+    diesel::update(api_tokens::table.find(name))
+        .set(api_tokens::revoked_at.eq(at))
+        .execute(c)?;
+    Ok(())
+}
+
+pub fn touch_token(c: &mut Conn, name: &str, at: &str) -> Result<()> {
+    diesel::update(api_tokens::table.find(name))
+        .set(api_tokens::last_used_at.eq(at))
+        .execute(c)?;
+    Ok(())
+}

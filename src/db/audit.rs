@@ -1,0 +1,174 @@
+//! The audit log as stored: appended in the writer's transaction, never
+//! changed (the triggers refuse it).
+
+use diesel::prelude::*;
+
+use super::schema::{audit_checkpoints, audit_entries};
+use super::Conn;
+use crate::audit::Entry;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_entries)]
+struct EntryRow {
+    seq: i64,
+    at: String,
+    actor: String,
+    action: String,
+    entity: String,
+    entity_id: String,
+    before: Option<String>,
+    after: Option<String>,
+    reason: Option<String>,
+    summary: Option<String>,
+    request_id: Option<String>,
+    client: Option<String>,
+    leaf: String,
+}
+
+/// A signed checkpoint as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_checkpoints)]
+pub struct CheckpointRow {
+    pub size: i64,
+    pub root: String,
+    pub at: String,
+    pub note: String,
+}
+
+fn json_text(v: &Option<serde_json::Value>) -> Option<String> {
+    v.as_ref().map(crate::document::canonical)
+}
+
+fn json_value(what: &str, seq: i64, v: Option<String>) -> Result<Option<serde_json::Value>> {
+    v.map(|t| {
+        serde_json::from_str(&t)
+            .map_err(|e| Error::Database(format!("audit entry {seq}: {what} does not parse: {e}")))
+    })
+    .transpose()
+}
+
+impl EntryRow {
+    fn entry(self) -> Result<(Entry, String)> {
+        let seq = self.seq;
+        Ok((
+            Entry {
+                seq,
+                at: self.at,
+                actor: self.actor,
+                action: self.action,
+                entity: self.entity,
+                entity_id: self.entity_id,
+                before: json_value("before", seq, self.before)?,
+                after: json_value("after", seq, self.after)?,
+                reason: self.reason,
+                summary: self.summary,
+                request_id: self.request_id,
+                client: self.client,
+            },
+            self.leaf,
+        ))
+    }
+}
+
+/// The number of entries, which is also the last sequence number.
+pub fn audit_size(c: &mut Conn) -> Result<i64> {
+    Ok(audit_entries::table
+        .select(diesel::dsl::max(audit_entries::seq))
+        .first::<Option<i64>>(c)?
+        .unwrap_or(0))
+}
+
+/// Appends an entry; `entry.seq` is replaced by the next number. Call it
+/// inside [`super::Db::write`], whose lock keeps the numbers gapless.
+pub fn append_audit(c: &mut Conn, mut entry: Entry) -> Result<Entry> {
+    entry.seq = audit_size(c)? + 1;
+    let leaf = hex::encode(entry.leaf_hash());
+    diesel::insert_into(audit_entries::table)
+        .values(EntryRow {
+            seq: entry.seq,
+            at: entry.at.clone(),
+            actor: entry.actor.clone(),
+            action: entry.action.clone(),
+            entity: entry.entity.clone(),
+            entity_id: entry.entity_id.clone(),
+            before: json_text(&entry.before),
+            after: json_text(&entry.after),
+            reason: entry.reason.clone(),
+            summary: entry.summary.clone(),
+            request_id: entry.request_id.clone(),
+            client: entry.client.clone(),
+            leaf,
+        })
+        .execute(c)?;
+    Ok(entry)
+}
+
+/// What to select from the log.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub entity: Option<String>,
+    pub entity_id: Option<String>,
+    /// RFC 3339 bounds, inclusive.
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// Entries after this sequence number.
+    pub after_seq: Option<i64>,
+    pub limit: i64,
+}
+
+/// Entries matching `f`, in sequence order, with their stored leaf hashes.
+pub fn audit_entries(c: &mut Conn, f: &AuditFilter) -> Result<Vec<(Entry, String)>> {
+    let mut q = audit_entries::table.into_boxed();
+    if let Some(a) = &f.actor {
+        q = q.filter(audit_entries::actor.eq(a.clone()));
+    }
+    if let Some(a) = &f.action {
+        q = q.filter(audit_entries::action.eq(a.clone()));
+    }
+    if let Some(e) = &f.entity {
+        q = q.filter(audit_entries::entity.eq(e.clone()));
+    }
+    if let Some(e) = &f.entity_id {
+        q = q.filter(audit_entries::entity_id.eq(e.clone()));
+    }
+    if let Some(t) = &f.since {
+        q = q.filter(audit_entries::at.ge(t.clone()));
+    }
+    if let Some(t) = &f.until {
+        q = q.filter(audit_entries::at.le(t.clone()));
+    }
+    if let Some(s) = f.after_seq {
+        q = q.filter(audit_entries::seq.gt(s));
+    }
+    let rows: Vec<EntryRow> = q
+        .order(audit_entries::seq)
+        .limit(f.limit)
+        .select(EntryRow::as_select())
+        .load(c)?;
+    rows.into_iter().map(EntryRow::entry).collect()
+}
+
+pub fn insert_checkpoint(c: &mut Conn, row: &CheckpointRow) -> Result<()> {
+    diesel::insert_into(audit_checkpoints::table)
+        .values(row)
+        .execute(c)?;
+    Ok(())
+}
+
+pub fn latest_checkpoint(c: &mut Conn) -> Result<Option<CheckpointRow>> {
+    Ok(audit_checkpoints::table
+        .order(audit_checkpoints::size.desc())
+        .select(CheckpointRow::as_select())
+        .first(c)
+        .optional()?)
+}
+
+pub fn checkpoints(c: &mut Conn) -> Result<Vec<CheckpointRow>> {
+    Ok(audit_checkpoints::table
+        .order(audit_checkpoints::size)
+        .select(CheckpointRow::as_select())
+        .load(c)?)
+}

@@ -1,0 +1,1093 @@
+//! The admin panel under `/admin`: server-rendered pages and plain HTML
+//! forms, no scripts. Templates and the stylesheet live in `admin/` and are
+//! embedded in the binary. Every page calls the same service functions as
+//! the JSON API, through the same role-checking extractors.
+
+use actix_web::http::header::{self, CacheControl, CacheDirective};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use askama::Template;
+use serde::Deserialize;
+use serde_json::{Map, Value as Json};
+
+use super::auth::{self, Admin, Caller, Curator, Member, Posted, Reviewer, Who, WhoPosted};
+use super::{blocking, State};
+use crate::accounts::{format_roles, parse_roles, Role};
+use crate::checks::Outcome;
+use crate::error::Error;
+use crate::files::columns;
+use crate::model::Table;
+use crate::service::{self, editable_table, ChangesetInfo, ChangesetView, Precondition};
+
+const STYLESHEET: &str = include_str!("../../admin/static/admin.css");
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/static/admin.css", super::get().to(stylesheet))
+        .route("/admin/login", super::get().to(login_page))
+        .route("/admin/login", web::post().to(login))
+        .route("/admin/logout", web::post().to(logout))
+        .route("/admin/setup", super::get().to(setup_page))
+        .route("/admin/setup", web::post().to(setup))
+        .route("/admin", super::get().to(dashboard))
+        .route("/admin/review", super::get().to(review))
+        .route("/admin/users", super::get().to(users))
+        .route("/admin/users", web::post().to(add_user))
+        .route("/admin/users/{name}", web::post().to(change_user))
+        .route("/admin/changesets", web::post().to(open))
+        .route("/admin/changesets/{id}", super::get().to(changeset))
+        .route(
+            "/admin/changesets/{id}/edit",
+            super::get().to(edit_redirect),
+        )
+        .route("/admin/changesets/{id}/submit", web::post().to(submit))
+        .route("/admin/changesets/{id}/withdraw", web::post().to(withdraw))
+        .route("/admin/changesets/{id}/approve", web::post().to(approve))
+        .route("/admin/changesets/{id}/reject", web::post().to(reject))
+        .route(
+            "/admin/changesets/{id}/{table}/{key}",
+            super::get().to(item),
+        )
+        .route(
+            "/admin/changesets/{id}/{table}/{key}",
+            web::post().to(save_item),
+        )
+        .route(
+            "/admin/changesets/{id}/{table}/{key}/delete",
+            web::post().to(delete_item),
+        );
+}
+
+/// What every admin page shows around its content.
+pub struct Frame {
+    pub me: Option<String>,
+    pub is_admin: bool,
+    pub csrf: String,
+    pub notice: String,
+    pub error: String,
+}
+
+impl Frame {
+    fn anonymous() -> Self {
+        Self {
+            me: None,
+            is_admin: false,
+            csrf: String::new(),
+            notice: String::new(),
+            error: String::new(),
+        }
+    }
+
+    fn of(c: &Caller) -> Self {
+        Self {
+            me: Some(format!(
+                "{} ({})",
+                c.principal.name,
+                format_roles(&c.principal.roles)
+            )),
+            is_admin: c.principal.has(Role::Admin),
+            csrf: c.csrf().unwrap_or_default(),
+            notice: String::new(),
+            error: String::new(),
+        }
+    }
+
+    fn notice(mut self, code: Option<&str>) -> Self {
+        self.notice = match code {
+            Some("opened") => "The draft is open. Add or change items below.",
+            Some("saved") => "Saved in the draft.",
+            Some("removed") => "Removed in the draft.",
+            Some("submitted") => "Submitted for review.",
+            Some("approved") => "Approved: the next version is published.",
+            Some("rejected") => "Rejected.",
+            Some("withdrawn") => "Withdrawn.",
+            Some("user") => "The account is saved.",
+            _ => "",
+        }
+        .to_string();
+        self
+    }
+}
+
+fn html(status: StatusCode, body: std::result::Result<String, askama::Error>) -> HttpResponse {
+    match body {
+        Ok(b) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(b),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering an admin page");
+            HttpResponse::InternalServerError()
+                .content_type("text/plain; charset=utf-8")
+                .body("the page could not be rendered")
+        }
+    }
+}
+
+fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to.to_string()))
+        .finish()
+}
+
+#[derive(Template)]
+#[template(path = "admin_error.html")]
+struct ErrorPage {
+    f: Frame,
+    title: String,
+    detail: String,
+}
+
+/// An error as an admin page; no session sends the browser to log in.
+fn error_page(e: &Error, f: Frame) -> HttpResponse {
+    if matches!(e, Error::Unauthorized(_)) {
+        return see_other("/admin/login");
+    }
+    let status = e.status_code();
+    let title = match e {
+        Error::Forbidden(_) => "Not allowed",
+        Error::NotFound(_) => "Not found",
+        Error::Conflict(_) | Error::Stale { .. } | Error::Refused(_) => "Not done",
+        Error::BadRequest(_) => "Not accepted",
+        Error::TooManyRequests { .. } => "Too many attempts",
+        Error::Database(_) => "Temporarily unavailable",
+        _ => "Error",
+    };
+    let detail = match e {
+        Error::Database(_) => "the database could not answer; try again later".to_string(),
+        other => other.to_string(),
+    };
+    html(
+        status,
+        ErrorPage {
+            f,
+            title: title.into(),
+            detail,
+        }
+        .render(),
+    )
+}
+
+/// Turns an extractor's rejection into a page.
+fn rejected(e: actix_web::Error) -> HttpResponse {
+    let status = e.as_response_error().status_code();
+    let err = match status {
+        StatusCode::UNAUTHORIZED => Error::Unauthorized(String::new()),
+        StatusCode::FORBIDDEN => Error::Forbidden(
+            "your account lacks the role this page needs, or the form is stale (reload it)".into(),
+        ),
+        StatusCode::BAD_REQUEST => Error::BadRequest(e.to_string()),
+        _ => Error::Database(e.to_string()),
+    };
+    error_page(&err, Frame::anonymous())
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(CacheControl(vec![
+            CacheDirective::Public,
+            CacheDirective::MaxAge(3600),
+        ]))
+        .body(STYLESHEET)
+}
+
+#[derive(Template)]
+#[template(path = "admin_login.html")]
+struct LoginPage {
+    f: Frame,
+    setup_pending: bool,
+}
+
+async fn login_page(state: web::Data<State>) -> HttpResponse {
+    html(
+        StatusCode::OK,
+        LoginPage {
+            f: Frame::anonymous(),
+            setup_pending: state.setup_pending(),
+        }
+        .render(),
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+}
+
+async fn login(
+    req: HttpRequest,
+    state: web::Data<State>,
+    form: web::Form<LoginForm>,
+) -> HttpResponse {
+    let ctx = auth::context(&req, &state);
+    let st = state.clone();
+    let LoginForm { username, password } = form.into_inner();
+    match blocking(move || service::login(&st.db, &ctx, &st.limits, &username, &password)).await {
+        Ok(opened) => HttpResponse::SeeOther()
+            .cookie(auth::session_cookie(&state, &opened.session_id))
+            .insert_header((header::LOCATION, "/admin"))
+            .finish(),
+        Err(e) => {
+            let mut f = Frame::anonymous();
+            f.error = e.to_string();
+            let status = e.status_code();
+            html(
+                status,
+                LoginPage {
+                    f,
+                    setup_pending: state.setup_pending(),
+                }
+                .render(),
+            )
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    csrf_token: String,
+}
+
+impl Posted for CsrfOnly {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+async fn logout(
+    state: web::Data<State>,
+    who: std::result::Result<WhoPosted<Member, CsrfOnly>, actix_web::Error>,
+) -> HttpResponse {
+    let who = match who {
+        Ok(w) => w,
+        Err(e) => return rejected(e),
+    };
+    if let Some(id) = who.caller.session.clone() {
+        let st = state.clone();
+        let ctx = who.caller.ctx.clone();
+        if let Err(e) = blocking(move || service::logout(&st.db, &ctx, &id)).await {
+            return error_page(&e, Frame::anonymous());
+        }
+    }
+    HttpResponse::SeeOther()
+        .cookie(auth::session_cookie(&state, ""))
+        .insert_header((header::LOCATION, "/admin/login"))
+        .finish()
+}
+
+#[derive(Template)]
+#[template(path = "admin_setup.html")]
+struct SetupPage {
+    f: Frame,
+}
+
+async fn setup_page() -> HttpResponse {
+    html(
+        StatusCode::OK,
+        SetupPage {
+            f: Frame::anonymous(),
+        }
+        .render(),
+    )
+}
+
+#[derive(Deserialize)]
+struct SetupForm {
+    token: String,
+    name: String,
+    password: String,
+}
+
+async fn setup(
+    req: HttpRequest,
+    state: web::Data<State>,
+    form: web::Form<SetupForm>,
+) -> HttpResponse {
+    let form = form.into_inner();
+    if !state.take_setup(form.token.trim()) {
+        return error_page(
+            &Error::Forbidden("the setup token is wrong or already spent".into()),
+            Frame::anonymous(),
+        );
+    }
+    let ctx = auth::context(&req, &state);
+    let st = state.clone();
+    let token = form.token.clone();
+    match blocking(move || service::setup_first_admin(&st.db, &ctx, &form.name, &form.password))
+        .await
+    {
+        Ok(_) => see_other("/admin/login"),
+        Err(e) => {
+            // The token stays usable when the password was refused.
+            if !matches!(e, Error::Conflict(_)) {
+                if let Ok(mut s) = state.setup.lock() {
+                    *s = Some(crate::accounts::secret_hash(token.trim()));
+                }
+            }
+            error_page(&e, Frame::anonymous())
+        }
+    }
+}
+
+/// One event on the dashboard.
+struct EventRow {
+    slug: String,
+    title: String,
+    version: i64,
+    status: &'static str,
+    open: usize,
+}
+
+#[derive(Template)]
+#[template(path = "admin_dashboard.html")]
+struct Dashboard {
+    f: Frame,
+    events: Vec<EventRow>,
+    is_curator: bool,
+    list_caption: String,
+    changesets: Vec<ChangesetInfo>,
+}
+
+#[derive(Deserialize)]
+struct Done {
+    done: Option<String>,
+}
+
+async fn dashboard(
+    state: web::Data<State>,
+    who: std::result::Result<Who<Member>, actix_web::Error>,
+    q: web::Query<Done>,
+) -> HttpResponse {
+    let who = match who {
+        Ok(w) => w,
+        Err(e) => return rejected(e),
+    };
+    let f = Frame::of(&who).notice(q.done.as_deref());
+    let st = state.clone();
+    let loaded = blocking(move || {
+        let changesets = service::list(&st.db, None, None)?;
+        let mut events = Vec::new();
+        for slug in service::events(&st.db)? {
+            let v = service::version(&st.db, &slug, None)?;
+            let report = service::check(&st.db, &slug)?;
+            let title = service::dataset(&st.db, &slug)?.event.title;
+            events.push(EventRow {
+                open: changesets
+                    .iter()
+                    .filter(|c| c.event == slug && c.state.open())
+                    .count(),
+                status: report.status.as_str(),
+                version: v.number,
+                slug,
+                title,
+            });
+        }
+        Ok((events, changesets))
+    })
+    .await;
+    match loaded {
+        Ok((events, changesets)) => html(
+            StatusCode::OK,
+            Dashboard {
+                is_curator: who.principal.has(Role::Curator),
+                f,
+                events,
+                list_caption: "Every changeset, newest first".into(),
+                changesets,
+            }
+            .render(),
+        ),
+        Err(e) => error_page(&e, f),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin_review.html")]
+struct Review {
+    f: Frame,
+    list_caption: String,
+    changesets: Vec<ChangesetInfo>,
+}
+
+async fn review(
+    state: web::Data<State>,
+    who: std::result::Result<Who<Member>, actix_web::Error>,
+) -> HttpResponse {
+    let who = match who {
+        Ok(w) => w,
+        Err(e) => return rejected(e),
+    };
+    let f = Frame::of(&who);
+    match blocking(move || service::list(&state.db, None, Some(service::State::Submitted))).await {
+        Ok(changesets) => html(
+            StatusCode::OK,
+            Review {
+                f,
+                list_caption: "Submitted changesets".into(),
+                changesets,
+            }
+            .render(),
+        ),
+        Err(e) => error_page(&e, f),
+    }
+}
+
+#[derive(Deserialize)]
+struct OpenForm {
+    csrf_token: String,
+    event: String,
+    reason: String,
+}
+
+impl Posted for OpenForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+async fn open(
+    state: web::Data<State>,
+    who: std::result::Result<WhoPosted<Curator, OpenForm>, actix_web::Error>,
+) -> HttpResponse {
+    let who = match who {
+        Ok(w) => w,
+        Err(e) => return rejected(e),
+    };
+    let f = Frame::of(&who.caller);
+    let WhoPosted { caller, form, .. } = who;
+    match blocking(move || {
+        service::open(
+            &state.db,
+            &caller.ctx,
+            &caller.principal,
+            &form.event,
+            &form.reason,
+        )
+    })
+    .await
+    {
+        Ok(id) => see_other(&format!("/admin/changesets/{id}?done=opened")),
+        Err(e) => error_page(&e, f),
+    }
+}
+
+/// A change as the changeset page shows it.
+struct ChangeRow {
+    table: &'static str,
+    key: String,
+    kind: &'static str,
+    before: String,
+    after: String,
+}
+
+/// A check result as the changeset page shows it.
+struct CheckRow {
+    check: String,
+    subject: String,
+    outcome: &'static str,
+    severity: String,
+    message: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_changeset.html")]
+struct ChangesetPage {
+    f: Frame,
+    v: ChangesetView,
+    changes: Vec<ChangeRow>,
+    checks: Vec<CheckRow>,
+    open: bool,
+    is_curator: bool,
+    is_reviewer: bool,
+    is_author: bool,
+}
+
+fn pretty(v: &Option<Json>) -> String {
+    v.as_ref()
+        .and_then(|v| serde_json::to_string_pretty(v).ok())
+        .unwrap_or_default()
+}
+
+async fn changeset(
+    state: web::Data<State>,
+    who: std::result::Result<Who<Member>, actix_web::Error>,
+    id: web::Path<i64>,
+    q: web::Query<Done>,
+) -> HttpResponse {
+    let who = match who {
+        Ok(w) => w,
+        Err(e) => return rejected(e),
+    };
+    let f = Frame::of(&who).notice(q.done.as_deref());
+    let id = id.into_inner();
+    let v = match blocking(move || service::view(&state.db, id)).await {
+        Ok(v) => v,
+        Err(e) => return error_page(&e, f),
+    };
+    let changes = v
+        .changes
+        .iter()
+        .map(|c| ChangeRow {
+            table: c.table.as_str(),
+            key: c.key.clone(),
+            kind: c.kind(),
+            before: pretty(&c.before),
+            after: pretty(&c.after),
+        })
+        .collect();
+    let checks = v
+        .checks
+        .as_ref()
+        .map(|r| {
+            r.results
+                .iter()
+                .filter(|c| c.outcome != Outcome::Holds)
+                .map(|c| CheckRow {
+                    check: c.check.clone(),
+                    subject: c.subject.clone(),
+                    outcome: c.outcome.as_str(),
+                    severity: c.severity.to_string(),
+                    message: c.message.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let p = &who.principal;
+    html(
+        StatusCode::OK,
+        ChangesetPage {
+            open: v.changeset.state.open(),
+            is_curator: p.has(Role::Curator),
+            is_reviewer: p.has(Role::Reviewer),
+            is_author: v.changeset.author == p.actor(),
+            f,
+            changes,
+            checks,
+            v,
+        }
+        .render(),
+    )
+}
+
+#[derive(Deserialize)]
+struct EditQuery {
+    table: String,
+    key: String,
+}
+
+async fn edit_redirect(id: web::Path<i64>, q: web::Query<EditQuery>) -> HttpResponse {
+    let key: String = q
+        .key
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .collect();
+    match editable_table(&q.table) {
+        Ok(t) => see_other(&format!(
+            "/admin/changesets/{}/{}/{}",
+            id.into_inner(),
+            t.as_str(),
+            key
+        )),
+        Err(e) => error_page(&e, Frame::anonymous()),
+    }
+}
+
+/// A changeset transition posted from its page.
+#[derive(Deserialize)]
+struct CommentForm {
+    csrf_token: String,
+    comment: Option<String>,
+}
+
+impl Posted for CommentForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+async fn transition(
+    state: web::Data<State>,
+    caller: Caller,
+    id: i64,
+    comment: Option<String>,
+    action: &'static str,
+) -> HttpResponse {
+    let f = Frame::of(&caller);
+    let st = state.clone();
+    let done = blocking(move || {
+        let (db, ctx, p, c) = (&st.db, &caller.ctx, &caller.principal, comment.as_deref());
+        match action {
+            "submit" => service::submit(db, ctx, p, id, c).map(|()| ("submitted", false)),
+            "withdraw" => service::withdraw(db, ctx, p, id, c).map(|()| ("withdrawn", false)),
+            "reject" => service::reject(db, ctx, p, id, c).map(|()| ("rejected", false)),
+            _ => service::approve(db, ctx, p, id, c).map(|_| ("approved", true)),
+        }
+    })
+    .await;
+    match done {
+        Ok((code, published)) => {
+            if published {
+                super::admin_api::refresh(&state).await;
+            }
+            see_other(&format!("/admin/changesets/{id}?done={code}"))
+        }
+        Err(e) => error_page(&e, f),
+    }
+}
+
+type Posting<N> = std::result::Result<WhoPosted<N, CommentForm>, actix_web::Error>;
+
+async fn submit(
+    state: web::Data<State>,
+    who: Posting<Curator>,
+    id: web::Path<i64>,
+) -> HttpResponse {
+    match who {
+        Ok(w) => transition(state, w.caller, id.into_inner(), w.form.comment, "submit").await,
+        Err(e) => rejected(e),
+    }
+}
+
+async fn withdraw(
+    state: web::Data<State>,
+    who: Posting<Curator>,
+    id: web::Path<i64>,
+) -> HttpResponse {
+    match who {
+        Ok(w) => transition(state, w.caller, id.into_inner(), w.form.comment, "withdraw").await,
+        Err(e) => rejected(e),
+    }
+}
+
+async fn approve(
+    state: web::Data<State>,
+    who: Posting<Reviewer>,
+    id: web::Path<i64>,
+) -> HttpResponse {
+    match who {
+        Ok(w) => transition(state, w.caller, id.into_inner(), w.form.comment, "approve").await,
+        Err(e) => rejected(e),
+    }
+}
+
+async fn reject(
+    state: web::Data<State>,
+    who: Posting<Reviewer>,
+    id: web::Path<i64>,
+) -> HttpResponse {
+    match who {
+        Ok(w) => transition(state, w.caller, id.into_inner(), w.form.comment, "reject").await,
+        Err(e) => rejected(e),
+    }
+}
+
+/// One field of the item editor.
+struct Field {
+    name: &'static str,
+    value: String,
+    long: bool,
+    readonly: bool,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_item.html")]
+struct ItemPage {
+    f: Frame,
+    id: i64,
+    table: &'static str,
+    key: String,
+    exists: bool,
+    etag: String,
+    fields: Vec<Field>,
+}
+
+const NUMBERS: [&str; 4] = ["position", "low", "best", "high"];
+const OPTIONAL: [&str; 5] = ["parent", "breakdown", "published_on", "reason", "as_of"];
+const LONG: [&str; 5] = ["notes", "note", "quote", "summary", "expression"];
+
+fn text_of(v: Option<&Json>) -> String {
+    match v {
+        None | Some(Json::Null) => String::new(),
+        Some(Json::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn fields(table: Table, item: Option<&Json>, key: &str, problems: &[String]) -> Vec<Field> {
+    columns(table)
+        .iter()
+        .map(|&name| {
+            let is_key = name == crate::model::key_field(table);
+            let prefix = format!("{name}: ");
+            let error = problems
+                .iter()
+                .filter_map(|p| p.strip_prefix(&prefix))
+                .map(str::to_string)
+                .reduce(|a, b| format!("{a}; {b}"));
+            Field {
+                name,
+                value: if is_key {
+                    key.to_string()
+                } else {
+                    text_of(item.and_then(|i| i.get(name)))
+                },
+                long: LONG.contains(&name),
+                readonly: is_key,
+                error,
+            }
+        })
+        .collect()
+}
+
+/// Turns the editor's fields into an item of the table's shape; errors are
+/// returned per field.
+fn item_of(
+    table: Table,
+    key: &str,
+    form: &Map<String, Json>,
+) -> std::result::Result<Json, Vec<(String, String)>> {
+    let mut out = Map::new();
+    let mut errors = Vec::new();
+    for &name in columns(table) {
+        let raw = form
+            .get(name)
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        let value = if name == crate::model::key_field(table) {
+            Json::String(key.to_string())
+        } else if NUMBERS.contains(&name) {
+            if raw.is_empty() {
+                if name == "position" {
+                    Json::from(0)
+                } else {
+                    Json::Null
+                }
+            } else {
+                match raw.parse::<i64>() {
+                    Ok(n) => Json::from(n),
+                    Err(_) => {
+                        errors.push((
+                            name.to_string(),
+                            format!("'{raw}' is not a whole number (write 1128, not 1,128)"),
+                        ));
+                        continue;
+                    }
+                }
+            }
+        } else if raw.is_empty() && OPTIONAL.contains(&name) && name != "as_of" {
+            Json::Null
+        } else {
+            Json::String(raw)
+        };
+        out.insert(name.to_string(), value);
+    }
+    if errors.is_empty() {
+        Ok(Json::Object(out))
+    } else {
+        Err(errors)
+    }
+}
+
+type ItemPath = web::Path<(i64, String, String)>;
+
+async fn item(
+    state: web::Data<State>,
+    who: std::result::Result<Who<Curator>, actix_web::Error>,
+    path: ItemPath,
+    q: web::Query<Done>,
+) -> HttpResponse {
+    let who = match who {
+        Ok(w) => w,
+        Err(e) => return rejected(e),
+    };
+    let f = Frame::of(&who).notice(q.done.as_deref());
+    let (id, table, key) = path.into_inner();
+    let table = match editable_table(&table) {
+        Ok(t) => t,
+        Err(e) => return error_page(&e, f),
+    };
+    let k = key.clone();
+    match blocking(move || service::item(&state.db, id, table, &k)).await {
+        Ok(v) => html(
+            StatusCode::OK,
+            ItemPage {
+                f,
+                id,
+                table: table.as_str(),
+                exists: v.item.is_some(),
+                fields: fields(table, v.item.as_ref(), &key, &v.problems),
+                key,
+                etag: v.etag,
+            }
+            .render(),
+        ),
+        Err(e) => error_page(&e, f),
+    }
+}
+
+/// The editor's form: the CSRF token, the ETag seen, and the item's fields.
+#[derive(Deserialize)]
+struct ItemForm {
+    csrf_token: String,
+    etag: String,
+    #[serde(flatten)]
+    fields: Map<String, Json>,
+}
+
+impl Posted for ItemForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+fn precondition(etag: &str) -> Precondition {
+    if etag == "absent" {
+        Precondition::Absent
+    } else {
+        Precondition::Matches(etag.to_string())
+    }
+}
+
+async fn save_item(
+    state: web::Data<State>,
+    who: std::result::Result<WhoPosted<Curator, ItemForm>, actix_web::Error>,
+    path: ItemPath,
+) -> HttpResponse {
+    let who = match who {
+        Ok(w) => w,
+        Err(e) => return rejected(e),
+    };
+    let mut f = Frame::of(&who.caller);
+    let (id, table_name, key) = path.into_inner();
+    let table = match editable_table(&table_name) {
+        Ok(t) => t,
+        Err(e) => return error_page(&e, f),
+    };
+    let WhoPosted { caller, form, .. } = who;
+    let page = |f: Frame, etag: String, problems: Vec<String>, exists: bool| {
+        let item = Json::Object(form.fields.clone());
+        html(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ItemPage {
+                f,
+                id,
+                table: table.as_str(),
+                exists,
+                fields: fields(table, Some(&item), &key, &problems),
+                key: key.clone(),
+                etag,
+            }
+            .render(),
+        )
+    };
+    let item = match item_of(table, &key, &form.fields) {
+        Ok(i) => i,
+        Err(errors) => {
+            f.error = "Some fields need correcting; nothing was saved.".into();
+            let problems = errors.iter().map(|(k, m)| format!("{k}: {m}")).collect();
+            return page(f, form.etag.clone(), problems, form.etag != "absent");
+        }
+    };
+    let pre = precondition(&form.etag);
+    let st = state.clone();
+    let k = key.clone();
+    let saved = blocking(move || {
+        service::put_item(
+            &st.db,
+            &caller.ctx,
+            &caller.principal,
+            id,
+            table,
+            &k,
+            Some(item),
+            &pre,
+        )
+    })
+    .await;
+    match saved {
+        Ok(_) => see_other(&format!(
+            "/admin/changesets/{id}/{}/{key}?done=saved",
+            table.as_str()
+        )),
+        Err(Error::Stale { message, etag, .. }) => {
+            f.error = format!(
+                "{message}. Your values are kept below; reload the page to see the current item."
+            );
+            page(f, etag, Vec::new(), true)
+        }
+        Err(e @ (Error::BadRequest(_) | Error::Conflict(_))) => {
+            f.error = format!("Not saved: {e}");
+            page(f, form.etag.clone(), Vec::new(), form.etag != "absent")
+        }
+        Err(e) => error_page(&e, f),
+    }
+}
+
+#[derive(Deserialize)]
+struct DeleteForm {
+    csrf_token: String,
+    etag: String,
+}
+
+impl Posted for DeleteForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+async fn delete_item(
+    state: web::Data<State>,
+    who: std::result::Result<WhoPosted<Curator, DeleteForm>, actix_web::Error>,
+    path: ItemPath,
+) -> HttpResponse {
+    let who = match who {
+        Ok(w) => w,
+        Err(e) => return rejected(e),
+    };
+    let f = Frame::of(&who.caller);
+    let (id, table, key) = path.into_inner();
+    let table = match editable_table(&table) {
+        Ok(t) => t,
+        Err(e) => return error_page(&e, f),
+    };
+    let WhoPosted { caller, form, .. } = who;
+    let pre = precondition(&form.etag);
+    match blocking(move || {
+        service::put_item(
+            &state.db,
+            &caller.ctx,
+            &caller.principal,
+            id,
+            table,
+            &key,
+            None,
+            &pre,
+        )
+    })
+    .await
+    {
+        Ok(_) => see_other(&format!("/admin/changesets/{id}?done=removed")),
+        Err(e) => error_page(&e, f),
+    }
+}
+
+/// A user as the accounts page shows them.
+struct UserRow {
+    name: String,
+    roles: String,
+    disabled: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_users.html")]
+struct UsersPage {
+    f: Frame,
+    users: Vec<UserRow>,
+}
+
+async fn users(
+    state: web::Data<State>,
+    who: std::result::Result<Who<Admin>, actix_web::Error>,
+    q: web::Query<Done>,
+) -> HttpResponse {
+    let who = match who {
+        Ok(w) => w,
+        Err(e) => return rejected(e),
+    };
+    let f = Frame::of(&who).notice(q.done.as_deref());
+    match blocking(move || service::users(&state.db)).await {
+        Ok(list) => html(
+            StatusCode::OK,
+            UsersPage {
+                f,
+                users: list
+                    .into_iter()
+                    .map(|u| UserRow {
+                        roles: format_roles(&u.roles),
+                        name: u.name,
+                        disabled: u.disabled,
+                    })
+                    .collect(),
+            }
+            .render(),
+        ),
+        Err(e) => error_page(&e, f),
+    }
+}
+
+#[derive(Deserialize)]
+struct NewUserForm {
+    csrf_token: String,
+    name: String,
+    roles: String,
+    password: String,
+}
+
+impl Posted for NewUserForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+async fn add_user(
+    state: web::Data<State>,
+    who: std::result::Result<WhoPosted<Admin, NewUserForm>, actix_web::Error>,
+) -> HttpResponse {
+    let who = match who {
+        Ok(w) => w,
+        Err(e) => return rejected(e),
+    };
+    let f = Frame::of(&who.caller);
+    let WhoPosted { caller, form, .. } = who;
+    let done = blocking(move || {
+        let roles = parse_roles(&form.roles).map_err(Error::BadRequest)?;
+        service::add_user(&state.db, &caller.ctx, &form.name, &form.password, &roles)
+    })
+    .await;
+    match done {
+        Ok(_) => see_other("/admin/users?done=user"),
+        Err(e) => error_page(&e, f),
+    }
+}
+
+#[derive(Deserialize)]
+struct ChangeUserForm {
+    csrf_token: String,
+    roles: String,
+    disabled: Option<String>,
+}
+
+impl Posted for ChangeUserForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+async fn change_user(
+    state: web::Data<State>,
+    who: std::result::Result<WhoPosted<Admin, ChangeUserForm>, actix_web::Error>,
+    name: web::Path<String>,
+) -> HttpResponse {
+    let who = match who {
+        Ok(w) => w,
+        Err(e) => return rejected(e),
+    };
+    let f = Frame::of(&who.caller);
+    let WhoPosted { caller, form, .. } = who;
+    let name = name.into_inner();
+    let done = blocking(move || {
+        let roles = parse_roles(&form.roles).map_err(Error::BadRequest)?;
+        service::set_roles(&state.db, &caller.ctx, &name, &roles)?;
+        service::set_disabled(&state.db, &caller.ctx, &name, form.disabled.is_some())
+    })
+    .await;
+    match done {
+        Ok(_) => see_other("/admin/users?done=user"),
+        Err(e) => error_page(&e, f),
+    }
+}

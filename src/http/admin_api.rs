@@ -1,0 +1,703 @@
+//! The account and changeset API: the admin panel's operations as JSON,
+//! over the same service functions. Every handler names the role it needs
+//! in its extractor type.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use super::auth::{self, Admin, Curator, Member, Reviewer, Who};
+use super::{blocking, State};
+use crate::accounts::{Principal, Role};
+use crate::error::{Error, Result};
+use crate::service::{
+    self, editable_table, Approved, ChangesetInfo, ChangesetView, ItemView, Precondition,
+    TokenInfo, UserInfo,
+};
+
+/// Request bodies over this many bytes are refused with 413.
+pub const JSON_LIMIT: usize = 4 * 1024 * 1024;
+
+/// JSON bodies: limited in size, and errors answered as problem+json naming
+/// what is wrong and where.
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(JSON_LIMIT)
+        .error_handler(|err, _req| {
+            use actix_web::error::JsonPayloadError as E;
+            let e = match &err {
+                E::OverflowKnownLength { .. } | E::Overflow { .. } => {
+                    return actix_web::error::InternalError::from_response(
+                        err.to_string(),
+                        HttpResponse::PayloadTooLarge()
+                            .content_type("application/problem+json")
+                            .json(serde_json::json!({
+                                "type": "about:blank",
+                                "title": "Request body too large",
+                                "status": 413,
+                                "detail": format!("the body may have at most {JSON_LIMIT} bytes"),
+                            })),
+                    )
+                    .into();
+                }
+                E::ContentType => Error::BadRequest(
+                    "send the body as JSON, with Content-Type: application/json".into(),
+                ),
+                other => Error::BadRequest(format!("the JSON body is not valid: {other}")),
+            };
+            e.into()
+        })
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/session", web::post().to(login))
+        .route("/api/v1/session", web::delete().to(logout))
+        .route("/api/v1/session", super::get().to(whoami))
+        .route("/api/v1/changesets", web::post().to(open))
+        .route("/api/v1/changesets", super::get().to(list))
+        .route("/api/v1/changesets/{id}", super::get().to(view))
+        .route("/api/v1/changesets/{id}/submit", web::post().to(submit))
+        .route("/api/v1/changesets/{id}/withdraw", web::post().to(withdraw))
+        .route("/api/v1/changesets/{id}/approve", web::post().to(approve))
+        .route("/api/v1/changesets/{id}/reject", web::post().to(reject))
+        .route(
+            "/api/v1/changesets/{id}/{table}/{key}",
+            super::get().to(get_item),
+        )
+        .route(
+            "/api/v1/changesets/{id}/{table}/{key}",
+            web::put().to(put_item),
+        )
+        .route(
+            "/api/v1/changesets/{id}/{table}/{key}",
+            web::delete().to(delete_item),
+        )
+        .route("/api/v1/users", super::get().to(users))
+        .route("/api/v1/users", web::post().to(add_user))
+        .route("/api/v1/users/{name}", web::patch().to(change_user))
+        .route("/api/v1/tokens", super::get().to(tokens))
+        .route("/api/v1/tokens", web::post().to(create_token))
+        .route("/api/v1/tokens/{name}", web::delete().to(revoke_token));
+}
+
+/// Log-in credentials.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+/// An open session.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SessionInfo {
+    /// Send it back as `X-CSRF-Token` on every state-changing request.
+    pub csrf_token: String,
+    pub user: Principal,
+}
+
+/// Logs in: sets the session cookie and answers the CSRF token.
+#[utoipa::path(post, path = "/api/v1/session", tag = "accounts",
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "logged in; the session cookie is set", body = SessionInfo),
+        (status = 400, description = "malformed body", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "wrong user name or password (the same answer for both)", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 429, description = "too many failed log-ins; see Retry-After", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<State>,
+    body: web::Json<Credentials>,
+) -> Result<HttpResponse> {
+    let ctx = auth::context(&req, &state);
+    let st = state.clone();
+    let Credentials { username, password } = body.into_inner();
+    let opened =
+        blocking(move || service::login(&st.db, &ctx, &st.limits, &username, &password)).await?;
+    Ok(HttpResponse::Ok()
+        .cookie(auth::session_cookie(&state, &opened.session_id))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(SessionInfo {
+            csrf_token: opened.csrf_token,
+            user: opened.principal,
+        }))
+}
+
+/// Logs out: the session ends on the server, and the cookie is removed.
+#[utoipa::path(delete, path = "/api/v1/session", tag = "accounts",
+    params(("X-CSRF-Token" = String, Header, description = "the session's CSRF token")),
+    responses(
+        (status = 204, description = "logged out"),
+        (status = 401, description = "no session", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "missing or wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn logout(state: web::Data<State>, who: Who<Member>) -> Result<HttpResponse> {
+    if let Some(id) = who.session.clone() {
+        let st = state.clone();
+        let ctx = who.ctx.clone();
+        blocking(move || service::logout(&st.db, &ctx, &id)).await?;
+    }
+    Ok(HttpResponse::NoContent()
+        .cookie(auth::session_cookie(&state, ""))
+        .finish())
+}
+
+/// Who the session or token belongs to.
+#[utoipa::path(get, path = "/api/v1/session", tag = "accounts",
+    responses(
+        (status = 200, description = "the caller", body = Principal),
+        (status = 401, description = "no session", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn whoami(who: Who<Member>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(&who.principal)
+}
+
+/// A draft to open.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenChangeset {
+    /// The event's slug.
+    pub event: String,
+    /// What the changeset changes and why.
+    pub reason: String,
+}
+
+/// The id of a new changeset.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Opened {
+    pub id: i64,
+}
+
+/// Opens a draft against the latest published version of an event.
+#[utoipa::path(post, path = "/api/v1/changesets", tag = "changesets",
+    request_body = OpenChangeset,
+    responses(
+        (status = 201, description = "opened", body = Opened),
+        (status = 400, description = "no reason given, or a malformed body", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not a curator, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such event", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn open(
+    state: web::Data<State>,
+    who: Who<Curator>,
+    body: web::Json<OpenChangeset>,
+) -> Result<HttpResponse> {
+    let body = body.into_inner();
+    let id = blocking(move || {
+        service::open(
+            &state.db,
+            &who.ctx,
+            &who.principal,
+            &body.event,
+            &body.reason,
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/changesets/{id}")))
+        .json(Opened { id }))
+}
+
+/// Filters for the list of changesets.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only this event's.
+    pub event: Option<String>,
+    /// Only those in this state (`submitted` is the review queue).
+    pub state: Option<service::State>,
+}
+
+/// Changesets, newest first.
+#[utoipa::path(get, path = "/api/v1/changesets", tag = "changesets",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "the changesets", body = [ChangesetInfo]),
+        (status = 400, description = "bad query", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    state: web::Data<State>,
+    _who: Who<Member>,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse> {
+    let q = q.into_inner();
+    let list = blocking(move || service::list(&state.db, q.event.as_deref(), q.state)).await?;
+    Ok(private(HttpResponse::Ok()).json(list))
+}
+
+fn private(mut res: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+    res.insert_header((header::CACHE_CONTROL, "private, no-store"));
+    res
+}
+
+/// A changeset: its edits, the diff against its base version, conflicts
+/// with later versions, and the checks on the result.
+#[utoipa::path(get, path = "/api/v1/changesets/{id}", tag = "changesets",
+    params(("id" = i64, Path, description = "the changeset")),
+    responses(
+        (status = 200, description = "the changeset", body = ChangesetView),
+        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such changeset", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn view(
+    state: web::Data<State>,
+    _who: Who<Member>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse> {
+    let id = id.into_inner();
+    let v = blocking(move || service::view(&state.db, id)).await?;
+    Ok(private(HttpResponse::Ok()).json(v))
+}
+
+/// A comment on a transition.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Comment {
+    /// Required to reject; optional otherwise.
+    pub comment: Option<String>,
+}
+
+/// The new state of a changeset, and the version an approval published.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Transitioned {
+    pub changeset: ChangesetInfo,
+    pub published: Option<Approved>,
+}
+
+/// The path of a transition: the changeset.
+type IdPath = web::Path<i64>;
+
+async fn answer(
+    state: &web::Data<State>,
+    id: i64,
+    published: Option<Approved>,
+) -> Result<HttpResponse> {
+    if published.is_some() {
+        refresh(state).await;
+    }
+    let st = state.clone();
+    let changeset = blocking(move || service::view(&st.db, id)).await?.changeset;
+    Ok(private(HttpResponse::Ok()).json(Transitioned {
+        changeset,
+        published,
+    }))
+}
+
+fn comment(body: Option<web::Json<Comment>>) -> Option<String> {
+    body.map(|b| b.into_inner()).unwrap_or_default().comment
+}
+
+/// Submits a draft for review (a curator).
+#[utoipa::path(post, path = "/api/v1/changesets/{id}/submit", tag = "changesets",
+    params(("id" = i64, Path, description = "the changeset")),
+    request_body(content = Option<Comment>, description = "optional"),
+    responses(
+        (status = 200, description = "submitted", body = Transitioned),
+        (status = 400, description = "a malformed body", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not a curator, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such changeset", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "not a draft, no edits, or the result does not validate", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn submit(
+    state: web::Data<State>,
+    who: Who<Curator>,
+    id: IdPath,
+    body: Option<web::Json<Comment>>,
+) -> Result<HttpResponse> {
+    let id = id.into_inner();
+    let c = comment(body);
+    let st = state.clone();
+    blocking(move || service::submit(&st.db, &who.ctx, &who.principal, id, c.as_deref())).await?;
+    answer(&state, id, None).await
+}
+
+/// Withdraws a changeset (its author).
+#[utoipa::path(post, path = "/api/v1/changesets/{id}/withdraw", tag = "changesets",
+    params(("id" = i64, Path, description = "the changeset")),
+    request_body(content = Option<Comment>, description = "optional"),
+    responses(
+        (status = 200, description = "withdrawn", body = Transitioned),
+        (status = 400, description = "a malformed body", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not its author, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such changeset", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "already closed", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn withdraw(
+    state: web::Data<State>,
+    who: Who<Curator>,
+    id: IdPath,
+    body: Option<web::Json<Comment>>,
+) -> Result<HttpResponse> {
+    let id = id.into_inner();
+    let c = comment(body);
+    let st = state.clone();
+    blocking(move || service::withdraw(&st.db, &who.ctx, &who.principal, id, c.as_deref())).await?;
+    answer(&state, id, None).await
+}
+
+/// Approves a submitted changeset (a reviewer who wrote none of it): rebases
+/// it on the latest version, re-runs the checks and publishes the next
+/// version, atomically.
+#[utoipa::path(post, path = "/api/v1/changesets/{id}/approve", tag = "changesets",
+    params(("id" = i64, Path, description = "the changeset")),
+    request_body(content = Option<Comment>, description = "optional"),
+    responses(
+        (status = 200, description = "approved and published", body = Transitioned),
+        (status = 400, description = "a malformed body", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not a reviewer, wrote part of it, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such changeset", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "not submitted, conflicting edits (named), or an error check violated (listed)", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn approve(
+    state: web::Data<State>,
+    who: Who<Reviewer>,
+    id: IdPath,
+    body: Option<web::Json<Comment>>,
+) -> Result<HttpResponse> {
+    let id = id.into_inner();
+    let c = comment(body);
+    let st = state.clone();
+    let published =
+        blocking(move || service::approve(&st.db, &who.ctx, &who.principal, id, c.as_deref()))
+            .await?;
+    answer(&state, id, Some(published)).await
+}
+
+/// Rejects a submitted changeset, with a comment (a reviewer who wrote none of it).
+#[utoipa::path(post, path = "/api/v1/changesets/{id}/reject", tag = "changesets",
+    params(("id" = i64, Path, description = "the changeset")),
+    request_body = Comment,
+    responses(
+        (status = 200, description = "rejected", body = Transitioned),
+        (status = 400, description = "no comment, or a malformed body", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not a reviewer, wrote part of it, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such changeset", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "not submitted", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn reject(
+    state: web::Data<State>,
+    who: Who<Reviewer>,
+    id: IdPath,
+    body: Option<web::Json<Comment>>,
+) -> Result<HttpResponse> {
+    let id = id.into_inner();
+    let c = comment(body);
+    let st = state.clone();
+    blocking(move || service::reject(&st.db, &who.ctx, &who.principal, id, c.as_deref())).await?;
+    answer(&state, id, None).await
+}
+
+/// Swaps a newly published version into memory at once, so this replica
+/// serves it without waiting for the poll.
+pub async fn refresh(state: &web::Data<State>) {
+    let st = state.clone();
+    if let Err(e) = blocking(move || st.refresh()).await {
+        tracing::warn!(error = %e, "could not load the version just published");
+    }
+}
+
+/// What the item routes name: changeset, table, key.
+type ItemPath = web::Path<(i64, String, String)>;
+
+fn item_response(res: actix_web::HttpResponseBuilder, v: ItemView) -> HttpResponse {
+    let mut res = private(res);
+    res.insert_header(header::ETag(header::EntityTag::new_strong(v.etag.clone())));
+    res.json(v)
+}
+
+/// One item of a changeset as it would be published, with its ETag.
+#[utoipa::path(get, path = "/api/v1/changesets/{id}/{table}/{key}", tag = "changesets",
+    params(("id" = i64, Path, description = "the changeset"),
+           ("table" = String, Path, description = "figures, claims, sources or rules"),
+           ("key" = String, Path, description = "the item's key or id")),
+    responses(
+        (status = 200, description = "the item (`item` is null when absent), with its ETag", body = ItemView),
+        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such changeset or table", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn get_item(
+    state: web::Data<State>,
+    _who: Who<Member>,
+    path: ItemPath,
+) -> Result<HttpResponse> {
+    let (id, table, key) = path.into_inner();
+    let table = editable_table(&table)?;
+    let v = blocking(move || service::item(&state.db, id, table, &key)).await?;
+    Ok(item_response(HttpResponse::Ok(), v))
+}
+
+/// The precondition an edit states: `If-Match` with the ETag it saw, or
+/// `If-None-Match: *` to create.
+fn precondition(req: &HttpRequest) -> Result<Precondition> {
+    let text = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(m) = text(header::IF_MATCH) {
+        let tag = m.trim_start_matches("W/").trim_matches('"');
+        return Ok(Precondition::Matches(tag.to_string()));
+    }
+    if text(header::IF_NONE_MATCH) == Some("*") {
+        return Ok(Precondition::Absent);
+    }
+    Err(Error::PreconditionRequired(
+        "say which state the edit was made against: If-Match with the item's ETag, \
+         or If-None-Match: * to create it"
+            .into(),
+    ))
+}
+
+/// Puts an item into a draft (the shape the published document uses; a
+/// figure without its claims). A submitted changeset goes back to draft.
+#[utoipa::path(put, path = "/api/v1/changesets/{id}/{table}/{key}", tag = "changesets",
+    params(("id" = i64, Path, description = "the changeset"),
+           ("table" = String, Path, description = "figures, claims, sources or rules"),
+           ("key" = String, Path, description = "the item's key or id"),
+           ("If-Match" = Option<String>, Header, description = "the ETag of the item as seen"),
+           ("If-None-Match" = Option<String>, Header, description = "`*` to create an item")),
+    request_body(content = Object, description = "the item"),
+    responses(
+        (status = 200, description = "stored; the item with its new ETag and any problems at it", body = ItemView),
+        (status = 400, description = "the item is not of the table's shape", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not a curator, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such changeset or table", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "stale: the item changed since it was seen (the answer carries it), or the changeset is closed", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 428, description = "neither If-Match nor If-None-Match: *", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn put_item(
+    req: HttpRequest,
+    state: web::Data<State>,
+    who: Who<Curator>,
+    path: ItemPath,
+    body: web::Json<Json>,
+) -> Result<HttpResponse> {
+    let (id, table, key) = path.into_inner();
+    let table = editable_table(&table)?;
+    let pre = precondition(&req)?;
+    let item = body.into_inner();
+    let v = blocking(move || {
+        service::put_item(
+            &state.db,
+            &who.ctx,
+            &who.principal,
+            id,
+            table,
+            &key,
+            Some(item),
+            &pre,
+        )
+    })
+    .await?;
+    Ok(item_response(HttpResponse::Ok(), v))
+}
+
+/// Removes an item in a draft.
+#[utoipa::path(delete, path = "/api/v1/changesets/{id}/{table}/{key}", tag = "changesets",
+    params(("id" = i64, Path, description = "the changeset"),
+           ("table" = String, Path, description = "figures, claims, sources or rules"),
+           ("key" = String, Path, description = "the item's key or id"),
+           ("If-Match" = String, Header, description = "the ETag of the item as seen")),
+    responses(
+        (status = 200, description = "removed", body = ItemView),
+        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not a curator, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such changeset, table or item", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "stale, or the changeset is closed", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 428, description = "no If-Match", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_item(
+    req: HttpRequest,
+    state: web::Data<State>,
+    who: Who<Curator>,
+    path: ItemPath,
+) -> Result<HttpResponse> {
+    let (id, table, key) = path.into_inner();
+    let table = editable_table(&table)?;
+    let pre = precondition(&req)?;
+    let v = blocking(move || {
+        service::put_item(
+            &state.db,
+            &who.ctx,
+            &who.principal,
+            id,
+            table,
+            &key,
+            None,
+            &pre,
+        )
+    })
+    .await?;
+    Ok(item_response(HttpResponse::Ok(), v))
+}
+
+/// Every account.
+#[utoipa::path(get, path = "/api/v1/users", tag = "accounts",
+    responses(
+        (status = 200, description = "the users", body = [UserInfo]),
+        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not an admin", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn users(state: web::Data<State>, _who: Who<Admin>) -> Result<HttpResponse> {
+    let list = blocking(move || service::users(&state.db)).await?;
+    Ok(private(HttpResponse::Ok()).json(list))
+}
+
+/// A new account.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub name: String,
+    /// 12 to 128 characters, not a common password.
+    pub password: String,
+    pub roles: Vec<Role>,
+}
+
+/// Adds an account.
+#[utoipa::path(post, path = "/api/v1/users", tag = "accounts",
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "added", body = UserInfo),
+        (status = 400, description = "a bad name, no role, or a password the policy refuses", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not an admin, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "the name is taken", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn add_user(
+    state: web::Data<State>,
+    who: Who<Admin>,
+    body: web::Json<NewUser>,
+) -> Result<HttpResponse> {
+    let b = body.into_inner();
+    let u =
+        blocking(move || service::add_user(&state.db, &who.ctx, &b.name, &b.password, &b.roles))
+            .await?;
+    Ok(private(HttpResponse::Created()).json(u))
+}
+
+/// Changes to an account; each field is optional.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserChange {
+    pub roles: Option<Vec<Role>>,
+    /// Disabling ends every session of the user.
+    pub disabled: Option<bool>,
+    /// A new password; ends every session of the user.
+    pub password: Option<String>,
+}
+
+/// Changes an account's roles, password, or whether it is disabled.
+#[utoipa::path(patch, path = "/api/v1/users/{name}", tag = "accounts",
+    params(("name" = String, Path, description = "the user")),
+    request_body = UserChange,
+    responses(
+        (status = 200, description = "changed", body = UserInfo),
+        (status = 400, description = "no role, or a password the policy refuses", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not an admin, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such user", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn change_user(
+    state: web::Data<State>,
+    who: Who<Admin>,
+    name: web::Path<String>,
+    body: web::Json<UserChange>,
+) -> Result<HttpResponse> {
+    let name = name.into_inner();
+    let b = body.into_inner();
+    let u = blocking(move || {
+        let (db, ctx) = (&state.db, &who.ctx);
+        if let Some(p) = &b.password {
+            service::reset_password(db, ctx, &name, p)?;
+        }
+        if let Some(r) = &b.roles {
+            service::set_roles(db, ctx, &name, r)?;
+        }
+        if let Some(d) = b.disabled {
+            service::set_disabled(db, ctx, &name, d)?;
+        }
+        service::user(db, &name)
+    })
+    .await?;
+    Ok(private(HttpResponse::Ok()).json(u))
+}
+
+/// Every API token (never the secrets).
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "accounts",
+    responses(
+        (status = 200, description = "the tokens", body = [TokenInfo]),
+        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not an admin", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn tokens(state: web::Data<State>, _who: Who<Admin>) -> Result<HttpResponse> {
+    let list = blocking(move || service::tokens(&state.db)).await?;
+    Ok(private(HttpResponse::Ok()).json(list))
+}
+
+/// A token to create.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    pub name: String,
+    pub roles: Vec<Role>,
+}
+
+/// A token just created: the secret is shown this once.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedToken {
+    pub token: TokenInfo,
+    /// Send it as `Authorization: Bearer <secret>`.
+    pub secret: String,
+}
+
+/// Creates an API token.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "accounts",
+    request_body = NewToken,
+    responses(
+        (status = 201, description = "created; the secret is in the answer, once", body = CreatedToken),
+        (status = 400, description = "a bad name or no role", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not an admin, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "the name is taken", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn create_token(
+    state: web::Data<State>,
+    who: Who<Admin>,
+    body: web::Json<NewToken>,
+) -> Result<HttpResponse> {
+    let b = body.into_inner();
+    let (token, secret) =
+        blocking(move || service::create_token(&state.db, &who.ctx, &b.name, &b.roles)).await?;
+    Ok(private(HttpResponse::Created()).json(CreatedToken { token, secret }))
+}
+
+/// Revokes an API token.
+#[utoipa::path(delete, path = "/api/v1/tokens/{name}", tag = "accounts",
+    params(("name" = String, Path, description = "the token")),
+    responses(
+        (status = 204, description = "revoked"),
+        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not an admin, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn revoke_token(
+    state: web::Data<State>,
+    who: Who<Admin>,
+    name: web::Path<String>,
+) -> Result<HttpResponse> {
+    let name = name.into_inner();
+    blocking(move || service::revoke_token(&state.db, &who.ctx, &name)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

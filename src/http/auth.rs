@@ -1,0 +1,272 @@
+//! Who is asking: sessions (cookie + CSRF token) and API tokens (Bearer), as
+//! extractors. A handler states the role it needs in the type it takes —
+//! `Who<Curator>`, `Who<Reviewer>` — so no handler can forget the check.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::{header, Method};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use serde::de::DeserializeOwned;
+
+use super::{blocking, State};
+use crate::accounts::{self, Principal, Role};
+use crate::error::{Error, Result};
+use crate::service::{self, Context};
+
+/// The roles a handler accepts: any one of them will do.
+pub trait Need: 'static {
+    const ROLES: &'static [Role];
+    const WHAT: &'static str;
+}
+
+macro_rules! need {
+    ($($(#[$doc:meta])* $name:ident = [$($role:ident),+], $what:literal;)+) => {$(
+        $(#[$doc])*
+        pub struct $name;
+        impl Need for $name {
+            const ROLES: &'static [Role] = &[$(Role::$role),+];
+            const WHAT: &'static str = $what;
+        }
+    )+};
+}
+
+need! {
+    /// Drafts and edits changesets.
+    Curator = [Curator], "a curator";
+    /// Approves and rejects changesets.
+    Reviewer = [Reviewer], "a reviewer";
+    /// Reads the audit log.
+    Auditor = [Auditor, Admin], "an auditor or admin";
+    /// Manages accounts and tokens.
+    Admin = [Admin], "an admin";
+    /// Anyone with an account: reads changesets and drafts.
+    Member = [Admin, Curator, Reviewer, Auditor], "someone with an account";
+}
+
+/// The name of the session cookie.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-vigil-session"
+    } else {
+        "vigil-session"
+    }
+}
+
+/// The session cookie that carries `id`; an empty `id` removes it.
+pub fn session_cookie(state: &State, id: &str) -> Cookie<'static> {
+    let mut c = Cookie::build(cookie_name(state.config.secure_cookies), id.to_string())
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.config.secure_cookies)
+        .finish();
+    if id.is_empty() {
+        c.make_removal();
+    }
+    c
+}
+
+fn state_of(req: &HttpRequest) -> Result<web::Data<State>> {
+    req.app_data::<web::Data<State>>()
+        .cloned()
+        .ok_or_else(|| Error::Io("the application state is missing".into()))
+}
+
+/// A request id: the client's `X-Request-Id` when it is short and plain,
+/// else a new random one. The same id is echoed in the response.
+pub fn request_id(req: &HttpRequest) -> String {
+    if let Some(id) = req.extensions().get::<RequestId>() {
+        return id.0.clone();
+    }
+    let given = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .map(str::to_string);
+    let id = given.unwrap_or_else(|| accounts::new_secret().unwrap_or_default());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    id
+}
+
+#[derive(Clone)]
+struct RequestId(String);
+
+/// The audit context of a request: actor unknown yet, request id, the peer's
+/// address, and the time by the state's clock.
+pub fn context(req: &HttpRequest, state: &State) -> Context {
+    Context {
+        actor: "anonymous".into(),
+        request_id: Some(request_id(req)),
+        client: req.peer_addr().map(|a| a.ip().to_string()),
+        now: state.clock.now(),
+    }
+}
+
+/// Who made the request, authenticated, with the audit context; the session
+/// id when it came with a session.
+pub struct Caller {
+    pub principal: Principal,
+    pub ctx: Context,
+    pub session: Option<String>,
+}
+
+impl Caller {
+    /// The CSRF token that state-changing requests of this session carry.
+    pub fn csrf(&self) -> Option<String> {
+        self.session.as_deref().map(accounts::csrf_token)
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+}
+
+fn safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Authenticates the request. With a session, a state-changing request must
+/// carry the session's CSRF token: in `X-CSRF-Token`, or as `form_csrf` when
+/// the caller read it from a form.
+pub async fn authenticate(req: &HttpRequest, form_csrf: Option<&str>) -> Result<Caller> {
+    let state = state_of(req)?;
+    let ctx = context(req, &state);
+    if let Some(token) = bearer(req) {
+        let st = state.clone();
+        let c = ctx.clone();
+        let principal = blocking(move || service::token_principal(&st.db, &c, &token)).await?;
+        let ctx = ctx.as_actor(principal.actor());
+        return Ok(Caller {
+            principal,
+            ctx,
+            session: None,
+        });
+    }
+    let Some(id) = req
+        .cookie(cookie_name(state.config.secure_cookies))
+        .map(|c| c.value().to_string())
+        .filter(|v| !v.is_empty())
+    else {
+        return Err(Error::Unauthorized(
+            "log in first: no session cookie or Bearer token came with the request".into(),
+        ));
+    };
+    if !safe(req.method()) {
+        let sent = form_csrf.map(str::to_string).or_else(|| {
+            req.headers()
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        });
+        let ok = sent.is_some_and(|s| accounts::same_secret(&s, &accounts::csrf_token(&id)));
+        if !ok {
+            return Err(Error::Forbidden(
+                "the CSRF token is missing or wrong: send the token the log-in returned in X-CSRF-Token"
+                    .into(),
+            ));
+        }
+    }
+    let st = state.clone();
+    let sid = id.clone();
+    let now = ctx.now;
+    let principal =
+        blocking(move || service::session_principal(&st.db, &st.config.sessions, &sid, now))
+            .await?;
+    let ctx = ctx.as_actor(principal.actor());
+    Ok(Caller {
+        principal,
+        ctx,
+        session: Some(id),
+    })
+}
+
+fn allowed<N: Need>(p: &Principal) -> Result<()> {
+    if N::ROLES.iter().any(|r| p.has(*r)) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!(
+            "this needs {}; {} has the roles: {}",
+            N::WHAT,
+            p.name,
+            accounts::format_roles(&p.roles)
+        )))
+    }
+}
+
+/// An authenticated caller who holds one of `N`'s roles.
+pub struct Who<N: Need> {
+    pub caller: Caller,
+    _need: PhantomData<N>,
+}
+
+impl<N: Need> std::ops::Deref for Who<N> {
+    type Target = Caller;
+    fn deref(&self) -> &Caller {
+        &self.caller
+    }
+}
+
+impl<N: Need> FromRequest for Who<N> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = std::result::Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let caller = authenticate(&req, None).await?;
+            allowed::<N>(&caller.principal)?;
+            Ok(Who {
+                caller,
+                _need: PhantomData,
+            })
+        })
+    }
+}
+
+/// A form posted from the admin panel: carries its CSRF token as a field.
+pub trait Posted {
+    fn csrf_token(&self) -> &str;
+}
+
+/// A caller with one of `N`'s roles who posted the form `T`; the form's
+/// CSRF token is checked against the session.
+pub struct WhoPosted<N: Need, T> {
+    pub caller: Caller,
+    pub form: T,
+    _need: PhantomData<N>,
+}
+
+impl<N: Need, T: DeserializeOwned + Posted + 'static> FromRequest for WhoPosted<N, T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = std::result::Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        let form = web::Form::<T>::from_request(&req, payload);
+        Box::pin(async move {
+            let form = form
+                .await
+                .map_err(|e| Error::BadRequest(format!("the form is not valid: {e}")))?
+                .into_inner();
+            let caller = authenticate(&req, Some(form.csrf_token())).await?;
+            allowed::<N>(&caller.principal)?;
+            Ok(WhoPosted {
+                caller,
+                form,
+                _need: PhantomData,
+            })
+        })
+    }
+}

@@ -1,0 +1,464 @@
+//! Accounts, sessions and API tokens, with their audit entries.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use super::{Audit, Context};
+use crate::accounts::{
+    self, check_password, check_user_name, format_roles, hash_password, parse_roles, secret_hash,
+    verify_password, Limiter, Principal, PrincipalKind, Role, SessionPolicy,
+};
+use crate::db::{self, Db, SessionRow, TokenRow, UserRow};
+use crate::error::{Error, Result};
+
+/// A user, as the API shows it (never the password hash).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct UserInfo {
+    pub name: String,
+    pub roles: Vec<Role>,
+    pub disabled: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl UserInfo {
+    fn from_row(u: UserRow) -> Result<Self> {
+        Ok(Self {
+            roles: parse_roles(&u.roles).map_err(Error::Database)?,
+            name: u.name,
+            disabled: u.disabled,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        })
+    }
+}
+
+/// An API token, as the API shows it (never the token).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TokenInfo {
+    pub name: String,
+    pub roles: Vec<Role>,
+    pub created_by: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+fn stamp_parse(what: &str, s: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| Error::Database(format!("stored {what} '{s}': {e}")))
+}
+
+fn roles_required(roles: &[Role]) -> Result<()> {
+    if roles.is_empty() {
+        return Err(Error::BadRequest(
+            "give at least one role: admin, curator, reviewer or auditor".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Adds a user. The password must pass the policy.
+pub fn add_user(
+    db: &Db,
+    ctx: &Context,
+    name: &str,
+    password: &str,
+    roles: &[Role],
+) -> Result<UserInfo> {
+    check_user_name(name)?;
+    roles_required(roles)?;
+    check_password(name, password)?;
+    let hash = hash_password(password)?;
+    db.write(|c| {
+        if db::user(c, name)?.is_some() {
+            return Err(Error::Conflict(format!("there is already a user '{name}'")));
+        }
+        let at = ctx.at();
+        let row = UserRow {
+            name: name.to_string(),
+            password_hash: hash,
+            roles: format_roles(roles),
+            disabled: false,
+            created_at: at.clone(),
+            updated_at: at,
+        };
+        db::insert_user(c, &row)?;
+        let info = UserInfo::from_row(row)?;
+        Audit::new("user.add", "user", name)
+            .after(serde_json::json!({"name": name, "roles": info.roles, "disabled": false}))
+            .write(c, ctx)?;
+        Ok(info)
+    })
+}
+
+/// Creates the first admin with a one-time setup token; refused once any
+/// user exists.
+pub fn setup_first_admin(db: &Db, ctx: &Context, name: &str, password: &str) -> Result<UserInfo> {
+    check_user_name(name)?;
+    check_password(name, password)?;
+    let hash = hash_password(password)?;
+    db.write(|c| {
+        if db::user_count(c)? > 0 {
+            return Err(Error::Conflict(
+                "the first admin exists already; the setup token is spent".into(),
+            ));
+        }
+        let at = ctx.at();
+        let row = UserRow {
+            name: name.to_string(),
+            password_hash: hash,
+            roles: format_roles(&[Role::Admin]),
+            disabled: false,
+            created_at: at.clone(),
+            updated_at: at,
+        };
+        db::insert_user(c, &row)?;
+        Audit::new("user.setup", "user", name)
+            .after(serde_json::json!({"name": name, "roles": ["admin"], "disabled": false}))
+            .summary("the first admin, created with the one-time setup token")
+            .write(&mut *c, &ctx.as_actor(format!("user:{name}")))?;
+        UserInfo::from_row(row)
+    })
+}
+
+/// Whether any user exists.
+pub fn has_users(db: &Db) -> Result<bool> {
+    Ok(db.read(db::user_count)? > 0)
+}
+
+pub fn users(db: &Db) -> Result<Vec<UserInfo>> {
+    db.read(db::users_all)?
+        .into_iter()
+        .map(UserInfo::from_row)
+        .collect()
+}
+
+pub fn user(db: &Db, name: &str) -> Result<UserInfo> {
+    db.read(|c| db::user(c, name))?
+        .ok_or_else(|| Error::NotFound(format!("no user '{name}'")))
+        .and_then(UserInfo::from_row)
+}
+
+fn existing(c: &mut db::Conn, name: &str) -> Result<UserRow> {
+    db::user(c, name)?.ok_or_else(|| Error::NotFound(format!("no user '{name}'")))
+}
+
+/// Disables or re-enables a user; disabling ends all their sessions.
+pub fn set_disabled(db: &Db, ctx: &Context, name: &str, disabled: bool) -> Result<UserInfo> {
+    db.write(|c| {
+        let u = existing(c, name)?;
+        if u.disabled == disabled {
+            return UserInfo::from_row(u);
+        }
+        let at = ctx.at();
+        db::set_user_disabled(c, name, disabled, &at)?;
+        let ended = if disabled {
+            db::delete_sessions_of(c, name)?
+        } else {
+            0
+        };
+        let (action, summary) = if disabled {
+            ("user.disable", format!("{ended} session(s) ended"))
+        } else {
+            ("user.enable", "the account may log in again".to_string())
+        };
+        Audit::new(action, "user", name)
+            .before(serde_json::json!({"disabled": u.disabled}))
+            .after(serde_json::json!({"disabled": disabled}))
+            .summary(summary)
+            .write(c, ctx)?;
+        UserInfo::from_row(UserRow {
+            disabled,
+            updated_at: at,
+            ..u
+        })
+    })
+}
+
+/// Sets a user's roles.
+pub fn set_roles(db: &Db, ctx: &Context, name: &str, roles: &[Role]) -> Result<UserInfo> {
+    roles_required(roles)?;
+    db.write(|c| {
+        let u = existing(c, name)?;
+        let before = parse_roles(&u.roles).map_err(Error::Database)?;
+        let stored = format_roles(roles);
+        let at = ctx.at();
+        db::set_user_roles(c, name, &stored, &at)?;
+        Audit::new("user.roles", "user", name)
+            .before(serde_json::json!({"roles": before}))
+            .after(serde_json::json!({"roles": parse_roles(&stored).map_err(Error::Database)?}))
+            .write(c, ctx)?;
+        UserInfo::from_row(UserRow {
+            roles: stored,
+            updated_at: at,
+            ..u
+        })
+    })
+}
+
+/// Sets a new password and ends the user's sessions.
+pub fn reset_password(db: &Db, ctx: &Context, name: &str, password: &str) -> Result<()> {
+    check_password(name, password)?;
+    let hash = hash_password(password)?;
+    db.write(|c| {
+        existing(c, name)?;
+        db::set_user_password(c, name, &hash, &ctx.at())?;
+        let ended = db::delete_sessions_of(c, name)?;
+        Audit::new("user.password_reset", "user", name)
+            .summary(format!("password changed; {ended} session(s) ended"))
+            .write(c, ctx)?;
+        Ok(())
+    })
+}
+
+/// The two limiters a log-in goes through.
+pub struct LoginLimits {
+    pub per_account: Limiter,
+    pub per_address: Limiter,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        Self {
+            per_account: Limiter::new(5, Duration::minutes(15), Duration::minutes(15)),
+            per_address: Limiter::new(20, Duration::minutes(15), Duration::minutes(15)),
+        }
+    }
+}
+
+/// A session just opened: the id for the cookie (shown once, stored
+/// hashed), the CSRF token, and who it is.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub session_id: String,
+    pub csrf_token: String,
+    pub principal: Principal,
+}
+
+/// Logs in. Unknown users and wrong passwords get the same answer after the
+/// same work; too many failures lock the account name and the address out
+/// for a while. Failures and lockouts go into the audit log.
+pub fn login(
+    db: &Db,
+    ctx: &Context,
+    limits: &LoginLimits,
+    name: &str,
+    password: &str,
+) -> Result<Opened> {
+    let now = ctx.now;
+    let account_key = name.to_lowercase();
+    let address_key = ctx.client.clone().unwrap_or_default();
+    for (l, key) in [
+        (&limits.per_account, &account_key),
+        (&limits.per_address, &address_key),
+    ] {
+        if let Some(retry_after) = l.locked(key, now) {
+            return Err(Error::TooManyRequests { retry_after });
+        }
+    }
+    let user = db.read(|c| db::user(c, name))?;
+    let ok = verify_password(user.as_ref().map(|u| u.password_hash.as_str()), password);
+    let user = user.filter(|u| ok && !u.disabled);
+    let anonymous = ctx.as_actor("anonymous".into());
+    let Some(user) = user else {
+        let locked_account = limits.per_account.fail(&account_key, now);
+        let locked_address = limits.per_address.fail(&address_key, now);
+        db.write(|c| {
+            Audit::new("session.login_failed", "user", name)
+                .summary("wrong user name or password, or the account is disabled")
+                .write(c, &anonymous)?;
+            if locked_account {
+                Audit::new("session.lockout", "user", name)
+                    .summary("too many failed log-ins for this account name")
+                    .write(c, &anonymous)?;
+            }
+            if locked_address {
+                Audit::new("session.lockout", "address", address_key.clone())
+                    .summary("too many failed log-ins from this address")
+                    .write(c, &anonymous)?;
+            }
+            Ok(())
+        })?;
+        return Err(Error::Unauthorized("wrong user name or password".into()));
+    };
+    limits.per_account.clear(&account_key);
+    let principal = Principal {
+        name: user.name.clone(),
+        kind: PrincipalKind::User,
+        roles: parse_roles(&user.roles).map_err(Error::Database)?,
+    };
+    let session_id = accounts::new_secret()?;
+    let at = ctx.at();
+    let as_user = ctx.as_actor(principal.actor());
+    db.write(|c| {
+        db::insert_session(
+            c,
+            &SessionRow {
+                id_hash: secret_hash(&session_id),
+                user_name: user.name.clone(),
+                created_at: at.clone(),
+                last_seen_at: at,
+            },
+        )?;
+        Audit::new("session.login", "user", &user.name).write(c, &as_user)?;
+        Ok(())
+    })?;
+    Ok(Opened {
+        csrf_token: accounts::csrf_token(&session_id),
+        session_id,
+        principal,
+    })
+}
+
+/// The person a session id belongs to, if the session is alive; touches it.
+/// A session past its idle or absolute limit is deleted.
+pub fn session_principal(
+    db: &Db,
+    policy: &SessionPolicy,
+    session_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Principal> {
+    let hash = secret_hash(session_id);
+    let found = db.read(|c| {
+        let Some(s) = db::session(c, &hash)? else {
+            return Ok(None);
+        };
+        let u = db::user(c, &s.user_name)?;
+        Ok(Some((s, u)))
+    })?;
+    let Some((s, user)) = found else {
+        return Err(Error::Unauthorized(
+            "the session has ended or never existed; log in".into(),
+        ));
+    };
+    let created = stamp_parse("session time", &s.created_at)?;
+    let last = stamp_parse("session time", &s.last_seen_at)?;
+    let ended = policy.ended(created, last, now);
+    let user = user.filter(|u| !u.disabled);
+    if ended.is_some() || user.is_none() {
+        let mut c = db.conn()?;
+        db::delete_session(&mut c, &hash)?;
+        return Err(Error::Unauthorized(
+            ended.unwrap_or("the account is disabled").to_string(),
+        ));
+    }
+    let Some(user) = user else {
+        return Err(Error::Unauthorized("the account is disabled".into()));
+    };
+    if now - last >= Duration::seconds(60) {
+        let mut c = db.conn()?;
+        db::touch_session(&mut c, &hash, &super::stamp(now))?;
+    }
+    Ok(Principal {
+        roles: parse_roles(&user.roles).map_err(Error::Database)?,
+        name: user.name,
+        kind: PrincipalKind::User,
+    })
+}
+
+/// Logs out: the session is deleted on the server.
+pub fn logout(db: &Db, ctx: &Context, session_id: &str) -> Result<()> {
+    let hash = secret_hash(session_id);
+    db.write(|c| {
+        let Some(s) = db::session(c, &hash)? else {
+            return Ok(());
+        };
+        db::delete_session(c, &hash)?;
+        Audit::new("session.logout", "user", &s.user_name).write(c, ctx)?;
+        Ok(())
+    })
+}
+
+/// Creates an API token; the token is returned once and stored hashed.
+pub fn create_token(
+    db: &Db,
+    ctx: &Context,
+    name: &str,
+    roles: &[Role],
+) -> Result<(TokenInfo, String)> {
+    check_user_name(name)?;
+    roles_required(roles)?;
+    let secret = format!("vigil_{}", accounts::new_secret()?);
+    db.write(|c| {
+        if db::token(c, name)?.is_some() {
+            return Err(Error::Conflict(format!(
+                "there is already a token '{name}'"
+            )));
+        }
+        let row = TokenRow {
+            name: name.to_string(),
+            token_hash: secret_hash(&secret),
+            roles: format_roles(roles),
+            created_by: ctx.actor.clone(),
+            created_at: ctx.at(),
+            revoked_at: None,
+            last_used_at: None,
+        };
+        db::insert_token(c, &row)?;
+        Audit::new("token.create", "token", name)
+            .after(serde_json::json!({"name": name, "roles": roles}))
+            .write(c, ctx)?;
+        Ok((token_info(row)?, secret.clone()))
+    })
+}
+
+fn token_info(t: TokenRow) -> Result<TokenInfo> {
+    Ok(TokenInfo {
+        roles: parse_roles(&t.roles).map_err(Error::Database)?,
+        name: t.name,
+        created_by: t.created_by,
+        created_at: t.created_at,
+        revoked_at: t.revoked_at,
+        last_used_at: t.last_used_at,
+    })
+}
+
+pub fn tokens(db: &Db) -> Result<Vec<TokenInfo>> {
+    db.read(db::tokens_all)?
+        .into_iter()
+        .map(token_info)
+        .collect()
+}
+
+/// Revokes a token; it stops working at once.
+pub fn revoke_token(db: &Db, ctx: &Context, name: &str) -> Result<()> {
+    db.write(|c| {
+        let t = db::token(c, name)?.ok_or_else(|| Error::NotFound(format!("no token '{name}'")))?;
+        if t.revoked_at.is_some() {
+            return Ok(());
+        }
+        db::revoke_token(c, name, &ctx.at())?;
+        Audit::new("token.revoke", "token", name).write(c, ctx)?;
+        Ok(())
+    })
+}
+
+/// Who a bearer token acts as. Its use is written to the audit log the
+/// first time and then at most once an hour.
+pub fn token_principal(db: &Db, ctx: &Context, secret: &str) -> Result<Principal> {
+    let hash = secret_hash(secret);
+    let t = db
+        .read(|c| db::token_by_hash(c, &hash))?
+        .filter(|t| t.revoked_at.is_none())
+        .ok_or_else(|| Error::Unauthorized("the token is unknown or revoked".into()))?;
+    let due = match &t.last_used_at {
+        None => true,
+        Some(s) => ctx.now - stamp_parse("token time", s)? >= Duration::hours(1),
+    };
+    let principal = Principal {
+        name: t.name.clone(),
+        kind: PrincipalKind::Token,
+        roles: parse_roles(&t.roles).map_err(Error::Database)?,
+    };
+    if due {
+        let as_token = ctx.as_actor(principal.actor());
+        db.write(|c| {
+            db::touch_token(c, &t.name, &ctx.at())?;
+            Audit::new("token.use", "token", &t.name).write(c, &as_token)?;
+            Ok(())
+        })?;
+    }
+    Ok(principal)
+}

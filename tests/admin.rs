@@ -1,0 +1,1007 @@
+//! Accounts, sessions, roles and the four-eyes flow, through the HTTP API
+//! in process, on real SQLite and PostgreSQL databases.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::test::{call_service, init_service, read_body, TestRequest};
+use actix_web::web;
+use chrono::{Duration, Utc};
+use serde_json::{json, Value};
+use vigil::accounts::{ManualClock, Role};
+use vigil::files::Folder;
+use vigil::http::{app, Config, State};
+use vigil::service::{self, Context};
+
+const SLUG: &str = "beslan-2004";
+const PASSWORD: &str = "a long quiet evening";
+
+fn state(t: &common::TestDb, clock: ManualClock) -> web::Data<State> {
+    let db = t.open();
+    service::import(
+        &db,
+        &Context::actor("cli:test"),
+        &Folder::read_dir(&common::beslan_dir()).unwrap(),
+        false,
+    )
+    .unwrap();
+    for (name, roles) in [
+        ("ada", vec![Role::Admin]),
+        ("clara", vec![Role::Curator]),
+        ("cora", vec![Role::Curator, Role::Reviewer]),
+        ("rafael", vec![Role::Reviewer]),
+        ("aude", vec![Role::Auditor]),
+    ] {
+        service::add_user(&db, &Context::actor("cli:test"), name, PASSWORD, &roles).unwrap();
+    }
+    web::Data::new(State::with_config(db, Config::default(), Arc::new(clock)).unwrap())
+}
+
+/// A logged-in client: the session cookie and the CSRF token.
+#[derive(Clone, Debug)]
+struct Session {
+    cookie: String,
+    csrf: String,
+}
+
+macro_rules! svc {
+    ($state:expr) => {
+        init_service(app($state.clone())).await
+    };
+}
+
+async fn send<S, B>(
+    app: &S,
+    method: Method,
+    uri: &str,
+    who: Option<&Session>,
+    body: Option<Value>,
+    headers: &[(&str, &str)],
+) -> (StatusCode, Value, actix_web::http::header::HeaderMap)
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let mut req = TestRequest::default()
+        .method(method)
+        .uri(uri)
+        .peer_addr("192.0.2.10:4000".parse().unwrap());
+    if let Some(s) = who {
+        req = req
+            .insert_header((header::COOKIE, s.cookie.clone()))
+            .insert_header(("X-CSRF-Token", s.csrf.clone()));
+    }
+    for (k, v) in headers {
+        req = req.insert_header((*k, *v));
+    }
+    if let Some(b) = body {
+        req = req.set_json(b);
+    }
+    let res = call_service(app, req.to_request()).await;
+    let status = res.status();
+    let h = res.headers().clone();
+    let bytes = read_body(res).await;
+    let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, v, h)
+}
+
+async fn login<S, B>(app: &S, name: &str) -> Session
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let req = TestRequest::post()
+        .uri("/api/v1/session")
+        .peer_addr("192.0.2.10:4000".parse().unwrap())
+        .set_json(json!({"username": name, "password": PASSWORD}))
+        .to_request();
+    let res = call_service(app, req).await;
+    assert_eq!(res.status(), StatusCode::OK, "log-in of {name}");
+    let set = res
+        .headers()
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    for attr in [
+        "__Host-vigil-session=",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Secure",
+        "Path=/",
+    ] {
+        assert!(set.contains(attr), "{attr} missing from {set}");
+    }
+    let cookie = set.split(';').next().unwrap().to_string();
+    let body: Value = serde_json::from_slice(&read_body(res).await).unwrap();
+    Session {
+        cookie,
+        csrf: body["csrf_token"].as_str().unwrap().to_string(),
+    }
+}
+
+fn clock() -> ManualClock {
+    ManualClock::new(Utc::now())
+}
+
+async fn etag_of<S, B>(app: &S, who: &Session, id: i64, path: &str) -> (String, Value)
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let (s, v, h) = send(
+        app,
+        Method::GET,
+        &format!("/api/v1/changesets/{id}/{path}"),
+        Some(who),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let etag = h.get(header::ETAG).unwrap().to_str().unwrap().to_string();
+    assert_eq!(etag.trim_matches('"'), v["etag"].as_str().unwrap());
+    (etag, v["item"].clone())
+}
+
+async fn open_changeset<S, B>(app: &S, who: &Session, reason: &str) -> i64
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let (s, v, _) = send(
+        app,
+        Method::POST,
+        "/api/v1/changesets",
+        Some(who),
+        Some(json!({"event": SLUG, "reason": reason})),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v["id"].as_i64().unwrap()
+}
+
+/// Edits one field of a figure in a changeset, with the ETag just read.
+async fn edit_figure<S, B>(
+    app: &S,
+    who: &Session,
+    id: i64,
+    key: &str,
+    field: &str,
+    value: Value,
+) -> (StatusCode, Value)
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let (etag, mut item) = etag_of(app, who, id, &format!("figures/{key}")).await;
+    item[field] = value;
+    let (s, v, _) = send(
+        app,
+        Method::PUT,
+        &format!("/api/v1/changesets/{id}/figures/{key}"),
+        Some(who),
+        Some(item),
+        &[("If-Match", &etag)],
+    )
+    .await;
+    (s, v)
+}
+
+async fn act<S, B>(
+    app: &S,
+    who: &Session,
+    id: i64,
+    action: &str,
+    comment: &str,
+) -> (StatusCode, Value)
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let (s, v, _) = send(
+        app,
+        Method::POST,
+        &format!("/api/v1/changesets/{id}/{action}"),
+        Some(who),
+        Some(json!({"comment": comment})),
+        &[],
+    )
+    .await;
+    (s, v)
+}
+
+async fn public_version<S, B>(app: &S) -> Value
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let (s, v, _) = send(
+        app,
+        Method::GET,
+        "/api/v1/events/beslan-2004",
+        None,
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    v
+}
+
+fn figure<'a>(doc: &'a Value, key: &str) -> &'a Value {
+    doc["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["key"] == key)
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn four_eyes_flow_end_to_end() {
+    for t in common::backends("four_eyes_flow_end_to_end") {
+        let st = state(&t, clock());
+        let app = svc!(st);
+        let clara = login(&app, "clara").await;
+        let cora = login(&app, "cora").await;
+        let rafael = login(&app, "rafael").await;
+
+        // A curator edits and submits.
+        let id = open_changeset(
+            &app,
+            &cora,
+            "Note the count of hostages released on day two",
+        )
+        .await;
+        let note = "26 women and children were released on day two.";
+        let (s, v) = edit_figure(&app, &cora, id, "hostages.total", "notes", json!(note)).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (s, v) = act(&app, &cora, id, "submit", "ready").await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["changeset"]["state"], "submitted");
+
+        // The author cannot approve, though a reviewer too.
+        let (s, v) = act(&app, &cora, id, "approve", "").await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+        assert!(
+            v["detail"].as_str().unwrap().contains("another reviewer"),
+            "{v}"
+        );
+
+        // A reviewer who did not write it approves; the public sees version 2 at once.
+        let (s, v) = act(&app, &rafael, id, "approve", "checked against the article").await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["published"]["version"], 2);
+        assert_eq!(v["changeset"]["state"], "approved");
+        assert_eq!(v["changeset"]["reviewer"], "user:rafael");
+        let doc = public_version(&app).await;
+        assert_eq!(doc["version"], 2, "{}", t.name);
+        assert_eq!(figure(&doc, "hostages.total")["notes"], note);
+        assert_eq!(doc["sha256"], v["published"]["sha256"]);
+
+        // An edit after submission sends it back to draft; approval is refused until re-submitted.
+        let id = open_changeset(&app, &clara, "Record the estimate of militants").await;
+        let (s, _) = edit_figure(
+            &app,
+            &clara,
+            id,
+            "militants.entered",
+            "notes",
+            json!("Counts differ between reports."),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(act(&app, &clara, id, "submit", "").await.0, StatusCode::OK);
+        let (s, _) = edit_figure(
+            &app,
+            &clara,
+            id,
+            "militants.entered",
+            "notes",
+            json!("Counts differ: 32, about 50, 58–76."),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, v) = act(&app, &rafael, id, "approve", "").await;
+        assert_eq!(s, StatusCode::CONFLICT, "{v}");
+        assert!(v["detail"].as_str().unwrap().contains("is draft"), "{v}");
+        assert_eq!(public_version(&app).await["version"], 2);
+        assert_eq!(act(&app, &clara, id, "submit", "").await.0, StatusCode::OK);
+        let (s, v) = act(&app, &rafael, id, "approve", "").await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let doc = public_version(&app).await;
+        assert_eq!(doc["version"], 3);
+        assert_eq!(
+            figure(&doc, "militants.entered")["notes"],
+            "Counts differ: 32, about 50, 58–76."
+        );
+
+        // A change that violates an error check cannot be approved.
+        let id = open_changeset(&app, &clara, "Lower one category by one").await;
+        let doc = public_version(&app).await;
+        let children = figure(&doc, "fatalities.children")["best"]
+            .as_i64()
+            .unwrap();
+        let (s, _) = edit_figure(
+            &app,
+            &clara,
+            id,
+            "fatalities.children",
+            "best",
+            json!(children - 1),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, v, _) = send(
+            &app,
+            Method::GET,
+            &format!("/api/v1/changesets/{id}"),
+            Some(&rafael),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(
+            v["checks"]["status"], "violated",
+            "the changeset page shows it live"
+        );
+        assert_eq!(act(&app, &clara, id, "submit", "").await.0, StatusCode::OK);
+        let (s, v) = act(&app, &rafael, id, "approve", "").await;
+        assert_eq!(s, StatusCode::CONFLICT, "{v}");
+        assert_eq!(v["title"], "Publishing refused");
+        assert!(v["errors"].to_string().contains("fatalities"), "{v}");
+        assert_eq!(public_version(&app).await["version"], 3);
+        let (s, _) = act(
+            &app,
+            &rafael,
+            id,
+            "reject",
+            "the categories must add up to the toll",
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+
+        // Two curators editing the same figure of one draft: the second gets
+        // 409 with the current item, and the first's edit is kept.
+        let id = open_changeset(&app, &clara, "Injured: wording").await;
+        let (etag, item) = etag_of(&app, &clara, id, "figures/injured.total").await;
+        let mut first = item.clone();
+        first["notes"] = json!("first curator's wording");
+        let (s, _, _) = send(
+            &app,
+            Method::PUT,
+            &format!("/api/v1/changesets/{id}/figures/injured.total"),
+            Some(&clara),
+            Some(first),
+            &[("If-Match", &etag)],
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        let mut second = item.clone();
+        second["notes"] = json!("second curator's wording");
+        let (s, v, _) = send(
+            &app,
+            Method::PUT,
+            &format!("/api/v1/changesets/{id}/figures/injured.total"),
+            Some(&cora),
+            Some(second),
+            &[("If-Match", &etag)],
+        )
+        .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{v}");
+        assert_eq!(v["current"]["notes"], "first curator's wording");
+        assert!(v["etag"].is_string());
+        let (_, now) = etag_of(&app, &clara, id, "figures/injured.total").await;
+        assert_eq!(now["notes"], "first curator's wording");
+        // No precondition at all: 428, nothing stored.
+        let (s, _, _) = send(
+            &app,
+            Method::PUT,
+            &format!("/api/v1/changesets/{id}/figures/injured.total"),
+            Some(&cora),
+            Some(item.clone()),
+            &[],
+        )
+        .await;
+        assert_eq!(s, StatusCode::PRECONDITION_REQUIRED);
+
+        // Two changesets editing the same figure: the second to be approved
+        // is refused, naming the item, after the first is published.
+        let a = open_changeset(&app, &clara, "Injured: note A").await;
+        let b = open_changeset(&app, &cora, "Injured: note B").await;
+        assert_eq!(
+            edit_figure(&app, &clara, a, "injured.total", "notes", json!("note A"))
+                .await
+                .0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            edit_figure(&app, &cora, b, "injured.total", "notes", json!("note B"))
+                .await
+                .0,
+            StatusCode::OK
+        );
+        assert_eq!(act(&app, &clara, a, "submit", "").await.0, StatusCode::OK);
+        assert_eq!(act(&app, &cora, b, "submit", "").await.0, StatusCode::OK);
+        assert_eq!(act(&app, &rafael, a, "approve", "").await.0, StatusCode::OK);
+        let (s, v) = act(&app, &rafael, b, "approve", "").await;
+        assert_eq!(s, StatusCode::CONFLICT, "{v}");
+        assert!(
+            v["detail"]
+                .as_str()
+                .unwrap()
+                .contains("figures/injured.total"),
+            "{v}"
+        );
+        let doc = public_version(&app).await;
+        assert_eq!(doc["version"], 4);
+        assert_eq!(figure(&doc, "injured.total")["notes"], "note A");
+
+        // Every step is in the audit log, in one gapless sequence.
+        let entries = st
+            .db
+            .read(|c| {
+                vigil::db::audit_entries(
+                    c,
+                    &vigil::db::AuditFilter {
+                        limit: 10_000,
+                        ..Default::default()
+                    },
+                )
+            })
+            .unwrap();
+        for (i, (e, _)) in entries.iter().enumerate() {
+            assert_eq!(e.seq, i as i64 + 1);
+        }
+        let count = |action: &str| entries.iter().filter(|(e, _)| e.action == action).count();
+        assert_eq!(count("version.publish"), 4, "{}", t.name);
+        assert_eq!(count("changeset.approve"), 3);
+        assert_eq!(count("changeset.reject"), 1);
+        let publish = entries
+            .iter()
+            .rfind(|(e, _)| e.action == "version.publish")
+            .unwrap();
+        assert_eq!(publish.0.after.as_ref().unwrap()["sha256"], doc["sha256"]);
+    }
+}
+
+/// Who asks, in the matrix.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Asker {
+    Nobody,
+    Admin,
+    Curator,
+    Reviewer,
+    Auditor,
+    /// A curator whose request carries a wrong CSRF token.
+    WrongCsrf,
+    /// An API token with the curator role (no CSRF needed).
+    Token,
+}
+
+#[actix_web::test]
+async fn role_endpoint_matrix() {
+    use Asker::*;
+    let t = common::sqlite();
+    let st = state(&t, clock());
+    let app = svc!(st);
+    let ada = login(&app, "ada").await;
+    let clara = login(&app, "clara").await;
+    let rafael = login(&app, "rafael").await;
+    let aude = login(&app, "aude").await;
+    let bad = Session {
+        cookie: clara.cookie.clone(),
+        csrf: "0".repeat(64),
+    };
+    let (_, secret) = service::create_token(
+        &st.db,
+        &Context::actor("cli:test"),
+        "robot",
+        &[Role::Curator],
+    )
+    .unwrap();
+    // A draft by clara with one edit, and a submitted one by cora.
+    let draft = open_changeset(&app, &clara, "matrix draft").await;
+    assert_eq!(
+        edit_figure(&app, &clara, draft, "injured.total", "notes", json!("x"))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let cora = login(&app, "cora").await;
+    let submitted = open_changeset(&app, &cora, "matrix submitted").await;
+    assert_eq!(
+        edit_figure(&app, &cora, submitted, "injured.total", "notes", json!("y"))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        act(&app, &cora, submitted, "submit", "").await.0,
+        StatusCode::OK
+    );
+
+    let item = format!("/api/v1/changesets/{draft}/figures/injured.total");
+    // (method, path, body, expected for Nobody, Admin, Curator, Reviewer, Auditor, WrongCsrf, Token)
+    let rows: Vec<(Method, String, Option<Value>, [u16; 7])> = vec![
+        (
+            Method::GET,
+            "/api/v1/session".into(),
+            None,
+            [401, 200, 200, 200, 200, 200, 200],
+        ),
+        (
+            Method::GET,
+            "/api/v1/changesets".into(),
+            None,
+            [401, 200, 200, 200, 200, 200, 200],
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/changesets/{draft}"),
+            None,
+            [401, 200, 200, 200, 200, 200, 200],
+        ),
+        (
+            Method::GET,
+            item.clone(),
+            None,
+            [401, 200, 200, 200, 200, 200, 200],
+        ),
+        (
+            Method::POST,
+            "/api/v1/changesets".into(),
+            Some(json!({"event": SLUG, "reason": "r"})),
+            [401, 403, 201, 403, 403, 403, 201],
+        ),
+        // Without If-Match: the curator gets past the role check to 428.
+        (
+            Method::PUT,
+            item.clone(),
+            Some(json!({})),
+            [401, 403, 428, 403, 403, 403, 428],
+        ),
+        (
+            Method::DELETE,
+            item.clone(),
+            None,
+            [401, 403, 428, 403, 403, 403, 428],
+        ),
+        // clara's draft: submitting needs a curator; the token is one.
+        (
+            Method::POST,
+            format!("/api/v1/changesets/{submitted}/submit"),
+            Some(json!({})),
+            [401, 403, 409, 403, 403, 403, 409],
+        ),
+        // Only its author may withdraw.
+        (
+            Method::POST,
+            format!("/api/v1/changesets/{submitted}/withdraw"),
+            Some(json!({})),
+            [401, 403, 403, 403, 403, 403, 403],
+        ),
+        // A reviewer may approve or reject; a draft is not yet reviewable.
+        (
+            Method::POST,
+            format!("/api/v1/changesets/{draft}/approve"),
+            Some(json!({})),
+            [401, 403, 403, 409, 403, 403, 403],
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/changesets/{draft}/reject"),
+            Some(json!({"comment": "no"})),
+            [401, 403, 403, 409, 403, 403, 403],
+        ),
+        (
+            Method::GET,
+            "/api/v1/users".into(),
+            None,
+            [401, 200, 403, 403, 403, 403, 403],
+        ),
+        (
+            Method::POST,
+            "/api/v1/users".into(),
+            Some(json!({"name": "n", "password": "short", "roles": ["curator"]})),
+            [401, 400, 403, 403, 403, 403, 403],
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/users/nobody".into(),
+            Some(json!({"disabled": true})),
+            [401, 404, 403, 403, 403, 403, 403],
+        ),
+        (
+            Method::GET,
+            "/api/v1/tokens".into(),
+            None,
+            [401, 200, 403, 403, 403, 403, 403],
+        ),
+        (
+            Method::POST,
+            "/api/v1/tokens".into(),
+            Some(json!({"name": "robot", "roles": ["curator"]})),
+            [401, 409, 403, 403, 403, 403, 403],
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/tokens/none".into(),
+            None,
+            [401, 404, 403, 403, 403, 403, 403],
+        ),
+    ];
+    let askers = [Nobody, Admin, Curator, Reviewer, Auditor, WrongCsrf, Token];
+    let bearer = format!("Bearer {secret}");
+    let mut failures = Vec::new();
+    for (method, path, body, expected) in &rows {
+        for (asker, want) in askers.iter().zip(expected) {
+            let session = match asker {
+                Nobody | Token => None,
+                Admin => Some(&ada),
+                Curator => Some(&clara),
+                Reviewer => Some(&rafael),
+                Auditor => Some(&aude),
+                WrongCsrf => Some(&bad),
+            };
+            let auth: Vec<(&str, &str)> = if *asker == Token {
+                vec![("Authorization", bearer.as_str())]
+            } else {
+                vec![]
+            };
+            let (s, v, _) = send(&app, method.clone(), path, session, body.clone(), &auth).await;
+            if s.as_u16() != *want {
+                failures.push(format!(
+                    "{method} {path} as {asker:?}: {} (wanted {want}) {v}",
+                    s.as_u16()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Log-out with a wrong CSRF token is refused too; with the right one it ends the session.
+    let (s, _, _) = send(
+        &app,
+        Method::DELETE,
+        "/api/v1/session",
+        Some(&bad),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = send(
+        &app,
+        Method::DELETE,
+        "/api/v1/session",
+        Some(&clara),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _, _) = send(
+        &app,
+        Method::GET,
+        "/api/v1/session",
+        Some(&clara),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "log-out ends the session on the server"
+    );
+}
+
+#[actix_web::test]
+async fn login_lockout_expiry_fixation_and_disable() {
+    for t in common::backends("login_lockout_expiry_fixation_and_disable") {
+        let clock = clock();
+        let st = state(&t, clock.clone());
+        let app = svc!(st);
+        let try_login = |name: &'static str, password: &'static str| {
+            TestRequest::post()
+                .uri("/api/v1/session")
+                .peer_addr("198.51.100.7:5000".parse().unwrap())
+                .set_json(json!({"username": name, "password": password}))
+                .to_request()
+        };
+        // The same answer for an unknown user and a wrong password.
+        let wrong = call_service(&app, try_login("clara", "not the password at all")).await;
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        let wrong: Value = serde_json::from_slice(&read_body(wrong).await).unwrap();
+        let unknown = call_service(&app, try_login("nobody", "not the password at all")).await;
+        assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+        let unknown: Value = serde_json::from_slice(&read_body(unknown).await).unwrap();
+        assert_eq!(wrong, unknown);
+
+        // Five failures lock the account out, even for the right password.
+        for _ in 0..4 {
+            let r = call_service(&app, try_login("clara", "still not the password")).await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        }
+        let r = call_service(&app, try_login("clara", PASSWORD)).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{}", t.name);
+        let retry: i64 = r
+            .headers()
+            .get(header::RETRY_AFTER)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=900).contains(&retry));
+        // The lockout ends by itself.
+        clock.advance(Duration::minutes(15));
+        let r = call_service(&app, try_login("clara", PASSWORD)).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let entries = st
+            .db
+            .read(|c| {
+                vigil::db::audit_entries(
+                    c,
+                    &vigil::db::AuditFilter {
+                        action: Some("session.login_failed".into()),
+                        limit: 100,
+                        ..Default::default()
+                    },
+                )
+            })
+            .unwrap();
+        assert_eq!(entries.len(), 6);
+        assert!(entries
+            .iter()
+            .all(|(e, _)| e.actor == "anonymous" && e.client.as_deref() == Some("198.51.100.7")));
+        let lockouts = st
+            .db
+            .read(|c| {
+                vigil::db::audit_entries(
+                    c,
+                    &vigil::db::AuditFilter {
+                        action: Some("session.lockout".into()),
+                        limit: 100,
+                        ..Default::default()
+                    },
+                )
+            })
+            .unwrap();
+        assert_eq!(lockouts.len(), 1);
+        let all = st
+            .db
+            .read(|c| {
+                vigil::db::audit_entries(
+                    c,
+                    &vigil::db::AuditFilter {
+                        limit: 10_000,
+                        ..Default::default()
+                    },
+                )
+            })
+            .unwrap();
+        for (e, _) in &all {
+            let text = e.canonical();
+            assert!(
+                !text.contains(PASSWORD) && !text.contains("not the password"),
+                "a secret in the log: {text}"
+            );
+        }
+
+        // Fixation: a cookie planted before log-in is not adopted; each log-in gets a new id.
+        let planted = TestRequest::post()
+            .uri("/api/v1/session")
+            .insert_header((
+                header::COOKIE,
+                "__Host-vigil-session=00000000000000000000000000000000",
+            ))
+            .set_json(json!({"username": "rafael", "password": PASSWORD}))
+            .to_request();
+        let r = call_service(&app, planted).await;
+        let set = r
+            .headers()
+            .get(header::SET_COOKIE)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(!set.contains("00000000000000000000000000000000"));
+        let a = login(&app, "rafael").await;
+        let b = login(&app, "rafael").await;
+        assert_ne!(a.cookie, b.cookie);
+        assert_ne!(a.csrf, b.csrf);
+
+        // Idle timeout: 29 minutes is fine, 30 without a request ends it.
+        clock.advance(Duration::minutes(29));
+        assert_eq!(
+            send(&app, Method::GET, "/api/v1/session", Some(&a), None, &[])
+                .await
+                .0,
+            StatusCode::OK
+        );
+        clock.advance(Duration::minutes(30));
+        assert_eq!(
+            send(&app, Method::GET, "/api/v1/session", Some(&b), None, &[])
+                .await
+                .0,
+            StatusCode::UNAUTHORIZED
+        );
+        // Absolute timeout: active every 20 minutes, still ended at 12 hours.
+        let s = login(&app, "aude").await;
+        for _ in 0..35 {
+            clock.advance(Duration::minutes(20));
+            assert_eq!(
+                send(&app, Method::GET, "/api/v1/session", Some(&s), None, &[])
+                    .await
+                    .0,
+                StatusCode::OK
+            );
+        }
+        clock.advance(Duration::minutes(20));
+        let (code, v, _) = send(&app, Method::GET, "/api/v1/session", Some(&s), None, &[]).await;
+        assert_eq!(code, StatusCode::UNAUTHORIZED);
+        assert!(v["detail"].as_str().unwrap().contains("maximum age"), "{v}");
+
+        // Disabling a user ends all their sessions.
+        let c1 = login(&app, "clara").await;
+        let c2 = login(&app, "clara").await;
+        let ada = login(&app, "ada").await;
+        let (code, v, _) = send(
+            &app,
+            Method::PATCH,
+            "/api/v1/users/clara",
+            Some(&ada),
+            Some(json!({"disabled": true})),
+            &[],
+        )
+        .await;
+        assert_eq!(code, StatusCode::OK, "{v}");
+        assert_eq!(v["disabled"], true);
+        for c in [&c1, &c2] {
+            assert_eq!(
+                send(&app, Method::GET, "/api/v1/session", Some(c), None, &[])
+                    .await
+                    .0,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        let r = call_service(&app, try_login("clara", PASSWORD)).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::UNAUTHORIZED,
+            "a disabled account cannot log in"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn password_policy_and_tokens() {
+    let t = common::sqlite();
+    let st = state(&t, clock());
+    let app = svc!(st);
+    let ada = login(&app, "ada").await;
+    for (password, says) in [
+        ("short", "at least 12"),
+        ("passwordpassword", "common passwords"),
+        ("evelyn-is-my-name", "user name"),
+    ] {
+        let (s, v, _) = send(
+            &app,
+            Method::POST,
+            "/api/v1/users",
+            Some(&ada),
+            Some(json!({"name": "evelyn", "password": password, "roles": ["curator"]})),
+            &[],
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(v["detail"].as_str().unwrap().contains(says), "{v}");
+    }
+    let (s, v, _) = send(
+        &app,
+        Method::POST,
+        "/api/v1/users",
+        Some(&ada),
+        Some(json!({"name": "evelyn", "password": PASSWORD, "roles": ["curator"], "admin": true})),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "unknown fields are refused: {v}"
+    );
+    assert!(v["detail"].as_str().unwrap().contains("admin"), "{v}");
+    // The stored hash is argon2id with at least OWASP's parameters.
+    let row = st.db.read(|c| vigil::db::user(c, "ada")).unwrap().unwrap();
+    assert!(row
+        .password_hash
+        .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+
+    // Tokens: created once, work as Bearer without CSRF, stop when revoked.
+    let (s, v, _) = send(
+        &app,
+        Method::POST,
+        "/api/v1/tokens",
+        Some(&ada),
+        Some(json!({"name": "importer", "roles": ["curator"]})),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let secret = v["secret"].as_str().unwrap().to_string();
+    let bearer = format!("Bearer {secret}");
+    let (s, v, _) = send(
+        &app,
+        Method::GET,
+        "/api/v1/session",
+        None,
+        None,
+        &[("Authorization", &bearer)],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["kind"], "token");
+    let (s, v, _) = send(&app, Method::GET, "/api/v1/tokens", Some(&ada), None, &[]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        !v.to_string().contains(&secret),
+        "the list never shows a secret"
+    );
+    let (s, _, _) = send(
+        &app,
+        Method::DELETE,
+        "/api/v1/tokens/importer",
+        Some(&ada),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _, _) = send(
+        &app,
+        Method::GET,
+        "/api/v1/session",
+        None,
+        None,
+        &[("Authorization", &bearer)],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
