@@ -28,8 +28,9 @@ fn find(env: &str, names: &[&str]) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-#[tokio::test]
-async fn the_beslan_page_in_chromium() {
+/// A headless Chromium under WebDriver, or `None` (with the reason printed)
+/// when they are not installed and not required.
+async fn browser(test: &str) -> Option<(WebDriver, Killed)> {
     let driver_bin = find("VIGIL_CHROMEDRIVER", &["chromedriver"]);
     let browser_bin = find(
         "VIGIL_CHROMIUM",
@@ -44,16 +45,11 @@ async fn the_beslan_page_in_chromium() {
         ) {
             panic!("VIGIL_REQUIRE_BROWSER is set but {reason}");
         }
-        common::say(&format!(
-            "SKIPPED (browser) the_beslan_page_in_chromium: {reason}"
-        ));
-        return;
+        common::say(&format!("SKIPPED (browser) {test}: {reason}"));
+        return None;
     };
-
-    let dir = tempfile::tempdir().unwrap();
-    let (_server, port) = common::serve_demo(dir.path(), &[]);
     let driver_port = free_port();
-    let _driver = Killed(
+    let guard = Killed(
         Command::new(&driver_bin)
             .arg(format!("--port={driver_port}"))
             .stdout(Stdio::null())
@@ -80,6 +76,16 @@ async fn the_beslan_page_in_chromium() {
     let driver = WebDriver::new(format!("http://127.0.0.1:{driver_port}"), caps)
         .await
         .unwrap();
+    Some((driver, guard))
+}
+
+#[tokio::test]
+async fn the_beslan_page_in_chromium() {
+    let Some((driver, _guard)) = browser("the_beslan_page_in_chromium").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, port) = common::serve_demo(dir.path(), &[]);
     let result = check_page(&driver, port).await;
     let _ = driver.quit().await;
     result.unwrap();
@@ -150,4 +156,175 @@ async fn check_page(driver: &WebDriver, port: u16) -> WebDriverResult<()> {
     std::fs::create_dir_all(&shots).unwrap();
     driver.screenshot(&shots.join("beslan-2004.png")).await?;
     Ok(())
+}
+
+/// Adds a user through the CLI, the password on standard input.
+fn add_user(dir: &std::path::Path, name: &str, role: &str) {
+    use std::io::Write;
+    let mut child = common::vigil(dir)
+        .args(["user", "add", name, "--role", role])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long quiet evening\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The element, once the page has it (waits for a page that is loading).
+async fn el(driver: &WebDriver, by: By) -> WebDriverResult<WebElement> {
+    driver.query(by).first().await
+}
+
+/// Clicks a button that loads a new page, and waits until the old page is gone.
+async fn submit(driver: &WebDriver, by: By) -> WebDriverResult<()> {
+    let button = el(driver, by).await?;
+    button.click().await?;
+    button.wait_until().stale().await
+}
+
+async fn log_in(driver: &WebDriver, port: u16, name: &str) -> WebDriverResult<()> {
+    driver
+        .goto(format!("http://127.0.0.1:{port}/admin"))
+        .await?;
+    assert!(driver
+        .current_url()
+        .await?
+        .as_str()
+        .ends_with("/admin/login"));
+    driver
+        .find(By::Id("username"))
+        .await?
+        .send_keys(name)
+        .await?;
+    driver
+        .find(By::Id("password"))
+        .await?
+        .send_keys("a long quiet evening")
+        .await?;
+    submit(driver, By::Css("form[action='/admin/login'] button")).await?;
+    assert_eq!(el(driver, By::Css("h1")).await?.text().await?, "Dashboard");
+    Ok(())
+}
+
+async fn notice(driver: &WebDriver) -> WebDriverResult<String> {
+    el(driver, By::Css("p.notice")).await?.text().await
+}
+
+async fn four_eyes(driver: &WebDriver, port: u16, shots: &std::path::Path) -> WebDriverResult<()> {
+    // The curator opens a draft, edits a figure, and submits.
+    log_in(driver, port, "clara").await?;
+    driver
+        .find(By::Id("reason"))
+        .await?
+        .send_keys("Clarify what the count of the injured includes")
+        .await?;
+    submit(driver, By::Css("form[action='/admin/changesets'] button")).await?;
+    assert!(notice(driver).await?.contains("The draft is open"));
+    let changeset_url = driver
+        .current_url()
+        .await?
+        .as_str()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    driver
+        .find(By::Id("key"))
+        .await?
+        .send_keys("injured.total")
+        .await?;
+    submit(driver, By::Css("form.inline button")).await?;
+    // A bad number is refused, the message next to its field, nothing stored.
+    let low = el(driver, By::Id("f-low")).await?;
+    low.clear().await?;
+    low.send_keys("1,000").await?;
+    submit(driver, By::Id("save")).await?;
+    let err = el(driver, By::Id("e-low")).await?.text().await?;
+    assert!(err.contains("not a whole number"), "{err}");
+    let low = el(driver, By::Id("f-low")).await?;
+    assert_eq!(low.attr("aria-invalid").await?.as_deref(), Some("true"));
+    low.clear().await?;
+    low.send_keys("800").await?;
+    let notes = el(driver, By::Id("f-notes")).await?;
+    notes.clear().await?;
+    notes
+        .send_keys("800+ treated in hospital; counts differ by what is counted.")
+        .await?;
+    submit(driver, By::Id("save")).await?;
+    assert!(notice(driver).await?.contains("Saved in the draft"));
+    driver.goto(&changeset_url).await?;
+    let changes = driver.find_all(By::Css("table#changes tbody tr")).await?;
+    assert_eq!(changes.len(), 1);
+    assert!(changes[0].text().await?.contains("figures/injured.total"));
+    submit(driver, By::Id("submit")).await?;
+    assert!(notice(driver).await?.contains("Submitted for review"));
+    // The author sees no approve button.
+    assert!(driver.find_all(By::Id("approve")).await?.is_empty());
+    driver
+        .screenshot(&shots.join("admin-changeset-submitted.png"))
+        .await?;
+    submit(driver, By::Css("form.logout button")).await?;
+    assert!(driver
+        .current_url()
+        .await?
+        .as_str()
+        .ends_with("/admin/login"));
+
+    // The reviewer finds it in the queue and approves; the public page shows version 2.
+    log_in(driver, port, "rafael").await?;
+    driver
+        .goto(format!("http://127.0.0.1:{port}/admin/review"))
+        .await?;
+    submit(driver, By::Css("table tbody tr td a")).await?;
+    submit(driver, By::Id("approve")).await?;
+    assert!(notice(driver).await?.contains("Approved"));
+    driver
+        .screenshot(&shots.join("admin-changeset-approved.png"))
+        .await?;
+    driver
+        .goto(format!("http://127.0.0.1:{port}/events/beslan-2004"))
+        .await?;
+    let page = el(driver, By::Css("main")).await?.text().await?;
+    assert!(
+        page.contains("counts differ by what is counted"),
+        "the new note is public"
+    );
+    let version = driver
+        .find(By::Css("section.version dd"))
+        .await?
+        .text()
+        .await?;
+    assert!(version.starts_with("2,"), "{version}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_four_eyes_flow_in_chromium() {
+    let Some((driver, _guard)) = browser("the_four_eyes_flow_in_chromium").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    add_user(dir.path(), "clara", "curator");
+    add_user(dir.path(), "rafael", "reviewer");
+    let (_server, port) = common::serve_demo(dir.path(), &[]);
+    let shots = common::repo().join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let result = four_eyes(&driver, port, &shots).await;
+    if result.is_err() {
+        let _ = driver.screenshot(&shots.join("admin-failure.png")).await;
+    }
+    let _ = driver.quit().await;
+    result.unwrap();
 }

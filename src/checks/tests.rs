@@ -871,11 +871,13 @@ fn breakdown_dataset(kind: Breakdown, parent: Value, children: &[Value]) -> Data
     dataset(figures, vec![])
 }
 
-/// Largest value tried for an open end. With bounds below 6 and at most three
-/// children, a relation true (or false) for some values is so for values at
-/// most 30, so the capped enumeration sees both kinds exactly when the open
-/// intervals have them.
-const CAP: i64 = 30;
+/// Largest value tried for an open end. With bounds below 6, at most three
+/// terms, coefficients of at most 3 and constants of at most 6, a relation
+/// true (or false) for some values is so for values at most 3·5 + 3·5 + 6 =
+/// 36 (a first cap of 30 missed `0 - x0 + 3*x1 + 3*x2 = 0 - 4` with x1 = 4,
+/// x2 = 5, x0 = 31), so the capped enumeration sees both kinds exactly when
+/// the open intervals have them.
+const CAP: i64 = 40;
 
 fn values(v: &Value) -> std::ops::RangeInclusive<i64> {
     let iv = v.interval();

@@ -16,7 +16,7 @@ use crate::accounts::{format_roles, parse_roles, Role};
 use crate::checks::Outcome;
 use crate::error::Error;
 use crate::files::columns;
-use crate::model::Table;
+use crate::model::{ItemEdit, Table};
 use crate::service::{self, editable_table, ChangesetInfo, ChangesetView, Precondition};
 
 const STYLESHEET: &str = include_str!("../../admin/static/admin.css");
@@ -902,9 +902,11 @@ async fn save_item(
             &caller.ctx,
             &caller.principal,
             id,
-            table,
-            &k,
-            Some(item),
+            ItemEdit {
+                table,
+                key: k,
+                item: Some(item),
+            },
             &pre,
         )
     })
@@ -963,9 +965,11 @@ async fn delete_item(
             &caller.ctx,
             &caller.principal,
             id,
-            table,
-            &key,
-            None,
+            ItemEdit {
+                table,
+                key,
+                item: None,
+            },
             &pre,
         )
     })

@@ -11,6 +11,7 @@ use super::auth::{self, Admin, Curator, Member, Reviewer, Who};
 use super::{blocking, State};
 use crate::accounts::{Principal, Role};
 use crate::error::{Error, Result};
+use crate::model::ItemEdit;
 use crate::service::{
     self, editable_table, Approved, ChangesetInfo, ChangesetView, ItemView, Precondition,
     TokenInfo, UserInfo,
@@ -494,9 +495,11 @@ pub async fn put_item(
             &who.ctx,
             &who.principal,
             id,
-            table,
-            &key,
-            Some(item),
+            ItemEdit {
+                table,
+                key,
+                item: Some(item),
+            },
             &pre,
         )
     })
@@ -533,9 +536,11 @@ pub async fn delete_item(
             &who.ctx,
             &who.principal,
             id,
-            table,
-            &key,
-            None,
+            ItemEdit {
+                table,
+                key,
+                item: None,
+            },
             &pre,
         )
     })

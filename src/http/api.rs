@@ -63,7 +63,10 @@ pub async fn healthz() -> HttpResponse {
         .body("ok\n")
 }
 
-async fn openapi() -> HttpResponse {
+/// This document: the API described in OpenAPI 3.1.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "public",
+    responses((status = 200, description = "the OpenAPI document", body = Object)))]
+pub async fn openapi() -> HttpResponse {
     let mut res = HttpResponse::Ok();
     cors(&mut res).json(super::openapi::document())
 }

@@ -4,7 +4,8 @@
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
-use super::api;
+use super::{admin_api, api, site};
+use crate::accounts::{Principal, PrincipalKind, Role};
 use crate::checks::{CheckResult, Outcome, Report};
 use crate::db::VersionInfo;
 use crate::model::{
@@ -12,6 +13,10 @@ use crate::model::{
     Status, Table,
 };
 use crate::service::Diff;
+use crate::service::{
+    Approved, ChangesetInfo, ChangesetView, EditInfo, ItemView, State as ChangesetState, TokenInfo,
+    UserInfo,
+};
 
 /// An error, as RFC 9457 problem details.
 #[derive(Debug, Serialize, ToSchema)]
@@ -26,6 +31,13 @@ pub struct ProblemDetails {
     /// The individual problems, for refused imports and publishes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<serde_json::Value>>,
+    /// On a stale edit (409): the item as it is now (`null` when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub current: Option<serde_json::Value>,
+    /// On a stale edit (409): the current item's ETag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
 }
 
 /// A figure as published: the figure's fields and the claims that state it.
@@ -81,7 +93,29 @@ pub type DiffSchema = Diff;
         api::versions,
         api::version,
         api::diff,
-        api::preflight
+        api::preflight,
+        api::openapi,
+        site::index,
+        site::event,
+        admin_api::login,
+        admin_api::logout,
+        admin_api::whoami,
+        admin_api::open,
+        admin_api::list,
+        admin_api::view,
+        admin_api::submit,
+        admin_api::withdraw,
+        admin_api::approve,
+        admin_api::reject,
+        admin_api::get_item,
+        admin_api::put_item,
+        admin_api::delete_item,
+        admin_api::users,
+        admin_api::add_user,
+        admin_api::change_user,
+        admin_api::tokens,
+        admin_api::create_token,
+        admin_api::revoke_token
     ),
     components(schemas(
         ProblemDetails,
@@ -107,11 +141,35 @@ pub type DiffSchema = Diff;
         Breakdown,
         Status,
         Rank,
-        Reason
+        Reason,
+        Principal,
+        PrincipalKind,
+        Role,
+        UserInfo,
+        TokenInfo,
+        ChangesetInfo,
+        ChangesetState,
+        ChangesetView,
+        EditInfo,
+        ItemView,
+        Approved,
+        admin_api::Credentials,
+        admin_api::SessionInfo,
+        admin_api::OpenChangeset,
+        admin_api::Opened,
+        admin_api::Comment,
+        admin_api::Transitioned,
+        admin_api::NewUser,
+        admin_api::UserChange,
+        admin_api::NewToken,
+        admin_api::CreatedToken
     )),
     tags(
         (name = "public", description = "Published figures; no account needed."),
-        (name = "operations", description = "For operators and load balancers.")
+        (name = "operations", description = "For operators and load balancers."),
+        (name = "pages", description = "The memorial pages, server-rendered HTML."),
+        (name = "accounts", description = "Log-in, log-out, users and API tokens. A session sends X-CSRF-Token on every state-changing request; a Bearer token needs none."),
+        (name = "changesets", description = "Drafts of edits, reviewed by a second person; approval publishes.")
     )
 )]
 struct ApiDoc;

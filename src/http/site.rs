@@ -53,7 +53,10 @@ fn error_page(e: &Error) -> HttpResponse {
     )
 }
 
-async fn index(state: web::Data<State>) -> HttpResponse {
+/// The memorial's front page: every event with its latest version.
+#[utoipa::path(get, path = "/", tag = "pages",
+    responses((status = 200, description = "the list of events, as HTML", body = String, content_type = "text/html")))]
+pub async fn index(state: web::Data<State>) -> HttpResponse {
     let events = state
         .latest
         .all()
@@ -68,7 +71,18 @@ async fn index(state: web::Data<State>) -> HttpResponse {
     html(StatusCode::OK, IndexPage { events }.render())
 }
 
-async fn event(
+/// An event's memorial page: figures with ranges, status, sources and
+/// disputes, a chart of the fatality categories, the version and its hash.
+#[utoipa::path(get, path = "/events/{slug}", tag = "pages",
+    params(("slug" = String, Path, description = "the event"),
+           ("version" = Option<i64>, Query, description = "an older version")),
+    responses(
+        (status = 200, description = "the page, as HTML", body = String, content_type = "text/html"),
+        (status = 304, description = "not modified since the ETag sent in If-None-Match"),
+        (status = 400, description = "bad query, as HTML", body = String, content_type = "text/html"),
+        (status = 404, description = "no such event or version, as HTML", body = String, content_type = "text/html"),
+    ))]
+pub async fn event(
     req: HttpRequest,
     state: web::Data<State>,
     slug: web::Path<String>,

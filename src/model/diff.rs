@@ -190,6 +190,22 @@ impl Dataset {
     /// `key` as its key. The dataset is left in canonical order; whether the
     /// whole still holds together is [`Dataset::validate`]'s to say.
     pub fn set_item(&mut self, edit: &ItemEdit) -> Result<(), ItemError> {
+        self.put_unsorted(edit)?;
+        self.sort();
+        Ok(())
+    }
+
+    /// Applies many edits in order, sorting once at the end; stops at the
+    /// first that cannot be applied and says which it was.
+    pub fn apply(&mut self, edits: &[ItemEdit]) -> Result<(), (usize, ItemError)> {
+        for (i, e) in edits.iter().enumerate() {
+            self.put_unsorted(e).map_err(|err| (i, err))?;
+        }
+        self.sort();
+        Ok(())
+    }
+
+    fn put_unsorted(&mut self, edit: &ItemEdit) -> Result<(), ItemError> {
         let key = edit.key.as_str();
         if let Some(item) = &edit.item {
             let field = key_field(edit.table);
@@ -241,7 +257,6 @@ impl Dataset {
                 put(&mut self.rules, key, x, |r| &r.id);
             }
         }
-        self.sort();
         Ok(())
     }
 }

@@ -370,12 +370,12 @@ pub fn put_item(
     ctx: &Context,
     who: &Principal,
     id: i64,
-    table: Table,
-    key: &str,
-    item: Option<Json>,
+    edit: ItemEdit,
     pre: &Precondition,
 ) -> Result<ItemView> {
     require(who, Role::Curator, "edit a changeset")?;
+    let (table, key) = (edit.table, edit.key.clone());
+    let key = key.as_str();
     db.write(|c| {
         let (cs, edits) = load(c, id)?;
         if !cs.state.open() {
@@ -403,17 +403,12 @@ pub fn put_item(
                 etag: tag,
             });
         }
-        if item.is_none() && current.is_none() {
+        if edit.item.is_none() && current.is_none() {
             return Err(Error::NotFound(format!(
                 "changeset {id} has no {}/{key} to remove",
                 table.as_str()
             )));
         }
-        let edit = ItemEdit {
-            table,
-            key: key.to_string(),
-            item,
-        };
         view.set_item(&edit)
             .map_err(|e| Error::BadRequest(e.to_string()))?;
         // The item as stored: normalised through the model's types.

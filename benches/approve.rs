@@ -1,0 +1,206 @@
+//! Approving a changeset of 1,000 edits: rebase, validation, checks, the
+//! dataset replaced, the next version's document built and stored, and the
+//! audit entries, in one transaction. Target: < 1 s, on SQLite and (when
+//! `VIGIL_BENCH_POSTGRES_URL` names a server database to create test
+//! databases from, e.g. postgres://postgres@127.0.0.1/postgres) PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fmt::Write;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use vigil::accounts::{Principal, PrincipalKind, Role};
+use vigil::db::{Db, Edit};
+use vigil::files::Folder;
+use vigil::model::Table;
+use vigil::service::{self, Context};
+
+const GROUPS: usize = 200;
+const EDITS: usize = 1_000;
+
+/// 200 groups of a total and nine parts (2,000 figures), one preferred
+/// claim each.
+fn generated() -> Folder {
+    let event = "slug,title,location,started_on,ended_on,timezone,summary\n\
+                 generated,Generated event,Nowhere,2000-01-01,2000-01-02,UTC,For benchmarks.\n";
+    let sources = "key,title,author,publisher,kind,published_on,url,notes\n\
+                   source-0,Source 0,,,other,2000,,\n";
+    let mut figures =
+        String::from("key,label,unit,parent,breakdown,position,low,best,high,status,notes\n");
+    let mut claims =
+        String::from("id,figure,source,low,best,high,as_of,rank,reason,locator,quote,note\n");
+    for g in 0..GROUPS {
+        let total = format!("g{g}.total");
+        writeln!(
+            figures,
+            "{total},Group {g},persons,,exhaustive,{},,45,,confirmed,",
+            g * 20
+        )
+        .unwrap();
+        writeln!(claims, "c{g},{total},source-0,,45,,2000,preferred,,,,").unwrap();
+        for c in 1..=9 {
+            writeln!(
+                figures,
+                "{total}.c{c},Part {c},persons,{total},,{},,{c},,confirmed,",
+                g * 20 + c
+            )
+            .unwrap();
+            writeln!(
+                claims,
+                "c{g}-{c},{total}.c{c},source-0,,{c},,2000,preferred,,,,"
+            )
+            .unwrap();
+        }
+    }
+    let rules = "id,expression,severity,note\n";
+    Folder::from_bytes(vec![
+        (Table::Event, event.as_bytes().to_vec()),
+        (Table::Sources, sources.as_bytes().to_vec()),
+        (Table::Figures, figures.into_bytes()),
+        (Table::Claims, claims.into_bytes()),
+        (Table::Rules, rules.as_bytes().to_vec()),
+    ])
+}
+
+fn person(name: &str, role: Role) -> Principal {
+    Principal {
+        name: name.into(),
+        kind: PrincipalKind::User,
+        roles: vec![role],
+    }
+}
+
+/// A submitted changeset of `EDITS` edits (new notes on 1,000 figures).
+fn prepared(db: &Db) -> i64 {
+    let ctx = Context::actor("bench");
+    let curator = person("clara", Role::Curator);
+    let id = service::open(db, &ctx, &curator, "generated", "notes on every part").unwrap();
+    let ds = service::dataset(db, "generated").unwrap();
+    let edits: Vec<Edit> = ds
+        .figures
+        .iter()
+        .take(EDITS)
+        .map(|f| {
+            let before = serde_json::to_value(f).unwrap();
+            let mut after = before.clone();
+            after["notes"] = serde_json::json!(format!("checked against source 0 ({})", f.key));
+            Edit {
+                changeset_id: id,
+                entity: "figures".into(),
+                key: f.key.clone(),
+                item: Some(vigil::document::canonical(&after)),
+                seen: service::item_tag(Some(&before)),
+                edited_by: curator.actor(),
+                edited_at: ctx.at(),
+            }
+        })
+        .collect();
+    db.write(|c| vigil::db::insert_edits(c, &edits)).unwrap();
+    service::submit(db, &ctx, &curator, id, None).unwrap();
+    id
+}
+
+fn approve(c: &mut Criterion) {
+    let folder = generated();
+    let reviewer = person("rafael", Role::Reviewer);
+    let mut g = c.benchmark_group("approve");
+    g.sample_size(10);
+    g.bench_function("1000_edits_sqlite", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().unwrap();
+                let db =
+                    Db::open(&format!("sqlite://{}", dir.path().join("b.db").display())).unwrap();
+                db.migrate().unwrap();
+                service::import(&db, &Context::actor("bench"), &folder, false).unwrap();
+                let id = prepared(&db);
+                (dir, db, id)
+            },
+            |(dir, db, id)| {
+                let v = service::approve(&db, &Context::actor("user:rafael"), &reviewer, id, None)
+                    .unwrap();
+                assert_eq!(v.version, 2);
+                (dir, db)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    if let Ok(admin) = std::env::var("VIGIL_BENCH_POSTGRES_URL") {
+        let base = admin
+            .rsplit_once('/')
+            .map_or(admin.as_str(), |(b, _)| b)
+            .to_string();
+        let mut n = 0;
+        g.bench_function("1000_edits_postgres", |b| {
+            b.iter_batched(
+                || {
+                    n += 1;
+                    let name = format!("vigil_bench_{}_{n}", std::process::id());
+                    let mut c = diesel::PgConnection::establish(&admin).unwrap();
+                    c.batch_execute(&format!(
+                        "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
+                    ))
+                    .unwrap();
+                    let db = Db::open(&format!("{base}/{name}")).unwrap();
+                    db.migrate().unwrap();
+                    service::import(&db, &Context::actor("bench"), &folder, false).unwrap();
+                    let id = prepared(&db);
+                    (db, id, name)
+                },
+                |(db, id, name)| {
+                    let v =
+                        service::approve(&db, &Context::actor("user:rafael"), &reviewer, id, None)
+                            .unwrap();
+                    assert_eq!(v.version, 2);
+                    // Dropped after the measurement.
+                    Dropped {
+                        admin: admin.clone(),
+                        name,
+                        db: Some(db),
+                    }
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    g.finish();
+}
+
+/// Drops a benchmark database when it goes out of scope.
+struct Dropped {
+    admin: String,
+    name: String,
+    db: Option<Db>,
+}
+
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        self.db.take();
+        if let Ok(mut c) = diesel::PgConnection::establish(&self.admin) {
+            let _ = c.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// Argon2id verification of one password, as a log-in does it.
+fn argon2(c: &mut Criterion) {
+    let hash = vigil::accounts::hash_password("a long quiet evening").unwrap();
+    let mut g = c.benchmark_group("login");
+    g.sample_size(20);
+    g.bench_function("argon2id_verify", |b| {
+        b.iter(|| {
+            assert!(vigil::accounts::verify_password(
+                Some(&hash),
+                "a long quiet evening"
+            ))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, approve, argon2);
+criterion_main!(benches);
