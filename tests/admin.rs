@@ -1005,3 +1005,135 @@ async fn password_policy_and_tokens() {
     .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
+
+/// The five files of the Beslan folder, with `figures.csv` edited.
+fn files_with(from: &str, to: &str) -> Value {
+    let dir = common::beslan_copy();
+    common::edit(dir.path(), "figures.csv", from, to);
+    let mut files = serde_json::Map::new();
+    for f in [
+        "event.csv",
+        "sources.csv",
+        "figures.csv",
+        "claims.csv",
+        "rules.csv",
+    ] {
+        files.insert(
+            f.into(),
+            json!(std::fs::read_to_string(dir.path().join(f)).unwrap()),
+        );
+    }
+    Value::Object(files)
+}
+
+#[actix_web::test]
+async fn csv_import_into_a_draft_with_a_dry_run() {
+    for t in common::backends("csv_import_into_a_draft_with_a_dry_run") {
+        let st = state(&t, clock());
+        let app = svc!(st);
+        let clara = login(&app, "clara").await;
+        let id = open_changeset(&app, &clara, "Import a corrected figures file").await;
+        let files = files_with(
+            ",Injured,persons,",
+            ",Injured (treated in hospital or not),persons,",
+        );
+        let uri = format!("/api/v1/changesets/{id}/import");
+
+        // A dry run says what would change and stores nothing.
+        let (s, v, _) = send(
+            &app,
+            Method::POST,
+            &uri,
+            Some(&clara),
+            Some(json!({"files": files, "dry_run": true})),
+            &[],
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["dry_run"], true);
+        assert_eq!(v["changes"].as_array().unwrap().len(), 1, "{v}");
+        assert_eq!(v["changes"][0]["key"], "injured.total");
+        let (_, view, _) = send(
+            &app,
+            Method::GET,
+            &format!("/api/v1/changesets/{id}"),
+            Some(&clara),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(view["edits"].as_array().unwrap().len(), 0, "{}", t.name);
+
+        // Applied, it lands in the draft as one edit.
+        let (s, v, _) = send(
+            &app,
+            Method::POST,
+            &uri,
+            Some(&clara),
+            Some(json!({"files": files})),
+            &[],
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (_, view, _) = send(
+            &app,
+            Method::GET,
+            &format!("/api/v1/changesets/{id}"),
+            Some(&clara),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(view["edits"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            view["changes"][0]["after"]["label"],
+            "Injured (treated in hospital or not)"
+        );
+
+        // Files with problems are refused, naming file, line and column; nothing changes.
+        let bad = files_with(
+            ",Injured,persons,,overlapping,500,800,",
+            ",Injured,persons,,overlapping,500,eight hundred,",
+        );
+        let (s, v, _) = send(
+            &app,
+            Method::POST,
+            &uri,
+            Some(&clara),
+            Some(json!({"files": bad})),
+            &[],
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        assert!(
+            v["detail"].as_str().unwrap().contains("figures.csv:"),
+            "{v}"
+        );
+        assert!(
+            v["detail"].as_str().unwrap().contains("eight hundred"),
+            "{v}"
+        );
+        let (_, after, _) = send(
+            &app,
+            Method::GET,
+            &format!("/api/v1/changesets/{id}"),
+            Some(&clara),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(after["edits"], view["edits"]);
+        // An unknown file name is refused.
+        let (s, v, _) = send(
+            &app,
+            Method::POST,
+            &uri,
+            Some(&clara),
+            Some(json!({"files": {"victims.csv": "x"}})),
+            &[],
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(v["detail"].as_str().unwrap().contains("victims.csv"), "{v}");
+    }
+}

@@ -264,6 +264,29 @@ async fn four_eyes(driver: &WebDriver, port: u16, shots: &std::path::Path) -> We
         .await?;
     submit(driver, By::Id("save")).await?;
     assert!(notice(driver).await?.contains("Saved in the draft"));
+    // An upload of the repository's files, previewed: it would undo the edit.
+    driver.goto(&changeset_url).await?;
+    let paths: Vec<String> = [
+        "event.csv",
+        "sources.csv",
+        "figures.csv",
+        "claims.csv",
+        "rules.csv",
+    ]
+    .iter()
+    .map(|f| common::beslan_dir().join(f).display().to_string())
+    .collect();
+    el(driver, By::Id("files"))
+        .await?
+        .send_keys(paths.join("\n"))
+        .await?;
+    submit(driver, By::Id("import")).await?;
+    let preview = driver
+        .find_all(By::Css("table#import-changes tbody tr"))
+        .await?;
+    assert_eq!(preview.len(), 1);
+    assert!(preview[0].text().await?.contains("figures/injured.total"));
+    assert!(notice(driver).await?.contains("Nothing was stored"));
     driver.goto(&changeset_url).await?;
     let changes = driver.find_all(By::Css("table#changes tbody tr")).await?;
     assert_eq!(changes.len(), 1);

@@ -51,6 +51,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/admin/changesets/{id}/{table}/{key}",
             web::post().to(save_item),
         )
+        .route("/admin/changesets/{id}/import", web::post().to(import))
         .route(
             "/admin/changesets/{id}/{table}/{key}/delete",
             web::post().to(delete_item),
@@ -1092,6 +1093,114 @@ async fn change_user(
     .await;
     match done {
         Ok(_) => see_other("/admin/users?done=user"),
+        Err(e) => error_page(&e, f),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin_import.html")]
+struct ImportPage {
+    f: Frame,
+    id: i64,
+    dry_run: bool,
+    changes: Vec<ChangeRow>,
+}
+
+/// The most a panel upload may hold, all files together.
+const UPLOAD_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Reads the upload form: the CSRF token, whether to preview, the files.
+async fn read_upload(
+    mut form: actix_multipart::Multipart,
+) -> Result<(String, bool, Vec<(String, Vec<u8>)>), Error> {
+    use futures_util::StreamExt;
+    let (mut csrf, mut preview, mut files) = (String::new(), false, Vec::new());
+    let mut total = 0usize;
+    while let Some(field) = form.next().await {
+        let mut field =
+            field.map_err(|e| Error::BadRequest(format!("the upload is not valid: {e}")))?;
+        let name = field.name().unwrap_or_default().to_string();
+        let file = field
+            .content_disposition()
+            .and_then(|d| d.get_filename())
+            .map(|f| f.rsplit(['/', '\\']).next().unwrap_or(f).to_string());
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk =
+                chunk.map_err(|e| Error::BadRequest(format!("the upload is not valid: {e}")))?;
+            total += chunk.len();
+            if total > UPLOAD_LIMIT {
+                return Err(Error::BadRequest(format!(
+                    "the upload is larger than {} MiB",
+                    UPLOAD_LIMIT / 1024 / 1024
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        match (name.as_str(), file) {
+            ("csrf_token", _) => csrf = String::from_utf8_lossy(&bytes).into_owned(),
+            ("preview", _) => preview = !bytes.is_empty(),
+            ("files", Some(f)) if !f.is_empty() => files.push((f, bytes)),
+            _ => {}
+        }
+    }
+    Ok((csrf, preview, files))
+}
+
+async fn import(
+    req: HttpRequest,
+    state: web::Data<State>,
+    id: web::Path<i64>,
+    form: actix_multipart::Multipart,
+) -> HttpResponse {
+    let id = id.into_inner();
+    let (csrf, dry_run, files) = match read_upload(form).await {
+        Ok(x) => x,
+        Err(e) => return error_page(&e, Frame::anonymous()),
+    };
+    let caller = match auth::authenticate(&req, Some(&csrf)).await {
+        Ok(c) => c,
+        Err(e) => return error_page(&e, Frame::anonymous()),
+    };
+    let f = Frame::of(&caller);
+    if let Err(e) = auth::allowed::<Curator>(&caller.principal) {
+        return error_page(&e, f);
+    }
+    let folder = match super::admin_api::folder_of(files) {
+        Ok(x) => x,
+        Err(e) => return error_page(&e, f),
+    };
+    let changes = blocking(move || {
+        service::import_into(
+            &state.db,
+            &caller.ctx,
+            &caller.principal,
+            id,
+            &folder,
+            dry_run,
+        )
+    })
+    .await;
+    match changes {
+        Ok(changes) => html(
+            StatusCode::OK,
+            ImportPage {
+                f,
+                id,
+                dry_run,
+                changes: changes
+                    .iter()
+                    .map(|c| ChangeRow {
+                        table: c.table.as_str(),
+                        key: c.key.clone(),
+                        kind: c.kind(),
+                        before: pretty(&c.before),
+                        after: pretty(&c.after),
+                    })
+                    .collect(),
+            }
+            .render(),
+        ),
         Err(e) => error_page(&e, f),
     }
 }

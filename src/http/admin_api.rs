@@ -62,6 +62,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/changesets/{id}/withdraw", web::post().to(withdraw))
         .route("/api/v1/changesets/{id}/approve", web::post().to(approve))
         .route("/api/v1/changesets/{id}/reject", web::post().to(reject))
+        .route("/api/v1/changesets/{id}/import", web::post().to(import))
         .route(
             "/api/v1/changesets/{id}/{table}/{key}",
             super::get().to(get_item),
@@ -396,6 +397,78 @@ pub async fn reject(
     let st = state.clone();
     blocking(move || service::reject(&st.db, &who.ctx, &who.principal, id, c.as_deref())).await?;
     answer(&state, id, None).await
+}
+
+/// CSV files to import into a draft.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportFiles {
+    /// The five files of an event folder by name (`event.csv`,
+    /// `sources.csv`, `figures.csv`, `claims.csv`, `rules.csv`), as text.
+    pub files: std::collections::BTreeMap<String, String>,
+    /// Only say what would change.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// What an import into a draft changed, or would change.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ImportedChanges {
+    pub dry_run: bool,
+    pub changes: Vec<crate::model::Change>,
+}
+
+/// Builds an import folder from named files; unknown names are refused.
+pub fn folder_of(files: Vec<(String, Vec<u8>)>) -> Result<crate::files::Folder> {
+    let mut out = Vec::new();
+    for (name, bytes) in files {
+        let table = crate::model::Table::ALL
+            .into_iter()
+            .find(|t| t.file_name() == name)
+            .ok_or_else(|| {
+                Error::BadRequest(format!(
+                    "'{name}' is not a file of an event folder: send event.csv, sources.csv, \
+                     figures.csv, claims.csv and rules.csv"
+                ))
+            })?;
+        out.push((table, bytes));
+    }
+    Ok(crate::files::Folder::from_bytes(out))
+}
+
+/// Imports CSV files into a draft: every item that differs becomes an edit.
+/// With `dry_run`, only says what would change.
+#[utoipa::path(post, path = "/api/v1/changesets/{id}/import", tag = "changesets",
+    params(("id" = i64, Path, description = "the changeset")),
+    request_body = ImportFiles,
+    responses(
+        (status = 200, description = "imported, or what would be", body = ImportedChanges),
+        (status = 400, description = "problems in the files (each as file:line:column) or a malformed body", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not a curator, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such changeset", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "the changeset is closed", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn import(
+    state: web::Data<State>,
+    who: Who<Curator>,
+    id: IdPath,
+    body: web::Json<ImportFiles>,
+) -> Result<HttpResponse> {
+    let id = id.into_inner();
+    let b = body.into_inner();
+    let dry_run = b.dry_run;
+    let folder = folder_of(
+        b.files
+            .into_iter()
+            .map(|(k, v)| (k, v.into_bytes()))
+            .collect(),
+    )?;
+    let changes = blocking(move || {
+        service::import_into(&state.db, &who.ctx, &who.principal, id, &folder, dry_run)
+    })
+    .await?;
+    Ok(private(HttpResponse::Ok()).json(ImportedChanges { dry_run, changes }))
 }
 
 /// Swaps a newly published version into memory at once, so this replica

@@ -192,7 +192,7 @@ pub async fn authenticate(req: &HttpRequest, form_csrf: Option<&str>) -> Result<
     })
 }
 
-fn allowed<N: Need>(p: &Principal) -> Result<()> {
+pub fn allowed<N: Need>(p: &Principal) -> Result<()> {
     if N::ROLES.iter().any(|r| p.has(*r)) {
         Ok(())
     } else {

@@ -107,6 +107,7 @@ pub type DiffSchema = Diff;
         admin_api::withdraw,
         admin_api::approve,
         admin_api::reject,
+        admin_api::import,
         admin_api::get_item,
         admin_api::put_item,
         admin_api::delete_item,
@@ -162,7 +163,9 @@ pub type DiffSchema = Diff;
         admin_api::NewUser,
         admin_api::UserChange,
         admin_api::NewToken,
-        admin_api::CreatedToken
+        admin_api::CreatedToken,
+        admin_api::ImportFiles,
+        admin_api::ImportedChanges
     )),
     tags(
         (name = "public", description = "Published figures; no account needed."),

@@ -702,3 +702,83 @@ pub fn approve(
         })
     })
 }
+
+/// Imports an event folder into an open changeset: every item that differs
+/// from the changeset as it stands becomes an edit. A dry run only answers
+/// what would change. All or nothing; the files' problems are all named.
+pub fn import_into(
+    db: &Db,
+    ctx: &Context,
+    who: &Principal,
+    id: i64,
+    folder: &crate::files::Folder,
+    dry_run: bool,
+) -> Result<Vec<Change>> {
+    require(who, Role::Curator, "import into a changeset")?;
+    let ds = folder.parse().map_err(Error::Files)?;
+    db.write(|c| {
+        let (cs, edits) = load(c, id)?;
+        if !cs.state.open() {
+            return Err(Error::Conflict(format!(
+                "changeset {id} is {}: it takes no more edits; open a new one",
+                cs.state.as_str()
+            )));
+        }
+        if ds.event.slug != cs.event {
+            return Err(Error::BadRequest(format!(
+                "the files are for event '{}', but changeset {id} is for '{}'",
+                ds.event.slug, cs.event
+            )));
+        }
+        let base = base_dataset(c, &cs)?;
+        let view = apply(base.clone(), &item_edits(&edits)?)?;
+        let changes = view.changes(&ds)?;
+        if dry_run || changes.is_empty() {
+            return Ok(changes);
+        }
+        let at = ctx.at();
+        for ch in &changes {
+            let before = base.item(ch.table, &ch.key)?;
+            if ch.after == before {
+                db::delete_edit(c, id, ch.table.as_str(), &ch.key)?;
+            } else {
+                db::upsert_edit(
+                    c,
+                    &Edit {
+                        changeset_id: id,
+                        entity: ch.table.as_str().to_string(),
+                        key: ch.key.clone(),
+                        item: ch.after.as_ref().map(document::canonical),
+                        seen: item_tag(before.as_ref()),
+                        edited_by: who.actor(),
+                        edited_at: at.clone(),
+                    },
+                )?;
+            }
+        }
+        let reopened = cs.state == State::Submitted;
+        if reopened {
+            db::set_changeset_state(
+                c,
+                id,
+                State::Draft.as_str(),
+                cs.reviewer.as_deref(),
+                cs.comment.as_deref(),
+                &at,
+            )?;
+        }
+        Audit::new("changeset.import", "changeset", id.to_string())
+            .after(serde_json::json!({"event": cs.event, "items": changes.len()}))
+            .summary(format!(
+                "{} item(s) imported from CSV files{}",
+                changes.len(),
+                if reopened {
+                    "; the changeset went back to draft"
+                } else {
+                    ""
+                }
+            ))
+            .write(c, ctx)?;
+        Ok(changes)
+    })
+}
