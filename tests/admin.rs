@@ -1137,3 +1137,176 @@ async fn csv_import_into_a_draft_with_a_dry_run() {
         assert!(v["detail"].as_str().unwrap().contains("victims.csv"), "{v}");
     }
 }
+
+#[actix_web::test]
+async fn account_and_changeset_responses_match_the_openapi_document() {
+    let t = common::sqlite();
+    let st = state(&t, clock());
+    let app = svc!(st);
+    let (_, openapi, _) = send(&app, Method::GET, "/api/v1/openapi.json", None, None, &[]).await;
+    let ok = |method: &str, path: &str, status: StatusCode, v: &Value| {
+        let ct = if status.is_success() {
+            "application/json"
+        } else {
+            "application/problem+json"
+        };
+        common::conforms(&openapi, method, path, status.as_u16(), ct, v);
+    };
+    let req = TestRequest::post()
+        .uri("/api/v1/session")
+        .set_json(json!({"username": "clara", "password": PASSWORD}))
+        .to_request();
+    let res = call_service(&app, req).await;
+    let status = res.status();
+    let v: Value = serde_json::from_slice(&read_body(res).await).unwrap();
+    ok("post", "/api/v1/session", status, &v);
+    let (s, v, _) = send(
+        &app,
+        Method::POST,
+        "/api/v1/session",
+        None,
+        Some(json!({"username": "clara", "password": "wrong password here"})),
+        &[],
+    )
+    .await;
+    ok("post", "/api/v1/session", s, &v);
+    let clara = login(&app, "clara").await;
+    let rafael = login(&app, "rafael").await;
+    let ada = login(&app, "ada").await;
+    let (s, v, _) = send(
+        &app,
+        Method::GET,
+        "/api/v1/session",
+        Some(&clara),
+        None,
+        &[],
+    )
+    .await;
+    ok("get", "/api/v1/session", s, &v);
+    let (s, v, _) = send(&app, Method::GET, "/api/v1/session", None, None, &[]).await;
+    ok("get", "/api/v1/session", s, &v);
+    let (s, v, _) = send(
+        &app,
+        Method::POST,
+        "/api/v1/changesets",
+        Some(&clara),
+        Some(json!({"event": SLUG, "reason": "schema"})),
+        &[],
+    )
+    .await;
+    ok("post", "/api/v1/changesets", s, &v);
+    let id = v["id"].as_i64().unwrap();
+    let (s, v, _) = send(
+        &app,
+        Method::POST,
+        "/api/v1/changesets",
+        Some(&rafael),
+        Some(json!({"event": SLUG, "reason": "schema"})),
+        &[],
+    )
+    .await;
+    ok("post", "/api/v1/changesets", s, &v);
+    let item = "/api/v1/changesets/{id}/{table}/{key}";
+    let uri = format!("/api/v1/changesets/{id}/figures/injured.total");
+    let (s, v, _) = send(&app, Method::GET, &uri, Some(&clara), None, &[]).await;
+    ok("get", item, s, &v);
+    let mut fig = v["item"].clone();
+    fig["notes"] = json!("schema check");
+    let (s, v, _) = send(
+        &app,
+        Method::PUT,
+        &uri,
+        Some(&clara),
+        Some(fig.clone()),
+        &[],
+    )
+    .await;
+    ok("put", item, s, &v);
+    let (s, v, _) = send(
+        &app,
+        Method::PUT,
+        &uri,
+        Some(&clara),
+        Some(fig.clone()),
+        &[("If-Match", "\"stale\"")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    ok("put", item, s, &v);
+    let (s, v, _) = send(
+        &app,
+        Method::PUT,
+        &uri,
+        Some(&clara),
+        Some(json!({"key": "injured.total"})),
+        &[("If-None-Match", "*")],
+    )
+    .await;
+    ok("put", item, s, &v);
+    let (_, cur, h) = send(&app, Method::GET, &uri, Some(&clara), None, &[]).await;
+    let etag = h.get(header::ETAG).unwrap().to_str().unwrap().to_string();
+    let (s, v, _) = send(
+        &app,
+        Method::PUT,
+        &uri,
+        Some(&clara),
+        Some(fig.clone()),
+        &[("If-Match", &etag)],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{cur}");
+    ok("put", item, s, &v);
+    let (s, v, _) = send(
+        &app,
+        Method::GET,
+        "/api/v1/changesets",
+        Some(&clara),
+        None,
+        &[],
+    )
+    .await;
+    ok("get", "/api/v1/changesets", s, &v);
+    let (s, v, _) = send(
+        &app,
+        Method::GET,
+        &format!("/api/v1/changesets/{id}"),
+        Some(&clara),
+        None,
+        &[],
+    )
+    .await;
+    ok("get", "/api/v1/changesets/{id}", s, &v);
+    let (s, v) = act(&app, &clara, id, "submit", "").await;
+    ok("post", "/api/v1/changesets/{id}/submit", s, &v);
+    let (s, v) = act(&app, &clara, id, "approve", "").await;
+    ok("post", "/api/v1/changesets/{id}/approve", s, &v);
+    let (s, v) = act(&app, &rafael, id, "approve", "").await;
+    assert_eq!(s, StatusCode::OK);
+    ok("post", "/api/v1/changesets/{id}/approve", s, &v);
+    let (s, v) = act(&app, &rafael, id, "reject", "").await;
+    ok("post", "/api/v1/changesets/{id}/reject", s, &v);
+    let (s, v, _) = send(&app, Method::GET, "/api/v1/users", Some(&ada), None, &[]).await;
+    ok("get", "/api/v1/users", s, &v);
+    let (s, v, _) = send(
+        &app,
+        Method::POST,
+        "/api/v1/tokens",
+        Some(&ada),
+        Some(json!({"name": "ci", "roles": ["auditor"]})),
+        &[],
+    )
+    .await;
+    ok("post", "/api/v1/tokens", s, &v);
+    let (s, v, _) = send(&app, Method::GET, "/api/v1/tokens", Some(&ada), None, &[]).await;
+    ok("get", "/api/v1/tokens", s, &v);
+    let (s, v, _) = send(
+        &app,
+        Method::PATCH,
+        "/api/v1/users/clara",
+        Some(&ada),
+        Some(json!({"roles": ["curator", "auditor"]})),
+        &[],
+    )
+    .await;
+    ok("patch", "/api/v1/users/{name}", s, &v);
+}

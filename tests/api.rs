@@ -60,32 +60,9 @@ async fn body<B: MessageBody>(res: ServiceResponse<B>) -> Vec<u8> {
     read_body(res).await.to_vec()
 }
 
-/// Validates `value` against the schema the OpenAPI document gives for this
-/// path, method, status and content type.
+/// Validates a GET response against the OpenAPI document.
 fn conforms(openapi: &Value, path: &str, status: u16, content_type: &str, value: &Value) {
-    let op = &openapi["paths"][path]["get"];
-    assert!(op.is_object(), "{path} is not in the OpenAPI document");
-    let response = &op["responses"][status.to_string()];
-    assert!(
-        response.is_object(),
-        "{path}: status {status} is not documented"
-    );
-    let schema = &response["content"][content_type]["schema"];
-    assert!(
-        schema.is_object(),
-        "{path} {status}: no schema for {content_type}: {response}"
-    );
-    let mut root = schema.as_object().unwrap().clone();
-    root.insert("components".into(), openapi["components"].clone());
-    let validator = jsonschema::draft202012::new(&Value::Object(root)).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(value)
-        .map(|e| format!("{} at {}", e, e.instance_path))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "{path} {status}: the response does not match the OpenAPI schema: {errors:#?}"
-    );
+    common::conforms(openapi, "get", path, status, content_type, value);
 }
 
 #[actix_web::test]

@@ -211,3 +211,39 @@ pub fn serve_demo(dir: &Path, extra: &[&str]) -> (Killed, u16) {
     wait_for_port(port);
     (guard, port)
 }
+
+/// Validates `value` against the schema the OpenAPI document gives for this
+/// path, method, status and content type.
+pub fn conforms(
+    openapi: &serde_json::Value,
+    method: &str,
+    path: &str,
+    status: u16,
+    content_type: &str,
+    value: &serde_json::Value,
+) {
+    use serde_json::Value;
+    let op = &openapi["paths"][path][method];
+    assert!(op.is_object(), "{path} is not in the OpenAPI document");
+    let response = &op["responses"][status.to_string()];
+    assert!(
+        response.is_object(),
+        "{path}: status {status} is not documented"
+    );
+    let schema = &response["content"][content_type]["schema"];
+    assert!(
+        schema.is_object(),
+        "{path} {status}: no schema for {content_type}: {response}"
+    );
+    let mut root = schema.as_object().unwrap().clone();
+    root.insert("components".into(), openapi["components"].clone());
+    let validator = jsonschema::draft202012::new(&Value::Object(root)).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{path} {status}: the response does not match the OpenAPI schema: {errors:#?}"
+    );
+}
