@@ -1,9 +1,16 @@
 //! The audit log: one [`Entry`] per state change or security event, each a
 //! leaf of an RFC 6962 Merkle tree whose heads are signed as checkpoints.
 //!
-//! This module is pure: it knows the entry's canonical form and its hash.
+//! This module knows the entry's canonical form and its hash; [`merkle`]
+//! builds the tree and its proofs and [`checkpoint`] signs and checks tree
+//! heads. None of it speaks SQL or HTTP.
 //! Storage writes entries in the same transaction as the change they record
 //! (see `db::append_audit`).
+
+pub mod checkpoint;
+pub mod merkle;
+#[cfg(test)]
+mod tests;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
