@@ -52,6 +52,9 @@ pub enum Command {
         refresh_seconds: u64,
         #[command(flatten)]
         web: WebOptions,
+        /// The checkpoint signing key; made (mode 0600) when missing.
+        #[command(flatten)]
+        key: KeyOption,
     },
     /// Apply pending database migrations.
     Migrate,
@@ -65,6 +68,9 @@ pub enum Command {
         /// Check the files and show what would change, without writing.
         #[arg(long)]
         dry_run: bool,
+        /// The checkpoint signing key; a publish is followed by a checkpoint.
+        #[command(flatten)]
+        key: KeyOption,
     },
     /// Write an event's current data as CSV files into a folder.
     Export {
@@ -91,6 +97,63 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The tamper-evident audit log: keys, checkpoints, verification, export.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Make the Ed25519 key that signs checkpoints (a file with mode 0600,
+    /// never overwritten); prints the public verifier key.
+    Keygen {
+        #[command(flatten)]
+        key: KeyOption,
+        /// The log's name in checkpoints (their origin line).
+        #[arg(long, default_value = "vigil/audit")]
+        name: String,
+    },
+    /// Sign a checkpoint of the log now, if it grew since the last one.
+    Checkpoint {
+        #[command(flatten)]
+        key: KeyOption,
+    },
+    /// Recompute every leaf and the tree, check every stored checkpoint's
+    /// signature and root; with --checkpoint, prove the log extends a
+    /// checkpoint saved earlier. Exits 0 only when all holds.
+    Verify {
+        #[command(flatten)]
+        key: KeyOption,
+        /// The public verifier key (`name+keyid+base64`), instead of reading
+        /// the signing key file.
+        #[arg(long)]
+        public_key: Option<String>,
+        /// A signed checkpoint saved earlier (from /api/v1/audit/checkpoint).
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Write the log as JSON Lines (one canonical entry per line) or CSV.
+    Export {
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Jsonl,
+    Csv,
+}
+
+/// Where the checkpoint signing key is: outside the database.
+#[derive(Debug, Clone, clap::Args)]
+pub struct KeyOption {
+    /// The signing key file.
+    #[arg(long = "audit-key", env = "VIGIL_AUDIT_KEY", default_value = service::audit::DEFAULT_KEY_FILE)]
+    pub path: PathBuf,
 }
 
 /// How the admin side is served.
@@ -274,6 +337,7 @@ pub fn run(cli: Cli) -> ExitCode {
             demo,
             refresh_seconds,
             web,
+            key,
         } => serve(
             &cli.database_url,
             &bind,
@@ -281,6 +345,7 @@ pub fn run(cli: Cli) -> ExitCode {
             demo,
             refresh_seconds,
             &web,
+            &key.path,
         ),
         Command::Migrate => {
             Db::open(&cli.database_url)
@@ -294,9 +359,12 @@ pub fn run(cli: Cli) -> ExitCode {
                     }
                 })
         }
-        Command::Import { dir, dry_run } => import(&cli.database_url, &dir, dry_run),
+        Command::Import { dir, dry_run, key } => {
+            import(&cli.database_url, &dir, dry_run, &key.path)
+        }
         Command::User(cmd) => user(&cli.database_url, cmd),
         Command::Token(cmd) => token(&cli.database_url, cmd),
+        Command::Audit(cmd) => return audit(&cli.database_url, cmd),
         Command::Export { slug, dir } => open(&cli.database_url).and_then(|db| {
             let ds = service::dataset(&db, &slug)?;
             files::write_dir(&ds, &dir)?;
@@ -313,11 +381,19 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn import(url: &str, dir: &std::path::Path, dry_run: bool) -> Result<()> {
+fn import(url: &str, dir: &std::path::Path, dry_run: bool, key: &std::path::Path) -> Result<()> {
     let folder = Folder::read_dir(dir).map_err(Error::Files)?;
     let db = open(url)?;
     let what = if dry_run { "would " } else { "" };
-    match service::import(&db, &Context::cli(), &folder, dry_run)? {
+    let imported = service::import(&db, &Context::cli(), &folder, dry_run)?;
+    if !dry_run && !matches!(imported, Imported::Unchanged { .. }) {
+        let (k, made) = service::audit::load_or_create_key(key, "vigil/audit")?;
+        if made {
+            println!("made the audit signing key {}", key.display());
+        }
+        service::audit::checkpoint(&db, &k, chrono::Utc::now())?;
+    }
+    match imported {
         Imported::Published {
             event,
             version,
@@ -415,6 +491,7 @@ fn serve(
     with_demo: bool,
     refresh_seconds: u64,
     web: &WebOptions,
+    key_path: &std::path::Path,
 ) -> Result<()> {
     let db = open(url)?;
     if with_demo && !service::events(&db)?.iter().any(|s| s == demo::SLUG) {
@@ -429,7 +506,17 @@ fn serve(
             absolute: chrono::Duration::hours(web.session_max_hours.max(1)),
         },
     };
-    let state = http::State::with_config(db, config, std::sync::Arc::new(SystemClock))?;
+    let (key, made) = service::audit::load_or_create_key(key_path, "vigil/audit")?;
+    if made {
+        println!(
+            "made the audit signing key {} (keep it outside the database, and back it up); public key: {}",
+            key_path.display(),
+            key.verifier()
+        );
+    }
+    let mut state = http::State::with_config(db, config, std::sync::Arc::new(SystemClock))?;
+    state.audit_key = Some(std::sync::Arc::new(key));
+    state.checkpoint(true)?;
     if let Some(token) = state.setup_token()? {
         println!(
             "No accounts yet. Create the first admin at http://{bind}/admin/setup \
@@ -447,4 +534,85 @@ fn serve(
             std::time::Duration::from_secs(refresh_seconds.max(1)),
         ))
         .map_err(|e| Error::Io(format!("cannot serve on {bind}: {e}")))
+}
+
+fn audit(url: &str, cmd: AuditCommand) -> ExitCode {
+    let result = (|| -> Result<ExitCode> {
+        match cmd {
+            AuditCommand::Keygen { key, name } => {
+                let v = service::audit::keygen(&key.path, &name)?;
+                eprintln!("wrote {} (mode 0600); its public key:", key.path.display());
+                println!("{v}");
+                Ok(ExitCode::SUCCESS)
+            }
+            AuditCommand::Checkpoint { key } => {
+                let db = open(url)?;
+                let k = service::audit::load_key(&key.path)?;
+                match service::audit::checkpoint(&db, &k, chrono::Utc::now())? {
+                    Some(cp) => print!("{}", cp.note),
+                    None => eprintln!("the log has not grown since the last checkpoint"),
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            AuditCommand::Verify {
+                key,
+                public_key,
+                checkpoint,
+            } => {
+                let db = open(url)?;
+                let verifier = match public_key {
+                    Some(p) => crate::audit::checkpoint::VerifierKey::parse(&p)
+                        .map_err(|e| Error::BadRequest(e.to_string()))?,
+                    None => service::audit::load_key(&key.path)?.verifier(),
+                };
+                let saved = checkpoint
+                    .map(|p| {
+                        std::fs::read_to_string(&p)
+                            .map_err(|e| Error::Io(format!("cannot read {}: {e}", p.display())))
+                    })
+                    .transpose()?;
+                let v = service::audit::verify(&db, &verifier, saved.as_deref())?;
+                if v.holds() {
+                    println!(
+                        "the audit log holds: {} entries, {} signed checkpoint(s){}",
+                        v.entries,
+                        v.checkpoints,
+                        if saved.is_some() {
+                            "; it extends the saved checkpoint"
+                        } else {
+                            ""
+                        }
+                    );
+                    Ok(ExitCode::SUCCESS)
+                } else {
+                    println!("the audit log does NOT hold ({} entries read):", v.entries);
+                    for p in &v.problems {
+                        println!("  {p}");
+                    }
+                    Ok(ExitCode::from(1))
+                }
+            }
+            AuditCommand::Export { format, output } => {
+                let db = open(url)?;
+                let csv = format == ExportFormat::Csv;
+                let n = match output {
+                    Some(p) => {
+                        let mut f = std::fs::File::create(&p)
+                            .map_err(|e| Error::Io(format!("cannot write {}: {e}", p.display())))?;
+                        service::audit::export(&db, csv, &mut f)?
+                    }
+                    None => service::audit::export(&db, csv, &mut std::io::stdout().lock())?,
+                };
+                eprintln!("exported {n} entries");
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    })();
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -53,14 +53,91 @@ impl Entry {
     /// The canonical bytes of the entry: JSON with sorted keys, no spaces,
     /// `null` for absent fields. This is what the leaf hash covers.
     pub fn canonical(&self) -> String {
-        let v = serde_json::to_value(self).unwrap_or(Json::Null);
-        crate::document::canonical(&v)
+        let before = self.before.as_ref().map(crate::document::canonical);
+        let after = self.after.as_ref().map(crate::document::canonical);
+        canonical_parts(&Parts {
+            seq: self.seq,
+            at: &self.at,
+            actor: &self.actor,
+            action: &self.action,
+            entity: &self.entity,
+            entity_id: &self.entity_id,
+            before: before.as_deref(),
+            after: after.as_deref(),
+            reason: self.reason.as_deref(),
+            summary: self.summary.as_deref(),
+            request_id: self.request_id.as_deref(),
+            client: self.client.as_deref(),
+        })
     }
 
     /// The leaf hash, SHA-256(0x00 ‖ canonical entry).
     pub fn leaf_hash(&self) -> [u8; 32] {
         leaf_hash(self.canonical().as_bytes())
     }
+}
+
+/// An entry's fields as stored, `before` and `after` as their JSON text.
+pub struct Parts<'a> {
+    pub seq: i64,
+    pub at: &'a str,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub entity: &'a str,
+    pub entity_id: &'a str,
+    pub before: Option<&'a str>,
+    pub after: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    pub summary: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+    pub client: Option<&'a str>,
+}
+
+fn push_str(out: &mut String, s: &str) {
+    // serde_json's escaping, the same as the canonical JSON of documents.
+    out.push_str(&Json::String(s.to_string()).to_string());
+}
+
+fn push_opt(out: &mut String, s: Option<&str>) {
+    match s {
+        Some(s) => push_str(out, s),
+        None => out.push_str("null"),
+    }
+}
+
+/// The canonical bytes of an entry from its stored fields, without parsing
+/// `before` and `after`: their stored text is spliced in as it is, so any
+/// change to a stored byte changes the leaf. For an entry as written, the
+/// result is exactly [`Entry::canonical`] (the keys in sorted order).
+pub fn canonical_parts(p: &Parts<'_>) -> String {
+    let mut out =
+        String::with_capacity(160 + p.before.map_or(4, str::len) + p.after.map_or(4, str::len));
+    out.push_str("{\"action\":");
+    push_str(&mut out, p.action);
+    out.push_str(",\"actor\":");
+    push_str(&mut out, p.actor);
+    out.push_str(",\"after\":");
+    out.push_str(p.after.unwrap_or("null"));
+    out.push_str(",\"at\":");
+    push_str(&mut out, p.at);
+    out.push_str(",\"before\":");
+    out.push_str(p.before.unwrap_or("null"));
+    out.push_str(",\"client\":");
+    push_opt(&mut out, p.client);
+    out.push_str(",\"entity\":");
+    push_str(&mut out, p.entity);
+    out.push_str(",\"entity_id\":");
+    push_str(&mut out, p.entity_id);
+    out.push_str(",\"reason\":");
+    push_opt(&mut out, p.reason);
+    out.push_str(",\"request_id\":");
+    push_opt(&mut out, p.request_id);
+    out.push_str(",\"seq\":");
+    out.push_str(&p.seq.to_string());
+    out.push_str(",\"summary\":");
+    push_opt(&mut out, p.summary);
+    out.push('}');
+    out
 }
 
 /// SHA-256(0x00 ‖ data): an RFC 6962 leaf.
@@ -78,4 +155,38 @@ pub fn node_hash(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
     h.update(left);
     h.update(right);
     h.finalize().into()
+}
+
+#[cfg(test)]
+mod canonical_tests {
+    use super::*;
+
+    /// The definition: serde's JSON of the entry, keys sorted.
+    fn reference(e: &Entry) -> String {
+        crate::document::canonical(&serde_json::to_value(e).unwrap())
+    }
+
+    #[test]
+    fn the_fast_canonical_form_is_the_reference_form() {
+        let mut e = Entry {
+            seq: 42,
+            at: "2026-11-26T01:02:03.456Z".into(),
+            actor: "user:clara".into(),
+            action: "changeset.edit".into(),
+            entity: "figure".into(),
+            entity_id: "beslan-2004/injured.total".into(),
+            before: Some(serde_json::json!({"z": 1, "a": "é \"quoted\"\n\u{1}", "n": null})),
+            after: Some(serde_json::json!([1, {"b": 2, "a": [true, false]}])),
+            reason: Some("Ŝome — reason\twith\\ escapes".into()),
+            summary: None,
+            request_id: Some("abc".into()),
+            client: None,
+        };
+        assert_eq!(e.canonical(), reference(&e));
+        e.before = None;
+        e.reason = None;
+        e.summary = Some("s".into());
+        e.client = Some("::1".into());
+        assert_eq!(e.canonical(), reference(&e));
+    }
 }

@@ -8,22 +8,24 @@ use super::Conn;
 use crate::audit::Entry;
 use crate::error::{Error, Result};
 
+/// An audit entry exactly as stored, `before` and `after` as text, with the
+/// stored leaf hash (hex).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_entries)]
-struct EntryRow {
-    seq: i64,
-    at: String,
-    actor: String,
-    action: String,
-    entity: String,
-    entity_id: String,
-    before: Option<String>,
-    after: Option<String>,
-    reason: Option<String>,
-    summary: Option<String>,
-    request_id: Option<String>,
-    client: Option<String>,
-    leaf: String,
+pub struct EntryRow {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub entity: String,
+    pub entity_id: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub reason: Option<String>,
+    pub summary: Option<String>,
+    pub request_id: Option<String>,
+    pub client: Option<String>,
+    pub leaf: String,
 }
 
 /// A signed checkpoint as stored.
@@ -49,7 +51,25 @@ fn json_value(what: &str, seq: i64, v: Option<String>) -> Result<Option<serde_js
 }
 
 impl EntryRow {
-    fn entry(self) -> Result<(Entry, String)> {
+    /// The stored fields, for recomputing the leaf without parsing.
+    pub fn parts(&self) -> crate::audit::Parts<'_> {
+        crate::audit::Parts {
+            seq: self.seq,
+            at: &self.at,
+            actor: &self.actor,
+            action: &self.action,
+            entity: &self.entity,
+            entity_id: &self.entity_id,
+            before: self.before.as_deref(),
+            after: self.after.as_deref(),
+            reason: self.reason.as_deref(),
+            summary: self.summary.as_deref(),
+            request_id: self.request_id.as_deref(),
+            client: self.client.as_deref(),
+        }
+    }
+
+    pub fn entry(self) -> Result<(Entry, String)> {
         let seq = self.seq;
         Ok((
             Entry {
@@ -149,6 +169,35 @@ pub fn audit_entries(c: &mut Conn, f: &AuditFilter) -> Result<Vec<(Entry, String
         .select(EntryRow::as_select())
         .load(c)?;
     rows.into_iter().map(EntryRow::entry).collect()
+}
+
+/// Stored entries with sequence numbers after `after_seq`, in order, at
+/// most `limit`: what verification reads, in batches.
+pub fn audit_rows(c: &mut Conn, after_seq: i64, limit: i64) -> Result<Vec<EntryRow>> {
+    Ok(audit_entries::table
+        .filter(audit_entries::seq.gt(after_seq))
+        .order(audit_entries::seq)
+        .limit(limit)
+        .select(EntryRow::as_select())
+        .load(c)?)
+}
+
+/// The stored leaf hashes (hex) of entries 1 to `upto`, in order.
+pub fn audit_leaves(c: &mut Conn, upto: i64) -> Result<Vec<String>> {
+    Ok(audit_entries::table
+        .filter(audit_entries::seq.le(upto))
+        .order(audit_entries::seq)
+        .select(audit_entries::leaf)
+        .load(c)?)
+}
+
+/// One stored checkpoint by tree size.
+pub fn checkpoint_at(c: &mut Conn, size: i64) -> Result<Option<CheckpointRow>> {
+    Ok(audit_checkpoints::table
+        .find(size)
+        .select(CheckpointRow::as_select())
+        .first(c)
+        .optional()?)
 }
 
 pub fn insert_checkpoint(c: &mut Conn, row: &CheckpointRow) -> Result<()> {

@@ -472,11 +472,16 @@ pub async fn import(
 }
 
 /// Swaps a newly published version into memory at once, so this replica
-/// serves it without waiting for the poll.
+/// serves it without waiting for the poll, and signs a checkpoint of the
+/// audit log that now holds the publish.
 pub async fn refresh(state: &web::Data<State>) {
     let st = state.clone();
     if let Err(e) = blocking(move || st.refresh()).await {
         tracing::warn!(error = %e, "could not load the version just published");
+    }
+    let st = state.clone();
+    if let Err(e) = blocking(move || st.checkpoint(true)).await {
+        tracing::warn!(error = %e, "could not sign an audit checkpoint after a publish");
     }
 }
 

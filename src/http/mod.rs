@@ -5,6 +5,7 @@
 mod admin;
 mod admin_api;
 mod api;
+mod audit;
 pub mod auth;
 pub mod openapi;
 pub mod pages;
@@ -61,6 +62,8 @@ pub struct State {
     pub limits: LoginLimits,
     /// The hash of the one-time setup token, while there are no users.
     setup: Mutex<Option<String>>,
+    /// The key that signs audit checkpoints; none, and none are signed.
+    pub audit_key: Option<Arc<crate::audit::checkpoint::SignerKey>>,
 }
 
 impl State {
@@ -79,9 +82,25 @@ impl State {
             clock,
             limits: LoginLimits::default(),
             setup: Mutex::new(None),
+            audit_key: None,
         };
         state.refresh()?;
         Ok(state)
+    }
+
+    /// Signs a checkpoint when the log has grown since the last one; after
+    /// a publish, and from the poll loop at most once a minute.
+    pub fn checkpoint(&self, force: bool) -> Result<()> {
+        let Some(key) = &self.audit_key else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        if force || service::audit::checkpoint_due(&self.db, now, chrono::Duration::minutes(1))? {
+            if let Some(cp) = service::audit::checkpoint(&self.db, key, now)? {
+                tracing::info!(size = cp.size, "signed an audit checkpoint");
+            }
+        }
+        Ok(())
     }
 
     /// When there are no users yet, makes a one-time setup token that lets
@@ -256,6 +275,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(Compress::default())
             .configure(api::configure)
             .configure(admin_api::configure)
+            .configure(audit::configure)
             .default_service(web::to(problem::not_found)),
     );
 }
@@ -299,6 +319,10 @@ pub async fn serve(
                 Ok(0) => {}
                 Ok(n) => tracing::info!(events = n, "loaded newly published versions"),
                 Err(e) => tracing::warn!(error = %e, "could not poll for new versions"),
+            }
+            let st = poller.clone();
+            if let Err(e) = blocking(move || st.checkpoint(false)).await {
+                tracing::warn!(error = %e, "could not sign an audit checkpoint");
             }
         }
     });

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
-use super::{admin_api, api, site};
+use super::{admin_api, api, audit, site};
 use crate::accounts::{Principal, PrincipalKind, Role};
 use crate::checks::{CheckResult, Outcome, Report};
 use crate::db::VersionInfo;
@@ -116,7 +116,14 @@ pub type DiffSchema = Diff;
         admin_api::change_user,
         admin_api::tokens,
         admin_api::create_token,
-        admin_api::revoke_token
+        admin_api::revoke_token,
+        audit::checkpoint,
+        audit::key,
+        audit::proof,
+        audit::entries,
+        audit::verify,
+        audit::export_jsonl,
+        audit::export_csv
     ),
     components(schemas(
         ProblemDetails,
@@ -165,14 +172,20 @@ pub type DiffSchema = Diff;
         admin_api::NewToken,
         admin_api::CreatedToken,
         admin_api::ImportFiles,
-        admin_api::ImportedChanges
+        admin_api::ImportedChanges,
+        crate::audit::Entry,
+        crate::service::audit::InclusionProof,
+        crate::service::audit::ConsistencyProof,
+        audit::VerificationReport,
+        audit::Proof
     )),
     tags(
         (name = "public", description = "Published figures; no account needed."),
         (name = "operations", description = "For operators and load balancers."),
         (name = "pages", description = "The memorial pages, server-rendered HTML."),
         (name = "accounts", description = "Log-in, log-out, users and API tokens. A session sends X-CSRF-Token on every state-changing request; a Bearer token needs none."),
-        (name = "changesets", description = "Drafts of edits, reviewed by a second person; approval publishes.")
+        (name = "changesets", description = "Drafts of edits, reviewed by a second person; approval publishes."),
+        (name = "audit", description = "The tamper-evident audit log: signed checkpoints and proofs for anyone; entries, verification and exports for auditors.")
     )
 )]
 struct ApiDoc;

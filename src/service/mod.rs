@@ -2,6 +2,7 @@
 //! check. The CLI and the HTTP handlers call these and nothing below them.
 
 mod accounts;
+pub mod audit;
 mod changesets;
 
 pub use accounts::*;

@@ -1,0 +1,275 @@
+//! The audit log over HTTP: the signed head, the public key and proofs for
+//! anyone; the entries, verification and downloads for auditors.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+use super::auth::{Auditor, Who};
+use super::{blocking, State};
+use crate::audit::Entry;
+use crate::db::AuditFilter;
+use crate::error::{Error, Result};
+use crate::service::audit::{self as log, ConsistencyProof, InclusionProof};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/audit/checkpoint", super::get().to(checkpoint))
+        .route("/api/v1/audit/key", super::get().to(key))
+        .route("/api/v1/audit/proof", super::get().to(proof))
+        .route("/api/v1/audit/entries", super::get().to(entries))
+        .route("/api/v1/audit/verify", super::get().to(verify))
+        .route("/api/v1/audit/export.jsonl", super::get().to(export_jsonl))
+        .route("/api/v1/audit/export.csv", super::get().to(export_csv));
+}
+
+fn text(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(body)
+}
+
+/// The latest signed checkpoint of the audit log, as a C2SP signed note
+/// (origin, tree size, base64 root, time; then the Ed25519 signature line).
+#[utoipa::path(get, path = "/api/v1/audit/checkpoint", tag = "audit",
+    responses(
+        (status = 200, description = "the signed note", body = String, content_type = "text/plain"),
+        (status = 404, description = "no checkpoint yet", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn checkpoint(state: web::Data<State>) -> Result<HttpResponse> {
+    let cp = blocking(move || log::latest_checkpoint(&state.db)).await?;
+    Ok(text(cp.note))
+}
+
+/// The public key that verifies checkpoints, in the signed-note verifier
+/// key format (`name+keyid+base64`).
+#[utoipa::path(get, path = "/api/v1/audit/key", tag = "audit",
+    responses(
+        (status = 200, description = "the verifier key", body = String, content_type = "text/plain"),
+        (status = 404, description = "this server signs no checkpoints", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn key(state: web::Data<State>) -> Result<HttpResponse> {
+    let key = state
+        .audit_key
+        .as_ref()
+        .ok_or_else(|| Error::NotFound("this server has no audit key".into()))?;
+    Ok(text(format!("{}\n", key.verifier())))
+}
+
+/// An inclusion or a consistency proof.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum Proof {
+    Inclusion(InclusionProof),
+    Consistency(ConsistencyProof),
+}
+
+/// Which proof: `seq` (and `size`) for inclusion, `from` (and `to`) for
+/// consistency. Sizes default to the latest checkpoint's.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ProofQuery {
+    /// The entry to prove included.
+    pub seq: Option<i64>,
+    /// The tree size to prove it in.
+    pub size: Option<i64>,
+    /// The smaller tree size of a consistency proof.
+    pub from: Option<i64>,
+    /// The larger tree size of a consistency proof.
+    pub to: Option<i64>,
+}
+
+/// An inclusion proof (`?seq=N[&size=M]`) or a consistency proof
+/// (`?from=A[&to=B]`), RFC 9162, hashes in hex.
+#[utoipa::path(get, path = "/api/v1/audit/proof", tag = "audit",
+    params(ProofQuery),
+    responses(
+        (status = 200, description = "an inclusion or a consistency proof", body = Proof),
+        (status = 400, description = "neither seq nor from, or both", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such entry or tree size", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn proof(state: web::Data<State>, q: web::Query<ProofQuery>) -> Result<HttpResponse> {
+    let q = q.into_inner();
+    let body = match (q.seq, q.from) {
+        (Some(seq), None) if q.to.is_none() => {
+            Proof::Inclusion(blocking(move || log::inclusion(&state.db, seq, q.size)).await?)
+        }
+        (None, Some(from)) if q.size.is_none() => {
+            Proof::Consistency(blocking(move || log::consistency(&state.db, from, q.to)).await?)
+        }
+        _ => {
+            return Err(Error::BadRequest(
+                "ask for ?seq=N[&size=M] (inclusion) or ?from=A[&to=B] (consistency)".into(),
+            ))
+        }
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .json(body))
+}
+
+/// Filters for the log.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EntriesQuery {
+    /// e.g. `user:clara`, `anonymous`, `cli:root`.
+    pub actor: Option<String>,
+    /// e.g. `changeset.approve`.
+    pub action: Option<String>,
+    /// e.g. `figure`, `changeset`, `user`.
+    pub entity: Option<String>,
+    /// e.g. `beslan-2004/fatalities.total`: one entity's history.
+    pub entity_id: Option<String>,
+    /// From this time (RFC 3339), inclusive.
+    pub since: Option<String>,
+    /// Up to this time (RFC 3339), inclusive.
+    pub until: Option<String>,
+    /// Entries after this sequence number (for paging).
+    pub after: Option<i64>,
+    /// At most this many (default 100, at most 1,000).
+    pub limit: Option<i64>,
+}
+
+fn time_bound(what: &str, s: &Option<String>) -> Result<Option<String>> {
+    s.as_ref()
+        .map(|t| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map(|d| {
+                    d.with_timezone(&chrono::Utc)
+                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                })
+                .map_err(|e| {
+                    Error::BadRequest(format!("{what} '{t}' is not an RFC 3339 time: {e}"))
+                })
+        })
+        .transpose()
+}
+
+impl EntriesQuery {
+    pub fn filter(&self) -> Result<AuditFilter> {
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(Error::BadRequest(format!(
+                "limit must be between 1 and 1000, not {limit}"
+            )));
+        }
+        Ok(AuditFilter {
+            actor: self.actor.clone().filter(|s| !s.is_empty()),
+            action: self.action.clone().filter(|s| !s.is_empty()),
+            entity: self.entity.clone().filter(|s| !s.is_empty()),
+            entity_id: self.entity_id.clone().filter(|s| !s.is_empty()),
+            since: time_bound("since", &self.since.clone().filter(|s| !s.is_empty()))?,
+            until: time_bound("until", &self.until.clone().filter(|s| !s.is_empty()))?,
+            after_seq: self.after,
+            limit,
+        })
+    }
+}
+
+/// The audit log, filtered, in order (auditors and admins).
+#[utoipa::path(get, path = "/api/v1/audit/entries", tag = "audit",
+    params(EntriesQuery),
+    responses(
+        (status = 200, description = "the entries", body = [Entry]),
+        (status = 400, description = "a bad filter", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not an auditor or admin", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn entries(
+    state: web::Data<State>,
+    _who: Who<Auditor>,
+    q: web::Query<EntriesQuery>,
+) -> Result<HttpResponse> {
+    let filter = q.filter()?;
+    let list = blocking(move || log::entries(&state.db, &filter)).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .json(list))
+}
+
+/// The result of `vigil audit verify`, run now with this server's key.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct VerificationReport {
+    pub holds: bool,
+    pub entries: i64,
+    pub checkpoints: usize,
+    pub latest_checkpoint: Option<i64>,
+    pub problems: Vec<String>,
+}
+
+/// Verifies the whole log now: every leaf, every checkpoint (auditors and admins).
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
+    responses(
+        (status = 200, description = "what verification found", body = VerificationReport),
+        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not an auditor or admin", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "this server has no audit key", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn verify(state: web::Data<State>, _who: Who<Auditor>) -> Result<HttpResponse> {
+    let v = verification(state).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .json(v))
+}
+
+/// Runs the verification with the server's key.
+pub async fn verification(state: web::Data<State>) -> Result<VerificationReport> {
+    let key = state
+        .audit_key
+        .as_ref()
+        .ok_or_else(|| Error::NotFound("this server has no audit key".into()))?
+        .verifier();
+    let v = blocking(move || log::verify(&state.db, &key, None)).await?;
+    Ok(VerificationReport {
+        holds: v.holds(),
+        entries: v.entries,
+        checkpoints: v.checkpoints,
+        latest_checkpoint: v.latest_checkpoint,
+        problems: v.problems,
+    })
+}
+
+async fn export(state: web::Data<State>, csv: bool) -> Result<HttpResponse> {
+    let bytes = blocking(move || {
+        let mut out = Vec::new();
+        log::export(&state.db, csv, &mut out)?;
+        Ok(out)
+    })
+    .await?;
+    let (ct, name) = if csv {
+        ("text/csv; charset=utf-8", "vigil-audit.csv")
+    } else {
+        ("application/jsonl", "vigil-audit.jsonl")
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(ct)
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ))
+        .body(bytes))
+}
+
+/// The whole log as JSON Lines, one canonical entry per line (auditors and admins).
+#[utoipa::path(get, path = "/api/v1/audit/export.jsonl", tag = "audit",
+    responses(
+        (status = 200, description = "the log", body = String, content_type = "application/jsonl"),
+        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not an auditor or admin", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn export_jsonl(state: web::Data<State>, _who: Who<Auditor>) -> Result<HttpResponse> {
+    export(state, false).await
+}
+
+/// The whole log as CSV (auditors and admins).
+#[utoipa::path(get, path = "/api/v1/audit/export.csv", tag = "audit",
+    responses(
+        (status = 200, description = "the log", body = String, content_type = "text/csv"),
+        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not an auditor or admin", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn export_csv(state: web::Data<State>, _who: Who<Auditor>) -> Result<HttpResponse> {
+    export(state, true).await
+}

@@ -1,0 +1,707 @@
+//! The audit log on real SQLite and PostgreSQL databases: one entry per
+//! action in the same transaction, append-only triggers, tampering found by
+//! `vigil audit verify`, proofs checked by an independent implementation,
+//! and concurrent writers that never leave a gap.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use vigil::accounts::{Principal, PrincipalKind, Role};
+use vigil::db::{AuditFilter, Db};
+use vigil::files::Folder;
+use vigil::model::{ItemEdit, Table};
+use vigil::service::{self, audit, Context, Precondition};
+
+const SLUG: &str = "beslan-2004";
+const PASSWORD: &str = "a long quiet evening";
+
+fn person(name: &str, roles: &[Role]) -> Principal {
+    Principal {
+        name: name.into(),
+        kind: PrincipalKind::User,
+        roles: roles.to_vec(),
+    }
+}
+
+fn ctx(actor: &str) -> Context {
+    Context::actor(actor)
+}
+
+fn all(db: &Db) -> Vec<vigil::audit::Entry> {
+    audit::entries(
+        db,
+        &AuditFilter {
+            limit: 1_000_000,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+/// Edits a figure's notes in a changeset, against the ETag it has there.
+fn edit_notes(db: &Db, who: &Principal, id: i64, key: &str, notes: &str) {
+    let v = service::item(db, id, Table::Figures, key).unwrap();
+    let mut item = v.item.unwrap();
+    item["notes"] = json!(notes);
+    service::put_item(
+        db,
+        &ctx(&who.actor()),
+        who,
+        id,
+        ItemEdit {
+            table: Table::Figures,
+            key: key.into(),
+            item: Some(item),
+        },
+        &Precondition::Matches(v.etag),
+    )
+    .unwrap();
+}
+
+/// An event imported, two accounts, a changeset approved: a log of a dozen
+/// entries, and a checkpoint signed with a key in `dir`.
+fn populated(t: &common::TestDb, dir: &Path) -> (Db, vigil::audit::checkpoint::SignerKey) {
+    let db = t.open();
+    let folder = Folder::read_dir(&common::beslan_dir()).unwrap();
+    service::import(&db, &ctx("cli:test"), &folder, false).unwrap();
+    service::add_user(&db, &ctx("cli:test"), "clara", PASSWORD, &[Role::Curator]).unwrap();
+    service::add_user(&db, &ctx("cli:test"), "rafael", PASSWORD, &[Role::Reviewer]).unwrap();
+    let clara = person("clara", &[Role::Curator]);
+    let rafael = person("rafael", &[Role::Reviewer]);
+    let id = service::open(&db, &ctx("user:clara"), &clara, SLUG, "a note").unwrap();
+    edit_notes(&db, &clara, id, "injured.total", "a note");
+    service::submit(&db, &ctx("user:clara"), &clara, id, None).unwrap();
+    service::approve(&db, &ctx("user:rafael"), &rafael, id, Some("checked")).unwrap();
+    let key_path = dir.join("audit.key");
+    audit::keygen(&key_path, "test/audit").unwrap();
+    let key = audit::load_key(&key_path).unwrap();
+    audit::checkpoint(&db, &key, chrono::Utc::now())
+        .unwrap()
+        .unwrap();
+    (db, key)
+}
+
+/// Runs `vigil audit verify` on the database; its exit code and output.
+fn verify_cli(t: &common::TestDb, dir: &Path, extra: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["--database-url", &t.url, "audit", "verify", "--audit-key"])
+        .arg(dir.join("audit.key"))
+        .args(extra)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// Runs SQL straight through the database driver, as an attacker with
+/// database access would, after dropping the append-only triggers.
+fn attack(t: &common::TestDb, sql: &str) {
+    let drop = if t.name == "sqlite" {
+        "DROP TRIGGER audit_entries_no_update; DROP TRIGGER audit_entries_no_delete;"
+    } else {
+        "DROP TRIGGER audit_entries_append_only ON audit_entries;"
+    };
+    let script = format!("{drop} {sql}");
+    if t.name == "sqlite" {
+        let path = t.url.trim_start_matches("sqlite://");
+        let mut c = diesel::SqliteConnection::establish(path).unwrap();
+        c.batch_execute(&script).unwrap();
+    } else {
+        let mut c = diesel::PgConnection::establish(&t.url).unwrap();
+        c.batch_execute(&script).unwrap();
+    }
+}
+
+fn leaf_hex(e: &vigil::audit::Entry) -> String {
+    hex::encode(e.leaf_hash())
+}
+
+#[test]
+fn the_database_refuses_changes_to_the_log() {
+    for t in common::backends("the_database_refuses_changes_to_the_log") {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _) = populated(&t, dir.path());
+        let mut c = db.conn().unwrap();
+        for sql in [
+            "UPDATE audit_entries SET actor = 'someone' WHERE seq = 1",
+            "DELETE FROM audit_entries WHERE seq = 1",
+            "UPDATE audit_checkpoints SET root = 'x'",
+            "DELETE FROM audit_checkpoints",
+        ] {
+            let e = diesel::sql_query(sql).execute_on(&mut c);
+            assert!(e.is_err(), "{}: {sql} was allowed", t.name);
+        }
+        if t.name == "postgres" {
+            let e = diesel::sql_query("TRUNCATE audit_entries").execute_on(&mut c);
+            assert!(e.is_err(), "TRUNCATE was allowed");
+        }
+        let (code, out) = verify_cli(&t, dir.path(), &[]);
+        assert_eq!(code, 0, "{out}");
+    }
+}
+
+trait ExecuteOn {
+    fn execute_on(self, c: &mut vigil::db::Conn) -> diesel::QueryResult<usize>;
+}
+
+impl ExecuteOn for diesel::query_builder::SqlQuery {
+    fn execute_on(self, c: &mut vigil::db::Conn) -> diesel::QueryResult<usize> {
+        use diesel::RunQueryDsl;
+        self.execute(c)
+    }
+}
+
+#[test]
+fn verify_names_each_kind_of_tampering() {
+    for backend in ["sqlite", "postgres"] {
+        // Each attack on a fresh, identical log.
+        type Attack = fn(&common::TestDb, &Db) -> &'static str;
+        let attacks: Vec<(&str, Attack)> = vec![
+            ("change one value", |t, _| {
+                attack(
+                    t,
+                    "UPDATE audit_entries SET actor = 'user:someone-else' WHERE seq = 3",
+                );
+                "entry 3: its content does not match its stored leaf hash"
+            }),
+            ("delete the last entry", |t, db| {
+                let n = all(db).len();
+                attack(t, &format!("DELETE FROM audit_entries WHERE seq = {n}"));
+                "entries"
+            }),
+            ("delete a middle entry", |t, _| {
+                attack(t, "DELETE FROM audit_entries WHERE seq = 5");
+                "entries 5 to 5 are missing"
+            }),
+            ("swap two entries", |t, db| {
+                let e = all(db);
+                let (a, b) = (&e[3], &e[4]);
+                let set = |x: &vigil::audit::Entry, y: &vigil::audit::Entry| {
+                    format!(
+                        "UPDATE audit_entries SET action = '{}', actor = '{}', entity = '{}', entity_id = '{}', leaf = '{}' WHERE seq = {};",
+                        y.action, y.actor, y.entity, y.entity_id, leaf_hex(y), x.seq
+                    )
+                };
+                attack(t, &format!("{}{}", set(a, b), set(b, a)));
+                "entry 4: its content does not match its stored leaf hash"
+            }),
+            ("change a value and recompute its hash", |t, db| {
+                let mut e = all(db)[1].clone();
+                e.summary = Some("nothing happened here".into());
+                attack(
+                    t,
+                    &format!(
+                        "UPDATE audit_entries SET summary = 'nothing happened here', leaf = '{}' WHERE seq = 2",
+                        leaf_hex(&e)
+                    ),
+                );
+                "no longer have the signed root"
+            }),
+        ];
+        for (what, attack_fn) in attacks {
+            let t = if backend == "sqlite" {
+                common::sqlite()
+            } else {
+                match common::postgres("verify_names_each_kind_of_tampering") {
+                    Some(t) => t,
+                    None => break,
+                }
+            };
+            let dir = tempfile::tempdir().unwrap();
+            let (db, _) = populated(&t, dir.path());
+            let (code, out) = verify_cli(&t, dir.path(), &[]);
+            assert_eq!(code, 0, "{}: before the attack: {out}", t.name);
+            let says = attack_fn(&t, &db);
+            let (code, out) = verify_cli(&t, dir.path(), &[]);
+            assert_eq!(code, 1, "{} {what}: not detected: {out}", t.name);
+            assert!(out.contains(says), "{} {what}: {out}", t.name);
+        }
+    }
+}
+
+#[test]
+fn a_saved_checkpoint_proves_the_log_only_grew() {
+    for t in common::backends("a_saved_checkpoint_proves_the_log_only_grew") {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, key) = populated(&t, dir.path());
+        let saved = audit::latest_checkpoint(&db).unwrap().note;
+        let file = dir.path().join("saved.checkpoint");
+        std::fs::write(&file, &saved).unwrap();
+        // The log grows and is checkpointed again: it extends the saved one.
+        service::add_user(&db, &ctx("cli:test"), "aude", PASSWORD, &[Role::Auditor]).unwrap();
+        audit::checkpoint(&db, &key, chrono::Utc::now())
+            .unwrap()
+            .unwrap();
+        let (code, out) = verify_cli(&t, dir.path(), &["--checkpoint", file.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("extends the saved checkpoint"), "{out}");
+        // An operator rewrites history and re-signs every checkpoint with the
+        // key: the stored checkpoints agree, the saved one does not.
+        let mut e = all(&db)[0].clone();
+        e.actor = "cli:nobody".into();
+        attack(
+            &t,
+            &format!(
+                "UPDATE audit_entries SET actor = 'cli:nobody', leaf = '{}' WHERE seq = 1; DELETE FROM audit_checkpoints;",
+                leaf_hex(&e)
+            )
+            .replace(
+                "DELETE FROM audit_checkpoints;",
+                if t.name == "sqlite" {
+                    "DROP TRIGGER audit_checkpoints_no_delete; DELETE FROM audit_checkpoints;"
+                } else {
+                    "DROP TRIGGER audit_checkpoints_append_only ON audit_checkpoints; DELETE FROM audit_checkpoints;"
+                },
+            ),
+        );
+        audit::checkpoint(&db, &key, chrono::Utc::now())
+            .unwrap()
+            .unwrap();
+        let (code, out) = verify_cli(&t, dir.path(), &[]);
+        assert_eq!(
+            code, 0,
+            "the rewritten log agrees with its re-signed checkpoint: {out}"
+        );
+        let (code, out) = verify_cli(&t, dir.path(), &["--checkpoint", file.to_str().unwrap()]);
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("the saved checkpoint"), "{out}");
+    }
+}
+
+/// RFC 6962 written out recursively, independent of vigil's iterative code.
+mod reference {
+    use sha2::{Digest, Sha256};
+
+    pub type H = [u8; 32];
+
+    pub fn node(l: &H, r: &H) -> H {
+        let mut h = Sha256::new();
+        h.update([1u8]);
+        h.update(l);
+        h.update(r);
+        h.finalize().into()
+    }
+
+    fn split(n: usize) -> usize {
+        let mut k = 1;
+        while k * 2 < n {
+            k *= 2;
+        }
+        k
+    }
+
+    pub fn mth(d: &[H]) -> H {
+        match d.len() {
+            0 => Sha256::digest([]).into(),
+            1 => d[0],
+            n => {
+                let k = split(n);
+                node(&mth(&d[..k]), &mth(&d[k..]))
+            }
+        }
+    }
+
+    pub fn path(m: usize, d: &[H]) -> Vec<H> {
+        let n = d.len();
+        if n <= 1 {
+            return vec![];
+        }
+        let k = split(n);
+        if m < k {
+            let mut p = path(m, &d[..k]);
+            p.push(mth(&d[k..]));
+            p
+        } else {
+            let mut p = path(m - k, &d[k..]);
+            p.push(mth(&d[..k]));
+            p
+        }
+    }
+
+    fn subproof(m: usize, d: &[H], b: bool) -> Vec<H> {
+        let n = d.len();
+        if m == n {
+            return if b { vec![] } else { vec![mth(d)] };
+        }
+        let k = split(n);
+        if m <= k {
+            let mut p = subproof(m, &d[..k], b);
+            p.push(mth(&d[k..]));
+            p
+        } else {
+            let mut p = subproof(m - k, &d[k..], false);
+            p.push(mth(&d[..k]));
+            p
+        }
+    }
+
+    pub fn proof(m: usize, d: &[H]) -> Vec<H> {
+        if m == 0 || m == d.len() {
+            vec![]
+        } else {
+            subproof(m, d, true)
+        }
+    }
+}
+
+fn hexes(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[actix_web::test]
+async fn proofs_verify_with_an_independent_implementation() {
+    use actix_web::test::{call_service, init_service, read_body, TestRequest};
+    for t in common::backends("proofs_verify_with_an_independent_implementation") {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, key) = populated(&t, dir.path());
+        let first = audit::latest_checkpoint(&db).unwrap();
+        service::add_user(&db, &ctx("cli:test"), "aude", PASSWORD, &[Role::Auditor]).unwrap();
+        audit::checkpoint(&db, &key, chrono::Utc::now())
+            .unwrap()
+            .unwrap();
+        let mut state = vigil::http::State::load(db.clone()).unwrap();
+        state.audit_key = Some(std::sync::Arc::new(key));
+        let app = init_service(vigil::http::app(actix_web::web::Data::new(state))).await;
+        let get = |uri: String| TestRequest::get().uri(&uri).to_request();
+
+        // The leaves, computed here from the JSON Lines export.
+        let mut out = Vec::new();
+        audit::export(&db, false, &mut out).unwrap();
+        let leaves: Vec<reference::H> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut h = Sha256::new();
+                h.update([0u8]);
+                h.update(l.as_bytes());
+                h.finalize().into()
+            })
+            .collect();
+        let n = leaves.len();
+
+        // The signed checkpoint's root is the tree head of all the leaves.
+        let note = String::from_utf8(
+            read_body(call_service(&app, get("/api/v1/audit/checkpoint".into())).await)
+                .await
+                .to_vec(),
+        )
+        .unwrap();
+        let lines: Vec<&str> = note.lines().collect();
+        assert_eq!(lines[0], "test/audit");
+        assert_eq!(lines[1], n.to_string());
+        use base64::Engine;
+        let root = base64::engine::general_purpose::STANDARD
+            .decode(lines[2])
+            .unwrap();
+        assert_eq!(root, reference::mth(&leaves).to_vec(), "{}", t.name);
+        let key_text = String::from_utf8(
+            read_body(call_service(&app, get("/api/v1/audit/key".into())).await)
+                .await
+                .to_vec(),
+        )
+        .unwrap();
+        let verifier = vigil::audit::checkpoint::VerifierKey::parse(key_text.trim()).unwrap();
+        vigil::audit::checkpoint::open(&note, &verifier).unwrap();
+
+        // Every inclusion proof is the RFC's PATH.
+        for seq in 1..=n {
+            let res = call_service(&app, get(format!("/api/v1/audit/proof?seq={seq}"))).await;
+            assert_eq!(res.status(), 200);
+            let v: Value = serde_json::from_slice(&read_body(res).await).unwrap();
+            let want: Vec<String> = reference::path(seq - 1, &leaves)
+                .iter()
+                .map(hex::encode)
+                .collect();
+            assert_eq!(hexes(&v["proof"]), want, "seq {seq}");
+            assert_eq!(v["leaf"], hex::encode(leaves[seq - 1]));
+        }
+        // The consistency proof from the first checkpoint is the RFC's PROOF.
+        let m = first.size as usize;
+        let res = call_service(&app, get(format!("/api/v1/audit/proof?from={m}"))).await;
+        let v: Value = serde_json::from_slice(&read_body(res).await).unwrap();
+        let want: Vec<String> = reference::proof(m, &leaves)
+            .iter()
+            .map(hex::encode)
+            .collect();
+        assert_eq!(hexes(&v["proof"]), want);
+        assert_eq!(v["from_root"], first.root);
+        // vigil's verifiers accept it, and refuse it changed.
+        let unhex = |s: &str| -> [u8; 32] { hex::decode(s).unwrap().try_into().unwrap() };
+        let proof: Vec<[u8; 32]> = hexes(&v["proof"]).iter().map(|h| unhex(h)).collect();
+        let new_root = reference::mth(&leaves);
+        assert!(vigil::audit::merkle::verify_consistency(
+            m as u64,
+            n as u64,
+            &unhex(&first.root),
+            &new_root,
+            &proof
+        ));
+        let mut bad = proof.clone();
+        bad[0][0] ^= 1;
+        assert!(!vigil::audit::merkle::verify_consistency(
+            m as u64,
+            n as u64,
+            &unhex(&first.root),
+            &new_root,
+            &bad
+        ));
+        // Bad requests are named.
+        let res = call_service(&app, get(format!("/api/v1/audit/proof?seq={}", n + 1))).await;
+        assert_eq!(res.status(), 404);
+        let res = call_service(&app, get("/api/v1/audit/proof".into())).await;
+        assert_eq!(res.status(), 400);
+    }
+}
+
+#[test]
+fn each_action_writes_exactly_one_entry_and_a_failure_none() {
+    for t in common::backends("each_action_writes_exactly_one_entry_and_a_failure_none") {
+        let db = t.open();
+        let folder = Folder::read_dir(&common::beslan_dir()).unwrap();
+        let clara = person("clara", &[Role::Curator]);
+        let rafael = person("rafael", &[Role::Reviewer]);
+        let step = |what: &str, action: &str, f: &dyn Fn() -> bool| {
+            let before = all(&db).len();
+            let ok = f();
+            let after = all(&db);
+            let new: Vec<_> = after[before..].iter().map(|e| e.action.clone()).collect();
+            if ok {
+                assert!(new.contains(&action.to_string()), "{what}: {new:?}");
+            } else {
+                assert!(new.is_empty(), "{what} failed but wrote {new:?}");
+            }
+            new.len()
+        };
+        // An import writes the import and the publish (of version 1).
+        assert_eq!(
+            step("import", "event.import", &|| service::import(
+                &db,
+                &ctx("cli:test"),
+                &folder,
+                false
+            )
+            .is_ok()),
+            2
+        );
+        assert_eq!(
+            step("user add", "user.add", &|| service::add_user(
+                &db,
+                &ctx("cli:test"),
+                "clara",
+                PASSWORD,
+                &[Role::Curator]
+            )
+            .is_ok()),
+            1
+        );
+        assert_eq!(
+            step("user add again", "", &|| service::add_user(
+                &db,
+                &ctx("cli:test"),
+                "clara",
+                PASSWORD,
+                &[Role::Curator]
+            )
+            .is_ok()),
+            0
+        );
+        assert_eq!(
+            step("weak password", "", &|| service::add_user(
+                &db,
+                &ctx("cli:test"),
+                "weak",
+                "password1234",
+                &[Role::Curator]
+            )
+            .is_ok()),
+            0
+        );
+        assert_eq!(
+            step("roles", "user.roles", &|| service::set_roles(
+                &db,
+                &ctx("cli:test"),
+                "clara",
+                &[Role::Curator, Role::Auditor]
+            )
+            .is_ok()),
+            1
+        );
+        assert_eq!(
+            step("token", "token.create", &|| service::create_token(
+                &db,
+                &ctx("cli:test"),
+                "ci",
+                &[Role::Auditor]
+            )
+            .is_ok()),
+            1
+        );
+        assert_eq!(
+            step("revoke", "token.revoke", &|| service::revoke_token(
+                &db,
+                &ctx("cli:test"),
+                "ci"
+            )
+            .is_ok()),
+            1
+        );
+        let limits = service::LoginLimits::default();
+        assert_eq!(
+            step("log-in", "session.login", &|| service::login(
+                &db,
+                &ctx("anonymous"),
+                &limits,
+                "clara",
+                PASSWORD
+            )
+            .is_ok()),
+            1
+        );
+        assert_eq!(
+            // A security event: written though the log-in fails.
+            step("failed log-in", "session.login_failed", &|| matches!(
+                service::login(&db, &ctx("anonymous"), &limits, "clara", "wrong password!"),
+                Err(vigil::Error::Unauthorized(_))
+            )),
+            1
+        );
+        let id = service::open(&db, &ctx("user:clara"), &clara, SLUG, "r").unwrap();
+        assert_eq!(
+            step("edit", "changeset.edit", &|| {
+                edit_notes(&db, &clara, id, "injured.total", "n");
+                true
+            }),
+            1
+        );
+        assert_eq!(
+            step("approve a draft", "", &|| service::approve(
+                &db,
+                &ctx("user:rafael"),
+                &rafael,
+                id,
+                None
+            )
+            .is_ok()),
+            0
+        );
+        assert_eq!(
+            step("submit", "changeset.submit", &|| service::submit(
+                &db,
+                &ctx("user:clara"),
+                &clara,
+                id,
+                None
+            )
+            .is_ok()),
+            1
+        );
+        assert_eq!(
+            step("approve", "changeset.approve", &|| service::approve(
+                &db,
+                &ctx("user:rafael"),
+                &rafael,
+                id,
+                None
+            )
+            .is_ok()),
+            2
+        );
+        assert_eq!(
+            step("disable", "user.disable", &|| service::set_disabled(
+                &db,
+                &ctx("cli:test"),
+                "clara",
+                true
+            )
+            .is_ok()),
+            1
+        );
+        // The fields of one entry.
+        let e = all(&db)
+            .into_iter()
+            .rfind(|e| e.action == "changeset.approve")
+            .unwrap();
+        assert_eq!(e.actor, "user:rafael");
+        assert_eq!(e.entity, "changeset");
+        assert_eq!(e.entity_id, id.to_string());
+        assert_eq!(e.before.unwrap()["state"], "submitted");
+        assert_eq!(e.after.unwrap()["state"], "approved");
+        assert!(chrono::DateTime::parse_from_rfc3339(&e.at).is_ok());
+        // Secrets never appear.
+        for e in all(&db) {
+            let text = e.canonical();
+            assert!(
+                !text.contains(PASSWORD) && !text.contains("$argon2"),
+                "{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn concurrent_writers_never_leave_a_gap() {
+    for t in common::backends("concurrent_writers_never_leave_a_gap") {
+        let db = t.open();
+        // Threads of this process.
+        std::thread::scope(|s| {
+            for i in 0..4 {
+                let db = db.clone();
+                s.spawn(move || {
+                    for j in 0..10 {
+                        service::create_token(
+                            &db,
+                            &ctx("cli:test"),
+                            &format!("t{i}-{j}"),
+                            &[Role::Auditor],
+                        )
+                        .unwrap();
+                    }
+                });
+            }
+        });
+        // And two processes at once.
+        let dir = tempfile::tempdir().unwrap();
+        let spawn = |p: &str| {
+            Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "for i in 1 2 3 4 5 6 7 8; do \"$VIGIL\" --database-url \"$URL\" token create {p}$i --role auditor >/dev/null || exit 1; done"
+                ))
+                .env("VIGIL", env!("CARGO_BIN_EXE_vigil"))
+                .env("URL", &t.url)
+                .current_dir(dir.path())
+                .spawn()
+                .unwrap()
+        };
+        let (mut a, mut b) = (spawn("a"), spawn("b"));
+        assert!(a.wait().unwrap().success());
+        assert!(b.wait().unwrap().success());
+        let entries = all(&db);
+        assert_eq!(entries.len(), 40 + 16, "{}", t.name);
+        for (i, e) in entries.iter().enumerate() {
+            assert_eq!(e.seq, i as i64 + 1, "{}: a gap", t.name);
+        }
+        let key_path = dir.path().join("audit.key");
+        audit::keygen(&key_path, "test/audit").unwrap();
+        let key = audit::load_key(&key_path).unwrap();
+        audit::checkpoint(&db, &key, chrono::Utc::now()).unwrap();
+        let v = audit::verify(&db, &key.verifier(), None).unwrap();
+        assert!(v.holds(), "{:?}", v.problems);
+        assert_eq!(v.entries, 56);
+    }
+}
