@@ -97,5 +97,96 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// `vigil audit verify` over 1,000,000 entries stored in SQLite, with a
+/// signed checkpoint at the end: read, recompute every leaf, rebuild the
+/// tree, check the signature and the root. Target: < 3 s.
+fn verify_sqlite(c: &mut Criterion) {
+    use vigil::db::{Db, EntryRow};
+    use vigil::service::audit;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&format!("sqlite://{}", dir.path().join("a.db").display())).unwrap();
+    db.migrate().unwrap();
+    let t = Instant::now();
+    for start in (1..=ENTRIES as i64).step_by(50_000) {
+        let rows: Vec<EntryRow> = (start..start + 50_000)
+            .map(|s| EntryRow::of(&entry(s)))
+            .collect();
+        db.write(|c| vigil::db::insert_audit_rows(c, &rows))
+            .unwrap();
+    }
+    let key_path = dir.path().join("k");
+    audit::keygen(&key_path, "bench/audit").unwrap();
+    let key = audit::load_key(&key_path).unwrap();
+    audit::checkpoint(&db, &key, chrono::Utc::now())
+        .unwrap()
+        .unwrap();
+    eprintln!(
+        "stored {ENTRIES} entries and a checkpoint in {:?}",
+        t.elapsed()
+    );
+    let verifier = key.verifier();
+    let mut g = c.benchmark_group("audit");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(40));
+    g.bench_function("verify_1m_entries_sqlite", |b| {
+        b.iter(|| {
+            let v = audit::verify(&db, &verifier, None).unwrap();
+            assert!(v.holds() && v.entries == ENTRIES as i64);
+        })
+    });
+    g.finish();
+}
+
+/// What an audit entry adds to an edit: one edit of a changeset (its
+/// transaction, with its entry) against appending one entry alone.
+fn entry_cost(c: &mut Criterion) {
+    use vigil::accounts::{Principal, PrincipalKind, Role};
+    use vigil::db::Db;
+    use vigil::model::{ItemEdit, Table};
+    use vigil::service::{self, Context, Precondition};
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&format!("sqlite://{}", dir.path().join("e.db").display())).unwrap();
+    db.migrate().unwrap();
+    let folder =
+        vigil::files::Folder::read_dir(std::path::Path::new("imports/beslan-2004")).unwrap();
+    service::import(&db, &Context::actor("bench"), &folder, false).unwrap();
+    let clara = Principal {
+        name: "clara".into(),
+        kind: PrincipalKind::User,
+        roles: vec![Role::Curator],
+    };
+    let ctx = Context::actor("user:clara");
+    let id = service::open(&db, &ctx, &clara, "beslan-2004", "bench").unwrap();
+    let mut n = 0u64;
+    let mut g = c.benchmark_group("audit");
+    g.bench_function("edit_with_its_entry_sqlite", |b| {
+        b.iter(|| {
+            n += 1;
+            let v = service::item(&db, id, Table::Figures, "injured.total").unwrap();
+            let mut item = v.item.unwrap();
+            item["notes"] = json!(format!("note {n}"));
+            service::put_item(
+                &db,
+                &ctx,
+                &clara,
+                id,
+                ItemEdit {
+                    table: Table::Figures,
+                    key: "injured.total".into(),
+                    item: Some(item),
+                },
+                &Precondition::Matches(v.etag),
+            )
+            .unwrap();
+        })
+    });
+    g.bench_function("entry_alone_sqlite", |b| {
+        b.iter(|| {
+            db.write(|c| vigil::db::append_audit(c, entry(0))).unwrap();
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, verify_sqlite, entry_cost);
 criterion_main!(benches);

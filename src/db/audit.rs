@@ -103,23 +103,8 @@ pub fn audit_size(c: &mut Conn) -> Result<i64> {
 /// inside [`super::Db::write`], whose lock keeps the numbers gapless.
 pub fn append_audit(c: &mut Conn, mut entry: Entry) -> Result<Entry> {
     entry.seq = audit_size(c)? + 1;
-    let leaf = hex::encode(entry.leaf_hash());
     diesel::insert_into(audit_entries::table)
-        .values(EntryRow {
-            seq: entry.seq,
-            at: entry.at.clone(),
-            actor: entry.actor.clone(),
-            action: entry.action.clone(),
-            entity: entry.entity.clone(),
-            entity_id: entry.entity_id.clone(),
-            before: json_text(&entry.before),
-            after: json_text(&entry.after),
-            reason: entry.reason.clone(),
-            summary: entry.summary.clone(),
-            request_id: entry.request_id.clone(),
-            client: entry.client.clone(),
-            leaf,
-        })
+        .values(EntryRow::of(&entry))
         .execute(c)?;
     Ok(entry)
 }
@@ -169,6 +154,41 @@ pub fn audit_entries(c: &mut Conn, f: &AuditFilter) -> Result<Vec<(Entry, String
         .select(EntryRow::as_select())
         .load(c)?;
     rows.into_iter().map(EntryRow::entry).collect()
+}
+
+/// Stores entries exactly as given (sequence numbers and leaves included),
+/// in batches: for restoring a log, and for benchmarks.
+pub fn insert_audit_rows(c: &mut Conn, rows: &[EntryRow]) -> Result<()> {
+    for chunk in rows.chunks(1000) {
+        // Batch inserts need the concrete backend.
+        let insert = diesel::insert_into(audit_entries::table).values(chunk);
+        match &mut *c {
+            Conn::Sqlite(c) => insert.execute(c)?,
+            Conn::Postgres(c) => insert.execute(c)?,
+        };
+    }
+    Ok(())
+}
+
+impl EntryRow {
+    /// The row that stores `e`, with its leaf hash.
+    pub fn of(e: &Entry) -> Self {
+        EntryRow {
+            seq: e.seq,
+            at: e.at.clone(),
+            actor: e.actor.clone(),
+            action: e.action.clone(),
+            entity: e.entity.clone(),
+            entity_id: e.entity_id.clone(),
+            before: json_text(&e.before),
+            after: json_text(&e.after),
+            reason: e.reason.clone(),
+            summary: e.summary.clone(),
+            request_id: e.request_id.clone(),
+            client: e.client.clone(),
+            leaf: hex::encode(e.leaf_hash()),
+        }
+    }
 }
 
 /// Stored entries with sequence numbers after `after_seq`, in order, at
