@@ -330,6 +330,36 @@ async fn four_eyes(driver: &WebDriver, port: u16, shots: &std::path::Path) -> We
         .text()
         .await?;
     assert!(version.starts_with("2,"), "{version}");
+
+    // The auditor sees the log verified, and one figure's history.
+    driver
+        .goto(format!("http://127.0.0.1:{port}/admin"))
+        .await?;
+    submit(driver, By::Css("form.logout button")).await?;
+    log_in(driver, port, "aude").await?;
+    driver
+        .goto(format!("http://127.0.0.1:{port}/admin/audit"))
+        .await?;
+    let verified = el(driver, By::Id("verification")).await?.text().await?;
+    assert!(verified.contains("The log holds"), "{verified}");
+    let log = el(driver, By::Css("table#entries")).await?.text().await?;
+    assert!(
+        log.contains("changeset.approve") && log.contains("version.publish"),
+        "{log}"
+    );
+    driver
+        .goto(format!(
+            "http://127.0.0.1:{port}/admin/audit?entity=figure&entity_id=beslan-2004/injured.total"
+        ))
+        .await?;
+    let rows = driver.find_all(By::Css("table#entries tbody tr")).await?;
+    assert_eq!(rows.len(), 1, "one save; the refused one left no entry");
+    let row = rows[0].text().await?;
+    assert!(
+        row.contains("user:clara") && row.contains("changeset.edit"),
+        "{row}"
+    );
+    driver.screenshot(&shots.join("admin-audit.png")).await?;
     Ok(())
 }
 
@@ -341,6 +371,7 @@ async fn the_four_eyes_flow_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     add_user(dir.path(), "clara", "curator");
     add_user(dir.path(), "rafael", "reviewer");
+    add_user(dir.path(), "aude", "auditor");
     let (_server, port) = common::serve_demo(dir.path(), &[]);
     let shots = common::repo().join("target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();

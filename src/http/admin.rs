@@ -33,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/users", super::get().to(users))
         .route("/admin/users", web::post().to(add_user))
         .route("/admin/users/{name}", web::post().to(change_user))
+        .route("/admin/audit", super::get().to(audit_log))
         .route("/admin/changesets", web::post().to(open))
         .route("/admin/changesets/{id}", super::get().to(changeset))
         .route(
@@ -62,6 +63,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct Frame {
     pub me: Option<String>,
     pub is_admin: bool,
+    pub is_auditor: bool,
     pub csrf: String,
     pub notice: String,
     pub error: String,
@@ -72,6 +74,7 @@ impl Frame {
         Self {
             me: None,
             is_admin: false,
+            is_auditor: false,
             csrf: String::new(),
             notice: String::new(),
             error: String::new(),
@@ -86,6 +89,7 @@ impl Frame {
                 format_roles(&c.principal.roles)
             )),
             is_admin: c.principal.has(Role::Admin),
+            is_auditor: c.principal.has(Role::Auditor) || c.principal.has(Role::Admin),
             csrf: c.csrf().unwrap_or_default(),
             notice: String::new(),
             error: String::new(),
@@ -1203,4 +1207,173 @@ async fn import(
         ),
         Err(e) => error_page(&e, f),
     }
+}
+
+/// One audit entry as the log page shows it.
+struct EntryRow {
+    seq: i64,
+    at: String,
+    actor: String,
+    action: String,
+    entity: String,
+    entity_id: String,
+    reason: String,
+    summary: String,
+    before: String,
+    after: String,
+}
+
+/// The filters as typed, to show them back.
+#[derive(Default, Deserialize)]
+struct AuditForm {
+    #[serde(default)]
+    actor: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    entity: String,
+    #[serde(default)]
+    entity_id: String,
+    #[serde(default)]
+    since: String,
+    #[serde(default)]
+    until: String,
+    after: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_audit.html")]
+struct AuditPage {
+    f: Frame,
+    q: AuditForm,
+    verification: Option<super::audit::VerificationReport>,
+    checkpoint: Option<crate::db::CheckpointRow>,
+    entries: Vec<EntryRow>,
+    more: bool,
+    next: String,
+}
+
+/// The fields that differ between two objects, so an entry shows its
+/// change, not the whole item; anything else is shown whole.
+fn changed_fields(before: &Option<Json>, after: &Option<Json>) -> (Option<Json>, Option<Json>) {
+    match (before, after) {
+        (Some(Json::Object(b)), Some(Json::Object(a))) => {
+            let keys: Vec<&String> = b
+                .keys()
+                .chain(a.keys())
+                .filter(|k| b.get(*k) != a.get(*k))
+                .collect();
+            let pick = |m: &Map<String, Json>| {
+                Json::Object(
+                    keys.iter()
+                        .map(|k| ((*k).clone(), m.get(*k).cloned().unwrap_or(Json::Null)))
+                        .collect(),
+                )
+            };
+            (Some(pick(b)), Some(pick(a)))
+        }
+        _ => (before.clone(), after.clone()),
+    }
+}
+
+/// Entries per page of the log.
+const PAGE: i64 = 200;
+
+async fn audit_log(
+    state: web::Data<State>,
+    who: std::result::Result<Who<super::auth::Auditor>, actix_web::Error>,
+    q: web::Query<AuditForm>,
+) -> HttpResponse {
+    let who = match who {
+        Ok(w) => w,
+        Err(e) => return rejected(e),
+    };
+    let f = Frame::of(&who);
+    let q = q.into_inner();
+    let query = super::audit::EntriesQuery {
+        actor: Some(q.actor.clone()),
+        action: Some(q.action.clone()),
+        entity: Some(q.entity.clone()),
+        entity_id: Some(q.entity_id.clone()),
+        since: Some(q.since.clone()),
+        until: Some(q.until.clone()),
+        after: q.after,
+        limit: Some(PAGE),
+    };
+    let filter = match query.filter() {
+        Ok(x) => x,
+        Err(e) => return error_page(&e, f),
+    };
+    let verification = if state.audit_key.is_some() {
+        match super::audit::verification(state.clone()).await {
+            Ok(v) => Some(v),
+            Err(e) => return error_page(&e, f),
+        }
+    } else {
+        None
+    };
+    let st = state.clone();
+    let loaded = blocking(move || {
+        let entries = service::audit::entries(&st.db, &filter)?;
+        let cp = st.db.read(crate::db::latest_checkpoint)?;
+        Ok((entries, cp))
+    })
+    .await;
+    let (entries, checkpoint) = match loaded {
+        Ok(x) => x,
+        Err(e) => return error_page(&e, f),
+    };
+    let more = entries.len() as i64 == PAGE;
+    let last = entries.last().map_or(0, |e| e.seq);
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    let next = format!(
+        "/admin/audit?actor={}&action={}&entity={}&entity_id={}&since={}&until={}&after={last}",
+        enc(&q.actor),
+        enc(&q.action),
+        enc(&q.entity),
+        enc(&q.entity_id),
+        enc(&q.since),
+        enc(&q.until)
+    );
+    let entries = entries
+        .into_iter()
+        .map(|e| {
+            let (before, after) = changed_fields(&e.before, &e.after);
+            (e, before, after)
+        })
+        .map(|(e, before, after)| EntryRow {
+            seq: e.seq,
+            before: pretty(&before),
+            after: pretty(&after),
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            entity: e.entity,
+            entity_id: e.entity_id,
+            reason: e.reason.unwrap_or_default(),
+            summary: e.summary.unwrap_or_default(),
+        })
+        .collect();
+    html(
+        StatusCode::OK,
+        AuditPage {
+            f,
+            q,
+            verification,
+            checkpoint,
+            entries,
+            more,
+            next,
+        }
+        .render(),
+    )
 }
