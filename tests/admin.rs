@@ -1310,3 +1310,59 @@ async fn account_and_changeset_responses_match_the_openapi_document() {
     .await;
     ok("patch", "/api/v1/users/{name}", s, &v);
 }
+
+#[actix_web::test]
+async fn the_first_admin_comes_from_a_one_time_setup_token() {
+    let t = common::sqlite();
+    let db = t.open();
+    let st = web::Data::new(
+        State::with_config(
+            db,
+            Config {
+                tls: true,
+                ..Config::default()
+            },
+            Arc::new(clock()),
+        )
+        .unwrap(),
+    );
+    let token = st.setup_token().unwrap().expect("no users: a token");
+    let app = svc!(st);
+    let setup = |token: &str, name: &str| {
+        TestRequest::post()
+            .uri("/admin/setup")
+            .set_form([("token", token), ("name", name), ("password", PASSWORD)])
+            .to_request()
+    };
+    // A wrong token creates nobody.
+    let res = call_service(&app, setup("0123456789abcdef0123456789abcdef", "mallory")).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // Served over TLS: HSTS, and the other security headers, on every answer.
+    let h = res.headers();
+    assert!(h.get(header::STRICT_TRANSPORT_SECURITY).is_some());
+    let csp = h
+        .get(header::CONTENT_SECURITY_POLICY)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(h.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
+    // The right one creates the first admin, once.
+    let res = call_service(&app, setup(&token, "ada")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let users = service::users(&st.db).unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].name, "ada");
+    assert_eq!(users[0].roles, vec![Role::Admin]);
+    let res = call_service(&app, setup(&token, "eve")).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "the token is spent");
+    assert_eq!(service::users(&st.db).unwrap().len(), 1);
+    assert!(
+        st.setup_token().unwrap().is_none(),
+        "users exist: no new token"
+    );
+    login(&app, "ada").await;
+}
