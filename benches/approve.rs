@@ -138,10 +138,9 @@ fn approve(c: &mut Criterion) {
                     n += 1;
                     let name = format!("vigil_bench_{}_{n}", std::process::id());
                     let mut c = diesel::PgConnection::establish(&admin).unwrap();
-                    c.batch_execute(&format!(
-                        "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-                    ))
-                    .unwrap();
+                    c.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+                        .unwrap();
+                    c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
                     let db = Db::open(&format!("{base}/{name}")).unwrap();
                     db.migrate().unwrap();
                     service::import(&db, &Context::actor("bench"), &folder, false).unwrap();
