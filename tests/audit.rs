@@ -196,6 +196,10 @@ fn verify_names_each_kind_of_tampering() {
                 attack(t, &format!("{}{}", set(a, b), set(b, a)));
                 "entry 4: its content does not match its stored leaf hash"
             }),
+            ("insert an entry outside the sequence", |t, _| {
+                attack(t, "INSERT INTO audit_entries (seq, at, actor, action, entity, entity_id, leaf) VALUES (0, '2004-09-01T00:00:00.000Z', 'cli:x', 'version.publish', 'version', 'beslan-2004/0', 'x')");
+                "a sequence number below 1"
+            }),
             ("change a value and recompute its hash", |t, db| {
                 let mut e = all(db)[1].clone();
                 e.summary = Some("nothing happened here".into());

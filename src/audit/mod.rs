@@ -94,8 +94,15 @@ pub struct Parts<'a> {
 }
 
 fn push_str(out: &mut String, s: &str) {
-    // serde_json's escaping, the same as the canonical JSON of documents.
-    out.push_str(&Json::String(s.to_string()).to_string());
+    // serde_json's escaping, the same as the canonical JSON of documents;
+    // most strings need none, and are copied as they are.
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&Json::String(s.to_string()).to_string());
+    }
 }
 
 fn push_opt(out: &mut String, s: Option<&str>) {
@@ -110,34 +117,41 @@ fn push_opt(out: &mut String, s: Option<&str>) {
 /// change to a stored byte changes the leaf. For an entry as written, the
 /// result is exactly [`Entry::canonical`] (the keys in sorted order).
 pub fn canonical_parts(p: &Parts<'_>) -> String {
-    let mut out =
-        String::with_capacity(160 + p.before.map_or(4, str::len) + p.after.map_or(4, str::len));
+    let mut out = String::new();
+    canonical_parts_into(p, &mut out);
+    out
+}
+
+/// [`canonical_parts`] into a buffer, cleared first, so that a verifier
+/// reading a million entries reuses one allocation.
+pub fn canonical_parts_into(p: &Parts<'_>, out: &mut String) {
+    out.clear();
+    out.reserve(160 + p.before.map_or(4, str::len) + p.after.map_or(4, str::len));
     out.push_str("{\"action\":");
-    push_str(&mut out, p.action);
+    push_str(out, p.action);
     out.push_str(",\"actor\":");
-    push_str(&mut out, p.actor);
+    push_str(out, p.actor);
     out.push_str(",\"after\":");
     out.push_str(p.after.unwrap_or("null"));
     out.push_str(",\"at\":");
-    push_str(&mut out, p.at);
+    push_str(out, p.at);
     out.push_str(",\"before\":");
     out.push_str(p.before.unwrap_or("null"));
     out.push_str(",\"client\":");
-    push_opt(&mut out, p.client);
+    push_opt(out, p.client);
     out.push_str(",\"entity\":");
-    push_str(&mut out, p.entity);
+    push_str(out, p.entity);
     out.push_str(",\"entity_id\":");
-    push_str(&mut out, p.entity_id);
+    push_str(out, p.entity_id);
     out.push_str(",\"reason\":");
-    push_opt(&mut out, p.reason);
+    push_opt(out, p.reason);
     out.push_str(",\"request_id\":");
-    push_opt(&mut out, p.request_id);
+    push_opt(out, p.request_id);
     out.push_str(",\"seq\":");
     out.push_str(&p.seq.to_string());
     out.push_str(",\"summary\":");
-    push_opt(&mut out, p.summary);
+    push_opt(out, p.summary);
     out.push('}');
-    out
 }
 
 /// SHA-256(0x00 ‖ data): an RFC 6962 leaf.

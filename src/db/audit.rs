@@ -202,6 +202,24 @@ pub fn audit_rows(c: &mut Conn, after_seq: i64, limit: i64) -> Result<Vec<EntryR
         .load(c)?)
 }
 
+/// How many stored entries have a sequence number below 1: none should.
+pub fn audit_misnumbered(c: &mut Conn) -> Result<i64> {
+    Ok(audit_entries::table
+        .filter(audit_entries::seq.lt(1))
+        .count()
+        .get_result(c)?)
+}
+
+/// Stored entries with `after < seq <= upto`, in order.
+pub fn audit_range(c: &mut Conn, after: i64, upto: i64) -> Result<Vec<EntryRow>> {
+    Ok(audit_entries::table
+        .filter(audit_entries::seq.gt(after))
+        .filter(audit_entries::seq.le(upto))
+        .order(audit_entries::seq)
+        .select(EntryRow::as_select())
+        .load(c)?)
+}
+
 /// The stored leaf hashes (hex) of entries 1 to `upto`, in order.
 pub fn audit_leaves(c: &mut Conn, upto: i64) -> Result<Vec<String>> {
     Ok(audit_entries::table

@@ -415,32 +415,8 @@ pub fn put_item(
         let stored = view.item(table, key)?;
         let before = base.item(table, key)?;
         let at = ctx.at();
-        if stored == before {
-            db::delete_edit(c, id, table.as_str(), key)?;
-        } else {
-            db::upsert_edit(
-                c,
-                &Edit {
-                    changeset_id: id,
-                    entity: table.as_str().to_string(),
-                    key: key.to_string(),
-                    item: stored.as_ref().map(document::canonical),
-                    seen: item_tag(before.as_ref()),
-                    edited_by: who.actor(),
-                    edited_at: at.clone(),
-                },
-            )?;
-        }
-        let reopened = cs.state == State::Submitted;
-        let state = if reopened { State::Draft } else { cs.state };
-        db::set_changeset_state(
-            c,
-            id,
-            state.as_str(),
-            cs.reviewer.as_deref(),
-            cs.comment.as_deref(),
-            &at,
-        )?;
+        record(c, id, table, key, &stored, &before, who, &at)?;
+        let reopened = reopen(c, &cs, &at)?;
         let mut summary = format!(
             "changeset {id}: {} {}/{key}",
             match (&current, &stored) {
@@ -472,6 +448,53 @@ pub fn put_item(
             item: stored,
         })
     })
+}
+
+/// Stores that a changeset has `item` at `table/key`, made against the base
+/// version's `before`; an item back to its base state drops the edit.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    c: &mut Conn,
+    id: i64,
+    table: Table,
+    key: &str,
+    item: &Option<Json>,
+    before: &Option<Json>,
+    who: &Principal,
+    at: &str,
+) -> Result<()> {
+    if item == before {
+        return db::delete_edit(c, id, table.as_str(), key);
+    }
+    db::upsert_edit(
+        c,
+        &Edit {
+            changeset_id: id,
+            entity: table.as_str().to_string(),
+            key: key.to_string(),
+            item: item.as_ref().map(document::canonical),
+            seen: item_tag(before.as_ref()),
+            edited_by: who.actor(),
+            edited_at: at.to_string(),
+        },
+    )
+}
+
+/// An edit to a submitted changeset sends it back to draft, so that no
+/// approval covers content the reviewer did not see; true when it did.
+/// Either way the changeset's time of change moves on.
+fn reopen(c: &mut Conn, cs: &ChangesetInfo, at: &str) -> Result<bool> {
+    let reopened = cs.state == State::Submitted;
+    let state = if reopened { State::Draft } else { cs.state };
+    db::set_changeset_state(
+        c,
+        cs.id,
+        state.as_str(),
+        cs.reviewer.as_deref(),
+        cs.comment.as_deref(),
+        at,
+    )?;
+    Ok(reopened)
 }
 
 /// The people who wrote a changeset: its author and everyone who edited it.
@@ -739,34 +762,9 @@ pub fn import_into(
         let at = ctx.at();
         for ch in &changes {
             let before = base.item(ch.table, &ch.key)?;
-            if ch.after == before {
-                db::delete_edit(c, id, ch.table.as_str(), &ch.key)?;
-            } else {
-                db::upsert_edit(
-                    c,
-                    &Edit {
-                        changeset_id: id,
-                        entity: ch.table.as_str().to_string(),
-                        key: ch.key.clone(),
-                        item: ch.after.as_ref().map(document::canonical),
-                        seen: item_tag(before.as_ref()),
-                        edited_by: who.actor(),
-                        edited_at: at.clone(),
-                    },
-                )?;
-            }
+            record(c, id, ch.table, &ch.key, &ch.after, &before, who, &at)?;
         }
-        let reopened = cs.state == State::Submitted;
-        if reopened {
-            db::set_changeset_state(
-                c,
-                id,
-                State::Draft.as_str(),
-                cs.reviewer.as_deref(),
-                cs.comment.as_deref(),
-                &at,
-            )?;
-        }
+        let reopened = reopen(c, &cs, &at)?;
         Audit::new("changeset.import", "changeset", id.to_string())
             .after(serde_json::json!({"event": cs.event, "items": changes.len()}))
             .summary(format!(
