@@ -1366,3 +1366,51 @@ async fn the_first_admin_comes_from_a_one_time_setup_token() {
     );
     login(&app, "ada").await;
 }
+
+#[actix_web::test]
+async fn readiness_and_request_ids() {
+    let t = common::sqlite();
+    let st = state(&t, clock());
+    let app = svc!(st);
+    let (s, v, h) = send(&app, Method::GET, "/readyz", None, None, &[]).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["ready"], true);
+    assert_eq!(v["events_loaded"], 1);
+    // A new id for every request, answered in X-Request-Id.
+    let id = h.get("x-request-id").unwrap().to_str().unwrap().to_string();
+    assert_eq!(id.len(), 32);
+    let (_, _, h2) = send(&app, Method::GET, "/readyz", None, None, &[]).await;
+    assert_ne!(h2.get("x-request-id").unwrap().to_str().unwrap(), id);
+    // A plain id from the client is kept, and reaches the audit log.
+    let req = TestRequest::post()
+        .uri("/api/v1/session")
+        .insert_header(("X-Request-Id", "lb-7f3a-0001"))
+        .peer_addr("192.0.2.44:1234".parse().unwrap())
+        .set_json(json!({"username": "clara", "password": PASSWORD}))
+        .to_request();
+    let res = call_service(&app, req).await;
+    assert_eq!(res.headers().get("x-request-id").unwrap(), "lb-7f3a-0001");
+    let e = service::audit::entries(
+        &st.db,
+        &vigil::db::AuditFilter {
+            action: Some("session.login".into()),
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].request_id.as_deref(), Some("lb-7f3a-0001"));
+    assert_eq!(e[0].client.as_deref(), Some("192.0.2.44"));
+    // One that is not plain is replaced.
+    let (_, _, h) = send(
+        &app,
+        Method::GET,
+        "/healthz",
+        None,
+        None,
+        &[("X-Request-Id", "<script>")],
+    )
+    .await;
+    assert_ne!(h.get("x-request-id").unwrap(), "<script>");
+}

@@ -454,6 +454,14 @@ async fn latest_reads_survive_the_database_going_away() {
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     let p: Value = serde_json::from_slice(&body(res).await).unwrap();
     assert_eq!(p["title"], "The database is unavailable");
+    // Not ready, and it says why; still alive.
+    let res = call_service(&app, TestRequest::get().uri("/readyz").to_request()).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let r: Value = serde_json::from_slice(&body(res).await).unwrap();
+    assert_eq!(r["database"], false);
+    assert_eq!(r["events_loaded"], 1);
+    let res = call_service(&app, TestRequest::get().uri("/healthz").to_request()).await;
+    assert_eq!(res.status(), StatusCode::OK);
     admin
         .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
         .unwrap();
@@ -467,7 +475,8 @@ async fn latest_reads_survive_the_database_going_away() {
                 .to_request(),
         )
         .await;
-        if res.status() == StatusCode::OK {
+        let ready = call_service(&app, TestRequest::get().uri("/readyz").to_request()).await;
+        if res.status() == StatusCode::OK && ready.status() == StatusCode::OK {
             ok = true;
             break;
         }

@@ -159,6 +159,18 @@ impl Db {
         applied.map_err(|e| Error::Database(format!("migration failed: {e}")))
     }
 
+    /// Whether every embedded migration has been applied.
+    pub fn migrations_current(&self) -> Result<bool> {
+        let mut c = self.conn()?;
+        let pending = match &mut *c {
+            Conn::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+            Conn::Postgres(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
+        };
+        pending
+            .map(|p| !p)
+            .map_err(|e| Error::Database(format!("cannot read the applied migrations: {e}")))
+    }
+
     /// Reverts every applied migration, newest first; returns their names.
     pub fn revert_all(&self) -> Result<Vec<String>> {
         let mut c = self.conn()?;

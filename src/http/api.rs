@@ -21,6 +21,7 @@ pub fn configure_encoded(cfg: &mut web::ServiceConfig) {
 /// Routes answered on the fly (compressed by the middleware).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", super::get().to(healthz))
+        .route("/readyz", super::get().to(readyz))
         .route("/api/v1/openapi.json", super::get().to(openapi))
         .route("/api/v1/events", super::get().to(events))
         .route("/api/v1/events/{slug}/versions", super::get().to(versions))
@@ -61,6 +62,60 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .body("ok\n")
+}
+
+/// Whether this replica can serve: the database answers, its migrations
+/// are current, and the published versions are loaded.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    pub ready: bool,
+    pub database: bool,
+    pub migrations_current: bool,
+    /// Events whose latest version is held in memory.
+    pub events_loaded: usize,
+    /// What is not ready, if anything.
+    pub problems: Vec<String>,
+}
+
+/// Ready to serve: 200 when the database answers with current migrations
+/// and the versions are loaded, else 503 with what is wrong. Public reads
+/// go on from memory while the database is away.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "ready", body = Readiness),
+        (status = 503, description = "not ready, and why", body = Readiness),
+    ))]
+pub async fn readyz(state: web::Data<State>) -> HttpResponse {
+    let events_loaded = state.latest.all().len();
+    let st = state.clone();
+    let checked = blocking(move || Ok(st.db.migrations_current())).await;
+    let mut problems = Vec::new();
+    let (database, migrations_current) = match checked {
+        Ok(Ok(true)) => (true, true),
+        Ok(Ok(false)) => {
+            problems.push("migrations are pending: run `vigil migrate`".to_string());
+            (true, false)
+        }
+        Ok(Err(e)) | Err(e) => {
+            tracing::warn!(error = %e, "readiness: the database does not answer");
+            problems.push("the database does not answer".to_string());
+            (false, false)
+        }
+    };
+    let ready = problems.is_empty();
+    let mut res = if ready {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::ServiceUnavailable()
+    };
+    res.insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(Readiness {
+            ready,
+            database,
+            migrations_current,
+            events_loaded,
+            problems,
+        })
 }
 
 /// This document: the API described in OpenAPI 3.1.

@@ -241,6 +241,36 @@ fn send(
     res.content_type(content_type).body(bytes)
 }
 
+/// Gives every request an id (the client's `X-Request-Id` when it is plain,
+/// else a new one), answers it in `X-Request-Id`, and logs the request with
+/// it; the audit log records the same id.
+async fn request_id(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> std::result::Result<
+    actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+    actix_web::Error,
+> {
+    let id = auth::request_id(req.request());
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let path = req.path().to_string();
+    let mut res = next.call(req).await?;
+    if let Ok(v) = header::HeaderValue::from_str(&id) {
+        res.headers_mut()
+            .insert(header::HeaderName::from_static("x-request-id"), v);
+    }
+    tracing::debug!(
+        request_id = %id,
+        %method,
+        %path,
+        status = res.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    Ok(res)
+}
+
 /// Security headers on every response; HSTS when served over TLS.
 fn security_headers(tls: bool) -> DefaultHeaders {
     let h = DefaultHeaders::new();
@@ -297,6 +327,7 @@ pub fn app(
         .app_data(state)
         .app_data(admin_api::json_config())
         .wrap(security_headers(tls))
+        .wrap(actix_web::middleware::from_fn(request_id))
         .configure(configure)
 }
 

@@ -87,6 +87,7 @@ pub type DiffSchema = Diff;
     ),
     paths(
         api::healthz,
+        api::readyz,
         api::events,
         api::document,
         api::figures_csv,
@@ -136,6 +137,7 @@ pub type DiffSchema = Diff;
         api::VersionList,
         api::VersionDetail,
         api::EventSummary,
+        api::Readiness,
         Event,
         Source,
         Figure,
