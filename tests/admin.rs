@@ -1402,6 +1402,28 @@ async fn readiness_and_request_ids() {
     assert_eq!(e.len(), 1);
     assert_eq!(e[0].request_id.as_deref(), Some("lb-7f3a-0001"));
     assert_eq!(e[0].client.as_deref(), Some("192.0.2.44"));
+    // A body over the limit is refused with 413; malformed JSON with 400.
+    let clara = login(&app, "clara").await;
+    let big = json!({"event": SLUG, "reason": "x".repeat(5 * 1024 * 1024)});
+    let (s, v, _) = send(
+        &app,
+        Method::POST,
+        "/api/v1/changesets",
+        Some(&clara),
+        Some(big),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    let req = TestRequest::post()
+        .uri("/api/v1/changesets")
+        .insert_header((header::COOKIE, clara.cookie.clone()))
+        .insert_header(("X-CSRF-Token", clara.csrf.clone()))
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .set_payload("{\"event\": \"beslan-2004\", \"reason\": ")
+        .to_request();
+    let res = call_service(&app, req).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     // One that is not plain is replaced.
     let (_, _, h) = send(
         &app,
