@@ -46,11 +46,20 @@ fn unhex(what: &str, s: &str) -> Result<Hash> {
         .map_err(|_| Error::Database(format!("{what} '{s}' is not 32 bytes")))
 }
 
+/// The stored leaf hashes of entries 1 to `upto`; refused when some are
+/// missing (a log with gaps has no tree to prove anything in).
 fn leaves(c: &mut db::Conn, upto: i64) -> Result<Vec<Hash>> {
-    db::audit_leaves(c, upto)?
+    let all = db::audit_leaves(c, upto)?
         .iter()
         .map(|l| unhex("stored leaf", l))
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    if all.len() as i64 != upto.max(0) {
+        return Err(Error::Database(format!(
+            "the audit log has {} of its first {upto} entries; run `vigil audit verify`",
+            all.len()
+        )));
+    }
+    Ok(all)
 }
 
 /// Signs a checkpoint of the log as it stands, when it has grown since the
@@ -161,7 +170,10 @@ pub fn inclusion(db: &Db, seq: i64, size: Option<i64>) -> Result<InclusionProof>
         Ok(InclusionProof {
             seq,
             size,
-            leaf: hex::encode(all[(seq - 1) as usize]),
+            leaf: all
+                .get((seq - 1) as usize)
+                .map(hex::encode)
+                .unwrap_or_default(),
             proof: proof.iter().map(hex::encode).collect(),
             root: hex::encode(merkle::root(&all)),
         })
@@ -184,7 +196,7 @@ pub fn consistency(db: &Db, from: i64, to: Option<i64>) -> Result<ConsistencyPro
             from,
             to,
             proof: proof.iter().map(hex::encode).collect(),
-            from_root: hex::encode(merkle::root(&all[..from as usize])),
+            from_root: hex::encode(merkle::root(all.get(..from as usize).unwrap_or(&[]))),
             to_root: hex::encode(merkle::root(&all)),
         })
     })
