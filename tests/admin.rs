@@ -1436,3 +1436,80 @@ async fn readiness_and_request_ids() {
     .await;
     assert_ne!(h.get("x-request-id").unwrap(), "<script>");
 }
+
+#[actix_web::test]
+async fn metrics_count_requests_by_route_and_report_the_log() {
+    let t = common::sqlite();
+    let st = state(&t, clock());
+    let app = svc!(st);
+    for _ in 0..3 {
+        let (s, _, _) = send(
+            &app,
+            Method::GET,
+            "/api/v1/events/beslan-2004",
+            None,
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    let (s, _, _) = send(
+        &app,
+        Method::GET,
+        "/api/v1/events/no-such-event",
+        None,
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let res = call_service(&app, TestRequest::get().uri("/metrics").to_request()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = String::from_utf8(read_body(res).await.to_vec()).unwrap();
+    let line = |prefix: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    // By route pattern, not by path: the 404 and the 200s share a route.
+    assert_eq!(
+        line(
+            r#"vigil_http_requests_total{method="GET",route="/api/v1/events/{slug}",status="200"}"#
+        ),
+        3.0
+    );
+    assert_eq!(
+        line(
+            r#"vigil_http_requests_total{method="GET",route="/api/v1/events/{slug}",status="404"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        line(r#"vigil_http_request_duration_seconds_count{route="/api/v1/events/{slug}"}"#),
+        4.0
+    );
+    assert_eq!(
+        line(
+            r#"vigil_http_request_duration_seconds_bucket{route="/api/v1/events/{slug}",le="+Inf"}"#
+        ),
+        4.0
+    );
+    let entries = service::audit::entries(
+        &st.db,
+        &vigil::db::AuditFilter {
+            limit: 100_000,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(line("vigil_audit_entries "), entries.len() as f64);
+    assert_eq!(line("vigil_database_up "), 1.0);
+    assert_eq!(line("vigil_events_loaded "), 1.0);
+    assert!(line("vigil_db_pool_connections ") >= 1.0);
+}

@@ -140,6 +140,12 @@ impl Db {
         &self.target
     }
 
+    /// The pool's connections and how many of them are idle.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let s = self.pool.state();
+        (s.connections, s.idle_connections)
+    }
+
     /// A connection from the pool.
     pub fn conn(&self) -> Result<PooledConnection<Manager>> {
         Ok(self.pool.get()?)

@@ -22,6 +22,7 @@ pub fn configure_encoded(cfg: &mut web::ServiceConfig) {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", super::get().to(healthz))
         .route("/readyz", super::get().to(readyz))
+        .route("/metrics", super::get().to(super::metrics::metrics))
         .route("/api/v1/openapi.json", super::get().to(openapi))
         .route("/api/v1/events", super::get().to(events))
         .route("/api/v1/events/{slug}/versions", super::get().to(versions))

@@ -7,6 +7,7 @@ mod admin_api;
 mod api;
 mod audit;
 pub mod auth;
+mod metrics;
 pub mod openapi;
 pub mod pages;
 mod problem;
@@ -64,6 +65,8 @@ pub struct State {
     setup: Mutex<Option<String>>,
     /// The key that signs audit checkpoints; none, and none are signed.
     pub audit_key: Option<Arc<crate::audit::checkpoint::SignerKey>>,
+    /// Requests counted for `/metrics`.
+    metrics: metrics::Metrics,
 }
 
 impl State {
@@ -83,6 +86,7 @@ impl State {
             limits: LoginLimits::default(),
             setup: Mutex::new(None),
             audit_key: None,
+            metrics: metrics::Metrics::default(),
         };
         state.refresh()?;
         Ok(state)
@@ -256,6 +260,18 @@ async fn request_id(
     let method = req.method().clone();
     let path = req.path().to_string();
     let mut res = next.call(req).await?;
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_string());
+    if let Some(state) = res.request().app_data::<web::Data<State>>() {
+        state.metrics.observe(
+            method.as_str(),
+            &route,
+            res.status().as_u16(),
+            started.elapsed(),
+        );
+    }
     if let Ok(v) = header::HeaderValue::from_str(&id) {
         res.headers_mut()
             .insert(header::HeaderName::from_static("x-request-id"), v);

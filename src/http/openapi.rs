@@ -4,7 +4,7 @@
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
-use super::{admin_api, api, audit, site};
+use super::{admin_api, api, audit, metrics, site};
 use crate::accounts::{Principal, PrincipalKind, Role};
 use crate::checks::{CheckResult, Outcome, Report};
 use crate::db::VersionInfo;
@@ -88,6 +88,7 @@ pub type DiffSchema = Diff;
     paths(
         api::healthz,
         api::readyz,
+        metrics::metrics,
         api::events,
         api::document,
         api::figures_csv,

@@ -1,0 +1,189 @@
+//! `/metrics` in the Prometheus text format: requests by route and status,
+//! latency histograms by route, the database pool, the audit log's size and
+//! the age of its last checkpoint.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use actix_web::{web, HttpResponse};
+
+use super::{blocking, State};
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+/// What the server counts about requests.
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    latency: Mutex<BTreeMap<String, Histogram>>,
+}
+
+impl Metrics {
+    /// Counts one request: its method, route pattern (not the path, so that
+    /// the series stay few), status and duration.
+    pub fn observe(&self, method: &str, route: &str, status: u16, took: Duration) {
+        if let Ok(mut r) = self.requests.lock() {
+            *r.entry((method.to_string(), route.to_string(), status))
+                .or_insert(0) += 1;
+        }
+        if let Ok(mut l) = self.latency.lock() {
+            let h = l.entry(route.to_string()).or_default();
+            let s = took.as_secs_f64();
+            for (i, b) in BUCKETS.iter().enumerate() {
+                if s <= *b {
+                    h.counts[i] += 1;
+                }
+            }
+            h.count += 1;
+            h.sum += s;
+        }
+    }
+
+    fn render(&self, out: &mut String) {
+        out.push_str(
+            "# HELP vigil_http_requests_total HTTP requests by method, route and status.\n",
+        );
+        out.push_str("# TYPE vigil_http_requests_total counter\n");
+        if let Ok(r) = self.requests.lock() {
+            for ((method, route, status), n) in r.iter() {
+                let _ = writeln!(
+                    out,
+                    "vigil_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
+                    label(method),
+                    label(route)
+                );
+            }
+        }
+        out.push_str("# HELP vigil_http_request_duration_seconds Time to answer, by route.\n");
+        out.push_str("# TYPE vigil_http_request_duration_seconds histogram\n");
+        if let Ok(l) = self.latency.lock() {
+            for (route, h) in l.iter() {
+                let route = label(route);
+                for (i, b) in BUCKETS.iter().enumerate() {
+                    let _ = writeln!(
+                        out,
+                        "vigil_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{b}\"}} {}",
+                        h.counts[i]
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "vigil_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                    h.count
+                );
+                let _ = writeln!(
+                    out,
+                    "vigil_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                    h.sum
+                );
+                let _ = writeln!(
+                    out,
+                    "vigil_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                    h.count
+                );
+            }
+        }
+    }
+}
+
+/// A label value, escaped as the text format asks.
+fn label(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+    );
+}
+
+/// The metrics, in the Prometheus text format (0.0.4).
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "the metrics", body = String, content_type = "text/plain")))]
+pub async fn metrics(state: web::Data<State>) -> HttpResponse {
+    let mut out = String::new();
+    state.metrics.render(&mut out);
+    let pool = state.db.pool_state();
+    gauge(
+        &mut out,
+        "vigil_db_pool_connections",
+        "Connections the pool holds.",
+        pool.0,
+    );
+    gauge(
+        &mut out,
+        "vigil_db_pool_idle_connections",
+        "Idle connections in the pool.",
+        pool.1,
+    );
+    gauge(
+        &mut out,
+        "vigil_events_loaded",
+        "Events whose latest version is held in memory.",
+        state.latest.all().len(),
+    );
+    let st = state.clone();
+    let log = blocking(move || {
+        st.db
+            .read(|c| Ok((crate::db::audit_size(c)?, crate::db::latest_checkpoint(c)?)))
+    })
+    .await;
+    match log {
+        Ok((size, checkpoint)) => {
+            gauge(
+                &mut out,
+                "vigil_database_up",
+                "Whether the database answers.",
+                1,
+            );
+            gauge(
+                &mut out,
+                "vigil_audit_entries",
+                "Entries in the audit log.",
+                size,
+            );
+            if let Some(cp) = checkpoint {
+                gauge(
+                    &mut out,
+                    "vigil_audit_checkpoint_size",
+                    "Entries covered by the latest signed checkpoint.",
+                    cp.size,
+                );
+                if let Ok(at) = chrono::DateTime::parse_from_rfc3339(&cp.at) {
+                    let age = (state.clock.now() - at.with_timezone(&chrono::Utc)).num_seconds();
+                    gauge(
+                        &mut out,
+                        "vigil_audit_checkpoint_age_seconds",
+                        "Seconds since the latest checkpoint was signed.",
+                        age.max(0),
+                    );
+                }
+            }
+        }
+        Err(_) => gauge(
+            &mut out,
+            "vigil_database_up",
+            "Whether the database answers.",
+            0,
+        ),
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(out)
+}
