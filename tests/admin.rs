@@ -6,6 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
+use actix_web::body::MessageBody;
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::test::{call_service, init_service, read_body, TestRequest};
 use actix_web::web;
@@ -40,6 +41,25 @@ fn state(t: &common::TestDb, clock: ManualClock) -> web::Data<State> {
     web::Data::new(State::with_config(db, Config::default(), Arc::new(clock)).unwrap())
 }
 
+/// The application under test, as `init_service` makes it.
+trait TestApp<B>:
+    actix_web::dev::Service<
+    actix_http::Request,
+    Response = actix_web::dev::ServiceResponse<B>,
+    Error = actix_web::Error,
+>
+{
+}
+
+impl<S, B> TestApp<B> for S where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >
+{
+}
+
 /// A logged-in client: the session cookie and the CSRF token.
 #[derive(Clone, Debug)]
 struct Session {
@@ -53,22 +73,14 @@ macro_rules! svc {
     };
 }
 
-async fn send<S, B>(
+async fn send<S: TestApp<B>, B: MessageBody>(
     app: &S,
     method: Method,
     uri: &str,
     who: Option<&Session>,
     body: Option<Value>,
     headers: &[(&str, &str)],
-) -> (StatusCode, Value, actix_web::http::header::HeaderMap)
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
+) -> (StatusCode, Value, actix_web::http::header::HeaderMap) {
     let mut req = TestRequest::default()
         .method(method)
         .uri(uri)
@@ -92,15 +104,7 @@ where
     (status, v, h)
 }
 
-async fn login<S, B>(app: &S, name: &str) -> Session
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
+async fn login<S: TestApp<B>, B: MessageBody>(app: &S, name: &str) -> Session {
     let req = TestRequest::post()
         .uri("/api/v1/session")
         .peer_addr("192.0.2.10:4000".parse().unwrap())
@@ -136,15 +140,12 @@ fn clock() -> ManualClock {
     ManualClock::new(Utc::now())
 }
 
-async fn etag_of<S, B>(app: &S, who: &Session, id: i64, path: &str) -> (String, Value)
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
+async fn etag_of<S: TestApp<B>, B: MessageBody>(
+    app: &S,
+    who: &Session,
+    id: i64,
+    path: &str,
+) -> (String, Value) {
     let (s, v, h) = send(
         app,
         Method::GET,
@@ -160,15 +161,11 @@ where
     (etag, v["item"].clone())
 }
 
-async fn open_changeset<S, B>(app: &S, who: &Session, reason: &str) -> i64
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
+async fn open_changeset<S: TestApp<B>, B: MessageBody>(
+    app: &S,
+    who: &Session,
+    reason: &str,
+) -> i64 {
     let (s, v, _) = send(
         app,
         Method::POST,
@@ -183,22 +180,14 @@ where
 }
 
 /// Edits one field of a figure in a changeset, with the ETag just read.
-async fn edit_figure<S, B>(
+async fn edit_figure<S: TestApp<B>, B: MessageBody>(
     app: &S,
     who: &Session,
     id: i64,
     key: &str,
     field: &str,
     value: Value,
-) -> (StatusCode, Value)
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
+) -> (StatusCode, Value) {
     let (etag, mut item) = etag_of(app, who, id, &format!("figures/{key}")).await;
     item[field] = value;
     let (s, v, _) = send(
@@ -213,21 +202,13 @@ where
     (s, v)
 }
 
-async fn act<S, B>(
+async fn act<S: TestApp<B>, B: MessageBody>(
     app: &S,
     who: &Session,
     id: i64,
     action: &str,
     comment: &str,
-) -> (StatusCode, Value)
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
+) -> (StatusCode, Value) {
     let (s, v, _) = send(
         app,
         Method::POST,
@@ -240,15 +221,7 @@ where
     (s, v)
 }
 
-async fn public_version<S, B>(app: &S) -> Value
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
+async fn public_version<S: TestApp<B>, B: MessageBody>(app: &S) -> Value {
     let (s, v, _) = send(
         app,
         Method::GET,

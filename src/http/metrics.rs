@@ -23,41 +23,61 @@ struct Histogram {
     sum: f64,
 }
 
-/// What the server counts about requests.
+/// What the server counts of one route.
+#[derive(Default)]
+struct Route {
+    /// Requests by method and status; a route sees few of each.
+    counts: Vec<(String, u16, u64)>,
+    latency: Histogram,
+}
+
+/// What the server counts about requests, by route pattern.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    latency: Mutex<BTreeMap<String, Histogram>>,
+    routes: Mutex<BTreeMap<String, Route>>,
 }
 
 impl Metrics {
     /// Counts one request: its method, route pattern (not the path, so that
-    /// the series stay few), status and duration.
+    /// the series stay few), status and duration. Allocates only the first
+    /// time a route, method and status are seen.
     pub fn observe(&self, method: &str, route: &str, status: u16, took: Duration) {
-        if let Ok(mut r) = self.requests.lock() {
-            *r.entry((method.to_string(), route.to_string(), status))
-                .or_insert(0) += 1;
+        let Ok(mut routes) = self.routes.lock() else {
+            return;
+        };
+        let r = match routes.get_mut(route) {
+            Some(r) => r,
+            None => routes.entry(route.to_string()).or_default(),
+        };
+        match r
+            .counts
+            .iter_mut()
+            .find(|(m, s, _)| *s == status && m == method)
+        {
+            Some((_, _, n)) => *n += 1,
+            None => r.counts.push((method.to_string(), status, 1)),
         }
-        if let Ok(mut l) = self.latency.lock() {
-            let h = l.entry(route.to_string()).or_default();
-            let s = took.as_secs_f64();
-            for (i, b) in BUCKETS.iter().enumerate() {
-                if s <= *b {
-                    h.counts[i] += 1;
-                }
+        let h = &mut r.latency;
+        let s = took.as_secs_f64();
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if s <= *b {
+                h.counts[i] += 1;
             }
-            h.count += 1;
-            h.sum += s;
         }
+        h.count += 1;
+        h.sum += s;
     }
 
     fn render(&self, out: &mut String) {
+        let Ok(routes) = self.routes.lock() else {
+            return;
+        };
         out.push_str(
             "# HELP vigil_http_requests_total HTTP requests by method, route and status.\n",
         );
         out.push_str("# TYPE vigil_http_requests_total counter\n");
-        if let Ok(r) = self.requests.lock() {
-            for ((method, route, status), n) in r.iter() {
+        for (route, r) in routes.iter() {
+            for (method, status, n) in &r.counts {
                 let _ = writeln!(
                     out,
                     "vigil_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
@@ -68,32 +88,30 @@ impl Metrics {
         }
         out.push_str("# HELP vigil_http_request_duration_seconds Time to answer, by route.\n");
         out.push_str("# TYPE vigil_http_request_duration_seconds histogram\n");
-        if let Ok(l) = self.latency.lock() {
-            for (route, h) in l.iter() {
-                let route = label(route);
-                for (i, b) in BUCKETS.iter().enumerate() {
-                    let _ = writeln!(
-                        out,
-                        "vigil_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{b}\"}} {}",
-                        h.counts[i]
-                    );
-                }
+        for (route, r) in routes.iter() {
+            let (route, h) = (label(route), &r.latency);
+            for (i, b) in BUCKETS.iter().enumerate() {
                 let _ = writeln!(
                     out,
-                    "vigil_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
-                    h.count
-                );
-                let _ = writeln!(
-                    out,
-                    "vigil_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
-                    h.sum
-                );
-                let _ = writeln!(
-                    out,
-                    "vigil_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
-                    h.count
+                    "vigil_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{b}\"}} {}",
+                    h.counts[i]
                 );
             }
+            let _ = writeln!(
+                out,
+                "vigil_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "vigil_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "vigil_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                h.count
+            );
         }
     }
 }

@@ -257,33 +257,30 @@ async fn request_id(
 > {
     let id = auth::request_id(req.request());
     let started = std::time::Instant::now();
-    let method = req.method().clone();
-    let path = req.path().to_string();
     let mut res = next.call(req).await?;
-    let route = res
-        .request()
+    let took = started.elapsed();
+    let status = res.status().as_u16();
+    let request = res.request();
+    let route = request
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_string());
-    if let Some(state) = res.request().app_data::<web::Data<State>>() {
-        state.metrics.observe(
-            method.as_str(),
-            &route,
-            res.status().as_u16(),
-            started.elapsed(),
-        );
+    if let Some(state) = request.app_data::<web::Data<State>>() {
+        state
+            .metrics
+            .observe(request.method().as_str(), &route, status, took);
     }
+    tracing::debug!(
+        request_id = %id,
+        method = %request.method(),
+        path = %request.path(),
+        status,
+        micros = took.as_micros() as u64,
+        "request"
+    );
     if let Ok(v) = header::HeaderValue::from_str(&id) {
         res.headers_mut()
             .insert(header::HeaderName::from_static("x-request-id"), v);
     }
-    tracing::debug!(
-        request_id = %id,
-        %method,
-        %path,
-        status = res.status().as_u16(),
-        micros = started.elapsed().as_micros() as u64,
-        "request"
-    );
     Ok(res)
 }
 
