@@ -91,6 +91,36 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Write everything (events, every version, changesets, users, the audit
+    /// log and its checkpoints) to one archive, read in one consistent
+    /// transaction. Without --with-secrets, passwords and API tokens are left
+    /// out. The file is made with mode 0600 and never overwritten.
+    Backup {
+        /// The archive to write.
+        file: PathBuf,
+        /// Include password hashes and API tokens (to move a deployment with
+        /// its accounts); keep such an archive as safe as the database.
+        #[arg(long)]
+        with_secrets: bool,
+        /// The checkpoint signing key, whose public half the archive names.
+        #[command(flatten)]
+        key: KeyOption,
+    },
+    /// Restore an archive into an empty database (migrated first), all or
+    /// nothing: every line, version hash and the audit log's tree are
+    /// checked before anything is kept. Also moves a deployment from SQLite
+    /// to PostgreSQL.
+    Restore {
+        /// The archive to read.
+        file: PathBuf,
+        /// The public key that signed the archive's checkpoints
+        /// (`name+keyid+base64`); else the key file's, else the archive's.
+        #[arg(long)]
+        public_key: Option<String>,
+        /// The checkpoint signing key: signs a checkpoint after the restore.
+        #[command(flatten)]
+        key: KeyOption,
+    },
     /// Manage the accounts of curators, reviewers, auditors and admins.
     #[command(subcommand)]
     User(UserCommand),
@@ -362,6 +392,16 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Import { dir, dry_run, key } => {
             import(&cli.database_url, &dir, dry_run, &key.path)
         }
+        Command::Backup {
+            file,
+            with_secrets,
+            key,
+        } => backup(&cli.database_url, &file, with_secrets, &key.path),
+        Command::Restore {
+            file,
+            public_key,
+            key,
+        } => restore(&cli.database_url, &file, public_key.as_deref(), &key.path),
         Command::User(cmd) => user(&cli.database_url, cmd),
         Command::Token(cmd) => token(&cli.database_url, cmd),
         Command::Audit(cmd) => return audit(&cli.database_url, cmd),
@@ -379,6 +419,149 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn backup(
+    url: &str,
+    file: &std::path::Path,
+    with_secrets: bool,
+    key: &std::path::Path,
+) -> Result<()> {
+    use std::io::Write;
+    let db = open(url)?;
+    let verifier = if key.exists() {
+        Some(service::audit::load_key(key)?.verifier())
+    } else {
+        None
+    };
+    // Written beside the target and renamed into place when complete, so a
+    // failed backup never leaves a file that looks like an archive.
+    let partial = file.with_extension("partial");
+    let io =
+        |what: &str, e: std::io::Error| Error::Io(format!("cannot {what} {}: {e}", file.display()));
+    if file.exists() {
+        return Err(Error::BadRequest(format!(
+            "{} exists; a backup never overwrites a file",
+            file.display()
+        )));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let f = options.open(&partial).map_err(|e| io("create", e))?;
+    let mut out = std::io::BufWriter::new(f);
+    let done = service::backup::backup(
+        &db,
+        &Context::cli(),
+        with_secrets,
+        verifier.as_ref(),
+        &mut out,
+    )
+    .and_then(|done| {
+        let f = out.into_inner().map_err(|e| io("write", e.into_error()))?;
+        f.sync_all().map_err(|e| io("write", e))?;
+        std::fs::rename(&partial, file).map_err(|e| io("write", e))?;
+        Ok(done)
+    });
+    let done = match done {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    let total: i64 = done.rows.values().sum();
+    println!(
+        "wrote {} ({} rows, {} bytes, sha256 {}){}",
+        file.display(),
+        total,
+        done.bytes,
+        done.sha256,
+        if with_secrets {
+            "; it holds password hashes and API tokens: keep it safe"
+        } else {
+            "; without passwords and API tokens"
+        }
+    );
+    for (table, n) in &done.rows {
+        println!("  {table}: {n}");
+    }
+    std::io::stdout().flush().ok();
+    Ok(())
+}
+
+fn restore(
+    url: &str,
+    file: &std::path::Path,
+    public_key: Option<&str>,
+    key: &std::path::Path,
+) -> Result<()> {
+    let signer = if key.exists() {
+        Some(service::audit::load_key(key)?)
+    } else {
+        None
+    };
+    let verifier = match public_key {
+        Some(k) => Some(
+            crate::audit::checkpoint::VerifierKey::parse(k)
+                .map_err(|e| Error::BadRequest(format!("--public-key: {e}")))?,
+        ),
+        None => signer.as_ref().map(|k| k.verifier()),
+    };
+    let f = std::fs::File::open(file)
+        .map_err(|e| Error::Io(format!("cannot open {}: {e}", file.display())))?;
+    let db = open(url)?;
+    let restored = service::backup::restore(
+        &db,
+        &Context::cli(),
+        &file.display().to_string(),
+        &mut std::io::BufReader::new(f),
+        verifier.as_ref(),
+    )?;
+    let total: i64 = restored.rows.values().sum();
+    println!(
+        "restored {} rows from {} (taken at {} from {})",
+        total,
+        file.display(),
+        restored.header.created_at,
+        restored.header.from
+    );
+    for (event, number, sha256) in &restored.versions {
+        println!("  {event} version {number}: sha256 {sha256}");
+    }
+    println!(
+        "  audit log: {} entries and {} checkpoint(s) match{}",
+        restored.audit_entries,
+        restored.checkpoints,
+        if restored.signatures_checked {
+            ", signatures verified"
+        } else {
+            "; no key was known, so the signatures were not checked"
+        }
+    );
+    if !restored.without_password.is_empty() {
+        println!(
+            "  {} user(s) have no password (the archive has no secrets); set one with `vigil user reset-password NAME`: {}",
+            restored.without_password.len(),
+            restored.without_password.join(", ")
+        );
+    }
+    match signer {
+        Some(k) => {
+            service::audit::checkpoint(&db, &k, chrono::Utc::now())?;
+        }
+        None => {
+            if let Some(k) = &restored.header.audit_key {
+                println!(
+                    "  the checkpoints were signed by {k}; put that key's file at {} before serving, \
+                     or new checkpoints will be signed by a new key",
+                    key.display()
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn import(url: &str, dir: &std::path::Path, dry_run: bool, key: &std::path::Path) -> Result<()> {

@@ -71,14 +71,20 @@ pub fn hash(v: &Json) -> String {
 /// Recomputes a document's hash from its text; `Ok(true)` when it matches
 /// the `sha256` the document carries.
 pub fn verify(json: &str) -> Result<bool> {
+    Ok(verified_hash(json)?.is_some())
+}
+
+/// The `sha256` a document carries, when it is the hash of the rest of the
+/// document; `None` when it is missing or differs.
+pub fn verified_hash(json: &str) -> Result<Option<String>> {
     let mut v: Json = serde_json::from_str(json)?;
     let Some(m) = v.as_object_mut() else {
-        return Ok(false);
+        return Ok(None);
     };
     let Some(Json::String(claimed)) = m.remove("sha256") else {
-        return Ok(false);
+        return Ok(None);
     };
-    Ok(hash(&v) == claimed)
+    Ok((hash(&v) == claimed).then_some(claimed))
 }
 
 /// The dataset a document was built from.

@@ -8,8 +8,19 @@ use super::Conn;
 use crate::error::Result;
 
 /// A user as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Queryable,
+    Selectable,
+    Insertable,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[diesel(table_name = users)]
+#[serde(deny_unknown_fields)]
 pub struct UserRow {
     pub name: String,
     pub password_hash: String,
@@ -30,8 +41,19 @@ pub struct SessionRow {
 }
 
 /// An API token as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Queryable,
+    Selectable,
+    Insertable,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[diesel(table_name = api_tokens)]
+#[serde(deny_unknown_fields)]
 pub struct TokenRow {
     pub name: String,
     pub token_hash: String,

@@ -10,8 +10,9 @@ use crate::error::{Error, Result};
 
 /// An audit entry exactly as stored, `before` and `after` as text, with the
 /// stored leaf hash (hex).
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = audit_entries)]
+#[serde(deny_unknown_fields)]
 pub struct EntryRow {
     pub seq: i64,
     pub at: String,
@@ -29,8 +30,19 @@ pub struct EntryRow {
 }
 
 /// A signed checkpoint as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Queryable,
+    Selectable,
+    Insertable,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[diesel(table_name = audit_checkpoints)]
+#[serde(deny_unknown_fields)]
 pub struct CheckpointRow {
     pub size: i64,
     pub root: String,

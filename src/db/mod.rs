@@ -1,8 +1,20 @@
 //! Storage: the only code that speaks SQL. One build serves SQLite (bundled,
 //! WAL, busy timeout) and PostgreSQL, chosen by the database URL's scheme.
 
+/// Runs the same diesel statement on whichever backend `c` is; for the few
+/// statements (batch inserts, RETURNING) the multi-backend type cannot express.
+macro_rules! on_backend {
+    ($c:expr, |$conn:ident| $body:expr) => {
+        match $c {
+            Conn::Sqlite($conn) => $body,
+            Conn::Postgres($conn) => $body,
+        }
+    };
+}
+
 mod accounts;
 mod audit;
+mod backup;
 pub mod schema;
 mod store;
 
@@ -177,6 +189,16 @@ impl Db {
             .map_err(|e| Error::Database(format!("cannot read the applied migrations: {e}")))
     }
 
+    /// The newest migration this build has: an archive must come from a
+    /// database at the same one.
+    pub fn schema_version() -> String {
+        use diesel::migration::MigrationSource;
+        MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+            .ok()
+            .and_then(|m| m.last().map(|m| m.name().to_string()))
+            .unwrap_or_default()
+    }
+
     /// Reverts every applied migration, newest first; returns their names.
     pub fn revert_all(&self) -> Result<Vec<String>> {
         let mut c = self.conn()?;
@@ -220,4 +242,5 @@ impl Db {
 
 pub use accounts::*;
 pub use audit::*;
+pub use backup::*;
 pub use store::*;

@@ -10,23 +10,13 @@ use super::Conn;
 use crate::error::{Error, Result};
 use crate::model::{Claim, Dataset, Event, Figure, Rule, Source, Table};
 
-/// Runs the same diesel statement on whichever backend `c` is; for the few
-/// statements (batch inserts, RETURNING) the multi-backend type cannot express.
-macro_rules! on_backend {
-    ($c:expr, |$conn:ident| $body:expr) => {
-        match $c {
-            Conn::Sqlite($conn) => $body,
-            Conn::Postgres($conn) => $body,
-        }
-    };
-}
-
 /// Rows per INSERT statement, under SQLite's limit of bound parameters.
 const CHUNK: usize = 1000;
 
-#[derive(Queryable, Selectable, Insertable)]
+#[derive(Debug, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = events)]
-struct EventRow {
+#[serde(deny_unknown_fields)]
+pub(super) struct EventRow {
     slug: String,
     title: String,
     location: String,
@@ -36,9 +26,10 @@ struct EventRow {
     summary: String,
 }
 
-#[derive(Queryable, Selectable, Insertable)]
+#[derive(Debug, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = sources)]
-struct SourceRow {
+#[serde(deny_unknown_fields)]
+pub(super) struct SourceRow {
     event: String,
     key: String,
     title: String,
@@ -50,9 +41,10 @@ struct SourceRow {
     notes: String,
 }
 
-#[derive(Queryable, Selectable, Insertable)]
+#[derive(Debug, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = figures)]
-struct FigureRow {
+#[serde(deny_unknown_fields)]
+pub(super) struct FigureRow {
     event: String,
     key: String,
     label: String,
@@ -67,9 +59,10 @@ struct FigureRow {
     notes: String,
 }
 
-#[derive(Queryable, Selectable, Insertable)]
+#[derive(Debug, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = claims)]
-struct ClaimRow {
+#[serde(deny_unknown_fields)]
+pub(super) struct ClaimRow {
     event: String,
     id: String,
     figure: String,
@@ -85,9 +78,10 @@ struct ClaimRow {
     note: String,
 }
 
-#[derive(Queryable, Selectable, Insertable)]
+#[derive(Debug, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = rules)]
-struct RuleRow {
+#[serde(deny_unknown_fields)]
+pub(super) struct RuleRow {
     event: String,
     id: String,
     expression: String,
@@ -96,8 +90,9 @@ struct RuleRow {
 }
 
 /// A published version as stored.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = versions)]
+#[serde(deny_unknown_fields)]
 pub struct VersionRow {
     pub event: String,
     pub number: i64,
@@ -108,8 +103,9 @@ pub struct VersionRow {
 }
 
 /// A changeset as stored.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = changesets)]
+#[serde(deny_unknown_fields)]
 pub struct Changeset {
     pub id: i64,
     pub event: String,
@@ -137,8 +133,19 @@ pub struct NewChangeset {
 }
 
 /// One edit of a changeset: the item as JSON, or `None` to delete it.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Queryable,
+    Selectable,
+    Insertable,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[diesel(table_name = changeset_edits)]
+#[serde(deny_unknown_fields)]
 pub struct Edit {
     pub changeset_id: i64,
     pub entity: String,

@@ -3,6 +3,7 @@
 
 mod accounts;
 pub mod audit;
+pub mod backup;
 mod changesets;
 
 pub use accounts::*;
