@@ -3,12 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    vigil::cli::run(vigil::cli::Cli::parse())
+    let cli = vigil::cli::Cli::parse();
+    vigil::cli::init_logging(cli.log_format);
+    vigil::cli::run(cli)
 }

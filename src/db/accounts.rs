@@ -19,7 +19,7 @@ use crate::error::Result;
     serde::Serialize,
     serde::Deserialize,
 )]
-#[diesel(table_name = users)]
+#[diesel(table_name = users, treat_none_as_default_value = false)]
 #[serde(deny_unknown_fields)]
 pub struct UserRow {
     pub name: String,
@@ -32,7 +32,7 @@ pub struct UserRow {
 
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = sessions)]
+#[diesel(table_name = sessions, treat_none_as_default_value = false)]
 pub struct SessionRow {
     pub id_hash: String,
     pub user_name: String,
@@ -52,7 +52,7 @@ pub struct SessionRow {
     serde::Serialize,
     serde::Deserialize,
 )]
-#[diesel(table_name = api_tokens)]
+#[diesel(table_name = api_tokens, treat_none_as_default_value = false)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRow {
     pub name: String,

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 /// An audit entry exactly as stored, `before` and `after` as text, with the
 /// stored leaf hash (hex).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
-#[diesel(table_name = audit_entries)]
+#[diesel(table_name = audit_entries, treat_none_as_default_value = false)]
 #[serde(deny_unknown_fields)]
 pub struct EntryRow {
     pub seq: i64,
@@ -41,7 +41,7 @@ pub struct EntryRow {
     serde::Serialize,
     serde::Deserialize,
 )]
-#[diesel(table_name = audit_checkpoints)]
+#[diesel(table_name = audit_checkpoints, treat_none_as_default_value = false)]
 #[serde(deny_unknown_fields)]
 pub struct CheckpointRow {
     pub size: i64,

@@ -121,6 +121,24 @@ impl ManageConnection for Manager {
     }
 }
 
+/// An existing SQLite file must open for writing; say why when it does not
+/// (SQLite itself only says "unable to open database file").
+fn writable(path: &str) -> Result<()> {
+    let p = std::path::Path::new(path);
+    if !p.exists() {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new().read(true).write(true).open(p) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem => Err(Error::Database(
+            format!("cannot write {path}: it is on a read-only file system"),
+        )),
+        Err(e) => Err(Error::Database(format!(
+            "cannot open {path} for writing: {e}"
+        ))),
+    }
+}
+
 /// A pool of connections to one database.
 #[derive(Clone)]
 pub struct Db {
@@ -132,6 +150,9 @@ impl Db {
     /// Opens a pool on the database the URL names. Does not migrate.
     pub fn open(url: &str) -> Result<Self> {
         let target = Target::parse(url)?;
+        if let Target::Sqlite(path) = &target {
+            writable(path)?;
+        }
         let size = match target {
             Target::Sqlite(_) => 4,
             Target::Postgres(_) => 8,
@@ -139,7 +160,9 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(size)
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(10))
+            // How long a request waits for a connection, also when the
+            // database is down: then it gets 503 after this.
+            .connection_timeout(Duration::from_secs(5))
             .build(Manager {
                 target: target.clone(),
             })
@@ -219,11 +242,23 @@ impl Db {
     /// row. All or nothing: an error rolls everything back.
     pub fn write<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
         let mut c = self.conn()?;
-        c.transaction(|c| {
+        // The operation's own error is the one to report, whatever the
+        // rollback then says: SQLite ends a transaction by itself on a full
+        // disk, and the rollback after it fails as "not in a transaction".
+        let mut failed = None;
+        let done = c.transaction(|c| {
             diesel::sql_query("UPDATE vigil_lock SET generation = generation + 1 WHERE id = 1")
                 .execute(c)?;
-            f(c)
-        })
+            f(c).map_err(|e| {
+                failed = Some(e);
+                diesel::result::Error::RollbackTransaction
+            })
+        });
+        match (done, failed) {
+            (Ok(v), _) => Ok(v),
+            (Err(_), Some(e)) => Err(e),
+            (Err(e), None) => Err(e.into()),
+        }
     }
 
     /// Runs `f` in a read transaction, so that it sees one consistent state.

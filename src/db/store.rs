@@ -14,7 +14,7 @@ use crate::model::{Claim, Dataset, Event, Figure, Rule, Source, Table};
 const CHUNK: usize = 1000;
 
 #[derive(Debug, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
-#[diesel(table_name = events)]
+#[diesel(table_name = events, treat_none_as_default_value = false)]
 #[serde(deny_unknown_fields)]
 pub(super) struct EventRow {
     slug: String,
@@ -27,7 +27,7 @@ pub(super) struct EventRow {
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
-#[diesel(table_name = sources)]
+#[diesel(table_name = sources, treat_none_as_default_value = false)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SourceRow {
     event: String,
@@ -42,7 +42,7 @@ pub(super) struct SourceRow {
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
-#[diesel(table_name = figures)]
+#[diesel(table_name = figures, treat_none_as_default_value = false)]
 #[serde(deny_unknown_fields)]
 pub(super) struct FigureRow {
     event: String,
@@ -60,7 +60,7 @@ pub(super) struct FigureRow {
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
-#[diesel(table_name = claims)]
+#[diesel(table_name = claims, treat_none_as_default_value = false)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ClaimRow {
     event: String,
@@ -79,7 +79,7 @@ pub(super) struct ClaimRow {
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
-#[diesel(table_name = rules)]
+#[diesel(table_name = rules, treat_none_as_default_value = false)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RuleRow {
     event: String,
@@ -91,7 +91,7 @@ pub(super) struct RuleRow {
 
 /// A published version as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
-#[diesel(table_name = versions)]
+#[diesel(table_name = versions, treat_none_as_default_value = false)]
 #[serde(deny_unknown_fields)]
 pub struct VersionRow {
     pub event: String,
@@ -104,7 +104,7 @@ pub struct VersionRow {
 
 /// A changeset as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
-#[diesel(table_name = changesets)]
+#[diesel(table_name = changesets, treat_none_as_default_value = false)]
 #[serde(deny_unknown_fields)]
 pub struct Changeset {
     pub id: i64,
@@ -121,7 +121,7 @@ pub struct Changeset {
 
 /// A changeset to open.
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = changesets)]
+#[diesel(table_name = changesets, treat_none_as_default_value = false)]
 pub struct NewChangeset {
     pub event: String,
     pub base_version: i64,
@@ -144,7 +144,7 @@ pub struct NewChangeset {
     serde::Serialize,
     serde::Deserialize,
 )]
-#[diesel(table_name = changeset_edits)]
+#[diesel(table_name = changeset_edits, treat_none_as_default_value = false)]
 #[serde(deny_unknown_fields)]
 pub struct Edit {
     pub changeset_id: i64,

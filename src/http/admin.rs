@@ -158,7 +158,7 @@ fn error_page(e: &Error, f: Frame) -> HttpResponse {
         _ => "Error",
     };
     let detail = match e {
-        Error::Database(_) => "the database could not answer; try again later".to_string(),
+        Error::Database(e) => super::problem::database_detail(e).to_string(),
         other => other.to_string(),
     };
     html(

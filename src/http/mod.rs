@@ -255,9 +255,12 @@ async fn request_id(
     actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
     actix_web::Error,
 > {
+    use tracing::Instrument;
     let id = auth::request_id(req.request());
     let started = std::time::Instant::now();
-    let mut res = next.call(req).await?;
+    // Everything logged while the request is handled carries its id.
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut res = next.call(req).instrument(span.clone()).await?;
     let took = started.elapsed();
     let status = res.status().as_u16();
     let request = res.request();
@@ -269,14 +272,24 @@ async fn request_id(
             .metrics
             .observe(request.method().as_str(), &route, status, took);
     }
-    tracing::debug!(
-        request_id = %id,
-        method = %request.method(),
-        path = %request.path(),
-        status,
-        micros = took.as_micros() as u64,
-        "request"
-    );
+    let _entered = span.enter();
+    if status >= 500 {
+        tracing::warn!(
+            method = %request.method(),
+            path = %request.path(),
+            status,
+            micros = took.as_micros() as u64,
+            "request failed"
+        );
+    } else {
+        tracing::debug!(
+            method = %request.method(),
+            path = %request.path(),
+            status,
+            micros = took.as_micros() as u64,
+            "request"
+        );
+    }
     if let Ok(v) = header::HeaderValue::from_str(&id) {
         res.headers_mut()
             .insert(header::HeaderName::from_static("x-request-id"), v);
@@ -371,9 +384,22 @@ pub async fn serve(
         }
     });
     tracing::info!(%bind, workers, "serving");
+    let last = data.clone();
+    // On SIGTERM or SIGINT: stop accepting, let the requests in flight
+    // finish (each write is one transaction, so none is left half-done),
+    // then sign a last checkpoint over what they wrote.
     actix_web::HttpServer::new(move || app(data.clone()))
         .workers(workers.max(1))
+        .shutdown_timeout(SHUTDOWN_SECONDS)
         .bind(bind)?
         .run()
-        .await
+        .await?;
+    if let Err(e) = blocking(move || last.checkpoint(true)).await {
+        tracing::warn!(error = %e, "could not sign a last audit checkpoint");
+    }
+    tracing::info!("stopped");
+    Ok(())
 }
+
+/// How long a shutdown waits for requests in flight.
+const SHUTDOWN_SECONDS: u64 = 30;

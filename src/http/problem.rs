@@ -41,6 +41,19 @@ fn respond(
         })
 }
 
+/// What the public may know of a database failure: the kind, not the
+/// internals. Either way nothing was written: every write is one
+/// transaction.
+pub(super) fn database_detail(e: &str) -> &'static str {
+    if e.contains("disk is full") {
+        "the database's disk is full, so nothing was changed; try again when an operator has made room"
+    } else if e.contains("readonly database") || e.contains("read-only") {
+        "the database is read-only at the moment, so nothing was changed; try again later"
+    } else {
+        "the database could not answer; try again later"
+    }
+}
+
 impl ResponseError for Error {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -81,7 +94,7 @@ impl ResponseError for Error {
             // Do not leak database internals to the public.
             Error::Database(e) => {
                 tracing::error!(error = %e, "database error");
-                "the database could not answer; try again later".to_string()
+                database_detail(e).to_string()
             }
             other => other.to_string(),
         };

@@ -36,9 +36,9 @@ fn error_page(e: &Error) -> HttpResponse {
     let (title, detail) = match e {
         Error::NotFound(d) => ("Not found".to_string(), d.clone()),
         Error::BadRequest(d) => ("Bad request".to_string(), d.clone()),
-        Error::Database(_) => (
+        Error::Database(e) => (
             "Temporarily unavailable".to_string(),
-            "the database could not answer; try again later".to_string(),
+            super::problem::database_detail(e).to_string(),
         ),
         other => ("Error".to_string(), other.to_string()),
     };

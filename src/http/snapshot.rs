@@ -27,15 +27,22 @@ pub struct Encoded {
 }
 
 impl Encoded {
-    /// Compresses once, at the highest levels: this runs once per publish.
+    /// Compresses once per publish: at brotli's highest level for bodies of
+    /// the size of a memorial's document, lower for very large ones, whose
+    /// highest level would take seconds per megabyte.
     pub fn new(body: Vec<u8>) -> Result<Self> {
+        let quality = match body.len() {
+            0..=262_144 => 11,
+            262_145..=2_097_152 => 9,
+            _ => 5,
+        };
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         gz.write_all(&body)
             .map_err(|e| Error::Io(format!("gzip: {e}")))?;
         let gzip = gz.finish().map_err(|e| Error::Io(format!("gzip: {e}")))?;
         let mut brotli = Vec::new();
         {
-            let mut w = brotli::CompressorWriter::new(&mut brotli, 4096, 11, 22);
+            let mut w = brotli::CompressorWriter::new(&mut brotli, 4096, quality, 22);
             w.write_all(&body)
                 .map_err(|e| Error::Io(format!("brotli: {e}")))?;
         }
