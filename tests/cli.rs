@@ -180,3 +180,59 @@ fn a_running_server_picks_up_a_version_published_elsewhere() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[test]
+fn json_logs_carry_the_request_id_the_response_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let log = dir.path().join("server.log");
+    let child = vigil(dir.path())
+        .args(["--log-format", "json", "serve", "--demo", "--workers", "1"])
+        .args(["--bind", &format!("127.0.0.1:{port}")])
+        .env("VIGIL_LOG", "debug")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let server = common::Killed(child);
+    common::wait_for_port(port);
+    let ok = common::http(
+        port,
+        "GET",
+        "/api/v1/events/beslan-2004",
+        &[("X-Request-Id", "memorial-7")],
+        None,
+    )
+    .unwrap();
+    assert_eq!(ok.status, 200);
+    assert!(
+        ok.headers.contains("x-request-id: memorial-7"),
+        "{}",
+        ok.headers
+    );
+    let missing = common::http(port, "GET", "/api/v1/events/nowhere", &[], None).unwrap();
+    let id = missing
+        .headers
+        .lines()
+        .find_map(|l| l.strip_prefix("x-request-id: "))
+        .unwrap()
+        .to_string();
+    drop(server);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let request = |rid: &str| {
+        lines
+            .iter()
+            .find(|l| l["span"]["request_id"] == rid && l["fields"]["message"] == "request")
+            .unwrap_or_else(|| panic!("no request line for {rid} in:\n{text}"))
+            .clone()
+    };
+    let first = request("memorial-7");
+    assert_eq!(first["fields"]["status"], 200);
+    assert_eq!(first["fields"]["path"], "/api/v1/events/beslan-2004");
+    assert_eq!(request(&id)["fields"]["status"], 404);
+    assert!(lines.iter().any(|l| l["fields"]["message"] == "serving"));
+}
