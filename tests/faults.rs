@@ -348,6 +348,8 @@ fn sigterm_lets_an_approval_in_flight_finish() {
         exit.success(),
         "vigil serve exited with {exit:?} after SIGTERM"
     );
+    let log = std::fs::read_to_string(d.join(format!("server-{port}.log"))).unwrap();
+    assert!(log.contains("stopped"), "{log}");
     assert!(approval_all_or_nothing(&t.url, d, id, GROUPS));
     // A last checkpoint covers everything written before the stop.
     let size = db.read(db::audit_size).unwrap();
