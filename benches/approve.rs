@@ -5,16 +5,16 @@
 //! databases from, e.g. postgres://postgres@127.0.0.1/postgres) PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::fmt::Write;
-
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
 use vigil::accounts::{Principal, PrincipalKind, Role};
 use vigil::db::{Db, Edit};
 use vigil::files::Folder;
-use vigil::model::Table;
 use vigil::service::{self, Context};
+
+#[path = "../tests/common/generated.rs"]
+mod generated;
 
 const GROUPS: usize = 200;
 const EDITS: usize = 1_000;
@@ -22,45 +22,11 @@ const EDITS: usize = 1_000;
 /// 200 groups of a total and nine parts (2,000 figures), one preferred
 /// claim each.
 fn generated() -> Folder {
-    let event = "slug,title,location,started_on,ended_on,timezone,summary\n\
-                 generated,Generated event,Nowhere,2000-01-01,2000-01-02,UTC,For benchmarks.\n";
-    let sources = "key,title,author,publisher,kind,published_on,url,notes\n\
-                   source-0,Source 0,,,other,2000,,\n";
-    let mut figures =
-        String::from("key,label,unit,parent,breakdown,position,low,best,high,status,notes\n");
-    let mut claims =
-        String::from("id,figure,source,low,best,high,as_of,rank,reason,locator,quote,note\n");
-    for g in 0..GROUPS {
-        let total = format!("g{g}.total");
-        writeln!(
-            figures,
-            "{total},Group {g},persons,,exhaustive,{},,45,,confirmed,",
-            g * 20
-        )
-        .unwrap();
-        writeln!(claims, "c{g},{total},source-0,,45,,2000,preferred,,,,").unwrap();
-        for c in 1..=9 {
-            writeln!(
-                figures,
-                "{total}.c{c},Part {c},persons,{total},,{},,{c},,confirmed,",
-                g * 20 + c
-            )
-            .unwrap();
-            writeln!(
-                claims,
-                "c{g}-{c},{total}.c{c},source-0,,{c},,2000,preferred,,,,"
-            )
-            .unwrap();
-        }
-    }
-    let rules = "id,expression,severity,note\n";
-    Folder::from_bytes(vec![
-        (Table::Event, event.as_bytes().to_vec()),
-        (Table::Sources, sources.as_bytes().to_vec()),
-        (Table::Figures, figures.into_bytes()),
-        (Table::Claims, claims.into_bytes()),
-        (Table::Rules, rules.as_bytes().to_vec()),
-    ])
+    Folder::from_bytes(
+        generated::event("generated", GROUPS, 1, usize::MAX, "")
+            .into_iter()
+            .map(|(t, text)| (t, text.into_bytes())),
+    )
 }
 
 fn person(name: &str, role: Role) -> Principal {

@@ -6,29 +6,22 @@
 
 mod common;
 
+use common::{edit_notes, person};
+
 use std::path::Path;
 use std::process::Command;
 
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
-use vigil::accounts::{Principal, PrincipalKind, Role};
+use vigil::accounts::Role;
 use vigil::db::{AuditFilter, Db};
 use vigil::files::Folder;
-use vigil::model::{ItemEdit, Table};
-use vigil::service::{self, audit, Context, Precondition};
+use vigil::service::{self, audit, Context};
 
 const SLUG: &str = "beslan-2004";
 const PASSWORD: &str = "a long quiet evening";
-
-fn person(name: &str, roles: &[Role]) -> Principal {
-    Principal {
-        name: name.into(),
-        kind: PrincipalKind::User,
-        roles: roles.to_vec(),
-    }
-}
 
 fn ctx(actor: &str) -> Context {
     Context::actor(actor)
@@ -43,26 +36,6 @@ fn all(db: &Db) -> Vec<vigil::audit::Entry> {
         },
     )
     .unwrap()
-}
-
-/// Edits a figure's notes in a changeset, against the ETag it has there.
-fn edit_notes(db: &Db, who: &Principal, id: i64, key: &str, notes: &str) {
-    let v = service::item(db, id, Table::Figures, key).unwrap();
-    let mut item = v.item.unwrap();
-    item["notes"] = json!(notes);
-    service::put_item(
-        db,
-        &ctx(&who.actor()),
-        who,
-        id,
-        ItemEdit {
-            table: Table::Figures,
-            key: key.into(),
-            item: Some(item),
-        },
-        &Precondition::Matches(v.etag),
-    )
-    .unwrap();
 }
 
 /// An event imported, two accounts, a changeset approved: a log of a dozen

@@ -7,48 +7,22 @@
 
 mod common;
 
+use common::{edit_notes, person};
+
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::json;
-use vigil::accounts::{Principal, PrincipalKind, Role};
+use vigil::accounts::{Principal, Role};
 use vigil::db::{self, AuditFilter, Db};
 use vigil::files::Folder;
-use vigil::model::{ItemEdit, Table};
-use vigil::service::{self, audit, Context, Precondition};
+use vigil::service::{self, audit, Context};
 
 const SLUG: &str = "beslan-2004";
 const PASSWORD: &str = "a long quiet evening";
 
-fn person(name: &str, roles: &[Role]) -> Principal {
-    Principal {
-        name: name.into(),
-        kind: PrincipalKind::User,
-        roles: roles.to_vec(),
-    }
-}
-
 fn ctx(who: &Principal) -> Context {
     Context::actor(&who.actor())
-}
-
-fn edit_notes(db: &Db, who: &Principal, id: i64, key: &str, notes: &str) {
-    let v = service::item(db, id, Table::Figures, key).unwrap();
-    let mut item = v.item.unwrap();
-    item["notes"] = json!(notes);
-    service::put_item(
-        db,
-        &ctx(who),
-        who,
-        id,
-        ItemEdit {
-            table: Table::Figures,
-            key: key.into(),
-            item: Some(item),
-        },
-        &Precondition::Matches(v.etag),
-    )
-    .unwrap();
 }
 
 fn vigil(url: &str, args: &[&str]) -> (i32, String) {

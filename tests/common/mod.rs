@@ -326,3 +326,34 @@ fn unchunk(mut s: &str) -> String {
     }
     out
 }
+
+/// A user with these roles, as the service sees them.
+pub fn person(name: &str, roles: &[vigil::accounts::Role]) -> vigil::accounts::Principal {
+    vigil::accounts::Principal {
+        name: name.into(),
+        kind: vigil::accounts::PrincipalKind::User,
+        roles: roles.to_vec(),
+    }
+}
+
+/// Edits a figure's notes in a changeset, against the ETag it has there.
+pub fn edit_notes(db: &Db, who: &vigil::accounts::Principal, id: i64, key: &str, notes: &str) {
+    use vigil::model::{ItemEdit, Table};
+    use vigil::service::{self, Context, Precondition};
+    let v = service::item(db, id, Table::Figures, key).unwrap();
+    let mut item = v.item.unwrap();
+    item["notes"] = serde_json::json!(notes);
+    service::put_item(
+        db,
+        &Context::actor(&who.actor()),
+        who,
+        id,
+        ItemEdit {
+            table: Table::Figures,
+            key: key.into(),
+            item: Some(item),
+        },
+        &Precondition::Matches(v.etag),
+    )
+    .unwrap();
+}
