@@ -108,7 +108,7 @@ pub struct SessionInfo {
 pub async fn login(
     req: HttpRequest,
     state: web::Data<State>,
-    body: web::Json<Credentials>,
+    body: Body<Credentials>,
 ) -> Result<HttpResponse> {
     let ctx = auth::context(&req, &state);
     let st = state.clone();
@@ -189,7 +189,7 @@ pub struct Opened {
 pub async fn open(
     state: web::Data<State>,
     who: Who<Curator>,
-    body: web::Json<OpenChangeset>,
+    body: Body<OpenChangeset>,
 ) -> Result<HttpResponse> {
     let body = body.into_inner();
     let id = blocking(move || {
@@ -333,8 +333,62 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
             return Box::pin(async { Ok(OptionalJson(None)) });
         }
         // `null` is no body too.
-        let json = web::Json::<Option<T>>::from_request(req, payload);
-        Box::pin(async move { Ok(OptionalJson(json.await?.into_inner())) })
+        let body = Body::<Option<T>>::from_request(req, payload);
+        Box::pin(async move { Ok(OptionalJson(body.await?.0)) })
+    }
+}
+
+/// A JSON body as `T`, read under [`json_config`]'s limits; refused with
+/// 400 naming the field when any of its text holds U+0000, which no text in
+/// vigil may hold (PostgreSQL cannot store it), on every backend alike.
+pub struct Body<T>(pub T);
+
+impl<T> Body<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Body<T> {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let json = web::Json::<Json>::from_request(req, payload);
+        Box::pin(async move {
+            let value = json.await?.into_inner();
+            if let Some(at) = nul_at(&value, "") {
+                return Err(Error::BadRequest(format!(
+                    "the JSON body at {at}: {}",
+                    crate::error::NUL
+                ))
+                .into());
+            }
+            serde_json::from_value(value)
+                .map(Body)
+                .map_err(|e| Error::BadRequest(format!("the JSON body is not valid: {e}")).into())
+        })
+    }
+}
+
+/// Where in a JSON value text holds U+0000, as a JSON pointer (`/reason`,
+/// `/files/event.csv`, `/roles/1`), if anywhere.
+fn nul_at(v: &Json, at: &str) -> Option<String> {
+    match v {
+        Json::String(s) if s.contains('\0') => Some(if at.is_empty() { "/" } else { at }.into()),
+        Json::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_at(item, &format!("{at}/{i}"))),
+        Json::Object(map) => map.iter().find_map(|(k, item)| {
+            let at = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+            if k.contains('\0') {
+                Some(at)
+            } else {
+                nul_at(item, &at)
+            }
+        }),
+        _ => None,
     }
 }
 
@@ -514,7 +568,7 @@ pub async fn import(
     state: web::Data<State>,
     who: Who<Curator>,
     id: IdPath,
-    body: web::Json<ImportFiles>,
+    body: Body<ImportFiles>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
     let b = body.into_inner();
@@ -622,7 +676,7 @@ pub async fn put_item(
     state: web::Data<State>,
     who: Who<Curator>,
     path: ItemPath,
-    body: web::Json<Json>,
+    body: Body<Json>,
 ) -> Result<HttpResponse> {
     let (id, table, key) = path.into_inner();
     let table = editable_table(&table)?;
@@ -727,7 +781,7 @@ pub struct NewUser {
 pub async fn add_user(
     state: web::Data<State>,
     who: Who<Admin>,
-    body: web::Json<NewUser>,
+    body: Body<NewUser>,
 ) -> Result<HttpResponse> {
     let b = body.into_inner();
     let u =
@@ -766,7 +820,7 @@ pub async fn change_user(
     state: web::Data<State>,
     who: Who<Admin>,
     name: web::Path<String>,
-    body: web::Json<UserChange>,
+    body: Body<UserChange>,
 ) -> Result<HttpResponse> {
     let name = name.into_inner();
     let b = body.into_inner();
@@ -831,7 +885,7 @@ pub struct CreatedToken {
 pub async fn create_token(
     state: web::Data<State>,
     who: Who<Admin>,
-    body: web::Json<NewToken>,
+    body: Body<NewToken>,
 ) -> Result<HttpResponse> {
     let b = body.into_inner();
     let (token, secret) =

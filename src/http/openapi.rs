@@ -82,7 +82,7 @@ pub type DiffSchema = Diff;
 #[openapi(
     info(
         title = "vigil",
-        description = "Casualty figures of mass-casualty events, each traced to the sources that state it, checked, reviewed and published as immutable versions.",
+        description = "Casualty figures of mass-casualty events, each traced to the sources that state it, checked, reviewed and published as immutable versions. Errors are application/problem+json (RFC 9457). No text may hold the NUL character (U+0000): a parameter or body that holds it is refused with 400 naming where.",
         license(name = "AGPL-3.0-or-later")
     ),
     paths(
