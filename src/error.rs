@@ -22,6 +22,14 @@ pub enum Error {
     #[error("{0}")]
     BadRequest(String),
 
+    /// The request body is larger than the server accepts.
+    #[error("{0}")]
+    TooLarge(String),
+
+    /// The request body is not in a format the operation takes.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+
     /// The request conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
@@ -70,9 +78,20 @@ fn list<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
 
 impl From<diesel::result::Error> for Error {
     fn from(e: diesel::result::Error) -> Self {
+        // PostgreSQL's text cannot hold U+0000: the request that sent it is
+        // at fault, not the database.
+        if let diesel::result::Error::DatabaseError(_, info) = &e {
+            let m = info.message();
+            if m.contains("invalid byte sequence") && m.contains("0x00") {
+                return Error::BadRequest(NUL.into());
+            }
+        }
         Error::Database(e.to_string())
     }
 }
+
+/// Why text holding U+0000 is refused.
+pub const NUL: &str = "text may not hold the NUL character (U+0000)";
 
 impl From<diesel::r2d2::PoolError> for Error {
     fn from(e: diesel::r2d2::PoolError) -> Self {

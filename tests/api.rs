@@ -8,10 +8,10 @@ use std::io::Read;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::ServiceResponse;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::{header, Method, StatusCode};
 use actix_web::test::{call_service, init_service, read_body, TestRequest};
 use actix_web::web;
-use serde_json::Value;
+use serde_json::{json, Value};
 use vigil::files::Folder;
 use vigil::http::State;
 use vigil::service;
@@ -212,7 +212,7 @@ async fn every_public_endpoint_on_both_backends() {
                 "/api/v1/events/beslan-2004?version=abc",
                 400,
                 "/api/v1/events/{slug}",
-                "bad query",
+                "query parameter 'version'",
             ),
             (
                 "/api/v1/events/beslan-2004?versoin=1",
@@ -224,7 +224,7 @@ async fn every_public_endpoint_on_both_backends() {
                 "/api/v1/events/beslan-2004/versions/x",
                 400,
                 "/api/v1/events/{slug}/versions/{n}",
-                "bad path",
+                "path parameter 'n'",
             ),
             (
                 "/api/v1/events/beslan-2004/versions/7",
@@ -380,6 +380,197 @@ async fn the_openapi_document_describes_every_public_route() {
             doc["components"]["schemas"][name].is_object(),
             "dangling $ref {name}"
         );
+    }
+}
+
+/// Found by schemathesis: the query parameters were documented as path
+/// parameters, so clients (and the fuzzer) could not send them.
+#[actix_web::test]
+async fn every_parameter_is_where_the_document_says() {
+    let doc = vigil::http::openapi::document();
+    let mut query = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let template: Vec<&str> = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .collect();
+        for (method, op) in item.as_object().unwrap() {
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            let in_path: Vec<&str> = params
+                .iter()
+                .filter(|p| p["in"] == "path")
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            assert_eq!(in_path, template, "{method} {path}: path parameters");
+            for p in params.iter().filter(|p| p["in"] == "query") {
+                query += 1;
+                let name = p["name"].as_str().unwrap();
+                let nullable = p["schema"]["type"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|t| t == "null"));
+                assert!(
+                    !nullable,
+                    "{method} {path}: ?{name} is not null, only absent"
+                );
+            }
+            // Operations with parameters or a body document the 400 they give.
+            let parsed = params
+                .iter()
+                .any(|p| p["in"] == "path" || p["in"] == "query");
+            if parsed || op.get("requestBody").is_some() {
+                assert!(
+                    op["responses"]["400"].is_object(),
+                    "{method} {path}: no 400"
+                );
+            }
+            if op.get("requestBody").is_some() {
+                for status in ["413", "415"] {
+                    assert!(
+                        op["responses"][status].is_object(),
+                        "{method} {path}: no {status}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(query >= 17, "the query parameters are documented: {query}");
+    let diff = &doc["paths"]["/api/v1/events/{slug}/diff"]["get"]["parameters"];
+    let from = diff
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "from")
+        .unwrap();
+    assert_eq!(
+        (&from["in"], &from["required"]),
+        (&json!("query"), &json!(true))
+    );
+}
+
+/// Found by schemathesis: a bad path or query parameter answered a 400 the
+/// document did not list, without naming the parameter; on the memorial page
+/// a bad query answered problem+json instead of a page; a method a path does
+/// not take answered 404 instead of 405.
+#[actix_web::test]
+async fn bad_parameters_and_methods_answer_as_documented() {
+    let t = common::sqlite();
+    let state = state(&t);
+    let app = init_service(vigil::http::app(state.clone())).await;
+    let openapi = vigil::http::openapi::document();
+    for (uri, path, name) in [
+        (
+            "/api/v1/events/beslan-2004?version=abc",
+            "/api/v1/events/{slug}",
+            "query parameter 'version'",
+        ),
+        (
+            "/api/v1/events/beslan-2004/figures.csv?version=99999999999999999999",
+            "/api/v1/events/{slug}/figures.csv",
+            "query parameter 'version'",
+        ),
+        (
+            "/api/v1/events/beslan-2004/versions/99999999999999999999",
+            "/api/v1/events/{slug}/versions/{n}",
+            "path parameter 'n'",
+        ),
+        (
+            "/api/v1/events/beslan-2004/diff?from=1&to=x",
+            "/api/v1/events/{slug}/diff",
+            "query parameter 'to'",
+        ),
+        (
+            "/api/v1/events/beslan-2004/diff?from=1",
+            "/api/v1/events/{slug}/diff",
+            "missing field `to`",
+        ),
+        (
+            "/api/v1/audit/proof?seq=1&size=%C3%A9",
+            "/api/v1/audit/proof",
+            "query parameter 'size'",
+        ),
+    ] {
+        let res = call_service(&app, TestRequest::get().uri(uri).to_request()).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{uri}");
+        assert_eq!(
+            header_of(&res, header::CONTENT_TYPE),
+            "application/problem+json"
+        );
+        let p: Value = serde_json::from_slice(&body(res).await).unwrap();
+        assert!(p["detail"].as_str().unwrap().contains(name), "{uri}: {p}");
+        conforms(&openapi, path, 400, "application/problem+json", &p);
+    }
+
+    // The memorial page answers a bad query as a page.
+    let res = call_service(
+        &app,
+        TestRequest::get()
+            .uri("/events/beslan-2004?version=abc")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        header_of(&res, header::CONTENT_TYPE),
+        "text/html; charset=utf-8"
+    );
+    let page = String::from_utf8(body(res).await).unwrap();
+    assert!(
+        page.contains("query parameter") && page.contains("version"),
+        "{page}"
+    );
+    assert!(
+        openapi["paths"]["/events/{slug}"]["get"]["responses"]["400"]["content"]["text/html"]
+            .is_object()
+    );
+
+    // A method the path does not take: 405 with Allow, as problem+json.
+    for (method, uri, allowed) in [
+        (Method::TRACE, "/api/v1/events", "GET"),
+        (Method::POST, "/api/v1/events/beslan-2004", "GET"),
+        (Method::DELETE, "/healthz", "HEAD"),
+        (Method::PUT, "/", "GET"),
+    ] {
+        let res = call_service(
+            &app,
+            TestRequest::default()
+                .method(method.clone())
+                .uri(uri)
+                .to_request(),
+        )
+        .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {uri}"
+        );
+        assert!(
+            header_of(&res, header::ALLOW).contains(allowed),
+            "{method} {uri}"
+        );
+        assert_eq!(
+            header_of(&res, header::CONTENT_TYPE),
+            "application/problem+json"
+        );
+        assert!(!header_of(&res, header::X_CONTENT_TYPE_OPTIONS).is_empty());
+        let p: Value = serde_json::from_slice(&body(res).await).unwrap();
+        assert_eq!(p["status"], 405, "{p}");
+    }
+    // The CORS preflight still answers on every API path.
+    for uri in [
+        "/api/v1/events",
+        "/api/v1/events/beslan-2004",
+        "/api/v1/anything",
+    ] {
+        let res = call_service(
+            &app,
+            TestRequest::default()
+                .method(Method::OPTIONS)
+                .uri(uri)
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::NO_CONTENT, "{uri}");
+        assert_eq!(header_of(&res, header::ACCESS_CONTROL_ALLOW_ORIGIN), "*");
     }
 }
 

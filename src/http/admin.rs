@@ -1295,8 +1295,9 @@ async fn audit_log(
         action: Some(q.action.clone()),
         entity: Some(q.entity.clone()),
         entity_id: Some(q.entity_id.clone()),
-        since: Some(q.since.clone()),
-        until: Some(q.until.clone()),
+        // An empty field of the form is no bound.
+        since: Some(q.since.clone()).filter(|s| !s.is_empty()),
+        until: Some(q.until.clone()).filter(|s| !s.is_empty()),
         after: q.after,
         limit: Some(PAGE),
     };

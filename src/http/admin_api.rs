@@ -3,11 +3,12 @@
 //! in its extractor type.
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::auth::{self, Admin, Curator, Member, Reviewer, Who};
+use super::params::Query;
 use super::{blocking, State};
 use crate::accounts::{Principal, Role};
 use crate::error::{Error, Result};
@@ -27,60 +28,56 @@ pub fn json_config() -> web::JsonConfig {
         .limit(JSON_LIMIT)
         .error_handler(|err, _req| {
             use actix_web::error::JsonPayloadError as E;
-            let e = match &err {
+            match &err {
                 E::OverflowKnownLength { .. } | E::Overflow { .. } => {
-                    return actix_web::error::InternalError::from_response(
-                        err.to_string(),
-                        HttpResponse::PayloadTooLarge()
-                            .content_type("application/problem+json")
-                            .json(serde_json::json!({
-                                "type": "about:blank",
-                                "title": "Request body too large",
-                                "status": 413,
-                                "detail": format!("the body may have at most {JSON_LIMIT} bytes"),
-                            })),
-                    )
-                    .into();
+                    Error::TooLarge(format!("the body may have at most {JSON_LIMIT} bytes"))
                 }
-                E::ContentType => Error::BadRequest(
+                E::ContentType => Error::UnsupportedMediaType(
                     "send the body as JSON, with Content-Type: application/json".into(),
                 ),
                 other => Error::BadRequest(format!("the JSON body is not valid: {other}")),
-            };
-            e.into()
+            }
+            .into()
         })
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/session", web::post().to(login))
-        .route("/api/v1/session", web::delete().to(logout))
-        .route("/api/v1/session", super::get().to(whoami))
-        .route("/api/v1/changesets", web::post().to(open))
-        .route("/api/v1/changesets", super::get().to(list))
-        .route("/api/v1/changesets/{id}", super::get().to(view))
-        .route("/api/v1/changesets/{id}/submit", web::post().to(submit))
-        .route("/api/v1/changesets/{id}/withdraw", web::post().to(withdraw))
-        .route("/api/v1/changesets/{id}/approve", web::post().to(approve))
-        .route("/api/v1/changesets/{id}/reject", web::post().to(reject))
-        .route("/api/v1/changesets/{id}/import", web::post().to(import))
-        .route(
-            "/api/v1/changesets/{id}/{table}/{key}",
-            super::get().to(get_item),
-        )
-        .route(
-            "/api/v1/changesets/{id}/{table}/{key}",
-            web::put().to(put_item),
-        )
-        .route(
-            "/api/v1/changesets/{id}/{table}/{key}",
-            web::delete().to(delete_item),
-        )
-        .route("/api/v1/users", super::get().to(users))
-        .route("/api/v1/users", web::post().to(add_user))
-        .route("/api/v1/users/{name}", web::patch().to(change_user))
-        .route("/api/v1/tokens", super::get().to(tokens))
-        .route("/api/v1/tokens", web::post().to(create_token))
-        .route("/api/v1/tokens/{name}", web::delete().to(revoke_token));
+    use super::api_resource as at;
+    cfg.service(
+        at("/api/v1/session")
+            .route(web::post().to(login))
+            .route(web::delete().to(logout))
+            .route(super::get().to(whoami)),
+    )
+    .service(
+        at("/api/v1/changesets")
+            .route(web::post().to(open))
+            .route(super::get().to(list)),
+    )
+    .service(at("/api/v1/changesets/{id}").route(super::get().to(view)))
+    .service(at("/api/v1/changesets/{id}/submit").route(web::post().to(submit)))
+    .service(at("/api/v1/changesets/{id}/withdraw").route(web::post().to(withdraw)))
+    .service(at("/api/v1/changesets/{id}/approve").route(web::post().to(approve)))
+    .service(at("/api/v1/changesets/{id}/reject").route(web::post().to(reject)))
+    .service(at("/api/v1/changesets/{id}/import").route(web::post().to(import)))
+    .service(
+        at("/api/v1/changesets/{id}/{table}/{key}")
+            .route(super::get().to(get_item))
+            .route(web::put().to(put_item))
+            .route(web::delete().to(delete_item)),
+    )
+    .service(
+        at("/api/v1/users")
+            .route(super::get().to(users))
+            .route(web::post().to(add_user)),
+    )
+    .service(at("/api/v1/users/{name}").route(web::patch().to(change_user)))
+    .service(
+        at("/api/v1/tokens")
+            .route(super::get().to(tokens))
+            .route(web::post().to(create_token)),
+    )
+    .service(at("/api/v1/tokens/{name}").route(web::delete().to(revoke_token)));
 }
 
 /// Log-in credentials.
@@ -111,7 +108,7 @@ pub struct SessionInfo {
 pub async fn login(
     req: HttpRequest,
     state: web::Data<State>,
-    body: web::Json<Credentials>,
+    body: Body<Credentials>,
 ) -> Result<HttpResponse> {
     let ctx = auth::context(&req, &state);
     let st = state.clone();
@@ -129,7 +126,7 @@ pub async fn login(
 
 /// Logs out: the session ends on the server, and the cookie is removed.
 #[utoipa::path(delete, path = "/api/v1/session", tag = "accounts",
-    params(("X-CSRF-Token" = String, Header, description = "the session's CSRF token")),
+    params(("X-CSRF-Token" = Option<String>, Header, description = "the session's CSRF token: needed with a session cookie, not with a Bearer token")),
     responses(
         (status = 204, description = "logged out"),
         (status = 401, description = "no session", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
@@ -164,7 +161,12 @@ pub async fn whoami(who: Who<Member>) -> HttpResponse {
 pub struct OpenChangeset {
     /// The event's slug.
     pub event: String,
-    /// What the changeset changes and why.
+    /// What the changeset changes and why: not blank, at most 2,000
+    /// characters.
+    #[schema(
+        pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+        max_length = 2000
+    )]
     pub reason: String,
 }
 
@@ -187,7 +189,7 @@ pub struct Opened {
 pub async fn open(
     state: web::Data<State>,
     who: Who<Curator>,
-    body: web::Json<OpenChangeset>,
+    body: Body<OpenChangeset>,
 ) -> Result<HttpResponse> {
     let body = body.into_inner();
     let id = blocking(move || {
@@ -207,6 +209,7 @@ pub async fn open(
 
 /// Filters for the list of changesets.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only this event's.
@@ -226,7 +229,7 @@ pub struct ListQuery {
 pub async fn list(
     state: web::Data<State>,
     _who: Who<Member>,
-    q: web::Query<ListQuery>,
+    q: Query<ListQuery>,
 ) -> Result<HttpResponse> {
     let q = q.into_inner();
     let list = blocking(move || service::list(&state.db, q.event.as_deref(), q.state)).await?;
@@ -241,7 +244,7 @@ fn private(mut res: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBu
 /// A changeset: its edits, the diff against its base version, conflicts
 /// with later versions, and the checks on the result.
 #[utoipa::path(get, path = "/api/v1/changesets/{id}", tag = "changesets",
-    params(("id" = i64, Path, description = "the changeset")),
+    params(("id" = i64, Path, description = "the changeset", minimum = 1, example = 1)),
     responses(
         (status = 200, description = "the changeset", body = ChangesetView),
         (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
@@ -261,8 +264,22 @@ pub async fn view(
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Comment {
-    /// Required to reject; optional otherwise.
+    /// Optional; at most 2,000 characters.
+    #[schema(max_length = 2000)]
     pub comment: Option<String>,
+}
+
+/// The body of a rejection: the comment saying why is required.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct Rejection {
+    /// Why: not blank, at most 2,000 characters.
+    #[schema(
+        pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+        max_length = 2000
+    )]
+    pub comment: String,
 }
 
 /// The new state of a changeset, and the version an approval published.
@@ -291,13 +308,93 @@ async fn answer(
     }))
 }
 
-fn comment(body: Option<web::Json<Comment>>) -> Option<String> {
-    body.map(|b| b.into_inner()).unwrap_or_default().comment
+fn comment(body: OptionalJson<Comment>) -> Option<String> {
+    body.0.unwrap_or_default().comment
+}
+
+/// A JSON body that may be left out: none at all (no body, an empty one,
+/// or `null`) is `None`; one that is there must be valid, and is refused like any
+/// JSON body (400, 413, 415) when it is not, never ignored.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let h = req.headers();
+        let length = h
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim);
+        let empty =
+            length == Some("0") || (length.is_none() && !h.contains_key(header::TRANSFER_ENCODING));
+        if empty {
+            return Box::pin(async { Ok(OptionalJson(None)) });
+        }
+        // `null` is no body too.
+        let body = Body::<Option<T>>::from_request(req, payload);
+        Box::pin(async move { Ok(OptionalJson(body.await?.0)) })
+    }
+}
+
+/// A JSON body as `T`, read under [`json_config`]'s limits; refused with
+/// 400 naming the field when any of its text holds U+0000, which no text in
+/// vigil may hold (PostgreSQL cannot store it), on every backend alike.
+pub struct Body<T>(pub T);
+
+impl<T> Body<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Body<T> {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let json = web::Json::<Json>::from_request(req, payload);
+        Box::pin(async move {
+            let value = json.await?.into_inner();
+            if let Some(at) = nul_at(&value, "") {
+                return Err(Error::BadRequest(format!(
+                    "the JSON body at {at}: {}",
+                    crate::error::NUL
+                ))
+                .into());
+            }
+            serde_json::from_value(value)
+                .map(Body)
+                .map_err(|e| Error::BadRequest(format!("the JSON body is not valid: {e}")).into())
+        })
+    }
+}
+
+/// Where in a JSON value text holds U+0000, as a JSON pointer (`/reason`,
+/// `/files/event.csv`, `/roles/1`), if anywhere.
+fn nul_at(v: &Json, at: &str) -> Option<String> {
+    match v {
+        Json::String(s) if s.contains('\0') => Some(if at.is_empty() { "/" } else { at }.into()),
+        Json::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_at(item, &format!("{at}/{i}"))),
+        Json::Object(map) => map.iter().find_map(|(k, item)| {
+            let at = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+            if k.contains('\0') {
+                Some(at)
+            } else {
+                nul_at(item, &at)
+            }
+        }),
+        _ => None,
+    }
 }
 
 /// Submits a draft for review (a curator).
 #[utoipa::path(post, path = "/api/v1/changesets/{id}/submit", tag = "changesets",
-    params(("id" = i64, Path, description = "the changeset")),
+    params(("id" = i64, Path, description = "the changeset", minimum = 1, example = 1)),
     request_body(content = Option<Comment>, description = "optional"),
     responses(
         (status = 200, description = "submitted", body = Transitioned),
@@ -311,7 +408,7 @@ pub async fn submit(
     state: web::Data<State>,
     who: Who<Curator>,
     id: IdPath,
-    body: Option<web::Json<Comment>>,
+    body: OptionalJson<Comment>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
     let c = comment(body);
@@ -322,7 +419,7 @@ pub async fn submit(
 
 /// Withdraws a changeset (its author).
 #[utoipa::path(post, path = "/api/v1/changesets/{id}/withdraw", tag = "changesets",
-    params(("id" = i64, Path, description = "the changeset")),
+    params(("id" = i64, Path, description = "the changeset", minimum = 1, example = 1)),
     request_body(content = Option<Comment>, description = "optional"),
     responses(
         (status = 200, description = "withdrawn", body = Transitioned),
@@ -336,7 +433,7 @@ pub async fn withdraw(
     state: web::Data<State>,
     who: Who<Curator>,
     id: IdPath,
-    body: Option<web::Json<Comment>>,
+    body: OptionalJson<Comment>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
     let c = comment(body);
@@ -349,7 +446,7 @@ pub async fn withdraw(
 /// it on the latest version, re-runs the checks and publishes the next
 /// version, atomically.
 #[utoipa::path(post, path = "/api/v1/changesets/{id}/approve", tag = "changesets",
-    params(("id" = i64, Path, description = "the changeset")),
+    params(("id" = i64, Path, description = "the changeset", minimum = 1, example = 1)),
     request_body(content = Option<Comment>, description = "optional"),
     responses(
         (status = 200, description = "approved and published", body = Transitioned),
@@ -363,7 +460,7 @@ pub async fn approve(
     state: web::Data<State>,
     who: Who<Reviewer>,
     id: IdPath,
-    body: Option<web::Json<Comment>>,
+    body: OptionalJson<Comment>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
     let c = comment(body);
@@ -376,8 +473,8 @@ pub async fn approve(
 
 /// Rejects a submitted changeset, with a comment (a reviewer who wrote none of it).
 #[utoipa::path(post, path = "/api/v1/changesets/{id}/reject", tag = "changesets",
-    params(("id" = i64, Path, description = "the changeset")),
-    request_body = Comment,
+    params(("id" = i64, Path, description = "the changeset", minimum = 1, example = 1)),
+    request_body = Rejection,
     responses(
         (status = 200, description = "rejected", body = Transitioned),
         (status = 400, description = "no comment, or a malformed body", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
@@ -390,7 +487,7 @@ pub async fn reject(
     state: web::Data<State>,
     who: Who<Reviewer>,
     id: IdPath,
-    body: Option<web::Json<Comment>>,
+    body: OptionalJson<Comment>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
     let c = comment(body);
@@ -403,12 +500,30 @@ pub async fn reject(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportFiles {
-    /// The five files of an event folder by name (`event.csv`,
-    /// `sources.csv`, `figures.csv`, `claims.csv`, `rules.csv`), as text.
+    /// The five files of an event folder by name, as text.
+    #[schema(value_type = EventFiles)]
     pub files: std::collections::BTreeMap<String, String>,
     /// Only say what would change.
     #[serde(default)]
     pub dry_run: bool,
+}
+
+/// The five CSV files of an event folder, as text (the schema of
+/// [`ImportFiles::files`]; every one is needed).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct EventFiles {
+    #[serde(rename = "event.csv")]
+    pub event: String,
+    #[serde(rename = "sources.csv")]
+    pub sources: String,
+    #[serde(rename = "figures.csv")]
+    pub figures: String,
+    #[serde(rename = "claims.csv")]
+    pub claims: String,
+    #[serde(rename = "rules.csv")]
+    pub rules: String,
 }
 
 /// What an import into a draft changed, or would change.
@@ -439,7 +554,7 @@ pub fn folder_of(files: Vec<(String, Vec<u8>)>) -> Result<crate::files::Folder> 
 /// Imports CSV files into a draft: every item that differs becomes an edit.
 /// With `dry_run`, only says what would change.
 #[utoipa::path(post, path = "/api/v1/changesets/{id}/import", tag = "changesets",
-    params(("id" = i64, Path, description = "the changeset")),
+    params(("id" = i64, Path, description = "the changeset", minimum = 1, example = 1)),
     request_body = ImportFiles,
     responses(
         (status = 200, description = "imported, or what would be", body = ImportedChanges),
@@ -453,7 +568,7 @@ pub async fn import(
     state: web::Data<State>,
     who: Who<Curator>,
     id: IdPath,
-    body: web::Json<ImportFiles>,
+    body: Body<ImportFiles>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
     let b = body.into_inner();
@@ -496,9 +611,9 @@ fn item_response(res: actix_web::HttpResponseBuilder, v: ItemView) -> HttpRespon
 
 /// One item of a changeset as it would be published, with its ETag.
 #[utoipa::path(get, path = "/api/v1/changesets/{id}/{table}/{key}", tag = "changesets",
-    params(("id" = i64, Path, description = "the changeset"),
-           ("table" = String, Path, description = "figures, claims, sources or rules"),
-           ("key" = String, Path, description = "the item's key or id")),
+    params(("id" = i64, Path, description = "the changeset", minimum = 1, example = 1),
+           ("table" = String, Path, description = "figures, claims, sources or rules", pattern = "^(figures|claims|sources|rules)$", example = "figures"),
+           ("key" = String, Path, description = "the item's key or id", example = "fatalities")),
     responses(
         (status = 200, description = "the item (`item` is null when absent), with its ETag", body = ItemView),
         (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
@@ -541,9 +656,9 @@ fn precondition(req: &HttpRequest) -> Result<Precondition> {
 /// Puts an item into a draft (the shape the published document uses; a
 /// figure without its claims). A submitted changeset goes back to draft.
 #[utoipa::path(put, path = "/api/v1/changesets/{id}/{table}/{key}", tag = "changesets",
-    params(("id" = i64, Path, description = "the changeset"),
-           ("table" = String, Path, description = "figures, claims, sources or rules"),
-           ("key" = String, Path, description = "the item's key or id"),
+    params(("id" = i64, Path, description = "the changeset", minimum = 1, example = 1),
+           ("table" = String, Path, description = "figures, claims, sources or rules", pattern = "^(figures|claims|sources|rules)$", example = "figures"),
+           ("key" = String, Path, description = "the item's key or id", example = "fatalities"),
            ("If-Match" = Option<String>, Header, description = "the ETag of the item as seen"),
            ("If-None-Match" = Option<String>, Header, description = "`*` to create an item")),
     request_body(content = Object, description = "the item"),
@@ -561,7 +676,7 @@ pub async fn put_item(
     state: web::Data<State>,
     who: Who<Curator>,
     path: ItemPath,
-    body: web::Json<Json>,
+    body: Body<Json>,
 ) -> Result<HttpResponse> {
     let (id, table, key) = path.into_inner();
     let table = editable_table(&table)?;
@@ -587,9 +702,9 @@ pub async fn put_item(
 
 /// Removes an item in a draft.
 #[utoipa::path(delete, path = "/api/v1/changesets/{id}/{table}/{key}", tag = "changesets",
-    params(("id" = i64, Path, description = "the changeset"),
-           ("table" = String, Path, description = "figures, claims, sources or rules"),
-           ("key" = String, Path, description = "the item's key or id"),
+    params(("id" = i64, Path, description = "the changeset", minimum = 1, example = 1),
+           ("table" = String, Path, description = "figures, claims, sources or rules", pattern = "^(figures|claims|sources|rules)$", example = "figures"),
+           ("key" = String, Path, description = "the item's key or id", example = "fatalities"),
            ("If-Match" = String, Header, description = "the ETag of the item as seen")),
     responses(
         (status = 200, description = "removed", body = ItemView),
@@ -642,9 +757,14 @@ pub async fn users(state: web::Data<State>, _who: Who<Admin>) -> Result<HttpResp
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    /// 1 to 64 letters, digits, `.`, `_` or `-`, starting with a letter.
+    #[schema(pattern = r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")]
     pub name: String,
-    /// 12 to 128 characters, not a common password.
+    /// 12 to 128 characters, not a common password, not containing the
+    /// user name.
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
+    #[schema(min_items = 1)]
     pub roles: Vec<Role>,
 }
 
@@ -661,7 +781,7 @@ pub struct NewUser {
 pub async fn add_user(
     state: web::Data<State>,
     who: Who<Admin>,
-    body: web::Json<NewUser>,
+    body: Body<NewUser>,
 ) -> Result<HttpResponse> {
     let b = body.into_inner();
     let u =
@@ -674,10 +794,14 @@ pub async fn add_user(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserChange {
+    /// The roles, replacing the ones the user has.
+    #[schema(min_items = 1)]
     pub roles: Option<Vec<Role>>,
     /// Disabling ends every session of the user.
     pub disabled: Option<bool>,
-    /// A new password; ends every session of the user.
+    /// A new password (12 to 128 characters, not a common password, not
+    /// containing the user name); ends every session of the user.
+    #[schema(min_length = 12, max_length = 128)]
     pub password: Option<String>,
 }
 
@@ -696,7 +820,7 @@ pub async fn change_user(
     state: web::Data<State>,
     who: Who<Admin>,
     name: web::Path<String>,
-    body: web::Json<UserChange>,
+    body: Body<UserChange>,
 ) -> Result<HttpResponse> {
     let name = name.into_inner();
     let b = body.into_inner();
@@ -733,7 +857,10 @@ pub async fn tokens(state: web::Data<State>, _who: Who<Admin>) -> Result<HttpRes
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
+    /// 1 to 64 letters, digits, `.`, `_` or `-`, starting with a letter.
+    #[schema(pattern = r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")]
     pub name: String,
+    #[schema(min_items = 1)]
     pub roles: Vec<Role>,
 }
 
@@ -758,7 +885,7 @@ pub struct CreatedToken {
 pub async fn create_token(
     state: web::Data<State>,
     who: Who<Admin>,
-    body: web::Json<NewToken>,
+    body: Body<NewToken>,
 ) -> Result<HttpResponse> {
     let b = body.into_inner();
     let (token, secret) =

@@ -4,6 +4,7 @@ use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
+use super::params::Query;
 use super::{blocking, send, State};
 use crate::db::VersionInfo;
 use crate::error::{Error, Result};
@@ -11,26 +12,23 @@ use crate::service::{self, Diff};
 
 /// Routes answered from pre-encoded snapshots.
 pub fn configure_encoded(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/events/{slug}", super::get().to(document))
-        .route(
-            "/api/v1/events/{slug}/figures.csv",
-            super::get().to(figures_csv),
-        );
+    use super::api_resource as at;
+    cfg.service(at("/api/v1/events/{slug}").route(super::get().to(document)))
+        .service(at("/api/v1/events/{slug}/figures.csv").route(super::get().to(figures_csv)));
 }
 
 /// Routes answered on the fly (compressed by the middleware).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", super::get().to(healthz))
-        .route("/readyz", super::get().to(readyz))
-        .route("/metrics", super::get().to(super::metrics::metrics))
-        .route("/api/v1/openapi.json", super::get().to(openapi))
-        .route("/api/v1/events", super::get().to(events))
-        .route("/api/v1/events/{slug}/versions", super::get().to(versions))
-        .route(
-            "/api/v1/events/{slug}/versions/{n}",
-            super::get().to(version),
-        )
-        .route("/api/v1/events/{slug}/diff", super::get().to(diff))
+    use super::api_resource as at;
+    cfg.service(web::resource("/healthz").route(super::get().to(healthz)))
+        .service(web::resource("/readyz").route(super::get().to(readyz)))
+        .service(web::resource("/metrics").route(super::get().to(super::metrics::metrics)))
+        .service(at("/api/v1/openapi.json").route(super::get().to(openapi)))
+        .service(at("/api/v1/events").route(super::get().to(events)))
+        .service(at("/api/v1/events/{slug}/versions").route(super::get().to(versions)))
+        .service(at("/api/v1/events/{slug}/versions/{n}").route(super::get().to(version)))
+        .service(at("/api/v1/events/{slug}/diff").route(super::get().to(diff)))
+        // The preflight of any other path under the API.
         .route(
             "/api/v1/{tail:.*}",
             web::method(actix_web::http::Method::OPTIONS).to(preflight),
@@ -167,10 +165,11 @@ pub async fn events(state: web::Data<State>) -> HttpResponse {
 
 /// `?version=N`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct VersionQuery {
     /// A published version number; the latest when absent.
-    #[param(minimum = 1)]
+    #[param(minimum = 1, example = 1)]
     pub version: Option<i64>,
 }
 
@@ -187,7 +186,7 @@ async fn snapshot(
 
 /// The published document of an event.
 #[utoipa::path(get, path = "/api/v1/events/{slug}", tag = "public",
-    params(("slug" = String, Path, description = "the event, e.g. beslan-2004"), VersionQuery),
+    params(("slug" = String, Path, description = "the event", example = "beslan-2004"), VersionQuery),
     responses(
         (status = 200, description = "the published document; ETag is its sha256", body = super::openapi::PublishedDocument),
         (status = 304, description = "the client's copy (If-None-Match) is current"),
@@ -197,7 +196,7 @@ pub async fn document(
     req: HttpRequest,
     state: web::Data<State>,
     slug: web::Path<String>,
-    q: web::Query<VersionQuery>,
+    q: Query<VersionQuery>,
 ) -> Result<HttpResponse> {
     let s = snapshot(state, slug.into_inner(), q.version).await?;
     let mut res = send(
@@ -213,7 +212,7 @@ pub async fn document(
 
 /// The figures of a version as CSV, in the import format.
 #[utoipa::path(get, path = "/api/v1/events/{slug}/figures.csv", tag = "public",
-    params(("slug" = String, Path, description = "the event"), VersionQuery),
+    params(("slug" = String, Path, description = "the event", example = "beslan-2004"), VersionQuery),
     responses(
         (status = 200, description = "figures.csv of the version", body = String, content_type = "text/csv"),
         (status = 304, description = "the client's copy is current"),
@@ -223,7 +222,7 @@ pub async fn figures_csv(
     req: HttpRequest,
     state: web::Data<State>,
     slug: web::Path<String>,
-    q: web::Query<VersionQuery>,
+    q: Query<VersionQuery>,
 ) -> Result<HttpResponse> {
     let s = snapshot(state, slug.into_inner(), q.version).await?;
     let mut res = send(
@@ -266,7 +265,7 @@ pub struct VersionList {
 
 /// Every published version of an event, oldest first.
 #[utoipa::path(get, path = "/api/v1/events/{slug}/versions", tag = "public",
-    params(("slug" = String, Path, description = "the event")),
+    params(("slug" = String, Path, description = "the event", example = "beslan-2004")),
     responses(
         (status = 200, description = "the version history", body = VersionList),
         (status = 404, description = "no such event", body = super::openapi::ProblemDetails, content_type = "application/problem+json")))]
@@ -300,8 +299,8 @@ pub struct VersionDetail {
 
 /// One published version: number, time, changeset and hash.
 #[utoipa::path(get, path = "/api/v1/events/{slug}/versions/{n}", tag = "public",
-    params(("slug" = String, Path, description = "the event"),
-           ("n" = i64, Path, description = "the version number", minimum = 1)),
+    params(("slug" = String, Path, description = "the event", example = "beslan-2004"),
+           ("n" = i64, Path, description = "the version number", minimum = 1, example = 1)),
     responses(
         (status = 200, description = "the version", body = VersionDetail),
         (status = 400, description = "the version is not a number", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
@@ -337,20 +336,21 @@ pub async fn version(
 
 /// `?from=a&to=b`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DiffQuery {
     /// The older version.
-    #[param(minimum = 1)]
+    #[param(minimum = 1, example = 1)]
     pub from: i64,
     /// The newer version.
-    #[param(minimum = 1)]
+    #[param(minimum = 1, example = 1)]
     pub to: i64,
 }
 
 /// What changed between two versions: figures, claims, sources, rules and
 /// the event added, removed or changed, with old and new values.
 #[utoipa::path(get, path = "/api/v1/events/{slug}/diff", tag = "public",
-    params(("slug" = String, Path, description = "the event"), DiffQuery),
+    params(("slug" = String, Path, description = "the event", example = "beslan-2004"), DiffQuery),
     responses(
         (status = 200, description = "the changes", body = super::openapi::DiffSchema),
         (status = 400, description = "bad query", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
@@ -358,7 +358,7 @@ pub struct DiffQuery {
 pub async fn diff(
     state: web::Data<State>,
     slug: web::Path<String>,
-    q: web::Query<DiffQuery>,
+    q: Query<DiffQuery>,
 ) -> Result<HttpResponse> {
     if q.from < 1 || q.to < 1 {
         return Err(Error::BadRequest(format!(

@@ -6,6 +6,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::auth::{Auditor, Who};
+use super::params::Query;
 use super::{blocking, State};
 use crate::audit::Entry;
 use crate::db::AuditFilter;
@@ -13,13 +14,14 @@ use crate::error::{Error, Result};
 use crate::service::audit::{self as log, ConsistencyProof, InclusionProof};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/audit/checkpoint", super::get().to(checkpoint))
-        .route("/api/v1/audit/key", super::get().to(key))
-        .route("/api/v1/audit/proof", super::get().to(proof))
-        .route("/api/v1/audit/entries", super::get().to(entries))
-        .route("/api/v1/audit/verify", super::get().to(verify))
-        .route("/api/v1/audit/export.jsonl", super::get().to(export_jsonl))
-        .route("/api/v1/audit/export.csv", super::get().to(export_csv));
+    use super::api_resource as at;
+    cfg.service(at("/api/v1/audit/checkpoint").route(super::get().to(checkpoint)))
+        .service(at("/api/v1/audit/key").route(super::get().to(key)))
+        .service(at("/api/v1/audit/proof").route(super::get().to(proof)))
+        .service(at("/api/v1/audit/entries").route(super::get().to(entries)))
+        .service(at("/api/v1/audit/verify").route(super::get().to(verify)))
+        .service(at("/api/v1/audit/export.jsonl").route(super::get().to(export_jsonl)))
+        .service(at("/api/v1/audit/export.csv").route(super::get().to(export_csv)));
 }
 
 fn text(body: String) -> HttpResponse {
@@ -68,15 +70,20 @@ pub enum Proof {
 /// Which proof: `seq` (and `size`) for inclusion, `from` (and `to`) for
 /// consistency. Sizes default to the latest checkpoint's.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ProofQuery {
     /// The entry to prove included.
+    #[param(minimum = 1, example = 1)]
     pub seq: Option<i64>,
     /// The tree size to prove it in.
+    #[param(minimum = 1)]
     pub size: Option<i64>,
     /// The smaller tree size of a consistency proof.
+    #[param(minimum = 1)]
     pub from: Option<i64>,
     /// The larger tree size of a consistency proof.
+    #[param(minimum = 1)]
     pub to: Option<i64>,
 }
 
@@ -89,7 +96,7 @@ pub struct ProofQuery {
         (status = 400, description = "neither seq nor from, or both", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "no such entry or tree size", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
     ))]
-pub async fn proof(state: web::Data<State>, q: web::Query<ProofQuery>) -> Result<HttpResponse> {
+pub async fn proof(state: web::Data<State>, q: Query<ProofQuery>) -> Result<HttpResponse> {
     let q = q.into_inner();
     let body = match (q.seq, q.from) {
         (Some(seq), None) if q.to.is_none() => {
@@ -111,6 +118,7 @@ pub async fn proof(state: web::Data<State>, q: web::Query<ProofQuery>) -> Result
 
 /// Filters for the log.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EntriesQuery {
     /// e.g. `user:clara`, `anonymous`, `cli:root`.
@@ -122,12 +130,15 @@ pub struct EntriesQuery {
     /// e.g. `beslan-2004/fatalities.total`: one entity's history.
     pub entity_id: Option<String>,
     /// From this time (RFC 3339), inclusive.
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// Up to this time (RFC 3339), inclusive.
+    #[param(format = DateTime)]
     pub until: Option<String>,
     /// Entries after this sequence number (for paging).
     pub after: Option<i64>,
     /// At most this many (default 100, at most 1,000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -159,8 +170,8 @@ impl EntriesQuery {
             action: self.action.clone().filter(|s| !s.is_empty()),
             entity: self.entity.clone().filter(|s| !s.is_empty()),
             entity_id: self.entity_id.clone().filter(|s| !s.is_empty()),
-            since: time_bound("since", &self.since.clone().filter(|s| !s.is_empty()))?,
-            until: time_bound("until", &self.until.clone().filter(|s| !s.is_empty()))?,
+            since: time_bound("since", &self.since)?,
+            until: time_bound("until", &self.until)?,
             after_seq: self.after,
             limit,
         })
@@ -179,7 +190,7 @@ impl EntriesQuery {
 pub async fn entries(
     state: web::Data<State>,
     _who: Who<Auditor>,
-    q: web::Query<EntriesQuery>,
+    q: Query<EntriesQuery>,
 ) -> Result<HttpResponse> {
     let filter = q.filter()?;
     let list = blocking(move || log::entries(&state.db, &filter)).await?;

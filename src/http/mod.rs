@@ -10,6 +10,7 @@ pub mod auth;
 mod metrics;
 pub mod openapi;
 pub mod pages;
+mod params;
 mod problem;
 mod site;
 pub mod snapshot;
@@ -188,6 +189,25 @@ fn get() -> actix_web::Route {
     web::route().guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
 }
 
+/// A resource of the API: its routes, the CORS preflight (OPTIONS), for any
+/// other method 405 with `Allow` (made problem+json by
+/// [`problem::method_not_allowed`]), and parameters holding NUL refused.
+fn api_resource(
+    path: &str,
+) -> actix_web::Resource<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    web::resource(path)
+        .route(web::method(actix_web::http::Method::OPTIONS).to(api::preflight))
+        .wrap(actix_web::middleware::from_fn(params::refuse_nul))
+}
+
 /// Runs blocking work (the database) off the async workers.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     web::block(f)
@@ -322,7 +342,7 @@ fn security_headers(tls: bool) -> DefaultHeaders {
 /// compression middleware; the rest is compressed on the fly.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(problem::query_config())
-        .app_data(problem::path_config());
+        .app_data(params::path_config());
     api::configure_encoded(cfg);
     site::configure(cfg);
     admin::configure(cfg);
@@ -352,6 +372,10 @@ pub fn app(
     actix_web::App::new()
         .app_data(state)
         .app_data(admin_api::json_config())
+        .wrap(actix_web::middleware::ErrorHandlers::new().handler(
+            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+            problem::method_not_allowed,
+        ))
         .wrap(security_headers(tls))
         .wrap(actix_web::middleware::from_fn(request_id))
         .configure(configure)

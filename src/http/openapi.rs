@@ -82,7 +82,7 @@ pub type DiffSchema = Diff;
 #[openapi(
     info(
         title = "vigil",
-        description = "Casualty figures of mass-casualty events, each traced to the sources that state it, checked, reviewed and published as immutable versions.",
+        description = "Casualty figures of mass-casualty events, each traced to the sources that state it, checked, reviewed and published as immutable versions. Errors are application/problem+json (RFC 9457). No text may hold the NUL character (U+0000): a parameter or body that holds it is refused with 400 naming where.",
         license(name = "AGPL-3.0-or-later")
     ),
     paths(
@@ -169,12 +169,14 @@ pub type DiffSchema = Diff;
         admin_api::OpenChangeset,
         admin_api::Opened,
         admin_api::Comment,
+        admin_api::Rejection,
         admin_api::Transitioned,
         admin_api::NewUser,
         admin_api::UserChange,
         admin_api::NewToken,
         admin_api::CreatedToken,
         admin_api::ImportFiles,
+        admin_api::EventFiles,
         admin_api::ImportedChanges,
         crate::audit::Entry,
         crate::service::audit::InclusionProof,
@@ -193,7 +195,80 @@ pub type DiffSchema = Diff;
 )]
 struct ApiDoc;
 
+/// Operations that answer from memory and never ask the database.
+const FROM_MEMORY: [&str; 7] = [
+    "healthz",
+    "readyz",
+    "metrics",
+    "openapi",
+    "events",
+    "preflight",
+    "index",
+];
+
 /// The OpenAPI document as JSON.
 pub fn document() -> serde_json::Value {
-    serde_json::to_value(ApiDoc::openapi()).unwrap_or_default()
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    framework_answers(&mut doc);
+    doc
+}
+
+/// Adds the answers that come from the framework rather than from one
+/// handler, where the handler's annotation does not give them itself: 400
+/// for a bad path or query parameter or a malformed body, 413 and 415 for a
+/// body too large or not JSON, 503 when the database does not answer. The
+/// pages answer them as HTML, the API as problem+json.
+fn framework_answers(doc: &mut serde_json::Value) {
+    use serde_json::{json, Value};
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for op in item.values_mut().filter_map(Value::as_object_mut) {
+            let page = op
+                .get("tags")
+                .and_then(Value::as_array)
+                .is_some_and(|t| t.iter().any(|t| t == "pages"));
+            let answer = |description: &str| {
+                if page {
+                    json!({"description": format!("{description}, as HTML"),
+                           "content": {"text/html": {"schema": {"type": "string"}}}})
+                } else {
+                    json!({"description": description,
+                           "content": {"application/problem+json":
+                               {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}})
+                }
+            };
+            let parameters = op
+                .get("parameters")
+                .and_then(Value::as_array)
+                .is_some_and(|ps| ps.iter().any(|p| p["in"] == "path" || p["in"] == "query"));
+            let body = op.contains_key("requestBody");
+            let memory = op
+                .get("operationId")
+                .and_then(Value::as_str)
+                .is_some_and(|id| FROM_MEMORY.contains(&id));
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            if parameters || body {
+                responses.entry("400").or_insert_with(|| {
+                    answer("a bad parameter (named in the detail) or a malformed body")
+                });
+            }
+            if body {
+                responses
+                    .entry("413")
+                    .or_insert_with(|| answer("the body is larger than 4 MiB"));
+                responses
+                    .entry("415")
+                    .or_insert_with(|| answer("the body is not sent as application/json"));
+            }
+            if !memory {
+                responses
+                    .entry("503")
+                    .or_insert_with(|| answer("the database does not answer; try again later"));
+            }
+        }
+    }
 }

@@ -58,6 +58,8 @@ impl ResponseError for Error {
     fn status_code(&self) -> StatusCode {
         match self {
             Error::Files(_) | Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Refused(_) | Error::Conflict(_) | Error::Stale { .. } => StatusCode::CONFLICT,
             Error::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
@@ -76,6 +78,8 @@ impl ResponseError for Error {
             Error::Refused(_) => "Publishing refused",
             Error::NotFound(_) => "Not found",
             Error::BadRequest(_) => "Bad request",
+            Error::TooLarge(_) => "Request body too large",
+            Error::UnsupportedMediaType(_) => "Unsupported media type",
             Error::Conflict(_) => "Conflict",
             Error::Stale { .. } => "The item has changed since you saw it",
             Error::PreconditionRequired(_) => "Precondition required",
@@ -131,16 +135,42 @@ impl ResponseError for Error {
     }
 }
 
-/// Bad query strings answer 400 problem+json naming the parameter.
+/// Bad query strings of the admin panel's pages answer 400 problem+json
+/// (the API names the parameter: [`super::params::Query`]).
 pub fn query_config() -> actix_web::web::QueryConfig {
     actix_web::web::QueryConfig::default()
         .error_handler(|err, _req| Error::BadRequest(format!("bad query: {err}")).into())
 }
 
-/// Bad path parameters (a version that is not a number) answer 400.
-pub fn path_config() -> actix_web::web::PathConfig {
-    actix_web::web::PathConfig::default()
-        .error_handler(|err, _req| Error::BadRequest(format!("bad path: {err}")).into())
+/// A method the resource has no route for: the router's empty 405, with
+/// the `Allow` it computed, made problem+json.
+pub fn method_not_allowed<B>(
+    res: actix_web::dev::ServiceResponse<B>,
+) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
+    use actix_web::http::header::ALLOW;
+    let allow = res.headers().get(ALLOW).cloned();
+    let (req, _) = res.into_parts();
+    let methods = allow
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let mut out = respond(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method not allowed",
+        format!(
+            "{} is not allowed on {}; it allows {methods}",
+            req.method(),
+            req.path()
+        ),
+        None,
+    );
+    if let Some(v) = allow {
+        out.headers_mut().insert(ALLOW, v);
+    }
+    Ok(actix_web::middleware::ErrorHandlerResponse::Response(
+        actix_web::dev::ServiceResponse::new(req, out).map_into_right_body(),
+    ))
 }
 
 /// Anything without a route.

@@ -7,13 +7,14 @@ use askama::Template;
 
 use super::api::VersionQuery;
 use super::pages::{ErrorPage, EventLink, IndexPage, STYLESHEET};
+use super::params::Query;
 use super::{blocking, send, State};
 use crate::error::Error;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", super::get().to(index))
-        .route("/events/{slug}", super::get().to(event))
-        .route("/static/vigil.css", super::get().to(stylesheet));
+    cfg.service(web::resource("/").route(super::get().to(index)))
+        .service(web::resource("/events/{slug}").route(super::get().to(event)))
+        .service(web::resource("/static/vigil.css").route(super::get().to(stylesheet)));
 }
 
 fn html(status: StatusCode, body: Result<String, askama::Error>) -> HttpResponse {
@@ -74,22 +75,25 @@ pub async fn index(state: web::Data<State>) -> HttpResponse {
 /// An event's memorial page: figures with ranges, status, sources and
 /// disputes, a chart of the fatality categories, the version and its hash.
 #[utoipa::path(get, path = "/events/{slug}", tag = "pages",
-    params(("slug" = String, Path, description = "the event"),
-           ("version" = Option<i64>, Query, description = "an older version")),
+    params(("slug" = String, Path, description = "the event", example = "beslan-2004"), VersionQuery),
     responses(
         (status = 200, description = "the page, as HTML", body = String, content_type = "text/html"),
         (status = 304, description = "not modified since the ETag sent in If-None-Match"),
-        (status = 400, description = "bad query, as HTML", body = String, content_type = "text/html"),
+        (status = 400, description = "a bad query (the parameter is named), as HTML", body = String, content_type = "text/html"),
         (status = 404, description = "no such event or version, as HTML", body = String, content_type = "text/html"),
     ))]
 pub async fn event(
     req: HttpRequest,
     state: web::Data<State>,
     slug: web::Path<String>,
-    q: web::Query<VersionQuery>,
+    q: Result<Query<VersionQuery>, Error>,
 ) -> HttpResponse {
+    // A bad query is a page too, not problem+json.
+    let version = match q {
+        Ok(q) => q.version,
+        Err(e) => return error_page(&e),
+    };
     let slug = slug.into_inner();
-    let version = q.version;
     let s = match version {
         None => state.snapshot(&slug, None),
         Some(n) => blocking(move || state.snapshot(&slug, Some(n))).await,

@@ -1,0 +1,185 @@
+//! Query and path parameters: a bad one answers 400 problem+json that names
+//! it, never a bare parse error.
+
+use std::future::{ready, Ready};
+
+use actix_web::{web, FromRequest, HttpRequest};
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+
+/// Beyond this many parameters a bad query is not searched for the culprit.
+const SEARCHED: usize = 32;
+
+/// The query string as `T`, like `web::Query`, but a bad parameter answers
+/// 400 naming it (`query parameter 'version': invalid digit found in
+/// string`).
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T> std::ops::Deref for Query<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> Query<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = Error;
+    type Future = Ready<Result<Self, Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        ready(parse_query(req.query_string()).map(Query))
+    }
+}
+
+fn deserialize<T: DeserializeOwned>(query: &str) -> Result<T, String> {
+    web::Query::<T>::from_query(query)
+        .map(web::Query::into_inner)
+        .map_err(|e| match e {
+            actix_web::error::QueryPayloadError::Deserialize(d) => d.to_string(),
+            other => other.to_string(),
+        })
+}
+
+/// Parses a query string as `T`. On failure the parameter at fault is the
+/// first one without which the query no longer fails the same way.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
+    let err = match deserialize::<T>(query) {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
+    // serde names the parameter when one is missing, unknown or repeated.
+    if err.contains(" field `") {
+        return Err(Error::BadRequest(format!("bad query: {err}")));
+    }
+    let parts: Vec<&str> = query.split('&').collect();
+    let culprit = (parts.len() <= SEARCHED)
+        .then(|| {
+            (0..parts.len()).find(|&i| {
+                let rest: Vec<&str> = parts
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(j, p)| (j != i).then_some(*p))
+                    .collect();
+                deserialize::<T>(&rest.join("&")).err().as_deref() != Some(err.as_str())
+            })
+        })
+        .flatten()
+        .and_then(|i| {
+            web::Query::<Vec<(String, String)>>::from_query(parts[i])
+                .ok()
+                .and_then(|q| q.into_inner().into_iter().next())
+        });
+    Err(Error::BadRequest(match culprit {
+        Some((name, value)) => format!("query parameter '{name}' ({value:?}) is not valid: {err}"),
+        None => format!("bad query: {err}"),
+    }))
+}
+
+/// Refuses a request whose path or query parameters hold the NUL character
+/// (U+0000), which no text in vigil may hold (PostgreSQL cannot store it):
+/// 400 naming the parameter, the same on every backend. Wraps each API
+/// resource, so the path's parameters have their names.
+pub async fn refuse_nul(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<
+    actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>,
+    actix_web::Error,
+> {
+    // The segments as routed, still percent-encoded (the router decodes them
+    // only when it hands them to a handler).
+    let path = req
+        .match_info()
+        .iter()
+        .find(|(_, v)| v.contains('\0') || v.contains("%00"))
+        .map(|(name, _)| format!("path parameter '{name}'"));
+    let query = || {
+        web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+            .ok()?
+            .into_inner()
+            .into_iter()
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+            .map(|(name, _)| format!("query parameter '{name}'"))
+    };
+    match path.or_else(query) {
+        Some(what) => {
+            let e = Error::BadRequest(format!("{what}: {}", crate::error::NUL));
+            Ok(req.error_response(e).map_into_right_body())
+        }
+        None => Ok(next.call(req).await?.map_into_left_body()),
+    }
+}
+
+/// Bad path parameters (a changeset id that is not a number) answer 400
+/// naming the parameter.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err, req| {
+        let err = match &err {
+            actix_web::error::PathError::Deserialize(e) => e.to_string(),
+            other => other.to_string(),
+        };
+        // The router's message quotes the raw segment it could not parse.
+        let named = req
+            .match_info()
+            .iter()
+            .find(|(_, value)| err.contains(&format!("{value:?}")));
+        Error::BadRequest(match named {
+            Some((name, value)) => {
+                format!("path parameter '{name}' ({value:?}) is not valid: {err}")
+            }
+            None => format!("bad path: {err}"),
+        })
+        .into()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Q {
+        actor: Option<String>,
+        from: i64,
+        after: Option<i64>,
+    }
+
+    fn detail(q: &str) -> String {
+        match parse_query::<Q>(q) {
+            Ok(v) => panic!("{q} parsed: {v:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_bad_query_names_its_parameter() {
+        assert!(parse_query::<Q>("from=1&after=2&actor=x").is_ok());
+        let d = detail("actor=abc&from=1&after=abc");
+        assert!(d.starts_with("query parameter 'after' (\"abc\")"), "{d}");
+        let d = detail("from=99999999999999999999&actor=x");
+        assert!(d.starts_with("query parameter 'from'"), "{d}");
+        let d = detail("after=1");
+        assert!(d.contains("missing field `from`"), "{d}");
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct S {
+            state: Option<crate::service::State>,
+        }
+        let d = parse_query::<S>("state=open").unwrap_err().to_string();
+        assert!(d.starts_with("query parameter 'state' (\"open\")"), "{d}");
+        let d = detail("from=1&nope=2");
+        assert!(d.contains("unknown field `nope`"), "{d}");
+        let d = detail("from=1&after=%C3%A9");
+        assert!(d.starts_with("query parameter 'after' (\"é\")"), "{d}");
+    }
+}
