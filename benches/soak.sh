@@ -28,12 +28,12 @@
 #   DURATION=300s BACKENDS=postgres bash benches/soak.sh
 #   WRITERS=6 CONNECTIONS=32 bash benches/soak.sh
 #
-# Memory: with glibc's malloc each thread that allocates may get an arena of
-# its own (up to 8 per core) that keeps its peak, and the server runs many
-# threads (its workers and those that wait on the database), so under this
-# load RSS rises in steps towards a plateau. The environment reaches the
-# server: `MALLOC_ARENA_MAX=2 bash benches/soak.sh` shows how much of the
-# growth is that.
+# Memory: glibc's malloc gives each thread that allocates an arena of its
+# own (up to eight per core) and keeps each at its peak, so a server's RSS
+# climbs in steps with its thread count. README recommends running vigil
+# with MALLOC_ARENA_MAX=2 on glibc, and the soak runs it so: ARENAS (default
+# 2) is passed as MALLOC_ARENA_MAX; `ARENAS= bash benches/soak.sh` runs with
+# glibc's default instead.
 #
 # PG_URL (default postgres://postgres@127.0.0.1:5432) is the server where a
 # database vigil_soak_<pid> is created with psql and dropped at the end.
@@ -51,6 +51,7 @@ TIMEOUT="${TIMEOUT:-5s}"
 WORKERS="${WORKERS:-}"
 HOT="${HOT:-0.3}"
 RSS_GROWTH_MAX="${RSS_GROWTH_MAX:-20}"
+ARENAS="${ARENAS-2}"
 PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
 EVENT=beslan-2004
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
@@ -138,7 +139,7 @@ soak_one() {
 
     port="$(free_port)"
     base="http://127.0.0.1:$port"
-    (cd "$dir" && exec "$VIGIL" --database-url "$url" serve --demo --bind "127.0.0.1:$port" \
+    (cd "$dir" && exec env ${ARENAS:+MALLOC_ARENA_MAX="$ARENAS"} "$VIGIL" --database-url "$url" serve --demo --bind "127.0.0.1:$port" \
         ${WORKERS:+--workers "$WORKERS"} --audit-key "$dir/audit.key" >"$dir/vigil.log" 2>&1) &
     VPID=$!
     wait_port "$port"
@@ -234,7 +235,7 @@ EOF
     total_rps="$(awk -v a="$r_rps" -v b="$W_RPS" 'BEGIN {printf "%.0f", a+b}')"
 
     echo
-    echo "== $backend: $DURATION after a $WARMUP warm-up; wrk $CONNECTIONS connections, $THREADS thread(s), timeout $TIMEOUT; $WRITERS writers + 1 reviewer; server workers ${WORKERS:-default}"
+    echo "== $backend: $DURATION after a $WARMUP warm-up; wrk $CONNECTIONS connections, $THREADS thread(s), timeout $TIMEOUT; $WRITERS writers + 1 reviewer; server workers ${WORKERS:-default}, MALLOC_ARENA_MAX ${ARENAS:-unset}"
     echo "reads  (wrk):    $r_req requests, $r_rps req/s, p99 $r_p99 ms; non-2xx $r_non2xx, socket errors $r_sock"
     echo "writes (driver): $W_REQ requests in $W_SECONDS s, $W_RPS req/s, p99 $W_P99 ms; approved $APPROVED, conflicts $CONFLICTS (409 on approve), stale edits $STALE (409 on PUT); unexpected $UNEXPECTED, socket errors $W_SOCK (warm-up included)"
     python3 - "$dir/main.json" <<'EOF'

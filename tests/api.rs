@@ -272,6 +272,38 @@ async fn every_public_endpoint_on_both_backends() {
         let res = call_service(&app, get("/no/such/page")).await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND);
 
+        // The history is held with the latest version: with an ETag, and
+        // compressed once, not per request.
+        let res = call_service(&app, get("/api/v1/events/beslan-2004/versions")).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let history_tag = header_of(&res, header::ETAG);
+        assert!(!history_tag.is_empty(), "the history has an ETag");
+        let list: Value = serde_json::from_slice(&body(res).await).unwrap();
+        assert_eq!(list["versions"].as_array().unwrap().len(), 1, "{list}");
+        let res = call_service(
+            &app,
+            TestRequest::get()
+                .uri("/api/v1/events/beslan-2004/versions")
+                .insert_header((header::IF_NONE_MATCH, history_tag.clone()))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+        let res = call_service(
+            &app,
+            TestRequest::get()
+                .uri("/api/v1/events/beslan-2004/versions")
+                .insert_header((header::ACCEPT_ENCODING, "br"))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(header_of(&res, header::CONTENT_ENCODING), "br");
+        let mut plain = Vec::new();
+        brotli::Decompressor::new(&body(res).await[..], 4096)
+            .read_to_end(&mut plain)
+            .unwrap();
+        assert_eq!(serde_json::from_slice::<Value>(&plain).unwrap(), list);
+
         // Versions; publish another; the history, the diff, old versions immutable.
         publish_v2(&state);
         assert_eq!(
@@ -279,7 +311,20 @@ async fn every_public_endpoint_on_both_backends() {
             1,
             "the poll picks up the new version"
         );
-        let res = call_service(&app, get("/api/v1/events/beslan-2004/versions")).await;
+        let res = call_service(
+            &app,
+            TestRequest::get()
+                .uri("/api/v1/events/beslan-2004/versions")
+                .insert_header((header::IF_NONE_MATCH, history_tag.clone()))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "a publish changes the history"
+        );
+        assert_ne!(header_of(&res, header::ETAG), history_tag);
         let list: Value = serde_json::from_slice(&body(res).await).unwrap();
         conforms(
             &openapi,
@@ -631,6 +676,7 @@ async fn latest_reads_survive_the_database_going_away() {
         "/api/v1/events",
         "/api/v1/events/beslan-2004",
         "/api/v1/events/beslan-2004/figures.csv",
+        "/api/v1/events/beslan-2004/versions",
     ] {
         let res = call_service(&app, TestRequest::get().uri(uri).to_request()).await;
         assert_eq!(res.status(), StatusCode::OK, "{uri}");
@@ -638,7 +684,7 @@ async fn latest_reads_survive_the_database_going_away() {
     let res = call_service(
         &app,
         TestRequest::get()
-            .uri("/api/v1/events/beslan-2004/versions")
+            .uri("/api/v1/events/beslan-2004/diff?from=1&to=1")
             .to_request(),
     )
     .await;
@@ -662,7 +708,7 @@ async fn latest_reads_survive_the_database_going_away() {
         let res = call_service(
             &app,
             TestRequest::get()
-                .uri("/api/v1/events/beslan-2004/versions")
+                .uri("/api/v1/events/beslan-2004/diff?from=1&to=1")
                 .to_request(),
         )
         .await;

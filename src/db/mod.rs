@@ -181,6 +181,11 @@ impl Db {
         (s.connections, s.idle_connections)
     }
 
+    /// The most connections the pool opens.
+    pub fn max_size(&self) -> u32 {
+        self.pool.max_size()
+    }
+
     /// A connection from the pool.
     pub fn conn(&self) -> Result<PooledConnection<Manager>> {
         Ok(self.pool.get()?)

@@ -14,7 +14,8 @@ use crate::service::{self, Diff};
 pub fn configure_encoded(cfg: &mut web::ServiceConfig) {
     use super::api_resource as at;
     cfg.service(at("/api/v1/events/{slug}").route(super::get().to(document)))
-        .service(at("/api/v1/events/{slug}/figures.csv").route(super::get().to(figures_csv)));
+        .service(at("/api/v1/events/{slug}/figures.csv").route(super::get().to(figures_csv)))
+        .service(at("/api/v1/events/{slug}/versions").route(super::get().to(versions)));
 }
 
 /// Routes answered on the fly (compressed by the middleware).
@@ -25,7 +26,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/metrics").route(super::get().to(super::metrics::metrics)))
         .service(at("/api/v1/openapi.json").route(super::get().to(openapi)))
         .service(at("/api/v1/events").route(super::get().to(events)))
-        .service(at("/api/v1/events/{slug}/versions").route(super::get().to(versions)))
         .service(at("/api/v1/events/{slug}/versions/{n}").route(super::get().to(version)))
         .service(at("/api/v1/events/{slug}/diff").route(super::get().to(diff)))
         // The preflight of any other path under the API.
@@ -268,9 +268,26 @@ pub struct VersionList {
     params(("slug" = String, Path, description = "the event", example = "beslan-2004")),
     responses(
         (status = 200, description = "the version history", body = VersionList),
+        (status = 304, description = "the client's copy is current"),
         (status = 404, description = "no such event", body = super::openapi::ProblemDetails, content_type = "application/problem+json")))]
-pub async fn versions(state: web::Data<State>, slug: web::Path<String>) -> Result<HttpResponse> {
+pub async fn versions(
+    req: HttpRequest,
+    state: web::Data<State>,
+    slug: web::Path<String>,
+) -> Result<HttpResponse> {
     let slug = slug.into_inner();
+    // A published event's history is held with its latest version.
+    if let Some((latest, history)) = state.latest.history(&slug) {
+        let mut res = send(
+            &req,
+            &history,
+            "application/json",
+            &format!("{}-versions", latest.sha256),
+            false,
+        );
+        allow_any_origin(&mut res);
+        return Ok(res);
+    }
     let s = slug.clone();
     let versions = blocking(move || service::versions(&state.db, &s)).await?;
     let mut res = HttpResponse::Ok();

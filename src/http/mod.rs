@@ -147,7 +147,15 @@ impl State {
                 continue;
             }
             let row = service::version(&self.db, &slug, Some(number))?;
-            self.latest.put(Snapshot::build(row)?);
+            // Up to this version: another may have been published since.
+            let mut versions = service::versions(&self.db, &slug)?;
+            versions.retain(|v| v.number <= number);
+            let history = api::VersionList {
+                event: slug.clone(),
+                versions,
+            };
+            let history = Encoded::quick(serde_json::to_vec(&history)?)?;
+            self.latest.put(Snapshot::build(row)?, history);
             swapped += 1;
         }
         Ok(swapped)
@@ -407,13 +415,20 @@ pub async fn serve(
             }
         }
     });
-    tracing::info!(%bind, workers, "serving");
+    // Blocking work is nearly all database work, and a thread waiting for
+    // a connection only costs memory (glibc gives each thread that
+    // allocates an arena that keeps its peak): each worker gets as many
+    // blocking threads as the pool has connections; more work waits in
+    // the queue.
+    let blocking_threads = data.db.max_size().max(2) as usize;
+    tracing::info!(%bind, workers, blocking_threads, "serving");
     let last = data.clone();
     // On SIGTERM or SIGINT: stop accepting, let the requests in flight
     // finish (each write is one transaction, so none is left half-done),
     // then sign a last checkpoint over what they wrote.
     actix_web::HttpServer::new(move || app(data.clone()))
         .workers(workers.max(1))
+        .worker_max_blocking_threads(blocking_threads)
         .shutdown_timeout(SHUTDOWN_SECONDS)
         .bind(bind)?
         .run()

@@ -27,7 +27,7 @@ pub struct Encoded {
 }
 
 impl Encoded {
-    /// Compresses once per publish: at brotli's highest level for bodies of
+    /// Compresses once per version: at brotli's highest level for bodies of
     /// the size of a memorial's document, lower for very large ones, whose
     /// highest level would take seconds per megabyte.
     pub fn new(body: Vec<u8>) -> Result<Self> {
@@ -36,13 +36,30 @@ impl Encoded {
             262_145..=2_097_152 => 9,
             _ => 5,
         };
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        Self::compress(body, quality, flate2::Compression::best())
+    }
+
+    /// Compresses quickly, for a body rebuilt on every publish that grows
+    /// with the history (the version list): brotli's highest level would
+    /// cost more with every version, and a publish waits for it.
+    pub fn quick(body: Vec<u8>) -> Result<Self> {
+        Self::compress(body, 5, flate2::Compression::default())
+    }
+
+    fn compress(body: Vec<u8>, quality: u32, level: flate2::Compression) -> Result<Self> {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), level);
         gz.write_all(&body)
             .map_err(|e| Error::Io(format!("gzip: {e}")))?;
         let gzip = gz.finish().map_err(|e| Error::Io(format!("gzip: {e}")))?;
+        // The window: the body's size rounded up to a power of two, within
+        // brotli's 2^10..2^22. A window larger than the body gains nothing
+        // and costs memory: at quality 11 the encoder's match tree takes
+        // eight bytes per byte of window (32 MB at 2^22), and these builds
+        // run on several threads at once.
+        let window = (usize::BITS - body.len().saturating_sub(1).leading_zeros()).clamp(10, 22);
         let mut brotli = Vec::new();
         {
-            let mut w = brotli::CompressorWriter::new(&mut brotli, 4096, quality, 22);
+            let mut w = brotli::CompressorWriter::new(&mut brotli, 4096, quality, window);
             w.write_all(&body)
                 .map_err(|e| Error::Io(format!("brotli: {e}")))?;
         }
@@ -106,27 +123,34 @@ pub fn figures_csv(ds: &Dataset) -> Result<Vec<u8>> {
         .unwrap_or_default())
 }
 
-/// The latest snapshot of every event.
+/// The latest snapshot of every event, with its version history.
 #[derive(Default)]
 pub struct Latest {
-    map: RwLock<HashMap<String, Arc<Snapshot>>>,
+    map: RwLock<HashMap<String, Held>>,
+}
+
+/// What is held of an event: its latest version, and the list of its
+/// versions up to that one (`GET …/versions`), encoded once per publish
+/// rather than compressed on every request.
+struct Held {
+    snapshot: Arc<Snapshot>,
+    history: Arc<Encoded>,
 }
 
 impl Latest {
     /// The latest snapshot of an event.
     pub fn get(&self, slug: &str) -> Option<Arc<Snapshot>> {
-        match self.map.read() {
-            Ok(m) => m.get(slug).cloned(),
-            Err(poisoned) => poisoned.into_inner().get(slug).cloned(),
-        }
+        self.read(|m| m.get(slug).map(|h| h.snapshot.clone()))
+    }
+
+    /// The latest snapshot of an event and its version history.
+    pub fn history(&self, slug: &str) -> Option<(Arc<Snapshot>, Arc<Encoded>)> {
+        self.read(|m| m.get(slug).map(|h| (h.snapshot.clone(), h.history.clone())))
     }
 
     /// Every event's latest snapshot, by slug.
     pub fn all(&self) -> Vec<Arc<Snapshot>> {
-        let mut v: Vec<_> = match self.map.read() {
-            Ok(m) => m.values().cloned().collect(),
-            Err(poisoned) => poisoned.into_inner().values().cloned().collect(),
-        };
+        let mut v: Vec<_> = self.read(|m| m.values().map(|h| h.snapshot.clone()).collect());
         v.sort_by(|a, b| a.event.cmp(&b.event));
         v
     }
@@ -139,15 +163,31 @@ impl Latest {
             .collect()
     }
 
-    /// Swaps in a snapshot, unless a newer one is already held.
-    pub fn put(&self, s: Snapshot) {
+    /// Swaps in a snapshot and its history, unless a newer one is already
+    /// held.
+    pub fn put(&self, s: Snapshot, history: Encoded) {
         let mut m = match self.map.write() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let newer = m.get(&s.event).is_some_and(|old| old.version > s.version);
+        let newer = m
+            .get(&s.event)
+            .is_some_and(|old| old.snapshot.version > s.version);
         if !newer {
-            m.insert(s.event.clone(), Arc::new(s));
+            m.insert(
+                s.event.clone(),
+                Held {
+                    snapshot: Arc::new(s),
+                    history: Arc::new(history),
+                },
+            );
+        }
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&HashMap<String, Held>) -> T) -> T {
+        match self.map.read() {
+            Ok(m) => f(&m),
+            Err(poisoned) => f(&poisoned.into_inner()),
         }
     }
 }
