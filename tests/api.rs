@@ -49,6 +49,14 @@ fn publish_v2(state: &State) {
     .unwrap();
 }
 
+/// A GET with one header.
+fn get_with(uri: &str, name: header::HeaderName, value: &str) -> actix_http::Request {
+    TestRequest::get()
+        .uri(uri)
+        .insert_header((name, value))
+        .to_request()
+}
+
 fn header_of<B>(res: &ServiceResponse<B>, name: header::HeaderName) -> String {
     res.headers()
         .get(name)
@@ -104,20 +112,18 @@ async fn every_public_endpoint_on_both_backends() {
         );
         let res = call_service(
             &app,
-            TestRequest::get()
-                .uri("/api/v1/events/beslan-2004")
-                .insert_header((header::IF_NONE_MATCH, etag.clone()))
-                .to_request(),
+            get_with("/api/v1/events/beslan-2004", header::IF_NONE_MATCH, &etag),
         )
         .await;
         assert_eq!(res.status(), StatusCode::NOT_MODIFIED, "{}", t.name);
         assert!(body(res).await.is_empty());
         let res = call_service(
             &app,
-            TestRequest::get()
-                .uri("/api/v1/events/beslan-2004")
-                .insert_header((header::IF_NONE_MATCH, "\"other\""))
-                .to_request(),
+            get_with(
+                "/api/v1/events/beslan-2004",
+                header::IF_NONE_MATCH,
+                "\"other\"",
+            ),
         )
         .await;
         assert_eq!(res.status(), StatusCode::OK);
@@ -131,10 +137,11 @@ async fn every_public_endpoint_on_both_backends() {
         ] {
             let res = call_service(
                 &app,
-                TestRequest::get()
-                    .uri("/api/v1/events/beslan-2004")
-                    .insert_header((header::ACCEPT_ENCODING, accept))
-                    .to_request(),
+                get_with(
+                    "/api/v1/events/beslan-2004",
+                    header::ACCEPT_ENCODING,
+                    accept,
+                ),
             )
             .await;
             assert_eq!(
@@ -274,29 +281,16 @@ async fn every_public_endpoint_on_both_backends() {
 
         // The history is held with the latest version: with an ETag, and
         // compressed once, not per request.
-        let res = call_service(&app, get("/api/v1/events/beslan-2004/versions")).await;
+        let history = "/api/v1/events/beslan-2004/versions";
+        let res = call_service(&app, get(history)).await;
         assert_eq!(res.status(), StatusCode::OK);
         let history_tag = header_of(&res, header::ETAG);
         assert!(!history_tag.is_empty(), "the history has an ETag");
         let list: Value = serde_json::from_slice(&body(res).await).unwrap();
         assert_eq!(list["versions"].as_array().unwrap().len(), 1, "{list}");
-        let res = call_service(
-            &app,
-            TestRequest::get()
-                .uri("/api/v1/events/beslan-2004/versions")
-                .insert_header((header::IF_NONE_MATCH, history_tag.clone()))
-                .to_request(),
-        )
-        .await;
+        let res = call_service(&app, get_with(history, header::IF_NONE_MATCH, &history_tag)).await;
         assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
-        let res = call_service(
-            &app,
-            TestRequest::get()
-                .uri("/api/v1/events/beslan-2004/versions")
-                .insert_header((header::ACCEPT_ENCODING, "br"))
-                .to_request(),
-        )
-        .await;
+        let res = call_service(&app, get_with(history, header::ACCEPT_ENCODING, "br")).await;
         assert_eq!(header_of(&res, header::CONTENT_ENCODING), "br");
         let mut plain = Vec::new();
         brotli::Decompressor::new(&body(res).await[..], 4096)
@@ -311,14 +305,7 @@ async fn every_public_endpoint_on_both_backends() {
             1,
             "the poll picks up the new version"
         );
-        let res = call_service(
-            &app,
-            TestRequest::get()
-                .uri("/api/v1/events/beslan-2004/versions")
-                .insert_header((header::IF_NONE_MATCH, history_tag.clone()))
-                .to_request(),
-        )
-        .await;
+        let res = call_service(&app, get_with(history, header::IF_NONE_MATCH, &history_tag)).await;
         assert_eq!(
             res.status(),
             StatusCode::OK,
