@@ -41,7 +41,8 @@ fn person(name: &str, role: Role) -> Principal {
 fn prepared(db: &Db) -> i64 {
     let ctx = Context::actor("bench");
     let curator = person("clara", Role::Curator);
-    let id = service::open(db, &ctx, &curator, "generated", "notes on every part").unwrap();
+    let id =
+        service::changesets::open(db, &ctx, &curator, "generated", "notes on every part").unwrap();
     let ds = service::dataset(db, "generated").unwrap();
     let edits: Vec<Edit> = ds
         .figures
@@ -63,7 +64,7 @@ fn prepared(db: &Db) -> i64 {
         })
         .collect();
     db.write(|c| vigil::db::insert_edits(c, &edits)).unwrap();
-    service::submit(db, &ctx, &curator, id, None).unwrap();
+    service::changesets::submit(db, &ctx, &curator, id, None).unwrap();
     id
 }
 
@@ -84,8 +85,14 @@ fn approve(c: &mut Criterion) {
                 (dir, db, id)
             },
             |(dir, db, id)| {
-                let v = service::approve(&db, &Context::actor("user:rafael"), &reviewer, id, None)
-                    .unwrap();
+                let v = service::changesets::approve(
+                    &db,
+                    &Context::actor("user:rafael"),
+                    &reviewer,
+                    id,
+                    None,
+                )
+                .unwrap();
                 assert_eq!(v.version, 2);
                 (dir, db)
             },
@@ -114,9 +121,14 @@ fn approve(c: &mut Criterion) {
                     (db, id, name)
                 },
                 |(db, id, name)| {
-                    let v =
-                        service::approve(&db, &Context::actor("user:rafael"), &reviewer, id, None)
-                            .unwrap();
+                    let v = service::changesets::approve(
+                        &db,
+                        &Context::actor("user:rafael"),
+                        &reviewer,
+                        id,
+                        None,
+                    )
+                    .unwrap();
                     assert_eq!(v.version, 2);
                     // Dropped after the measurement.
                     Dropped {

@@ -143,7 +143,7 @@ fn entry_cost(c: &mut Criterion) {
     use vigil::accounts::{Principal, PrincipalKind, Role};
     use vigil::db::Db;
     use vigil::model::{ItemEdit, Table};
-    use vigil::service::{self, Context, Precondition};
+    use vigil::service::{self, changesets::Precondition, Context};
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(&format!("sqlite://{}", dir.path().join("e.db").display())).unwrap();
     db.migrate().unwrap();
@@ -156,16 +156,16 @@ fn entry_cost(c: &mut Criterion) {
         roles: vec![Role::Curator],
     };
     let ctx = Context::actor("user:clara");
-    let id = service::open(&db, &ctx, &clara, "beslan-2004", "bench").unwrap();
+    let id = service::changesets::open(&db, &ctx, &clara, "beslan-2004", "bench").unwrap();
     let mut n = 0u64;
     let mut g = c.benchmark_group("audit");
     g.bench_function("edit_with_its_entry_sqlite", |b| {
         b.iter(|| {
             n += 1;
-            let v = service::item(&db, id, Table::Figures, "injured.total").unwrap();
+            let v = service::changesets::item(&db, id, Table::Figures, "injured.total").unwrap();
             let mut item = v.item.unwrap();
             item["notes"] = json!(format!("note {n}"));
-            service::put_item(
+            service::changesets::put_item(
                 &db,
                 &ctx,
                 &clara,

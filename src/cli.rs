@@ -316,29 +316,29 @@ fn user(url: &str, cmd: UserCommand) -> Result<()> {
         UserCommand::Add { name, roles: r } => {
             let r = roles(&r)?;
             let password = read_password(&name)?;
-            let u = service::add_user(&db, &ctx, &name, &password, &r)?;
+            let u = service::accounts::add_user(&db, &ctx, &name, &password, &r)?;
             println!("added {} ({})", u.name, format_roles(&u.roles));
         }
         UserCommand::Disable { name } => {
-            service::set_disabled(&db, &ctx, &name, true)?;
+            service::accounts::set_disabled(&db, &ctx, &name, true)?;
             println!("disabled {name}; their sessions have ended");
         }
         UserCommand::Enable { name } => {
-            service::set_disabled(&db, &ctx, &name, false)?;
+            service::accounts::set_disabled(&db, &ctx, &name, false)?;
             println!("enabled {name}");
         }
         UserCommand::ResetPassword { name } => {
-            service::user(&db, &name)?;
+            service::accounts::user(&db, &name)?;
             let password = read_password(&name)?;
-            service::reset_password(&db, &ctx, &name, &password)?;
+            service::accounts::reset_password(&db, &ctx, &name, &password)?;
             println!("set a new password for {name}; their sessions have ended");
         }
         UserCommand::Roles { name, roles: r } => {
-            let u = service::set_roles(&db, &ctx, &name, &roles(&r)?)?;
+            let u = service::accounts::set_roles(&db, &ctx, &name, &roles(&r)?)?;
             println!("{} now has: {}", u.name, format_roles(&u.roles));
         }
         UserCommand::List => {
-            for u in service::users(&db)? {
+            for u in service::accounts::users(&db)? {
                 println!(
                     "{}\t{}{}",
                     u.name,
@@ -356,7 +356,7 @@ fn token(url: &str, cmd: TokenCommand) -> Result<()> {
     let ctx = Context::cli();
     match cmd {
         TokenCommand::Create { name, roles: r } => {
-            let (t, secret) = service::create_token(&db, &ctx, &name, &roles(&r)?)?;
+            let (t, secret) = service::accounts::create_token(&db, &ctx, &name, &roles(&r)?)?;
             eprintln!(
                 "created token {} ({}); it is shown this once, keep it safe:",
                 t.name,
@@ -365,11 +365,11 @@ fn token(url: &str, cmd: TokenCommand) -> Result<()> {
             println!("{secret}");
         }
         TokenCommand::Revoke { name } => {
-            service::revoke_token(&db, &ctx, &name)?;
+            service::accounts::revoke_token(&db, &ctx, &name)?;
             println!("revoked {name}");
         }
         TokenCommand::List => {
-            for t in service::tokens(&db)? {
+            for t in service::accounts::tokens(&db)? {
                 println!(
                     "{}\t{}\tcreated {} by {}{}",
                     t.name,

@@ -36,7 +36,8 @@ fn state(t: &common::TestDb, clock: ManualClock) -> web::Data<State> {
         ("rafael", vec![Role::Reviewer]),
         ("aude", vec![Role::Auditor]),
     ] {
-        service::add_user(&db, &Context::actor("cli:test"), name, PASSWORD, &roles).unwrap();
+        service::accounts::add_user(&db, &Context::actor("cli:test"), name, PASSWORD, &roles)
+            .unwrap();
     }
     web::Data::new(State::with_config(db, Config::default(), Arc::new(clock)).unwrap())
 }
@@ -501,7 +502,7 @@ async fn role_endpoint_matrix() {
         cookie: clara.cookie.clone(),
         csrf: "0".repeat(64),
     };
-    let (_, secret) = service::create_token(
+    let (_, secret) = service::accounts::create_token(
         &st.db,
         &Context::actor("cli:test"),
         "robot",
@@ -1482,13 +1483,13 @@ async fn the_first_admin_comes_from_a_one_time_setup_token() {
     // The right one creates the first admin, once.
     let res = call_service(&app, setup(&token, "ada")).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let users = service::users(&st.db).unwrap();
+    let users = service::accounts::users(&st.db).unwrap();
     assert_eq!(users.len(), 1);
     assert_eq!(users[0].name, "ada");
     assert_eq!(users[0].roles, vec![Role::Admin]);
     let res = call_service(&app, setup(&token, "eve")).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN, "the token is spent");
-    assert_eq!(service::users(&st.db).unwrap().len(), 1);
+    assert_eq!(service::accounts::users(&st.db).unwrap().len(), 1);
     assert!(
         st.setup_token().unwrap().is_none(),
         "users exist: no new token"

@@ -44,14 +44,16 @@ fn populated(t: &common::TestDb, dir: &Path) -> (Db, vigil::audit::checkpoint::S
     let db = t.open();
     let folder = Folder::read_dir(&common::beslan_dir()).unwrap();
     service::import(&db, &ctx("cli:test"), &folder, false).unwrap();
-    service::add_user(&db, &ctx("cli:test"), "clara", PASSWORD, &[Role::Curator]).unwrap();
-    service::add_user(&db, &ctx("cli:test"), "rafael", PASSWORD, &[Role::Reviewer]).unwrap();
+    service::accounts::add_user(&db, &ctx("cli:test"), "clara", PASSWORD, &[Role::Curator])
+        .unwrap();
+    service::accounts::add_user(&db, &ctx("cli:test"), "rafael", PASSWORD, &[Role::Reviewer])
+        .unwrap();
     let clara = person("clara", &[Role::Curator]);
     let rafael = person("rafael", &[Role::Reviewer]);
-    let id = service::open(&db, &ctx("user:clara"), &clara, SLUG, "a note").unwrap();
+    let id = service::changesets::open(&db, &ctx("user:clara"), &clara, SLUG, "a note").unwrap();
     edit_notes(&db, &clara, id, "injured.total", "a note");
-    service::submit(&db, &ctx("user:clara"), &clara, id, None).unwrap();
-    service::approve(&db, &ctx("user:rafael"), &rafael, id, Some("checked")).unwrap();
+    service::changesets::submit(&db, &ctx("user:clara"), &clara, id, None).unwrap();
+    service::changesets::approve(&db, &ctx("user:rafael"), &rafael, id, Some("checked")).unwrap();
     let key_path = dir.join("audit.key");
     audit::keygen(&key_path, "test/audit").unwrap();
     let key = audit::load_key(&key_path).unwrap();
@@ -216,7 +218,8 @@ fn a_saved_checkpoint_proves_the_log_only_grew() {
         let file = dir.path().join("saved.checkpoint");
         std::fs::write(&file, &saved).unwrap();
         // The log grows and is checkpointed again: it extends the saved one.
-        service::add_user(&db, &ctx("cli:test"), "aude", PASSWORD, &[Role::Auditor]).unwrap();
+        service::accounts::add_user(&db, &ctx("cli:test"), "aude", PASSWORD, &[Role::Auditor])
+            .unwrap();
         audit::checkpoint(&db, &key, chrono::Utc::now())
             .unwrap()
             .unwrap();
@@ -347,7 +350,8 @@ async fn proofs_verify_with_an_independent_implementation() {
         let dir = tempfile::tempdir().unwrap();
         let (db, key) = populated(&t, dir.path());
         let first = audit::latest_checkpoint(&db).unwrap();
-        service::add_user(&db, &ctx("cli:test"), "aude", PASSWORD, &[Role::Auditor]).unwrap();
+        service::accounts::add_user(&db, &ctx("cli:test"), "aude", PASSWORD, &[Role::Auditor])
+            .unwrap();
         audit::checkpoint(&db, &key, chrono::Utc::now())
             .unwrap()
             .unwrap();
@@ -476,7 +480,7 @@ fn each_action_writes_exactly_one_entry_and_a_failure_none() {
             2
         );
         assert_eq!(
-            step("user add", "user.add", &|| service::add_user(
+            step("user add", "user.add", &|| service::accounts::add_user(
                 &db,
                 &ctx("cli:test"),
                 "clara",
@@ -487,7 +491,7 @@ fn each_action_writes_exactly_one_entry_and_a_failure_none() {
             1
         );
         assert_eq!(
-            step("user add again", "", &|| service::add_user(
+            step("user add again", "", &|| service::accounts::add_user(
                 &db,
                 &ctx("cli:test"),
                 "clara",
@@ -498,7 +502,7 @@ fn each_action_writes_exactly_one_entry_and_a_failure_none() {
             0
         );
         assert_eq!(
-            step("weak password", "", &|| service::add_user(
+            step("weak password", "", &|| service::accounts::add_user(
                 &db,
                 &ctx("cli:test"),
                 "weak",
@@ -509,7 +513,7 @@ fn each_action_writes_exactly_one_entry_and_a_failure_none() {
             0
         );
         assert_eq!(
-            step("roles", "user.roles", &|| service::set_roles(
+            step("roles", "user.roles", &|| service::accounts::set_roles(
                 &db,
                 &ctx("cli:test"),
                 "clara",
@@ -519,27 +523,21 @@ fn each_action_writes_exactly_one_entry_and_a_failure_none() {
             1
         );
         assert_eq!(
-            step("token", "token.create", &|| service::create_token(
-                &db,
-                &ctx("cli:test"),
-                "ci",
-                &[Role::Auditor]
-            )
-            .is_ok()),
+            step("token", "token.create", &|| {
+                service::accounts::create_token(&db, &ctx("cli:test"), "ci", &[Role::Auditor])
+                    .is_ok()
+            }),
             1
         );
         assert_eq!(
-            step("revoke", "token.revoke", &|| service::revoke_token(
-                &db,
-                &ctx("cli:test"),
-                "ci"
-            )
-            .is_ok()),
+            step("revoke", "token.revoke", &|| {
+                service::accounts::revoke_token(&db, &ctx("cli:test"), "ci").is_ok()
+            }),
             1
         );
-        let limits = service::LoginLimits::default();
+        let limits = service::accounts::LoginLimits::default();
         assert_eq!(
-            step("log-in", "session.login", &|| service::login(
+            step("log-in", "session.login", &|| service::accounts::login(
                 &db,
                 &ctx("anonymous"),
                 &limits,
@@ -552,12 +550,18 @@ fn each_action_writes_exactly_one_entry_and_a_failure_none() {
         assert_eq!(
             // A security event: written though the log-in fails.
             step("failed log-in", "session.login_failed", &|| matches!(
-                service::login(&db, &ctx("anonymous"), &limits, "clara", "wrong password!"),
+                service::accounts::login(
+                    &db,
+                    &ctx("anonymous"),
+                    &limits,
+                    "clara",
+                    "wrong password!"
+                ),
                 Err(vigil::Error::Unauthorized(_))
             )),
             1
         );
-        let id = service::open(&db, &ctx("user:clara"), &clara, SLUG, "r").unwrap();
+        let id = service::changesets::open(&db, &ctx("user:clara"), &clara, SLUG, "r").unwrap();
         assert_eq!(
             step("edit", "changeset.edit", &|| {
                 edit_notes(&db, &clara, id, "injured.total", "n");
@@ -566,7 +570,7 @@ fn each_action_writes_exactly_one_entry_and_a_failure_none() {
             1
         );
         assert_eq!(
-            step("approve a draft", "", &|| service::approve(
+            step("approve a draft", "", &|| service::changesets::approve(
                 &db,
                 &ctx("user:rafael"),
                 &rafael,
@@ -577,35 +581,21 @@ fn each_action_writes_exactly_one_entry_and_a_failure_none() {
             0
         );
         assert_eq!(
-            step("submit", "changeset.submit", &|| service::submit(
-                &db,
-                &ctx("user:clara"),
-                &clara,
-                id,
-                None
-            )
-            .is_ok()),
+            step("submit", "changeset.submit", &|| {
+                service::changesets::submit(&db, &ctx("user:clara"), &clara, id, None).is_ok()
+            }),
             1
         );
         assert_eq!(
-            step("approve", "changeset.approve", &|| service::approve(
-                &db,
-                &ctx("user:rafael"),
-                &rafael,
-                id,
-                None
-            )
-            .is_ok()),
+            step("approve", "changeset.approve", &|| {
+                service::changesets::approve(&db, &ctx("user:rafael"), &rafael, id, None).is_ok()
+            }),
             2
         );
         assert_eq!(
-            step("disable", "user.disable", &|| service::set_disabled(
-                &db,
-                &ctx("cli:test"),
-                "clara",
-                true
-            )
-            .is_ok()),
+            step("disable", "user.disable", &|| {
+                service::accounts::set_disabled(&db, &ctx("cli:test"), "clara", true).is_ok()
+            }),
             1
         );
         // The fields of one entry.
@@ -640,7 +630,7 @@ fn concurrent_writers_never_leave_a_gap() {
                 let db = db.clone();
                 s.spawn(move || {
                     for j in 0..10 {
-                        service::create_token(
+                        service::accounts::create_token(
                             &db,
                             &ctx("cli:test"),
                             &format!("t{i}-{j}"),

@@ -49,19 +49,20 @@ fn deployment(t: &common::TestDb, dir: &Path) -> Db {
     let cli = Context::actor("cli:test");
     let folder = Folder::read_dir(&common::beslan_dir()).unwrap();
     service::import(&db, &cli, &folder, false).unwrap();
-    service::add_user(&db, &cli, "clara", PASSWORD, &[Role::Curator]).unwrap();
-    service::add_user(&db, &cli, "rafael", PASSWORD, &[Role::Reviewer]).unwrap();
-    service::create_token(&db, &cli, "nightly", &[Role::Auditor]).unwrap();
+    service::accounts::add_user(&db, &cli, "clara", PASSWORD, &[Role::Curator]).unwrap();
+    service::accounts::add_user(&db, &cli, "rafael", PASSWORD, &[Role::Reviewer]).unwrap();
+    service::accounts::create_token(&db, &cli, "nightly", &[Role::Auditor]).unwrap();
     let clara = person("clara", &[Role::Curator]);
     let rafael = person("rafael", &[Role::Reviewer]);
-    let approved = service::open(&db, &ctx(&clara), &clara, SLUG, "a source note").unwrap();
+    let approved =
+        service::changesets::open(&db, &ctx(&clara), &clara, SLUG, "a source note").unwrap();
     edit_notes(&db, &clara, approved, "injured.total", "restored with care");
-    service::submit(&db, &ctx(&clara), &clara, approved, None).unwrap();
-    service::approve(&db, &ctx(&rafael), &rafael, approved, Some("checked")).unwrap();
-    let rejected = service::open(&db, &ctx(&clara), &clara, SLUG, "a wording").unwrap();
+    service::changesets::submit(&db, &ctx(&clara), &clara, approved, None).unwrap();
+    service::changesets::approve(&db, &ctx(&rafael), &rafael, approved, Some("checked")).unwrap();
+    let rejected = service::changesets::open(&db, &ctx(&clara), &clara, SLUG, "a wording").unwrap();
     edit_notes(&db, &clara, rejected, "hostages.total", "a draft wording");
-    service::submit(&db, &ctx(&clara), &clara, rejected, None).unwrap();
-    service::reject(
+    service::changesets::submit(&db, &ctx(&clara), &clara, rejected, None).unwrap();
+    service::changesets::reject(
         &db,
         &ctx(&rafael),
         &rafael,
@@ -69,7 +70,8 @@ fn deployment(t: &common::TestDb, dir: &Path) -> Db {
         Some("needs a source"),
     )
     .unwrap();
-    let draft = service::open(&db, &ctx(&clara), &clara, SLUG, "work in progress").unwrap();
+    let draft =
+        service::changesets::open(&db, &ctx(&clara), &clara, SLUG, "work in progress").unwrap();
     edit_notes(&db, &clara, draft, "fatalities", "still being checked");
 
     let key_path = dir.join("audit.key");
@@ -233,7 +235,7 @@ fn a_backup_restores_to_identical_hashes_and_a_verifying_log_on_both_backends() 
         assert_eq!(code, 0, "{}: {out}", target.name);
         // Passwords and tokens come only with --with-secrets.
         let clara = restored.read(|c| db::user(c, "clara")).unwrap().unwrap();
-        let tokens = service::tokens(&restored).unwrap();
+        let tokens = service::accounts::tokens(&restored).unwrap();
         if *file == &archive {
             assert_eq!(clara.password_hash, "");
             assert!(!vigil::accounts::verify_password(
@@ -252,12 +254,15 @@ fn a_backup_restores_to_identical_hashes_and_a_verifying_log_on_both_backends() 
         // an approval publishes version 3.
         let curator = person("clara", &[Role::Curator]);
         let reviewer = person("rafael", &[Role::Reviewer]);
-        let id = service::open(&restored, &ctx(&curator), &curator, SLUG, "after restore").unwrap();
+        let id =
+            service::changesets::open(&restored, &ctx(&curator), &curator, SLUG, "after restore")
+                .unwrap();
         let old_max = before.changesets.len().try_into().unwrap_or(i64::MAX);
         assert!(id > old_max, "{}: new changeset id {id}", target.name);
         edit_notes(&restored, &curator, id, "injured.total", "after the move");
-        service::submit(&restored, &ctx(&curator), &curator, id, None).unwrap();
-        let v = service::approve(&restored, &ctx(&reviewer), &reviewer, id, None).unwrap();
+        service::changesets::submit(&restored, &ctx(&curator), &curator, id, None).unwrap();
+        let v =
+            service::changesets::approve(&restored, &ctx(&reviewer), &reviewer, id, None).unwrap();
         assert_eq!(v.version, 3);
     }
 }

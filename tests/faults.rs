@@ -220,7 +220,12 @@ fn pending_approval(url: &str, dir: &Path, groups: usize) -> (i64, String) {
     import(url, dir, generated_folder(groups, 1, "").path());
     import(url, dir, generated_folder(groups, 1, "revised").path());
     let db = Db::open(url).unwrap();
-    let cs = service::list(&db, Some(GENERATED), Some(service::State::Submitted)).unwrap();
+    let cs = service::changesets::list(
+        &db,
+        Some(GENERATED),
+        Some(service::changesets::State::Submitted),
+    )
+    .unwrap();
     assert_eq!(cs.len(), 1);
     (cs[0].id, token(url, dir, "reviewer", "reviewer"))
 }
@@ -476,7 +481,7 @@ fn a_read_only_disk_gives_a_clear_error_and_loses_nothing() {
     verify(&url, d);
     import(&url, d, changed.path());
     assert_eq!(
-        service::list(&db, None, Some(service::State::Submitted))
+        service::changesets::list(&db, None, Some(service::changesets::State::Submitted))
             .unwrap()
             .len(),
         1
@@ -549,6 +554,6 @@ fn postgres_going_away_gives_503_on_writes_reads_go_on_and_it_recovers() {
     let opened = open();
     assert_eq!(opened.status, 201, "{}", opened.body);
     let db = Db::open(&t.url).unwrap();
-    assert_eq!(service::list(&db, None, None).unwrap().len(), 1);
+    assert_eq!(service::changesets::list(&db, None, None).unwrap().len(), 1);
     verify(&t.url, d);
 }

@@ -17,7 +17,8 @@ use crate::checks::Outcome;
 use crate::error::Error;
 use crate::files::columns;
 use crate::model::{ItemEdit, Table};
-use crate::service::{self, editable_table, ChangesetInfo, ChangesetView, Precondition};
+use crate::service;
+use crate::service::changesets::{editable_table, ChangesetInfo, ChangesetView, Precondition};
 
 const STYLESHEET: &str = include_str!("../../admin/static/admin.css");
 
@@ -228,7 +229,9 @@ async fn login(
     let ctx = auth::context(&req, &state);
     let st = state.clone();
     let LoginForm { username, password } = form.into_inner();
-    match blocking(move || service::login(&st.db, &ctx, &st.limits, &username, &password)).await {
+    match blocking(move || service::accounts::login(&st.db, &ctx, &st.limits, &username, &password))
+        .await
+    {
         Ok(opened) => HttpResponse::SeeOther()
             .cookie(auth::session_cookie(&state, &opened.session_id))
             .insert_header((header::LOCATION, "/admin"))
@@ -271,7 +274,7 @@ async fn logout(
     if let Some(id) = who.caller.session.clone() {
         let st = state.clone();
         let ctx = who.caller.ctx.clone();
-        if let Err(e) = blocking(move || service::logout(&st.db, &ctx, &id)).await {
+        if let Err(e) = blocking(move || service::accounts::logout(&st.db, &ctx, &id)).await {
             return error_page(&e, Frame::anonymous());
         }
     }
@@ -319,8 +322,10 @@ async fn setup(
     let ctx = auth::context(&req, &state);
     let st = state.clone();
     let token = form.token.clone();
-    match blocking(move || service::setup_first_admin(&st.db, &ctx, &form.name, &form.password))
-        .await
+    match blocking(move || {
+        service::accounts::setup_first_admin(&st.db, &ctx, &form.name, &form.password)
+    })
+    .await
     {
         Ok(_) => see_other("/admin/login"),
         Err(e) => {
@@ -371,7 +376,7 @@ async fn dashboard(
     let f = Frame::of(&who).notice(q.done.as_deref());
     let st = state.clone();
     let loaded = blocking(move || {
-        let changesets = service::list(&st.db, None, None)?;
+        let changesets = service::changesets::list(&st.db, None, None)?;
         let mut events = Vec::new();
         for slug in service::events(&st.db)? {
             let v = service::version(&st.db, &slug, None)?;
@@ -424,7 +429,11 @@ async fn review(
         Err(e) => return rejected(e),
     };
     let f = Frame::of(&who);
-    match blocking(move || service::list(&state.db, None, Some(service::State::Submitted))).await {
+    match blocking(move || {
+        service::changesets::list(&state.db, None, Some(service::changesets::State::Submitted))
+    })
+    .await
+    {
         Ok(changesets) => html(
             StatusCode::OK,
             Review {
@@ -462,7 +471,7 @@ async fn open(
     let f = Frame::of(&who.caller);
     let WhoPosted { caller, form, .. } = who;
     match blocking(move || {
-        service::open(
+        service::changesets::open(
             &state.db,
             &caller.ctx,
             &caller.principal,
@@ -526,7 +535,7 @@ async fn changeset(
     };
     let f = Frame::of(&who).notice(q.done.as_deref());
     let id = id.into_inner();
-    let v = match blocking(move || service::view(&state.db, id)).await {
+    let v = match blocking(move || service::changesets::view(&state.db, id)).await {
         Ok(v) => v,
         Err(e) => return error_page(&e, f),
     };
@@ -624,10 +633,16 @@ async fn transition(
     let done = blocking(move || {
         let (db, ctx, p, c) = (&st.db, &caller.ctx, &caller.principal, comment.as_deref());
         match action {
-            "submit" => service::submit(db, ctx, p, id, c).map(|()| ("submitted", false)),
-            "withdraw" => service::withdraw(db, ctx, p, id, c).map(|()| ("withdrawn", false)),
-            "reject" => service::reject(db, ctx, p, id, c).map(|()| ("rejected", false)),
-            _ => service::approve(db, ctx, p, id, c).map(|_| ("approved", true)),
+            "submit" => {
+                service::changesets::submit(db, ctx, p, id, c).map(|()| ("submitted", false))
+            }
+            "withdraw" => {
+                service::changesets::withdraw(db, ctx, p, id, c).map(|()| ("withdrawn", false))
+            }
+            "reject" => {
+                service::changesets::reject(db, ctx, p, id, c).map(|()| ("rejected", false))
+            }
+            _ => service::changesets::approve(db, ctx, p, id, c).map(|_| ("approved", true)),
         }
     })
     .await;
@@ -817,7 +832,7 @@ async fn item(
         Err(e) => return error_page(&e, f),
     };
     let k = key.clone();
-    match blocking(move || service::item(&state.db, id, table, &k)).await {
+    match blocking(move || service::changesets::item(&state.db, id, table, &k)).await {
         Ok(v) => html(
             StatusCode::OK,
             ItemPage {
@@ -902,7 +917,7 @@ async fn save_item(
     let st = state.clone();
     let k = key.clone();
     let saved = blocking(move || {
-        service::put_item(
+        service::changesets::put_item(
             &st.db,
             &caller.ctx,
             &caller.principal,
@@ -965,7 +980,7 @@ async fn delete_item(
     let WhoPosted { caller, form, .. } = who;
     let pre = precondition(&form.etag);
     match blocking(move || {
-        service::put_item(
+        service::changesets::put_item(
             &state.db,
             &caller.ctx,
             &caller.principal,
@@ -1009,7 +1024,7 @@ async fn users(
         Err(e) => return rejected(e),
     };
     let f = Frame::of(&who).notice(q.done.as_deref());
-    match blocking(move || service::users(&state.db)).await {
+    match blocking(move || service::accounts::users(&state.db)).await {
         Ok(list) => html(
             StatusCode::OK,
             UsersPage {
@@ -1055,7 +1070,7 @@ async fn add_user(
     let WhoPosted { caller, form, .. } = who;
     let done = blocking(move || {
         let roles = parse_roles(&form.roles).map_err(Error::BadRequest)?;
-        service::add_user(&state.db, &caller.ctx, &form.name, &form.password, &roles)
+        service::accounts::add_user(&state.db, &caller.ctx, &form.name, &form.password, &roles)
     })
     .await;
     match done {
@@ -1091,8 +1106,8 @@ async fn change_user(
     let name = name.into_inner();
     let done = blocking(move || {
         let roles = parse_roles(&form.roles).map_err(Error::BadRequest)?;
-        service::set_roles(&state.db, &caller.ctx, &name, &roles)?;
-        service::set_disabled(&state.db, &caller.ctx, &name, form.disabled.is_some())
+        service::accounts::set_roles(&state.db, &caller.ctx, &name, &roles)?;
+        service::accounts::set_disabled(&state.db, &caller.ctx, &name, form.disabled.is_some())
     })
     .await;
     match done {
@@ -1175,7 +1190,7 @@ async fn import(
         Err(e) => return error_page(&e, f),
     };
     let changes = blocking(move || {
-        service::import_into(
+        service::changesets::import_into(
             &state.db,
             &caller.ctx,
             &caller.principal,

@@ -13,9 +13,10 @@ use super::{blocking, State};
 use crate::accounts::{Principal, Role};
 use crate::error::{Error, Result};
 use crate::model::ItemEdit;
-use crate::service::{
-    self, editable_table, Approved, ChangesetInfo, ChangesetView, ItemView, Precondition,
-    TokenInfo, UserInfo,
+use crate::service;
+use crate::service::accounts::{TokenInfo, UserInfo};
+use crate::service::changesets::{
+    editable_table, Approved, ChangesetInfo, ChangesetView, ItemView, Precondition,
 };
 
 /// Request bodies over this many bytes are refused with 413.
@@ -114,7 +115,8 @@ pub async fn login(
     let st = state.clone();
     let Credentials { username, password } = body.into_inner();
     let opened =
-        blocking(move || service::login(&st.db, &ctx, &st.limits, &username, &password)).await?;
+        blocking(move || service::accounts::login(&st.db, &ctx, &st.limits, &username, &password))
+            .await?;
     Ok(HttpResponse::Ok()
         .cookie(auth::session_cookie(&state, &opened.session_id))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -136,7 +138,7 @@ pub async fn logout(state: web::Data<State>, who: Who<Member>) -> Result<HttpRes
     if let Some(id) = who.session.clone() {
         let st = state.clone();
         let ctx = who.ctx.clone();
-        blocking(move || service::logout(&st.db, &ctx, &id)).await?;
+        blocking(move || service::accounts::logout(&st.db, &ctx, &id)).await?;
     }
     Ok(HttpResponse::NoContent()
         .cookie(auth::session_cookie(&state, ""))
@@ -193,7 +195,7 @@ pub async fn open(
 ) -> Result<HttpResponse> {
     let body = body.into_inner();
     let id = blocking(move || {
-        service::open(
+        service::changesets::open(
             &state.db,
             &who.ctx,
             &who.principal,
@@ -215,7 +217,7 @@ pub struct ListQuery {
     /// Only this event's.
     pub event: Option<String>,
     /// Only those in this state (`submitted` is the review queue).
-    pub state: Option<service::State>,
+    pub state: Option<service::changesets::State>,
 }
 
 /// Changesets, newest first.
@@ -232,7 +234,8 @@ pub async fn list(
     q: Query<ListQuery>,
 ) -> Result<HttpResponse> {
     let q = q.into_inner();
-    let list = blocking(move || service::list(&state.db, q.event.as_deref(), q.state)).await?;
+    let list =
+        blocking(move || service::changesets::list(&state.db, q.event.as_deref(), q.state)).await?;
     Ok(private(HttpResponse::Ok()).json(list))
 }
 
@@ -256,7 +259,7 @@ pub async fn view(
     id: web::Path<i64>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
-    let v = blocking(move || service::view(&state.db, id)).await?;
+    let v = blocking(move || service::changesets::view(&state.db, id)).await?;
     Ok(private(HttpResponse::Ok()).json(v))
 }
 
@@ -301,7 +304,9 @@ async fn answer(
         refresh(state).await;
     }
     let st = state.clone();
-    let changeset = blocking(move || service::view(&st.db, id)).await?.changeset;
+    let changeset = blocking(move || service::changesets::view(&st.db, id))
+        .await?
+        .changeset;
     Ok(private(HttpResponse::Ok()).json(Transitioned {
         changeset,
         published,
@@ -413,7 +418,10 @@ pub async fn submit(
     let id = id.into_inner();
     let c = comment(body);
     let st = state.clone();
-    blocking(move || service::submit(&st.db, &who.ctx, &who.principal, id, c.as_deref())).await?;
+    blocking(move || {
+        service::changesets::submit(&st.db, &who.ctx, &who.principal, id, c.as_deref())
+    })
+    .await?;
     answer(&state, id, None).await
 }
 
@@ -438,7 +446,10 @@ pub async fn withdraw(
     let id = id.into_inner();
     let c = comment(body);
     let st = state.clone();
-    blocking(move || service::withdraw(&st.db, &who.ctx, &who.principal, id, c.as_deref())).await?;
+    blocking(move || {
+        service::changesets::withdraw(&st.db, &who.ctx, &who.principal, id, c.as_deref())
+    })
+    .await?;
     answer(&state, id, None).await
 }
 
@@ -465,9 +476,10 @@ pub async fn approve(
     let id = id.into_inner();
     let c = comment(body);
     let st = state.clone();
-    let published =
-        blocking(move || service::approve(&st.db, &who.ctx, &who.principal, id, c.as_deref()))
-            .await?;
+    let published = blocking(move || {
+        service::changesets::approve(&st.db, &who.ctx, &who.principal, id, c.as_deref())
+    })
+    .await?;
     answer(&state, id, Some(published)).await
 }
 
@@ -492,7 +504,10 @@ pub async fn reject(
     let id = id.into_inner();
     let c = comment(body);
     let st = state.clone();
-    blocking(move || service::reject(&st.db, &who.ctx, &who.principal, id, c.as_deref())).await?;
+    blocking(move || {
+        service::changesets::reject(&st.db, &who.ctx, &who.principal, id, c.as_deref())
+    })
+    .await?;
     answer(&state, id, None).await
 }
 
@@ -580,7 +595,7 @@ pub async fn import(
             .collect(),
     )?;
     let changes = blocking(move || {
-        service::import_into(&state.db, &who.ctx, &who.principal, id, &folder, dry_run)
+        service::changesets::import_into(&state.db, &who.ctx, &who.principal, id, &folder, dry_run)
     })
     .await?;
     Ok(private(HttpResponse::Ok()).json(ImportedChanges { dry_run, changes }))
@@ -626,7 +641,7 @@ pub async fn get_item(
 ) -> Result<HttpResponse> {
     let (id, table, key) = path.into_inner();
     let table = editable_table(&table)?;
-    let v = blocking(move || service::item(&state.db, id, table, &key)).await?;
+    let v = blocking(move || service::changesets::item(&state.db, id, table, &key)).await?;
     Ok(item_response(HttpResponse::Ok(), v))
 }
 
@@ -683,7 +698,7 @@ pub async fn put_item(
     let pre = precondition(&req)?;
     let item = body.into_inner();
     let v = blocking(move || {
-        service::put_item(
+        service::changesets::put_item(
             &state.db,
             &who.ctx,
             &who.principal,
@@ -724,7 +739,7 @@ pub async fn delete_item(
     let table = editable_table(&table)?;
     let pre = precondition(&req)?;
     let v = blocking(move || {
-        service::put_item(
+        service::changesets::put_item(
             &state.db,
             &who.ctx,
             &who.principal,
@@ -749,7 +764,7 @@ pub async fn delete_item(
         (status = 403, description = "not an admin", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn users(state: web::Data<State>, _who: Who<Admin>) -> Result<HttpResponse> {
-    let list = blocking(move || service::users(&state.db)).await?;
+    let list = blocking(move || service::accounts::users(&state.db)).await?;
     Ok(private(HttpResponse::Ok()).json(list))
 }
 
@@ -784,9 +799,10 @@ pub async fn add_user(
     body: Body<NewUser>,
 ) -> Result<HttpResponse> {
     let b = body.into_inner();
-    let u =
-        blocking(move || service::add_user(&state.db, &who.ctx, &b.name, &b.password, &b.roles))
-            .await?;
+    let u = blocking(move || {
+        service::accounts::add_user(&state.db, &who.ctx, &b.name, &b.password, &b.roles)
+    })
+    .await?;
     Ok(private(HttpResponse::Created()).json(u))
 }
 
@@ -827,15 +843,15 @@ pub async fn change_user(
     let u = blocking(move || {
         let (db, ctx) = (&state.db, &who.ctx);
         if let Some(p) = &b.password {
-            service::reset_password(db, ctx, &name, p)?;
+            service::accounts::reset_password(db, ctx, &name, p)?;
         }
         if let Some(r) = &b.roles {
-            service::set_roles(db, ctx, &name, r)?;
+            service::accounts::set_roles(db, ctx, &name, r)?;
         }
         if let Some(d) = b.disabled {
-            service::set_disabled(db, ctx, &name, d)?;
+            service::accounts::set_disabled(db, ctx, &name, d)?;
         }
-        service::user(db, &name)
+        service::accounts::user(db, &name)
     })
     .await?;
     Ok(private(HttpResponse::Ok()).json(u))
@@ -849,7 +865,7 @@ pub async fn change_user(
         (status = 403, description = "not an admin", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn tokens(state: web::Data<State>, _who: Who<Admin>) -> Result<HttpResponse> {
-    let list = blocking(move || service::tokens(&state.db)).await?;
+    let list = blocking(move || service::accounts::tokens(&state.db)).await?;
     Ok(private(HttpResponse::Ok()).json(list))
 }
 
@@ -889,7 +905,8 @@ pub async fn create_token(
 ) -> Result<HttpResponse> {
     let b = body.into_inner();
     let (token, secret) =
-        blocking(move || service::create_token(&state.db, &who.ctx, &b.name, &b.roles)).await?;
+        blocking(move || service::accounts::create_token(&state.db, &who.ctx, &b.name, &b.roles))
+            .await?;
     Ok(private(HttpResponse::Created()).json(CreatedToken { token, secret }))
 }
 
@@ -908,6 +925,6 @@ pub async fn revoke_token(
     name: web::Path<String>,
 ) -> Result<HttpResponse> {
     let name = name.into_inner();
-    blocking(move || service::revoke_token(&state.db, &who.ctx, &name)).await?;
+    blocking(move || service::accounts::revoke_token(&state.db, &who.ctx, &name)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

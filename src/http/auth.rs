@@ -146,7 +146,8 @@ pub async fn authenticate(req: &HttpRequest, form_csrf: Option<&str>) -> Result<
     if let Some(token) = bearer(req) {
         let st = state.clone();
         let c = ctx.clone();
-        let principal = blocking(move || service::token_principal(&st.db, &c, &token)).await?;
+        let principal =
+            blocking(move || service::accounts::token_principal(&st.db, &c, &token)).await?;
         let ctx = ctx.as_actor(principal.actor());
         return Ok(Caller {
             principal,
@@ -181,9 +182,10 @@ pub async fn authenticate(req: &HttpRequest, form_csrf: Option<&str>) -> Result<
     let st = state.clone();
     let sid = id.clone();
     let now = ctx.now;
-    let principal =
-        blocking(move || service::session_principal(&st.db, &st.config.sessions, &sid, now))
-            .await?;
+    let principal = blocking(move || {
+        service::accounts::session_principal(&st.db, &st.config.sessions, &sid, now)
+    })
+    .await?;
     let ctx = ctx.as_actor(principal.actor());
     Ok(Caller {
         principal,

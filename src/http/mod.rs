@@ -28,7 +28,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use crate::accounts::{self, Clock, SessionPolicy, SystemClock};
 use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::service::{self, LoginLimits};
+use crate::service::{self, accounts::LoginLimits};
 use snapshot::{Encoded, Latest, Snapshot};
 
 /// Older versions kept in memory after a first read; they never change.
@@ -111,7 +111,7 @@ impl State {
     /// When there are no users yet, makes a one-time setup token that lets
     /// the first admin be created at `/admin/setup`, and returns it.
     pub fn setup_token(&self) -> Result<Option<String>> {
-        if service::has_users(&self.db)? {
+        if service::accounts::has_users(&self.db)? {
             return Ok(None);
         }
         let token = accounts::new_secret()?;

@@ -12,11 +12,11 @@ use crate::model::{
     Breakdown, Change, Claim, Event, Figure, Rank, Reason, Rule, Severity, Source, SourceKind,
     Status, Table,
 };
-use crate::service::Diff;
-use crate::service::{
-    Approved, ChangesetInfo, ChangesetView, EditInfo, ItemView, State as ChangesetState, TokenInfo,
-    UserInfo,
+use crate::service::accounts::{TokenInfo, UserInfo};
+use crate::service::changesets::{
+    Approved, ChangesetInfo, ChangesetView, EditInfo, ItemView, State as ChangesetState,
 };
+use crate::service::Diff;
 
 /// An error, as RFC 9457 problem details.
 #[derive(Debug, Serialize, ToSchema)]

@@ -173,7 +173,7 @@ mod tests {
         #[derive(Debug, serde::Deserialize)]
         #[allow(dead_code)]
         struct S {
-            state: Option<crate::service::State>,
+            state: Option<crate::service::changesets::State>,
         }
         let d = parse_query::<S>("state=open").unwrap_err().to_string();
         assert!(d.starts_with("query parameter 'state' (\"open\")"), "{d}");

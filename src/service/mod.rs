@@ -1,13 +1,10 @@
 //! What vigil does, as functions over the database: import, publish, export,
 //! check. The CLI and the HTTP handlers call these and nothing below them.
 
-mod accounts;
+pub mod accounts;
 pub mod audit;
 pub mod backup;
-mod changesets;
-
-pub use accounts::*;
-pub use changesets::*;
+pub mod changesets;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -339,11 +339,11 @@ pub fn person(name: &str, roles: &[vigil::accounts::Role]) -> vigil::accounts::P
 /// Edits a figure's notes in a changeset, against the ETag it has there.
 pub fn edit_notes(db: &Db, who: &vigil::accounts::Principal, id: i64, key: &str, notes: &str) {
     use vigil::model::{ItemEdit, Table};
-    use vigil::service::{self, Context, Precondition};
-    let v = service::item(db, id, Table::Figures, key).unwrap();
+    use vigil::service::{self, changesets::Precondition, Context};
+    let v = service::changesets::item(db, id, Table::Figures, key).unwrap();
     let mut item = v.item.unwrap();
     item["notes"] = serde_json::json!(notes);
-    service::put_item(
+    service::changesets::put_item(
         db,
         &Context::actor(&who.actor()),
         who,
