@@ -10,6 +10,7 @@ use crate::checks::Outcome;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::files::{self, Folder};
+use crate::service::reads::Publisher;
 use crate::service::{self, Context, Imported};
 use crate::{demo, http};
 
@@ -603,14 +604,24 @@ fn import(url: &str, dir: &std::path::Path, dry_run: bool, key: &std::path::Path
     let folder = Folder::read_dir(dir).map_err(Error::Files)?;
     let db = open(url)?;
     let what = if dry_run { "would " } else { "" };
-    let imported = service::import(&db, &Context::cli(), &folder, dry_run)?;
-    if !dry_run && !matches!(imported, Imported::Unchanged { .. }) {
+    // A publish is followed by a checkpoint: the signing key is needed
+    // unless this is a dry run.
+    let signer = if dry_run {
+        None
+    } else {
         let (k, made) = service::audit::load_or_create_key(key, "vigil/audit")?;
         if made {
             println!("made the audit signing key {}", key.display());
         }
-        service::audit::checkpoint(&db, &k, chrono::Utc::now())?;
+        Some(k)
+    };
+    let imported = Publisher {
+        db: &db,
+        reads: None,
+        key: signer.as_ref(),
+        now: chrono::Utc::now(),
     }
+    .import(&Context::cli(), &folder, dry_run)?;
     match imported {
         Imported::Published {
             event,
@@ -734,7 +745,7 @@ fn serve(
     }
     let mut state = http::State::with_config(db, config, std::sync::Arc::new(SystemClock))?;
     state.audit_key = Some(std::sync::Arc::new(key));
-    state.checkpoint(true)?;
+    state.publisher().checkpoint(true)?;
     if let Some(token) = state.setup_token()? {
         println!(
             "No accounts yet. Create the first admin at http://{bind}/admin/setup \

@@ -633,26 +633,15 @@ async fn transition(
     let done = blocking(move || {
         let (db, ctx, p, c) = (&st.db, &caller.ctx, &caller.principal, comment.as_deref());
         match action {
-            "submit" => {
-                service::changesets::submit(db, ctx, p, id, c).map(|()| ("submitted", false))
-            }
-            "withdraw" => {
-                service::changesets::withdraw(db, ctx, p, id, c).map(|()| ("withdrawn", false))
-            }
-            "reject" => {
-                service::changesets::reject(db, ctx, p, id, c).map(|()| ("rejected", false))
-            }
-            _ => service::changesets::approve(db, ctx, p, id, c).map(|_| ("approved", true)),
+            "submit" => service::changesets::submit(db, ctx, p, id, c).map(|()| "submitted"),
+            "withdraw" => service::changesets::withdraw(db, ctx, p, id, c).map(|()| "withdrawn"),
+            "reject" => service::changesets::reject(db, ctx, p, id, c).map(|()| "rejected"),
+            _ => st.publisher().approve(ctx, p, id, c).map(|_| "approved"),
         }
     })
     .await;
     match done {
-        Ok((code, published)) => {
-            if published {
-                super::admin_api::refresh(&state).await;
-            }
-            see_other(&format!("/admin/changesets/{id}?done={code}"))
-        }
+        Ok(code) => see_other(&format!("/admin/changesets/{id}?done={code}")),
         Err(e) => error_page(&e, f),
     }
 }

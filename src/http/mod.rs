@@ -13,9 +13,7 @@ pub mod pages;
 mod params;
 mod problem;
 mod site;
-pub mod snapshot;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,10 +27,7 @@ use crate::accounts::{self, Clock, SessionPolicy, SystemClock};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::service::{self, accounts::LoginLimits};
-use snapshot::{Encoded, Latest, Snapshot};
-
-/// Older versions kept in memory after a first read; they never change.
-const OLD_VERSIONS_KEPT: usize = 64;
+use service::reads::{Encoded, Publisher, Reads, Snapshot};
 
 /// How the admin side behaves; see `vigil serve --help`.
 #[derive(Debug, Clone, Copy)]
@@ -57,8 +52,8 @@ impl Default for Config {
 /// What every handler shares.
 pub struct State {
     pub db: Db,
-    latest: Latest,
-    old: Mutex<HashMap<(String, i64), Arc<Snapshot>>>,
+    /// The published versions, held by the service; handlers send them.
+    pub reads: Reads,
     pub config: Config,
     pub clock: Arc<dyn Clock>,
     pub limits: LoginLimits,
@@ -79,9 +74,8 @@ impl State {
     /// The same, with the admin side configured and a clock to tell time.
     pub fn with_config(db: Db, config: Config, clock: Arc<dyn Clock>) -> Result<Self> {
         let state = Self {
+            reads: Reads::new(db.clone(), pages::render_event_page),
             db,
-            latest: Latest::default(),
-            old: Mutex::new(HashMap::new()),
             config,
             clock,
             limits: LoginLimits::default(),
@@ -89,23 +83,19 @@ impl State {
             audit_key: None,
             metrics: metrics::Metrics::default(),
         };
-        state.refresh()?;
+        state.reads.refresh()?;
         Ok(state)
     }
 
-    /// Signs a checkpoint when the log has grown since the last one; after
-    /// a publish, and from the poll loop at most once a minute.
-    pub fn checkpoint(&self, force: bool) -> Result<()> {
-        let Some(key) = &self.audit_key else {
-            return Ok(());
-        };
-        let now = self.clock.now();
-        if force || service::audit::checkpoint_due(&self.db, now, chrono::Duration::minutes(1))? {
-            if let Some(cp) = service::audit::checkpoint(&self.db, key, now)? {
-                tracing::info!(size = cp.size, "signed an audit checkpoint");
-            }
+    /// The service's publishing operations, with the post-publish hook
+    /// bound to this replica's read model and signing key.
+    pub fn publisher(&self) -> Publisher<'_> {
+        Publisher {
+            db: &self.db,
+            reads: Some(&self.reads),
+            key: self.audit_key.as_deref(),
+            now: self.clock.now(),
         }
-        Ok(())
     }
 
     /// When there are no users yet, makes a one-time setup token that lets
@@ -137,58 +127,9 @@ impl State {
         self.setup.lock().map(|s| s.is_some()).unwrap_or(false)
     }
 
-    /// Loads every event whose latest version is newer than the one held.
-    /// Returns how many were swapped in.
-    pub fn refresh(&self) -> Result<usize> {
-        let held = self.latest.versions();
-        let mut swapped = 0;
-        for (slug, number) in service::latest_numbers(&self.db)? {
-            if held.get(&slug).is_some_and(|n| *n >= number) {
-                continue;
-            }
-            let row = service::version(&self.db, &slug, Some(number))?;
-            // Up to this version: another may have been published since.
-            let mut versions = service::versions(&self.db, &slug)?;
-            versions.retain(|v| v.number <= number);
-            let history = api::VersionList {
-                event: slug.clone(),
-                versions,
-            };
-            let history = Encoded::quick(serde_json::to_vec(&history)?)?;
-            self.latest.put(Snapshot::build(row)?, history);
-            swapped += 1;
-        }
-        Ok(swapped)
-    }
-
-    /// A published version: the latest from memory, an older one from the
-    /// cache or the database.
+    /// A published version, from the read model (see [`Reads::snapshot`]).
     pub fn snapshot(&self, slug: &str, version: Option<i64>) -> Result<Arc<Snapshot>> {
-        let latest = self.latest.get(slug);
-        match (version, latest) {
-            (None, Some(s)) => return Ok(s),
-            (Some(n), Some(s)) if s.version == n => return Ok(s),
-            (None, None) => return Err(Error::NotFound(format!("no published event '{slug}'"))),
-            _ => {}
-        }
-        let n = version.unwrap_or(0);
-        if n < 1 {
-            return Err(Error::NotFound(format!(
-                "event '{slug}' has no version {n}"
-            )));
-        }
-        let key = (slug.to_string(), n);
-        if let Some(s) = self.old.lock().ok().and_then(|m| m.get(&key).cloned()) {
-            return Ok(s);
-        }
-        let s = Arc::new(Snapshot::build(service::version(&self.db, slug, Some(n))?)?);
-        if let Ok(mut m) = self.old.lock() {
-            if m.len() >= OLD_VERSIONS_KEPT {
-                m.clear();
-            }
-            m.insert(key, s.clone());
-        }
-        Ok(s)
+        self.reads.snapshot(slug, version)
     }
 }
 
@@ -404,14 +345,10 @@ pub async fn serve(
         loop {
             tick.tick().await;
             let st = poller.clone();
-            match blocking(move || st.refresh()).await {
+            match blocking(move || st.publisher().poll()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(events = n, "loaded newly published versions"),
                 Err(e) => tracing::warn!(error = %e, "could not poll for new versions"),
-            }
-            let st = poller.clone();
-            if let Err(e) = blocking(move || st.checkpoint(false)).await {
-                tracing::warn!(error = %e, "could not sign an audit checkpoint");
             }
         }
     });
@@ -433,7 +370,7 @@ pub async fn serve(
         .bind(bind)?
         .run()
         .await?;
-    if let Err(e) = blocking(move || last.checkpoint(true)).await {
+    if let Err(e) = blocking(move || last.publisher().checkpoint(true)).await {
         tracing::warn!(error = %e, "could not sign a last audit checkpoint");
     }
     tracing::info!("stopped");
