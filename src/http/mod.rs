@@ -37,6 +37,8 @@ pub struct Config {
     /// Reached over HTTPS: send Strict-Transport-Security.
     pub tls: bool,
     pub sessions: SessionPolicy,
+    /// The budget of old versions held in memory, in bytes.
+    pub version_cache_bytes: usize,
 }
 
 impl Default for Config {
@@ -45,6 +47,7 @@ impl Default for Config {
             secure_cookies: true,
             tls: false,
             sessions: SessionPolicy::default(),
+            version_cache_bytes: service::reads::DEFAULT_VERSION_CACHE_BYTES,
         }
     }
 }
@@ -74,7 +77,11 @@ impl State {
     /// The same, with the admin side configured and a clock to tell time.
     pub fn with_config(db: Db, config: Config, clock: Arc<dyn Clock>) -> Result<Self> {
         let state = Self {
-            reads: Reads::new(db.clone(), pages::render_event_page),
+            reads: Reads::with_budget(
+                db.clone(),
+                pages::render_event_page,
+                config.version_cache_bytes,
+            ),
             db,
             config,
             clock,
@@ -83,7 +90,7 @@ impl State {
             audit_key: None,
             metrics: metrics::Metrics::default(),
         };
-        state.reads.refresh()?;
+        state.reads.load()?;
         Ok(state)
     }
 
@@ -200,12 +207,18 @@ fn send(
     if fresh {
         return res.finish();
     }
+    // Brotli once the compressor has made it; gzip until then.
+    let brotli = body.brotli();
     let encoding = AcceptEncoding::parse(req).ok().and_then(|a| {
-        a.negotiate([Encoding::brotli(), Encoding::gzip(), Encoding::identity()].iter())
+        if brotli.is_some() {
+            a.negotiate([Encoding::brotli(), Encoding::gzip(), Encoding::identity()].iter())
+        } else {
+            a.negotiate([Encoding::gzip(), Encoding::identity()].iter())
+        }
     });
-    let (bytes, coding) = match encoding {
-        Some(e) if e == Encoding::brotli() => (body.brotli.clone(), Some("br")),
-        Some(e) if e == Encoding::gzip() => (body.gzip.clone(), Some("gzip")),
+    let (bytes, coding) = match (encoding, brotli) {
+        (Some(e), Some(br)) if e == Encoding::brotli() => (br.clone(), Some("br")),
+        (Some(e), _) if e == Encoding::gzip() => (body.gzip.clone(), Some("gzip")),
         _ => (body.identity.clone(), None),
     };
     if let Some(c) = coding {

@@ -11,7 +11,8 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -33,42 +34,67 @@ use super::{Context, Imported};
 /// publication time, its hash and its check results, as HTML.
 pub type RenderPage = fn(&Dataset, i64, &str, &str, &Report) -> Result<String>;
 
-/// A body in the encodings a client may accept.
+/// A body in the encodings a client may accept. The plain and gzip forms
+/// are made at once; brotli, whose highest level costs tens of
+/// milliseconds per document, is made afterwards by the read model's
+/// compressor thread, and clients get gzip until it is there.
 #[derive(Debug)]
 pub struct Encoded {
     pub identity: Bytes,
     pub gzip: Bytes,
-    pub brotli: Bytes,
+    brotli: OnceLock<Bytes>,
+    quality: u32,
 }
 
 impl Encoded {
-    /// Compresses once per version: at brotli's highest level for bodies of
-    /// the size of a memorial's document, lower for very large ones, whose
-    /// highest level would take seconds per megabyte.
+    /// For a body made once per version: brotli at its highest level for
+    /// bodies of the size of a memorial's document, lower for very large
+    /// ones, whose highest level would take seconds per megabyte.
     pub fn new(body: Vec<u8>) -> Result<Self> {
         let quality = match body.len() {
             0..=262_144 => 11,
             262_145..=2_097_152 => 9,
             _ => 5,
         };
-        Self::compress(body, quality, flate2::Compression::best())
+        Self::pending(body, quality)
     }
 
-    /// Compresses quickly, for a body rebuilt on every publish that grows
-    /// with the history (the version list): brotli's highest level would
-    /// cost more with every version, and a publish waits for it.
+    /// For a body rebuilt on every publish that grows with the history
+    /// (the version list): a quicker brotli level.
     pub fn quick(body: Vec<u8>) -> Result<Self> {
-        Self::compress(body, 5, flate2::Compression::default())
+        Self::pending(body, 5)
     }
 
-    fn compress(body: Vec<u8>, quality: u32, level: flate2::Compression) -> Result<Self> {
-        let gzip = gzip(&body, level)?;
-        let brotli = brotli(&body, quality)?;
+    fn pending(body: Vec<u8>, quality: u32) -> Result<Self> {
+        let gzip = gzip(&body, flate2::Compression::default())?;
         Ok(Self {
             identity: Bytes::from(body),
             gzip: Bytes::from(gzip),
-            brotli: Bytes::from(brotli),
+            brotli: OnceLock::new(),
+            quality,
         })
+    }
+
+    /// The brotli form, once the compressor has made it.
+    pub fn brotli(&self) -> Option<&Bytes> {
+        self.brotli.get()
+    }
+
+    /// Makes the brotli form now, if it is not there yet.
+    pub fn compress(&self) -> Result<()> {
+        if self.brotli.get().is_none() {
+            let b = brotli(&self.identity, self.quality)?;
+            let _ = self.brotli.set(Bytes::from(b));
+        }
+        Ok(())
+    }
+
+    /// The bytes this body holds, counting brotli at gzip's size until it
+    /// is made (brotli is smaller).
+    pub fn size(&self) -> usize {
+        self.identity.len()
+            + self.gzip.len()
+            + self.brotli.get().map_or(self.gzip.len(), Bytes::len)
     }
 }
 
@@ -103,9 +129,9 @@ pub struct Snapshot {
     pub published_at: String,
     pub changeset: Option<i64>,
     pub sha256: String,
-    pub document: Encoded,
-    pub page: Encoded,
-    pub figures_csv: Encoded,
+    pub document: Arc<Encoded>,
+    pub page: Arc<Encoded>,
+    pub figures_csv: Arc<Encoded>,
 }
 
 impl Snapshot {
@@ -126,10 +152,62 @@ impl Snapshot {
             published_at: row.published_at,
             changeset: row.changeset_id,
             sha256: row.sha256,
-            document: Encoded::new(row.document.into_bytes())?,
-            page: Encoded::new(page.into_bytes())?,
-            figures_csv: Encoded::new(csv)?,
+            document: Arc::new(Encoded::new(row.document.into_bytes())?),
+            page: Arc::new(Encoded::new(page.into_bytes())?),
+            figures_csv: Arc::new(Encoded::new(csv)?),
         })
+    }
+
+    /// The bodies of this version, for the compressor.
+    fn bodies(&self) -> [&Arc<Encoded>; 3] {
+        [&self.document, &self.page, &self.figures_csv]
+    }
+
+    /// The bytes this version holds in memory.
+    pub fn size(&self) -> usize {
+        self.bodies().iter().map(|e| e.size()).sum::<usize>()
+            + self.event.len()
+            + self.title.len()
+            + self.published_at.len()
+            + self.sha256.len()
+    }
+}
+
+/// Makes the brotli forms of bodies on a thread of its own, one at a time,
+/// so that no request waits for them. Bodies no longer held by anyone
+/// (an old version evicted from the cache) are skipped.
+struct Compressor {
+    queue: Mutex<mpsc::Sender<Weak<Encoded>>>,
+}
+
+impl Compressor {
+    fn start() -> Self {
+        let (tx, rx) = mpsc::channel::<Weak<Encoded>>();
+        let spawned = std::thread::Builder::new()
+            .name("vigil-compress".into())
+            .spawn(move || {
+                // Ends when the read model, and with it the sender, is gone.
+                for job in rx {
+                    if let Some(body) = job.upgrade() {
+                        if let Err(e) = body.compress() {
+                            tracing::warn!(error = %e, "could not compress a published body");
+                        }
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            // Without the thread, bodies are served plain or gzip.
+            tracing::warn!(error = %e, "could not start the compressor thread");
+        }
+        Self {
+            queue: Mutex::new(tx),
+        }
+    }
+
+    fn push(&self, body: &Arc<Encoded>) {
+        let q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        // A send fails only when the thread is gone: then gzip it stays.
+        let _ = q.send(Arc::downgrade(body));
     }
 }
 
@@ -194,26 +272,230 @@ impl Latest {
     }
 }
 
-/// Older versions kept in memory after a first read; they never change.
-const OLD_VERSIONS_KEPT: usize = 64;
+/// The default budget of the old-version cache, in bytes.
+pub const DEFAULT_VERSION_CACHE_BYTES: usize = 64 << 20;
+
+/// Older versions kept in memory after a first read (they never change),
+/// within a budget in bytes, the least recently read evicted first. Each
+/// version is built once however many read it at the same time: the first
+/// reader builds it, the others wait for that one (single flight).
+struct OldVersions {
+    budget: usize,
+    inner: Mutex<Cache>,
+}
+
+#[derive(Default)]
+struct Cache {
+    map: HashMap<(String, i64), Slot>,
+    /// Bytes of the versions held.
+    bytes: usize,
+    /// A counter that orders reads, for eviction.
+    tick: u64,
+}
+
+enum Slot {
+    Building(Arc<Flight>),
+    Held {
+        snapshot: Arc<Snapshot>,
+        size: usize,
+        used: u64,
+    },
+}
+
+/// One build in progress, and what it came to.
+#[derive(Default)]
+struct Flight {
+    done: Mutex<Option<std::result::Result<Arc<Snapshot>, Shared>>>,
+    ready: std::sync::Condvar,
+}
+
+/// A build's error, for each of the readers that waited for it.
+#[derive(Clone)]
+enum Shared {
+    NotFound(String),
+    Other(String),
+}
+
+impl From<&Error> for Shared {
+    fn from(e: &Error) -> Self {
+        match e {
+            Error::NotFound(m) => Shared::NotFound(m.clone()),
+            other => Shared::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<Shared> for Error {
+    fn from(e: Shared) -> Self {
+        match e {
+            Shared::NotFound(m) => Error::NotFound(m),
+            Shared::Other(m) => Error::Database(m),
+        }
+    }
+}
+
+impl OldVersions {
+    fn new(budget: usize) -> Self {
+        Self {
+            budget,
+            inner: Mutex::new(Cache::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The version, from the cache, from a build in progress, or built now
+    /// by `build`.
+    fn get(
+        &self,
+        key: (String, i64),
+        build: impl FnOnce() -> Result<Arc<Snapshot>>,
+    ) -> Result<Arc<Snapshot>> {
+        let flight = {
+            let mut c = self.lock();
+            c.tick += 1;
+            let tick = c.tick;
+            match c.map.get_mut(&key) {
+                Some(Slot::Held { snapshot, used, .. }) => {
+                    *used = tick;
+                    return Ok(snapshot.clone());
+                }
+                Some(Slot::Building(f)) => Some(f.clone()),
+                None => {
+                    c.map
+                        .insert(key.clone(), Slot::Building(Arc::new(Flight::default())));
+                    None
+                }
+            }
+        };
+        if let Some(f) = flight {
+            // Another reader builds it: wait for that build.
+            let mut done = f.done.lock().unwrap_or_else(|e| e.into_inner());
+            while done.is_none() {
+                done = f.ready.wait(done).unwrap_or_else(|e| e.into_inner());
+            }
+            return match &*done {
+                Some(Ok(s)) => Ok(s.clone()),
+                Some(Err(e)) => Err(e.clone().into()),
+                None => Err(Error::Database("a version build vanished".into())),
+            };
+        }
+        let built = build();
+        let mut c = self.lock();
+        let flight = match c.map.remove(&key) {
+            Some(Slot::Building(f)) => Some(f),
+            _ => None,
+        };
+        if let Ok(s) = &built {
+            let size = s.size();
+            if size <= self.budget {
+                while c.bytes + size > self.budget && c.evict_one() {}
+                c.bytes += size;
+                let used = c.tick;
+                c.map.insert(
+                    key,
+                    Slot::Held {
+                        snapshot: s.clone(),
+                        size,
+                        used,
+                    },
+                );
+            }
+        }
+        drop(c);
+        if let Some(f) = flight {
+            let mut done = f.done.lock().unwrap_or_else(|e| e.into_inner());
+            *done = Some(built.as_ref().map(Arc::clone).map_err(Shared::from));
+            f.ready.notify_all();
+        }
+        built
+    }
+
+    /// Bytes held, and how many versions.
+    fn held(&self) -> (usize, usize) {
+        let c = self.lock();
+        let n = c
+            .map
+            .values()
+            .filter(|s| matches!(s, Slot::Held { .. }))
+            .count();
+        (c.bytes, n)
+    }
+}
+
+impl Cache {
+    /// Evicts the least recently read version; false when none is held.
+    fn evict_one(&mut self) -> bool {
+        let oldest = self
+            .map
+            .iter()
+            .filter_map(|(k, s)| match s {
+                Slot::Held { used, .. } => Some((*used, k.clone())),
+                Slot::Building(_) => None,
+            })
+            .min();
+        let Some((_, key)) = oldest else {
+            return false;
+        };
+        if let Some(Slot::Held { size, .. }) = self.map.remove(&key) {
+            self.bytes -= size;
+        }
+        true
+    }
+}
 
 /// The published versions, as readers ask for them.
 pub struct Reads {
     db: Db,
     render: RenderPage,
     latest: Latest,
-    old: Mutex<HashMap<(String, i64), Arc<Snapshot>>>,
+    old: OldVersions,
+    compressor: Compressor,
 }
 
 impl Reads {
-    /// A read model over `db`, empty until [`Reads::refresh`].
+    /// A read model over `db`, empty until [`Reads::load`], with the
+    /// default budget for old versions.
     pub fn new(db: Db, render: RenderPage) -> Self {
+        Self::with_budget(db, render, DEFAULT_VERSION_CACHE_BYTES)
+    }
+
+    /// The same, keeping old versions within `budget` bytes.
+    pub fn with_budget(db: Db, render: RenderPage, budget: usize) -> Self {
         Self {
             db,
             render,
             latest: Latest::default(),
-            old: Mutex::new(HashMap::new()),
+            old: OldVersions::new(budget),
+            compressor: Compressor::start(),
         }
+    }
+
+    /// Builds a version's snapshot and queues its bodies for brotli, or
+    /// makes brotli at once when `now`.
+    fn build(&self, row: VersionRow, now: bool) -> Result<Arc<Snapshot>> {
+        let s = Arc::new(Snapshot::build(row, self.render)?);
+        for body in s.bodies() {
+            self.compress(body, now)?;
+        }
+        Ok(s)
+    }
+
+    fn compress(&self, body: &Arc<Encoded>, now: bool) -> Result<()> {
+        if now {
+            body.compress()
+        } else {
+            self.compressor.push(body);
+            Ok(())
+        }
+    }
+
+    /// Loads the latest version of every event, fully compressed before it
+    /// returns: what a replica does before it serves.
+    pub fn load(&self) -> Result<usize> {
+        self.refresh_with(true)
     }
 
     /// The latest snapshot of an event.
@@ -248,7 +530,13 @@ impl Reads {
 
     /// Loads every event whose latest version is newer than the one held.
     /// Returns how many were swapped in.
+    /// The bodies are sent plain or gzip until the compressor has made
+    /// their brotli form.
     pub fn refresh(&self) -> Result<usize> {
+        self.refresh_with(false)
+    }
+
+    fn refresh_with(&self, now: bool) -> Result<usize> {
         let held = self.held();
         let mut swapped = 0;
         for (slug, number) in super::latest_numbers(&self.db)? {
@@ -263,9 +551,10 @@ impl Reads {
                 event: slug.clone(),
                 versions,
             };
-            let history = Encoded::quick(serde_json::to_vec(&history)?)?;
-            let snapshot = Snapshot::build(row, self.render)?;
-            self.latest.put(Arc::new(snapshot), Arc::new(history));
+            let history = Arc::new(Encoded::quick(serde_json::to_vec(&history)?)?);
+            let snapshot = self.build(row, now)?;
+            self.compress(&history, now)?;
+            self.latest.put(snapshot, history);
             swapped += 1;
         }
         Ok(swapped)
@@ -288,21 +577,14 @@ impl Reads {
                 "event '{slug}' has no version {n}"
             )));
         }
-        let key = (slug.to_string(), n);
-        if let Some(s) = self.old.lock().ok().and_then(|m| m.get(&key).cloned()) {
-            return Ok(s);
-        }
-        let s = Arc::new(Snapshot::build(
-            super::version(&self.db, slug, Some(n))?,
-            self.render,
-        )?);
-        if let Ok(mut m) = self.old.lock() {
-            if m.len() >= OLD_VERSIONS_KEPT {
-                m.clear();
-            }
-            m.insert(key, s.clone());
-        }
-        Ok(s)
+        self.old.get((slug.to_string(), n), || {
+            self.build(super::version(&self.db, slug, Some(n))?, false)
+        })
+    }
+
+    /// The bytes of old versions held in memory, and how many.
+    pub fn old_versions_held(&self) -> (usize, usize) {
+        self.old.held()
     }
 }
 
