@@ -239,6 +239,11 @@ pub struct WebOptions {
     /// Hours after log-in after which a session ends, however active.
     #[arg(long, default_value_t = 12)]
     pub session_max_hours: i64,
+    /// Memory for old versions read (`?version=N`), in MB: the least
+    /// recently read are dropped beyond it. The latest of each event is
+    /// always held, outside this budget.
+    #[arg(long, env = "VIGIL_VERSION_CACHE_MB", default_value_t = 64)]
+    pub version_cache_mb: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -723,6 +728,13 @@ fn serve(
     key_path: &std::path::Path,
 ) -> Result<()> {
     let db = open(url)?;
+    // The stored audit tree of a log written before it existed, or
+    // restored without it: filled in once, so that checkpoints and proofs
+    // read O(log n) nodes.
+    let made = service::audit::complete_tree(&db)?;
+    if made > 0 {
+        println!("stored {made} nodes of the audit log's tree");
+    }
     if with_demo && !service::events(&db)?.iter().any(|s| s == demo::SLUG) {
         service::import(&db, &Context::cli(), &demo::beslan(), false)?;
         println!("imported the Beslan demo dataset");
@@ -734,6 +746,7 @@ fn serve(
             idle: chrono::Duration::minutes(web.session_idle_minutes.max(1)),
             absolute: chrono::Duration::hours(web.session_max_hours.max(1)),
         },
+        version_cache_bytes: web.version_cache_mb.saturating_mul(1 << 20),
     };
     let (key, made) = service::audit::load_or_create_key(key_path, "vigil/audit")?;
     if made {

@@ -35,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/users", web::post().to(add_user))
         .route("/admin/users/{name}", web::post().to(change_user))
         .route("/admin/audit", super::get().to(audit_log))
+        .route("/admin/audit/verify", web::post().to(verify_everything))
         .route("/admin/changesets", web::post().to(open))
         .route("/admin/changesets/{id}", super::get().to(changeset))
         .route(
@@ -1243,6 +1244,10 @@ struct AuditForm {
     #[serde(default)]
     until: String,
     after: Option<i64>,
+    before: Option<i64>,
+    /// `all` after "verify everything now".
+    #[serde(default)]
+    verified: String,
 }
 
 #[derive(Template)]
@@ -1250,7 +1255,7 @@ struct AuditForm {
 struct AuditPage {
     f: Frame,
     q: AuditForm,
-    verification: Option<super::audit::VerificationReport>,
+    verification: Option<service::audit::Verified>,
     checkpoint: Option<crate::db::CheckpointRow>,
     entries: Vec<EntryRow>,
     more: bool,
@@ -1303,19 +1308,27 @@ async fn audit_log(
         since: Some(q.since.clone()).filter(|s| !s.is_empty()),
         until: Some(q.until.clone()).filter(|s| !s.is_empty()),
         after: q.after,
+        before: q.before,
         limit: Some(PAGE),
     };
     let filter = match query.filter() {
-        Ok(x) => x,
+        Ok(x) => crate::db::AuditFilter {
+            newest_first: true,
+            ..x
+        },
         Err(e) => return error_page(&e, f),
     };
-    let verification = if state.audit_key.is_some() {
-        match super::audit::verification(state.clone()).await {
-            Ok(v) => Some(v),
-            Err(e) => return error_page(&e, f),
+    // What is new since the last verification; everything on request.
+    let verification = match state.audit_key.as_ref().map(|k| k.verifier()) {
+        Some(key) => {
+            let st = state.clone();
+            let now = state.clock.now();
+            match blocking(move || service::audit::verify_new(&st.db, &key, now)).await {
+                Ok(v) => Some(v),
+                Err(e) => return error_page(&e, f),
+            }
         }
-    } else {
-        None
+        None => None,
     };
     let st = state.clone();
     let loaded = blocking(move || {
@@ -1329,6 +1342,7 @@ async fn audit_log(
         Err(e) => return error_page(&e, f),
     };
     let more = entries.len() as i64 == PAGE;
+    // Newest first: the next page is of the entries before the last shown.
     let last = entries.last().map_or(0, |e| e.seq);
     let enc = |s: &str| -> String {
         s.bytes()
@@ -1341,7 +1355,7 @@ async fn audit_log(
             .collect()
     };
     let next = format!(
-        "/admin/audit?actor={}&action={}&entity={}&entity_id={}&since={}&until={}&after={last}",
+        "/admin/audit?actor={}&action={}&entity={}&entity_id={}&since={}&until={}&before={last}",
         enc(&q.actor),
         enc(&q.action),
         enc(&q.entity),
@@ -1381,4 +1395,26 @@ async fn audit_log(
         }
         .render(),
     )
+}
+
+/// "Verify everything now": every entry recomputed and every checkpoint
+/// checked, recorded, then the log page again.
+async fn verify_everything(
+    state: web::Data<State>,
+    who: std::result::Result<WhoPosted<super::auth::Auditor, CsrfOnly>, actix_web::Error>,
+) -> HttpResponse {
+    let who = match who {
+        Ok(w) => w,
+        Err(e) => return rejected(e),
+    };
+    let f = Frame::of(&who.caller);
+    let Some(key) = state.audit_key.as_ref().map(|k| k.verifier()) else {
+        return error_page(&Error::NotFound("this server has no audit key".into()), f);
+    };
+    let st = state.clone();
+    let now = state.clock.now();
+    match blocking(move || service::audit::verify_everything(&st.db, &key, now)).await {
+        Ok(_) => see_other("/admin/audit?verified=all"),
+        Err(e) => error_page(&e, f),
+    }
 }
