@@ -10,6 +10,14 @@ use crate::db::VersionInfo;
 use crate::error::{Error, Result};
 use crate::service::{self, Diff};
 
+/// The hot small routes, first: the router tries resources in order, and
+/// these answer a few hundred bytes at most, too little to compress.
+pub fn configure_small(cfg: &mut web::ServiceConfig) {
+    use super::api_resource as at;
+    cfg.service(web::resource("/healthz").route(super::get().to(healthz)))
+        .service(at("/api/v1/events").route(super::get().to(events)));
+}
+
 /// Routes answered from pre-encoded snapshots.
 pub fn configure_encoded(cfg: &mut web::ServiceConfig) {
     use super::api_resource as at;
@@ -21,11 +29,9 @@ pub fn configure_encoded(cfg: &mut web::ServiceConfig) {
 /// Routes answered on the fly (compressed by the middleware).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use super::api_resource as at;
-    cfg.service(web::resource("/healthz").route(super::get().to(healthz)))
-        .service(web::resource("/readyz").route(super::get().to(readyz)))
+    cfg.service(web::resource("/readyz").route(super::get().to(readyz)))
         .service(web::resource("/metrics").route(super::get().to(super::metrics::metrics)))
         .service(at("/api/v1/openapi.json").route(super::get().to(openapi)))
-        .service(at("/api/v1/events").route(super::get().to(events)))
         .service(at("/api/v1/events/{slug}/versions/{n}").route(super::get().to(version)))
         .service(at("/api/v1/events/{slug}/diff").route(super::get().to(diff)))
         // The preflight of any other path under the API.

@@ -91,13 +91,34 @@ pub fn request_id(req: &HttpRequest) -> String {
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         })
         .map(str::to_string);
-    let id = given.unwrap_or_else(|| accounts::new_secret().unwrap_or_default());
+    let id = given.unwrap_or_else(new_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
     id
 }
 
 #[derive(Clone)]
 struct RequestId(String);
+
+/// A new request id: 128 bits, 32 hex digits, unique per request. Ids are
+/// not secrets, so no system call per request: a counter through two
+/// SipHash functions keyed once per process from the system's randomness.
+fn new_request_id() -> String {
+    use std::hash::BuildHasher;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static KEYS: std::sync::OnceLock<(
+        std::collections::hash_map::RandomState,
+        std::collections::hash_map::RandomState,
+    )> = std::sync::OnceLock::new();
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let (a, b) = KEYS.get_or_init(|| {
+        (
+            std::collections::hash_map::RandomState::new(),
+            std::collections::hash_map::RandomState::new(),
+        )
+    });
+    let n = COUNT.fetch_add(1, Ordering::Relaxed);
+    format!("{:016x}{:016x}", a.hash_one(n), b.hash_one(n))
+}
 
 /// The audit context of a request: actor unknown yet, request id, the peer's
 /// address, and the time by the state's clock.

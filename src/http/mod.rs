@@ -305,6 +305,7 @@ fn security_headers(tls: bool) -> DefaultHeaders {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(problem::query_config())
         .app_data(params::path_config());
+    api::configure_small(cfg);
     api::configure_encoded(cfg);
     site::configure(cfg);
     admin::configure(cfg);
