@@ -17,9 +17,7 @@ mod site;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::http::header::{
-    self, AcceptEncoding, CacheControl, CacheDirective, Encoding, EntityTag, Header, IfNoneMatch,
-};
+use actix_web::http::header;
 use actix_web::middleware::{Compress, DefaultHeaders};
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -171,6 +169,63 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
         .map_err(|e| Error::Database(format!("worker: {e}")))?
 }
 
+/// Whether an `If-None-Match` value names `etag` (the quoted tag), weakly
+/// compared as RFC 9110 §13.1.2 says, or is `*`.
+fn none_match(header: &[u8], etag: &[u8]) -> bool {
+    header.split(|b| *b == b',').any(|t| {
+        let t = t.trim_ascii();
+        t == b"*" || t.strip_prefix(b"W/").unwrap_or(t) == etag
+    })
+}
+
+/// The coding to send among those held: brotli (when made), gzip or none,
+/// by the client's `Accept-Encoding` (RFC 9110 §12.5.3): the highest
+/// quality wins, brotli before gzip before identity on a tie; a coding
+/// not named takes `*`'s quality, or 0; identity is sent when nothing else
+/// is acceptable.
+fn coding(accept: Option<&[u8]>, brotli: bool) -> Option<&'static str> {
+    let accept = accept?;
+    let (mut br, mut gz, mut id, mut any) = (None, None, None, None);
+    for item in accept.split(|b| *b == b',') {
+        let mut parts = item.split(|b| *b == b';');
+        let name = parts.next().unwrap_or_default().trim_ascii();
+        let mut q = 1.0f32;
+        for p in parts {
+            if let Some(v) = p.trim_ascii().strip_prefix(b"q=") {
+                q = std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0.0);
+            }
+        }
+        if name.eq_ignore_ascii_case(b"br") {
+            br = Some(q);
+        } else if name.eq_ignore_ascii_case(b"gzip") || name.eq_ignore_ascii_case(b"x-gzip") {
+            gz = Some(q);
+        } else if name.eq_ignore_ascii_case(b"identity") {
+            id = Some(q);
+        } else if name == b"*" {
+            any = Some(q);
+        }
+    }
+    let br = if brotli {
+        br.or(any).unwrap_or(0.0)
+    } else {
+        0.0
+    };
+    let gz = gz.or(any).unwrap_or(0.0);
+    // Identity is the fallback: it beats a coding only when named with a
+    // higher quality.
+    let id = id.unwrap_or(0.0);
+    if br > 0.0 && br >= gz && br >= id {
+        Some("br")
+    } else if gz > 0.0 && gz >= id {
+        Some("gzip")
+    } else {
+        None
+    }
+}
+
 /// Sends a pre-encoded body with its ETag; 304 when the client has it.
 fn send(
     req: &HttpRequest,
@@ -179,52 +234,89 @@ fn send(
     etag: &str,
     immutable: bool,
 ) -> HttpResponse {
-    let tag = EntityTag::new_strong(etag.to_string());
+    let quoted = format!("\"{etag}\"");
+    // The latest may change on publish: caches revalidate with the ETag.
     let cache = if immutable {
-        CacheControl(vec![
-            CacheDirective::Public,
-            CacheDirective::MaxAge(31_536_000),
-            CacheDirective::Extension("immutable".into(), None),
-        ])
+        "public, max-age=31536000, immutable"
     } else {
-        // The latest may change on publish: caches revalidate with the ETag.
-        CacheControl(vec![CacheDirective::Public, CacheDirective::NoCache])
+        "public, no-cache"
     };
-    let fresh = req.headers().contains_key(header::IF_NONE_MATCH)
-        && match IfNoneMatch::parse(req) {
-            Ok(IfNoneMatch::Any) => true,
-            Ok(IfNoneMatch::Items(tags)) => tags.iter().any(|t| t.weak_eq(&tag)),
-            Err(_) => false,
-        };
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| none_match(v.as_bytes(), quoted.as_bytes()));
     let mut res = if fresh {
         HttpResponse::NotModified()
     } else {
         HttpResponse::Ok()
     };
-    res.insert_header(header::ETag(tag))
-        .insert_header(cache)
-        .insert_header((header::VARY, "Accept-Encoding"));
+    if let Ok(v) = header::HeaderValue::from_str(&quoted) {
+        res.insert_header((header::ETAG, v));
+    }
+    res.insert_header((
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static(cache),
+    ))
+    .insert_header((
+        header::VARY,
+        header::HeaderValue::from_static("Accept-Encoding"),
+    ));
     if fresh {
         return res.finish();
     }
     // Brotli once the compressor has made it; gzip until then.
     let brotli = body.brotli();
-    let encoding = AcceptEncoding::parse(req).ok().and_then(|a| {
-        if brotli.is_some() {
-            a.negotiate([Encoding::brotli(), Encoding::gzip(), Encoding::identity()].iter())
-        } else {
-            a.negotiate([Encoding::gzip(), Encoding::identity()].iter())
-        }
-    });
-    let (bytes, coding) = match (encoding, brotli) {
-        (Some(e), Some(br)) if e == Encoding::brotli() => (br.clone(), Some("br")),
-        (Some(e), _) if e == Encoding::gzip() => (body.gzip.clone(), Some("gzip")),
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .map(|v| v.as_bytes());
+    let (bytes, coding) = match (coding(accept, brotli.is_some()), brotli) {
+        (Some("br"), Some(br)) => (br.clone(), Some("br")),
+        (Some("gzip"), _) => (body.gzip.clone(), Some("gzip")),
         _ => (body.identity.clone(), None),
     };
     if let Some(c) = coding {
-        res.insert_header((header::CONTENT_ENCODING, c));
+        res.insert_header((
+            header::CONTENT_ENCODING,
+            header::HeaderValue::from_static(c),
+        ));
     }
     res.content_type(content_type).body(bytes)
+}
+
+#[cfg(test)]
+mod negotiation_tests {
+    use super::{coding, none_match};
+
+    #[test]
+    fn accept_encoding_picks_the_best_coding_held() {
+        let c = |h: &str, br| coding(Some(h.as_bytes()), br);
+        assert_eq!(coding(None, true), None);
+        assert_eq!(c("br", true), Some("br"));
+        assert_eq!(c("br", false), None, "brotli not made yet: identity");
+        assert_eq!(c("br, gzip", false), Some("gzip"));
+        assert_eq!(c("gzip, deflate, br", true), Some("br"));
+        assert_eq!(c("gzip;q=0.5, br;q=0.1", true), Some("gzip"));
+        assert_eq!(c("identity", true), None);
+        assert_eq!(c("*", true), Some("br"));
+        assert_eq!(c("*;q=0, gzip", true), Some("gzip"));
+        assert_eq!(c("br;q=0, gzip;q=0", true), None);
+        assert_eq!(c("GZIP", true), Some("gzip"));
+        assert_eq!(c("gzip;q=0.5, identity;q=0.9", true), None);
+        assert_eq!(c("", true), None);
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_and_takes_a_star() {
+        let e = b"\"abc\"";
+        assert!(none_match(b"\"abc\"", e));
+        assert!(none_match(b"W/\"abc\"", e));
+        assert!(none_match(b"\"x\", \"abc\"", e));
+        assert!(none_match(b"*", e));
+        assert!(!none_match(b"\"abcd\"", e));
+        assert!(!none_match(b"abc", e));
+        assert!(!none_match(b"", e));
+    }
 }
 
 /// Gives every request an id (the client's `X-Request-Id` when it is plain,
