@@ -24,8 +24,8 @@ THREADS="${THREADS:-1}"
 ROUTES="${ROUTES:-doc 304 events healthz}"
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
 
-cargo build --release --quiet --bin vigil
-cargo build --release --quiet --features bench-tools --bin vigil-bare
+# One build of both (the feature only adds binaries).
+cargo build --release --quiet --features bench-tools --bin vigil --bin vigil-bare
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
 VIGIL="$TARGET/release/vigil"
 BARE="$TARGET/release/vigil-bare"
