@@ -270,11 +270,26 @@ fn approve_in_background(
 ) -> std::thread::JoinHandle<Result<common::Answer, std::io::Error>> {
     let auth = format!("Bearer {token}");
     std::thread::spawn(move || {
+        // The reviewer looks at the changeset, then approves what it saw.
+        let seen = http(
+            port,
+            "GET",
+            &format!("/api/v1/changesets/{id}"),
+            &[("Authorization", &auth)],
+            None,
+        )?;
+        let revision = serde_json::from_str::<serde_json::Value>(&seen.body)
+            .ok()
+            .and_then(|v| v["changeset"]["revision"].as_i64())
+            .unwrap_or(0);
         http(
             port,
             "POST",
             &format!("/api/v1/changesets/{id}/approve"),
-            &[("Authorization", &auth)],
+            &[
+                ("Authorization", &auth),
+                ("If-Match", &revision.to_string()),
+            ],
             Some("{}"),
         )
     })

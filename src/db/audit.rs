@@ -27,6 +27,9 @@ pub struct EntryRow {
     pub request_id: Option<String>,
     pub client: Option<String>,
     pub leaf: String,
+    /// The client's own `X-Request-Id`, when it sent one.
+    #[serde(default)]
+    pub client_request_id: Option<String>,
 }
 
 /// A signed checkpoint as stored.
@@ -78,6 +81,7 @@ impl EntryRow {
             summary: self.summary.as_deref(),
             request_id: self.request_id.as_deref(),
             client: self.client.as_deref(),
+            client_request_id: self.client_request_id.as_deref(),
         }
     }
 
@@ -97,6 +101,7 @@ impl EntryRow {
                 summary: self.summary,
                 request_id: self.request_id,
                 client: self.client,
+                client_request_id: self.client_request_id,
             },
             self.leaf,
         ))
@@ -199,6 +204,7 @@ impl EntryRow {
             request_id: e.request_id.clone(),
             client: e.client.clone(),
             leaf: hex::encode(e.leaf_hash()),
+            client_request_id: e.client_request_id.clone(),
         }
     }
 }

@@ -194,6 +194,22 @@ impl Db {
     /// Applies every pending migration; returns the names of those applied.
     pub fn migrate(&self) -> Result<Vec<String>> {
         let mut c = self.conn()?;
+        // User names became unique without regard to case: a database that
+        // holds two names differing only in case cannot take that rule, and
+        // the operator must choose what becomes of them. (A database without
+        // the users table yet has nothing to check.)
+        if let Ok(groups) = accounts::case_collisions(&mut c) {
+            if !groups.is_empty() {
+                let list: Vec<String> = groups.iter().map(|g| g.join(" and ")).collect();
+                return Err(Error::Conflict(format!(
+                    "user names must be unique without regard to case, but this database has {}. \
+                     Nothing was changed. Rename one name of each pair in SQL (DELETE FROM \
+                     sessions WHERE user_name = 'OLD'; UPDATE users SET name = 'NEW' WHERE \
+                     name = 'OLD'), then start again",
+                    list.join("; ")
+                )));
+            }
+        }
         let applied = match &mut *c {
             Conn::Sqlite(c) => c
                 .run_pending_migrations(SQLITE_MIGRATIONS)

@@ -18,7 +18,9 @@ use crate::error::Error;
 use crate::files::columns;
 use crate::model::{ItemEdit, Table};
 use crate::service;
-use crate::service::changesets::{editable_table, ChangesetInfo, ChangesetView, Precondition};
+use crate::service::changesets::{
+    self as changesets, editable_table, Action, Changeset, ChangesetView, Precondition,
+};
 
 const STYLESHEET: &str = include_str!("../../admin/static/admin.css");
 
@@ -356,7 +358,7 @@ struct Dashboard {
     events: Vec<EventRow>,
     is_curator: bool,
     list_caption: String,
-    changesets: Vec<ChangesetInfo>,
+    changesets: Vec<Changeset>,
 }
 
 #[derive(Deserialize)]
@@ -417,7 +419,7 @@ async fn dashboard(
 struct Review {
     f: Frame,
     list_caption: String,
-    changesets: Vec<ChangesetInfo>,
+    changesets: Vec<Changeset>,
 }
 
 async fn review(
@@ -513,8 +515,15 @@ struct ChangesetPage {
     checks: Vec<CheckRow>,
     open: bool,
     is_curator: bool,
-    is_reviewer: bool,
-    is_author: bool,
+    decisions: Vec<Decision>,
+}
+
+/// A decision the changeset page offers.
+struct Decision {
+    action: &'static str,
+    label: &'static str,
+    allowed: bool,
+    reason: Option<String>,
 }
 
 fn pretty(v: &Option<Json>) -> String {
@@ -535,7 +544,8 @@ async fn changeset(
     };
     let f = Frame::of(&who).notice(q.done.as_deref());
     let id = id.into_inner();
-    let v = match blocking(move || service::changesets::view(&state.db, id)).await {
+    let p = who.principal.clone();
+    let v = match blocking(move || service::changesets::view(&state.db, &p, id)).await {
         Ok(v) => v,
         Err(e) => return error_page(&e, f),
     };
@@ -568,13 +578,39 @@ async fn changeset(
         })
         .unwrap_or_default();
     let p = &who.principal;
+    let state = v.changeset.state;
+    // The decisions this page offers: those the principal's roles and the
+    // changeset's state make relevant; each disabled, with the reason,
+    // when it cannot succeed now.
+    let decisions = v
+        .allowed_actions
+        .iter()
+        .filter(|a| match a.action {
+            Action::Edit => false,
+            Action::Submit => p.has(Role::Curator) && state == changesets::State::Draft,
+            Action::Withdraw => v.changeset.author == p.person() && state.open(),
+            Action::Approve | Action::Reject => {
+                p.has(Role::Reviewer) && state == changesets::State::Submitted
+            }
+        })
+        .map(|a| Decision {
+            action: a.action.as_str(),
+            label: match a.action {
+                Action::Submit => "Submit for review",
+                Action::Withdraw => "Withdraw",
+                Action::Approve => "Approve and publish",
+                _ => "Reject",
+            },
+            allowed: a.allowed,
+            reason: a.reason.clone(),
+        })
+        .collect();
     html(
         StatusCode::OK,
         ChangesetPage {
-            open: v.changeset.state.open(),
+            open: state.open(),
             is_curator: p.has(Role::Curator),
-            is_reviewer: p.has(Role::Reviewer),
-            is_author: v.changeset.author == p.actor(),
+            decisions,
             f,
             changes,
             checks,
@@ -613,6 +649,9 @@ async fn edit_redirect(id: web::Path<i64>, q: web::Query<EditQuery>) -> HttpResp
 struct CommentForm {
     csrf_token: String,
     comment: Option<String>,
+    /// The changeset's revision the page showed: approval and rejection act
+    /// on exactly that revision.
+    revision: Option<i64>,
 }
 
 impl Posted for CommentForm {
@@ -625,24 +664,35 @@ async fn transition(
     state: web::Data<State>,
     caller: Caller,
     id: i64,
-    comment: Option<String>,
-    action: &'static str,
+    form: CommentForm,
+    action: Action,
 ) -> HttpResponse {
     let f = Frame::of(&caller);
     let st = state.clone();
     let done = blocking(move || {
-        let (db, ctx, p, c) = (&st.db, &caller.ctx, &caller.principal, comment.as_deref());
+        let (db, ctx, p) = (&st.db, &caller.ctx, &caller.principal);
+        let c = form.comment.as_deref();
+        let seen = || {
+            form.revision.ok_or_else(|| {
+                Error::PreconditionRequired(
+                    "the form did not say which revision of the changeset you saw; \
+                     reload the changeset and decide again"
+                        .into(),
+                )
+            })
+        };
         match action {
-            "submit" => {
+            Action::Submit => {
                 service::changesets::submit(db, ctx, p, id, c).map(|()| ("submitted", false))
             }
-            "withdraw" => {
+            Action::Withdraw => {
                 service::changesets::withdraw(db, ctx, p, id, c).map(|()| ("withdrawn", false))
             }
-            "reject" => {
-                service::changesets::reject(db, ctx, p, id, c).map(|()| ("rejected", false))
+            Action::Reject => service::changesets::reject(db, ctx, p, id, seen()?, c)
+                .map(|()| ("rejected", false)),
+            _ => {
+                service::changesets::approve(db, ctx, p, id, seen()?, c).map(|_| ("approved", true))
             }
-            _ => service::changesets::approve(db, ctx, p, id, c).map(|_| ("approved", true)),
         }
     })
     .await;
@@ -665,7 +715,7 @@ async fn submit(
     id: web::Path<i64>,
 ) -> HttpResponse {
     match who {
-        Ok(w) => transition(state, w.caller, id.into_inner(), w.form.comment, "submit").await,
+        Ok(w) => transition(state, w.caller, id.into_inner(), w.form, Action::Submit).await,
         Err(e) => rejected(e),
     }
 }
@@ -676,7 +726,7 @@ async fn withdraw(
     id: web::Path<i64>,
 ) -> HttpResponse {
     match who {
-        Ok(w) => transition(state, w.caller, id.into_inner(), w.form.comment, "withdraw").await,
+        Ok(w) => transition(state, w.caller, id.into_inner(), w.form, Action::Withdraw).await,
         Err(e) => rejected(e),
     }
 }
@@ -687,7 +737,7 @@ async fn approve(
     id: web::Path<i64>,
 ) -> HttpResponse {
     match who {
-        Ok(w) => transition(state, w.caller, id.into_inner(), w.form.comment, "approve").await,
+        Ok(w) => transition(state, w.caller, id.into_inner(), w.form, Action::Approve).await,
         Err(e) => rejected(e),
     }
 }
@@ -698,7 +748,7 @@ async fn reject(
     id: web::Path<i64>,
 ) -> HttpResponse {
     match who {
-        Ok(w) => transition(state, w.caller, id.into_inner(), w.form.comment, "reject").await,
+        Ok(w) => transition(state, w.caller, id.into_inner(), w.form, Action::Reject).await,
         Err(e) => rejected(e),
     }
 }
@@ -1070,7 +1120,14 @@ async fn add_user(
     let WhoPosted { caller, form, .. } = who;
     let done = blocking(move || {
         let roles = parse_roles(&form.roles).map_err(Error::BadRequest)?;
-        service::accounts::add_user(&state.db, &caller.ctx, &form.name, &form.password, &roles)
+        service::accounts::add_user(
+            &state.db,
+            &caller.ctx,
+            &caller.principal,
+            &form.name,
+            &form.password,
+            &roles,
+        )
     })
     .await;
     match done {
@@ -1106,8 +1163,17 @@ async fn change_user(
     let name = name.into_inner();
     let done = blocking(move || {
         let roles = parse_roles(&form.roles).map_err(Error::BadRequest)?;
-        service::accounts::set_roles(&state.db, &caller.ctx, &name, &roles)?;
-        service::accounts::set_disabled(&state.db, &caller.ctx, &name, form.disabled.is_some())
+        service::accounts::change_user(
+            &state.db,
+            &caller.ctx,
+            &caller.principal,
+            &name,
+            &service::accounts::AccountChange {
+                roles: Some(roles),
+                disabled: Some(form.disabled.is_some()),
+                password: None,
+            },
+        )
     })
     .await;
     match done {

@@ -75,14 +75,22 @@ fn state_of(req: &HttpRequest) -> Result<web::Data<State>> {
         .ok_or_else(|| Error::Io("the application state is missing".into()))
 }
 
-/// A request id: the client's `X-Request-Id` when it is short and plain,
-/// else a new random one. The same id is echoed in the response.
+/// vigil's id of a request: new and random for every request, whatever the
+/// client sent, so that no two requests share one. Answered in
+/// `X-Request-Id`.
 pub fn request_id(req: &HttpRequest) -> String {
     if let Some(id) = req.extensions().get::<RequestId>() {
         return id.0.clone();
     }
-    let given = req
-        .headers()
+    let id = accounts::new_secret().unwrap_or_default();
+    req.extensions_mut().insert(RequestId(id.clone()));
+    id
+}
+
+/// The client's own `X-Request-Id`, when it is short and plain: kept beside
+/// vigil's id in the audit log, never instead of it.
+pub fn client_request_id(req: &HttpRequest) -> Option<String> {
+    req.headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .filter(|v| {
@@ -90,10 +98,7 @@ pub fn request_id(req: &HttpRequest) -> String {
                 && v.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         })
-        .map(str::to_string);
-    let id = given.unwrap_or_else(|| accounts::new_secret().unwrap_or_default());
-    req.extensions_mut().insert(RequestId(id.clone()));
-    id
+        .map(str::to_string)
 }
 
 #[derive(Clone)]
@@ -105,6 +110,7 @@ pub fn context(req: &HttpRequest, state: &State) -> Context {
     Context {
         actor: "anonymous".into(),
         request_id: Some(request_id(req)),
+        client_request_id: client_request_id(req),
         client: req.peer_addr().map(|a| a.ip().to_string()),
         now: state.clock.now(),
     }

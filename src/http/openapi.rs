@@ -14,7 +14,7 @@ use crate::model::{
 };
 use crate::service::accounts::{TokenInfo, UserInfo};
 use crate::service::changesets::{
-    Approved, ChangesetInfo, ChangesetView, EditInfo, ItemView, State as ChangesetState,
+    Approved, Changeset, ChangesetView, EditInfo, ItemView, State as ChangesetState,
 };
 use crate::service::Diff;
 
@@ -158,7 +158,7 @@ pub type DiffSchema = Diff;
         Role,
         UserInfo,
         TokenInfo,
-        ChangesetInfo,
+        Changeset,
         ChangesetState,
         ChangesetView,
         EditInfo,
