@@ -27,6 +27,48 @@ word_enum! {
     }
 }
 
+word_enum! {
+    /// What a use case needs: the one authorization policy. Every service
+    /// use case asks it of the principal; the HTTP extractors and the panel
+    /// ask the same table for their coarse checks.
+    Permission {
+        /// Open, edit, submit and withdraw changesets.
+        EditChangesets = "edit_changesets",
+        /// Approve and reject changesets written by others.
+        Review = "review",
+        /// Read the audit log and verify it.
+        ReadAudit = "read_audit",
+        /// Manage accounts and API tokens.
+        ManageAccounts = "manage_accounts",
+        /// Read changesets and drafts.
+        ReadDrafts = "read_drafts",
+    }
+}
+
+impl Permission {
+    /// The roles that carry it: any one will do.
+    pub fn roles(self) -> &'static [Role] {
+        match self {
+            Permission::EditChangesets => &[Role::Curator],
+            Permission::Review => &[Role::Reviewer],
+            Permission::ReadAudit => &[Role::Auditor, Role::Admin],
+            Permission::ManageAccounts => &[Role::Admin],
+            Permission::ReadDrafts => Role::ALL,
+        }
+    }
+
+    /// Who has it, in words.
+    pub fn holders(self) -> &'static str {
+        match self {
+            Permission::EditChangesets => "a curator",
+            Permission::Review => "a reviewer",
+            Permission::ReadAudit => "an auditor or admin",
+            Permission::ManageAccounts => "an admin",
+            Permission::ReadDrafts => "someone with an account",
+        }
+    }
+}
+
 /// Parses a stored or typed list of roles, separated by spaces or commas.
 pub fn parse_roles(s: &str) -> std::result::Result<Vec<Role>, String> {
     let mut roles = s
@@ -90,6 +132,25 @@ impl Principal {
 
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
+    }
+
+    /// Whether the policy grants `p`.
+    pub fn may(&self, p: Permission) -> bool {
+        p.roles().iter().any(|r| self.has(*r))
+    }
+
+    /// The policy's answer, as an error saying what was needed.
+    pub fn require(&self, p: Permission) -> Result<()> {
+        if self.may(p) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(format!(
+                "this needs {}; {} has the roles: {}",
+                p.holders(),
+                self.name,
+                format_roles(&self.roles)
+            )))
+        }
     }
 
     /// The operator at the command line (`cli:<os user>`): every role.

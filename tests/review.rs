@@ -614,3 +614,137 @@ fn colliding_names_are_refused_at_start_with_what_to_do() {
         assert!(err.contains("Nothing was changed"), "{err}");
     }
 }
+
+/// Every panel route (GET and POST), from the router's own list, against no
+/// session, each role and a wrong CSRF token: a route added without a row
+/// here fails this test.
+#[actix_web::test]
+async fn panel_role_matrix_covers_every_route() {
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Asker {
+        Nobody,
+        Admin,
+        Curator,
+        Reviewer,
+        Auditor,
+        WrongCsrf,
+    }
+    use Asker::*;
+    /// Method, route as declared, path asked, form fields, and the answers
+    /// for [Nobody, Admin, Curator, Reviewer, Auditor, WrongCsrf].
+    type Row<'a> = (&'a str, &'a str, String, Vec<(&'a str, &'a str)>, [u16; 6]);
+    let t = common::sqlite();
+    let st = state(&t, clock());
+    let app = svc!(st);
+    let clara = login(&app, "clara").await;
+    let cora = login(&app, "cora").await;
+    // clara's draft with one edit; cora's submitted changeset.
+    let draft = open_changeset(&app, &clara, "draft").await;
+    edit_figure(&app, &clara, draft, "injured.total", "notes", json!("x")).await;
+    let submitted = open_changeset(&app, &cora, "submitted").await;
+    edit_figure(
+        &app,
+        &cora,
+        submitted,
+        "hostages.total",
+        "notes",
+        json!("y"),
+    )
+    .await;
+    act(&app, &cora, submitted, "submit", "").await;
+    let item = "figures/injured.total";
+    // (method, route as the router declares it, the path asked, form fields,
+    //  the answers for [Nobody, Admin, Curator, Reviewer, Auditor, WrongCsrf]).
+    // 303 for no session is the redirect to the log-in page.
+    #[rustfmt::skip]
+    let rows: Vec<Row> = vec![
+        ("GET", "/admin/static/admin.css", "/admin/static/admin.css".into(), vec![], [200; 6]),
+        ("GET", "/admin/login", "/admin/login".into(), vec![], [200; 6]),
+        // The setup form is a page for anyone; only the one-time token opens it.
+        ("GET", "/admin/setup", "/admin/setup".into(), vec![], [200; 6]),
+        ("POST", "/admin/setup", "/admin/setup".into(), vec![("token", "x"), ("name", "eve"), ("password", PASSWORD)], [403; 6]),
+        ("GET", "/admin", "/admin".into(), vec![], [303, 200, 200, 200, 200, 200]),
+        ("GET", "/admin/review", "/admin/review".into(), vec![], [303, 200, 200, 200, 200, 200]),
+        ("GET", "/admin/users", "/admin/users".into(), vec![], [303, 200, 403, 403, 403, 403]),
+        // A password too short: the admin passes the role check and is refused on it.
+        ("POST", "/admin/users", "/admin/users".into(), vec![("name", "eve"), ("password", "short"), ("roles", "curator")], [303, 400, 403, 403, 403, 403]),
+        ("POST", "/admin/users/{name}", "/admin/users/nobody".into(), vec![("roles", "curator")], [303, 404, 403, 403, 403, 403]),
+        ("GET", "/admin/audit", "/admin/audit".into(), vec![], [303, 200, 403, 403, 200, 403]),
+        // An event that does not exist: the curator passes the role check.
+        ("POST", "/admin/changesets", "/admin/changesets".into(), vec![("event", "nowhere"), ("reason", "r")], [303, 403, 404, 403, 403, 403]),
+        ("GET", "/admin/changesets/{id}", format!("/admin/changesets/{draft}"), vec![], [303, 200, 200, 200, 200, 200]),
+        // Only a redirect to the item's editor, which checks for itself.
+        ("GET", "/admin/changesets/{id}/edit", format!("/admin/changesets/{draft}/edit?table=figures&key=injured.total"), vec![], [303; 6]),
+        // Submitting what is already submitted: the curator gets 409.
+        ("POST", "/admin/changesets/{id}/submit", format!("/admin/changesets/{submitted}/submit"), vec![], [303, 403, 409, 403, 403, 403]),
+        // Only its author (cora) may withdraw it.
+        ("POST", "/admin/changesets/{id}/withdraw", format!("/admin/changesets/{submitted}/withdraw"), vec![], [303, 403, 403, 403, 403, 403]),
+        // A draft is not reviewable: the reviewer gets 409.
+        ("POST", "/admin/changesets/{id}/approve", format!("/admin/changesets/{draft}/approve"), vec![("revision", "2")], [303, 403, 403, 409, 403, 403]),
+        ("POST", "/admin/changesets/{id}/reject", format!("/admin/changesets/{draft}/reject"), vec![("revision", "2"), ("comment", "no")], [303, 403, 403, 409, 403, 403]),
+        // The item editor is the curators'.
+        ("GET", "/admin/changesets/{id}/{table}/{key}", format!("/admin/changesets/{draft}/{item}"), vec![], [303, 403, 200, 403, 403, 200]),
+        // A figure with only its notes: the curator's edit is refused on its
+        // fields (422), after the role check.
+        ("POST", "/admin/changesets/{id}/{table}/{key}", format!("/admin/changesets/{draft}/{item}"), vec![("etag", "stale"), ("notes", "z")], [303, 403, 422, 403, 403, 403]),
+        ("POST", "/admin/changesets/{id}/{table}/{key}/delete", format!("/admin/changesets/{draft}/{item}/delete"), vec![("etag", "stale")], [303, 403, 409, 403, 403, 403]),
+        // Not a multipart upload: only a curator's body is read, and refused
+        // (400) before its CSRF token can be checked.
+        ("POST", "/admin/changesets/{id}/import", format!("/admin/changesets/{draft}/import"), vec![], [303, 403, 400, 403, 403, 400]),
+        // Wrong credentials: refused the same way for everyone; the sixth
+        // failure for one name in a row finds it locked out.
+        ("POST", "/admin/login", "/admin/login".into(), vec![("username", "nobody"), ("password", "not the password")], [401, 401, 401, 401, 401, 429]),
+        // Last: logging out ends the sessions used above.
+        ("POST", "/admin/logout", "/admin/logout".into(), vec![], [303, 303, 303, 303, 303, 403]),
+    ];
+    let mut failures = Vec::new();
+    for (method, path) in vigil::http::admin::ROUTES {
+        if !rows.iter().any(|r| r.0 == *method && r.1 == *path) {
+            failures.push(format!("{method} {path} has no row in the matrix"));
+        }
+    }
+    let sessions: Vec<(Asker, Option<Session>)> = vec![
+        (Nobody, None),
+        (Admin, Some(login(&app, "ada").await)),
+        (Curator, Some(login(&app, "clara").await)),
+        (Reviewer, Some(login(&app, "rafael").await)),
+        (Auditor, Some(login(&app, "aude").await)),
+        (WrongCsrf, {
+            let s = login(&app, "clara").await;
+            Some(Session {
+                cookie: s.cookie,
+                csrf: "0".repeat(64),
+            })
+        }),
+    ];
+    for (method, route, path, fields, want) in &rows {
+        for ((asker, session), want) in sessions.iter().zip(want) {
+            let mut req = if *method == "GET" {
+                TestRequest::get()
+            } else {
+                TestRequest::post()
+            }
+            .uri(path)
+            .peer_addr("192.0.2.10:4000".parse().unwrap());
+            if let Some(s) = session {
+                req = req.insert_header((header::COOKIE, s.cookie.clone()));
+            }
+            if *method == "POST" {
+                // Without a session the form still carries a token, so that
+                // what is refused is the missing session, not the form.
+                let token = session.as_ref().map_or("0".repeat(64), |s| s.csrf.clone());
+                let mut form: Vec<(&str, &str)> = fields.clone();
+                form.push(("csrf_token", &token));
+                req = req.set_form(form);
+            }
+            let res = call_service(&app, req.to_request()).await;
+            if res.status().as_u16() != *want {
+                failures.push(format!(
+                    "{method} {route} ({path}) as {asker:?}: {} (wanted {want})",
+                    res.status().as_u16()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

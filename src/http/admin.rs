@@ -12,7 +12,7 @@ use serde_json::{Map, Value as Json};
 
 use super::auth::{self, Admin, Caller, Curator, Member, Posted, Reviewer, Who, WhoPosted};
 use super::{blocking, State};
-use crate::accounts::{format_roles, parse_roles, Role};
+use crate::accounts::{format_roles, parse_roles, Permission, Role};
 use crate::checks::Outcome;
 use crate::error::Error;
 use crate::files::columns;
@@ -24,42 +24,45 @@ use crate::service::changesets::{
 
 const STYLESHEET: &str = include_str!("../../admin/static/admin.css");
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/static/admin.css", super::get().to(stylesheet))
-        .route("/admin/login", super::get().to(login_page))
-        .route("/admin/login", web::post().to(login))
-        .route("/admin/logout", web::post().to(logout))
-        .route("/admin/setup", super::get().to(setup_page))
-        .route("/admin/setup", web::post().to(setup))
-        .route("/admin", super::get().to(dashboard))
-        .route("/admin/review", super::get().to(review))
-        .route("/admin/users", super::get().to(users))
-        .route("/admin/users", web::post().to(add_user))
-        .route("/admin/users/{name}", web::post().to(change_user))
-        .route("/admin/audit", super::get().to(audit_log))
-        .route("/admin/changesets", web::post().to(open))
-        .route("/admin/changesets/{id}", super::get().to(changeset))
-        .route(
-            "/admin/changesets/{id}/edit",
-            super::get().to(edit_redirect),
-        )
-        .route("/admin/changesets/{id}/submit", web::post().to(submit))
-        .route("/admin/changesets/{id}/withdraw", web::post().to(withdraw))
-        .route("/admin/changesets/{id}/approve", web::post().to(approve))
-        .route("/admin/changesets/{id}/reject", web::post().to(reject))
-        .route(
-            "/admin/changesets/{id}/{table}/{key}",
-            super::get().to(item),
-        )
-        .route(
-            "/admin/changesets/{id}/{table}/{key}",
-            web::post().to(save_item),
-        )
-        .route("/admin/changesets/{id}/import", web::post().to(import))
-        .route(
-            "/admin/changesets/{id}/{table}/{key}/delete",
-            web::post().to(delete_item),
-        );
+/// The panel's routes, declared once: `configure` registers them and
+/// [`ROUTES`] lists them, so the role matrix in the tests covers every one.
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:ident,)+) => {
+        /// Every route of the panel, as (method, path pattern).
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),+];
+
+        pub fn configure(cfg: &mut web::ServiceConfig) {
+            $(cfg.route($path, routes!(@method $method).to($handler));)+
+        }
+    };
+    (@method GET) => { super::get() };
+    (@method POST) => { web::post() };
+}
+
+routes! {
+    GET "/admin/static/admin.css" => stylesheet,
+    GET "/admin/login" => login_page,
+    POST "/admin/login" => login,
+    POST "/admin/logout" => logout,
+    GET "/admin/setup" => setup_page,
+    POST "/admin/setup" => setup,
+    GET "/admin" => dashboard,
+    GET "/admin/review" => review,
+    GET "/admin/users" => users,
+    POST "/admin/users" => add_user,
+    POST "/admin/users/{name}" => change_user,
+    GET "/admin/audit" => audit_log,
+    POST "/admin/changesets" => open,
+    GET "/admin/changesets/{id}" => changeset,
+    GET "/admin/changesets/{id}/edit" => edit_redirect,
+    POST "/admin/changesets/{id}/submit" => submit,
+    POST "/admin/changesets/{id}/withdraw" => withdraw,
+    POST "/admin/changesets/{id}/approve" => approve,
+    POST "/admin/changesets/{id}/reject" => reject,
+    GET "/admin/changesets/{id}/{table}/{key}" => item,
+    POST "/admin/changesets/{id}/{table}/{key}" => save_item,
+    POST "/admin/changesets/{id}/import" => import,
+    POST "/admin/changesets/{id}/{table}/{key}/delete" => delete_item,
 }
 
 /// What every admin page shows around its content.
@@ -91,8 +94,8 @@ impl Frame {
                 c.principal.name,
                 format_roles(&c.principal.roles)
             )),
-            is_admin: c.principal.has(Role::Admin),
-            is_auditor: c.principal.has(Role::Auditor) || c.principal.has(Role::Admin),
+            is_admin: c.principal.may(Permission::ManageAccounts),
+            is_auditor: c.principal.may(Permission::ReadAudit),
             csrf: c.csrf().unwrap_or_default(),
             notice: String::new(),
             error: String::new(),
@@ -1239,16 +1242,20 @@ async fn import(
     form: actix_multipart::Multipart,
 ) -> HttpResponse {
     let id = id.into_inner();
-    let (csrf, dry_run, files) = match read_upload(form).await {
-        Ok(x) => x,
-        Err(e) => return error_page(&e, Frame::anonymous()),
-    };
-    let caller = match auth::authenticate(&req, Some(&csrf)).await {
+    // Who and which role first: nobody else's upload is read at all.
+    let caller = match auth::authenticate_before_body(&req).await {
         Ok(c) => c,
         Err(e) => return error_page(&e, Frame::anonymous()),
     };
     let f = Frame::of(&caller);
     if let Err(e) = auth::allowed::<Curator>(&caller.principal) {
+        return error_page(&e, f);
+    }
+    let (csrf, dry_run, files) = match read_upload(form).await {
+        Ok(x) => x,
+        Err(e) => return error_page(&e, f),
+    };
+    if let Err(e) = auth::check_csrf(&caller, &csrf) {
         return error_page(&e, f);
     }
     let folder = match super::admin_api::folder_of(files) {

@@ -2,7 +2,7 @@
 //! versions are served from memory ([`snapshot`]): the latest of each event is
 //! held pre-serialised and pre-compressed, so public reads touch no database.
 
-mod admin;
+pub mod admin;
 mod admin_api;
 mod api;
 mod audit;

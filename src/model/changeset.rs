@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::accounts::{Principal, Role};
+use crate::accounts::{Permission, Principal};
 use crate::words::word_enum;
 
 word_enum! {
@@ -220,15 +220,15 @@ impl Changeset {
         seen: Option<i64>,
     ) -> Outcome {
         let id = self.id;
-        let role = match action {
-            Action::Edit | Action::Submit | Action::Withdraw => Role::Curator,
-            Action::Approve | Action::Reject => Role::Reviewer,
+        let needs = match action {
+            Action::Edit | Action::Submit | Action::Withdraw => Permission::EditChangesets,
+            Action::Approve | Action::Reject => Permission::Review,
         };
-        if !who.has(role) {
+        if !who.may(needs) {
             return refuse(
                 action,
                 Refusal::Forbidden,
-                format!("only a {role} may {action} a changeset"),
+                format!("only {} may {action} a changeset", needs.holders()),
             );
         }
         match action {
@@ -429,6 +429,7 @@ impl Changeset {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accounts::Role;
     use proptest::prelude::*;
 
     fn user(name: &str, roles: &[Role]) -> Principal {

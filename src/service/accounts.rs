@@ -6,7 +6,8 @@ use serde::Serialize;
 use super::{Audit, Context};
 use crate::accounts::{
     self, check_password, check_user_name, format_roles, hash_password, parse_roles, secret_hash,
-    verify_password, Limiter, Principal, PrincipalKind, RefusalTally, Role, SessionPolicy,
+    verify_password, Limiter, Permission, Principal, PrincipalKind, RefusalTally, Role,
+    SessionPolicy,
 };
 use crate::db::{self, Db, SessionRow, TokenRow, UserRow};
 use crate::error::{Error, Result};
@@ -63,13 +64,7 @@ fn roles_required(roles: &[Role]) -> Result<()> {
 
 /// Account management is for admins (and the operator at the command line).
 fn may_manage(who: &Principal) -> Result<()> {
-    if who.has(Role::Admin) {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(
-            "only an admin may manage accounts and tokens".into(),
-        ))
-    }
+    who.require(Permission::ManageAccounts)
 }
 
 /// Adds a user. The password must pass the policy; names are unique

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use super::{item_tag, publish, Audit, Context};
-use crate::accounts::{Principal, Role};
+use crate::accounts::{Permission, Principal};
 use crate::checks::{self, Report};
 use crate::db::{self, Conn, Db, Edit, NewChangeset};
 use crate::document;
@@ -250,7 +250,7 @@ fn content_hash(edits: &[Edit]) -> String {
 
 /// Opens a draft against the latest published version of `event`.
 pub fn open(db: &Db, ctx: &Context, who: &Principal, event: &str, reason: &str) -> Result<i64> {
-    require(who, Role::Curator, "open a changeset")?;
+    who.require(Permission::EditChangesets)?;
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(Error::BadRequest(
@@ -394,17 +394,6 @@ pub fn item(db: &Db, id: i64, table: Table, key: &str) -> Result<ItemView> {
     })
 }
 
-fn require(who: &Principal, role: Role, what: &str) -> Result<()> {
-    if who.has(role) {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(format!(
-            "only a {} may {what}",
-            role.as_str()
-        )))
-    }
-}
-
 /// Puts an item into a changeset (`None` removes it), if `pre` matches the
 /// item as the changeset has it; otherwise 409 with the current item, and
 /// nothing changes. A submitted changeset goes back to draft.
@@ -416,7 +405,7 @@ pub fn put_item(
     edit: ItemEdit,
     pre: &Precondition,
 ) -> Result<ItemView> {
-    require(who, Role::Curator, "edit a changeset")?;
+    who.require(Permission::EditChangesets)?;
     let (table, key) = (edit.table, edit.key.clone());
     let key = key.as_str();
     db.write(|c| {
@@ -747,7 +736,7 @@ pub fn import_into(
     folder: &crate::files::Folder,
     dry_run: bool,
 ) -> Result<Vec<Change>> {
-    require(who, Role::Curator, "import into a changeset")?;
+    who.require(Permission::EditChangesets)?;
     let ds = folder.parse().map_err(Error::Files)?;
     db.write(|c| {
         let (mut cs, edits) = load(c, id)?;
