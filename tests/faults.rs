@@ -269,19 +269,20 @@ fn approve_in_background(
     token: &str,
 ) -> std::thread::JoinHandle<Result<common::Answer, std::io::Error>> {
     let auth = format!("Bearer {token}");
+    // The reviewer looks at the changeset first, then approves what it saw.
+    let seen = http(
+        port,
+        "GET",
+        &format!("/api/v1/changesets/{id}"),
+        &[("Authorization", &auth)],
+        None,
+    )
+    .unwrap();
+    let revision = serde_json::from_str::<serde_json::Value>(&seen.body).unwrap()["changeset"]
+        ["revision"]
+        .as_i64()
+        .unwrap();
     std::thread::spawn(move || {
-        // The reviewer looks at the changeset, then approves what it saw.
-        let seen = http(
-            port,
-            "GET",
-            &format!("/api/v1/changesets/{id}"),
-            &[("Authorization", &auth)],
-            None,
-        )?;
-        let revision = serde_json::from_str::<serde_json::Value>(&seen.body)
-            .ok()
-            .and_then(|v| v["changeset"]["revision"].as_i64())
-            .unwrap_or(0);
         http(
             port,
             "POST",

@@ -60,7 +60,7 @@ fn json_text(v: &Option<serde_json::Value>) -> Option<String> {
 fn json_value(what: &str, seq: i64, v: Option<String>) -> Result<Option<serde_json::Value>> {
     v.map(|t| {
         serde_json::from_str(&t)
-            .map_err(|e| Error::Database(format!("audit entry {seq}: {what} does not parse: {e}")))
+            .map_err(|e| Error::Internal(format!("audit entry {seq}: {what} does not parse: {e}")))
     })
     .transpose()
 }

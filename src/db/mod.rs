@@ -25,7 +25,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, PooledConnection, R2D2Connection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Fault, Result};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -130,12 +130,14 @@ fn writable(path: &str) -> Result<()> {
     }
     match std::fs::OpenOptions::new().read(true).write(true).open(p) {
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem => Err(Error::Database(
+        Err(e) if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem => Err(Error::database(
+            Fault::ReadOnly,
             format!("cannot write {path}: it is on a read-only file system"),
         )),
-        Err(e) => Err(Error::Database(format!(
-            "cannot open {path} for writing: {e}"
-        ))),
+        Err(e) => Err(Error::database(
+            Fault::Unavailable,
+            format!("cannot open {path} for writing: {e}"),
+        )),
     }
 }
 
@@ -166,7 +168,12 @@ impl Db {
             .build(Manager {
                 target: target.clone(),
             })
-            .map_err(|e| Error::Database(format!("cannot connect to {}: {e}", redact(url))))?;
+            .map_err(|e| {
+                Error::database(
+                    Fault::Unavailable,
+                    format!("cannot connect to {}: {e}", redact(url)),
+                )
+            })?;
         Ok(Self { pool, target })
     }
 
@@ -218,7 +225,7 @@ impl Db {
                 .run_pending_migrations(POSTGRES_MIGRATIONS)
                 .map(|v| v.iter().map(|m| m.to_string()).collect()),
         };
-        applied.map_err(|e| Error::Database(format!("migration failed: {e}")))
+        applied.map_err(|e| Error::database(Fault::Unavailable, format!("migration failed: {e}")))
     }
 
     /// Whether every embedded migration has been applied.
@@ -228,9 +235,12 @@ impl Db {
             Conn::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
             Conn::Postgres(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
         };
-        pending
-            .map(|p| !p)
-            .map_err(|e| Error::Database(format!("cannot read the applied migrations: {e}")))
+        pending.map(|p| !p).map_err(|e| {
+            Error::database(
+                Fault::Unavailable,
+                format!("cannot read the applied migrations: {e}"),
+            )
+        })
     }
 
     /// The newest migration this build has: an archive must come from a
@@ -254,7 +264,12 @@ impl Db {
                 .revert_all_migrations(POSTGRES_MIGRATIONS)
                 .map(|v| v.iter().map(|m| m.to_string()).collect()),
         };
-        reverted.map_err(|e| Error::Database(format!("reverting migrations failed: {e}")))
+        reverted.map_err(|e| {
+            Error::database(
+                Fault::Unavailable,
+                format!("reverting migrations failed: {e}"),
+            )
+        })
     }
 
     /// Runs `f` in a write transaction. Writers are serialised: the first

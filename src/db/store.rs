@@ -176,7 +176,7 @@ pub struct Edit {
 fn parse<T: std::str::FromStr<Err = String>>(what: &str, value: &str) -> Result<T> {
     value
         .parse()
-        .map_err(|e| Error::Database(format!("stored {what}: {e}")))
+        .map_err(|e| Error::Internal(format!("stored {what}: {e}")))
 }
 
 fn parse_opt<T: std::str::FromStr<Err = String>>(

@@ -187,7 +187,7 @@ fn rejected(e: actix_web::Error) -> HttpResponse {
             "your account lacks the role this page needs, or the form is stale (reload it)".into(),
         ),
         StatusCode::BAD_REQUEST => Error::BadRequest(e.to_string()),
-        _ => Error::Database(e.to_string()),
+        _ => Error::Internal(e.to_string()),
     };
     error_page(&err, Frame::anonymous())
 }

@@ -220,7 +220,7 @@ fn api_resource(
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     web::block(f)
         .await
-        .map_err(|e| Error::Database(format!("worker: {e}")))?
+        .map_err(|e| Error::Internal(format!("worker: {e}")))?
 }
 
 /// Sends a pre-encoded body with its ETag; 304 when the client has it.

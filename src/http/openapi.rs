@@ -21,7 +21,8 @@ use crate::service::Diff;
 /// An error, as RFC 9457 problem details.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProblemDetails {
-    /// Always `about:blank`: the status and title say what happened.
+    /// A stable URI naming the kind of problem, e.g.
+    /// `urn:vigil:problem:not-found` or `urn:vigil:problem:stale`.
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,

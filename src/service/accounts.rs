@@ -25,7 +25,7 @@ pub struct UserInfo {
 impl UserInfo {
     fn from_row(u: UserRow) -> Result<Self> {
         Ok(Self {
-            roles: parse_roles(&u.roles).map_err(Error::Database)?,
+            roles: parse_roles(&u.roles).map_err(Error::Internal)?,
             name: u.name,
             disabled: u.disabled,
             created_at: u.created_at,
@@ -50,7 +50,7 @@ pub struct TokenInfo {
 fn stamp_parse(what: &str, s: &str) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| Error::Database(format!("stored {what} '{s}': {e}")))
+        .map_err(|e| Error::Internal(format!("stored {what} '{s}': {e}")))
 }
 
 fn roles_required(roles: &[Role]) -> Result<()> {
@@ -208,7 +208,7 @@ fn change_user_in(
     let mut u = existing(c, name)?;
     let name = u.name.clone();
     let at = ctx.at();
-    let before_roles = parse_roles(&u.roles).map_err(Error::Database)?;
+    let before_roles = parse_roles(&u.roles).map_err(Error::Internal)?;
     let roles = change.roles.clone().unwrap_or_else(|| before_roles.clone());
     let disabled = change.disabled.unwrap_or(u.disabled);
     let removes_admin = before_roles.contains(&Role::Admin)
@@ -233,7 +233,7 @@ fn change_user_in(
         db::set_user_roles(c, &name, &stored, &at)?;
         Audit::new("user.roles", "user", &name)
             .before(serde_json::json!({"roles": before_roles}))
-            .after(serde_json::json!({"roles": parse_roles(&stored).map_err(Error::Database)?}))
+            .after(serde_json::json!({"roles": parse_roles(&stored).map_err(Error::Internal)?}))
             .write(c, ctx)?;
         u.roles = stored;
     }
@@ -266,7 +266,7 @@ fn enabled_admins(c: &mut db::Conn) -> Result<Vec<String>> {
     for u in db::users_all(c)? {
         if !u.disabled
             && parse_roles(&u.roles)
-                .map_err(Error::Database)?
+                .map_err(Error::Internal)?
                 .contains(&Role::Admin)
         {
             out.push(u.name);
@@ -437,7 +437,7 @@ pub fn login(
     limits.per_account.clear(&account_key);
     let principal = Principal::user(
         &user.name,
-        &parse_roles(&user.roles).map_err(Error::Database)?,
+        &parse_roles(&user.roles).map_err(Error::Internal)?,
     );
     let session_id = accounts::new_secret()?;
     let at = ctx.at();
@@ -503,7 +503,7 @@ pub fn session_principal(
     }
     Ok(Principal::user(
         &user.name,
-        &parse_roles(&user.roles).map_err(Error::Database)?,
+        &parse_roles(&user.roles).map_err(Error::Internal)?,
     ))
 }
 
@@ -576,7 +576,7 @@ pub fn create_token(
 
 fn token_info(t: TokenRow) -> Result<TokenInfo> {
     Ok(TokenInfo {
-        roles: parse_roles(&t.roles).map_err(Error::Database)?,
+        roles: parse_roles(&t.roles).map_err(Error::Internal)?,
         name: t.name,
         created_by: t.created_by,
         created_at: t.created_at,
@@ -634,7 +634,7 @@ pub fn token_principal(db: &Db, ctx: &Context, secret: &str) -> Result<Principal
     }
     let principal = Principal::token(
         &t.name,
-        &parse_roles(&t.roles).map_err(Error::Database)?,
+        &parse_roles(&t.roles).map_err(Error::Internal)?,
         t.owner.as_deref(),
     );
     if due {

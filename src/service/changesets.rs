@@ -25,7 +25,7 @@ use crate::model::{Change, Dataset, ItemEdit, Table};
 /// A changeset as stored, as the domain sees it.
 fn from_row(r: db::Changeset) -> Result<Changeset> {
     let writers: BTreeSet<String> = serde_json::from_str(&r.writers).map_err(|e| {
-        Error::Database(format!(
+        Error::Internal(format!(
             "changeset {}: stored writers do not parse: {e}",
             r.id
         ))
@@ -34,7 +34,7 @@ fn from_row(r: db::Changeset) -> Result<Changeset> {
         state: r
             .state
             .parse()
-            .map_err(|e| Error::Database(format!("changeset {}: stored state: {e}", r.id)))?,
+            .map_err(|e| Error::Internal(format!("changeset {}: stored state: {e}", r.id)))?,
         id: r.id,
         event: r.event,
         base_version: r.base_version,
@@ -63,7 +63,7 @@ fn to_row(cs: &Changeset) -> Result<db::Changeset> {
         updated_at: cs.updated_at.clone(),
         revision: cs.revision,
         writers: serde_json::to_string(&cs.writers)
-            .map_err(|e| Error::Database(format!("writers do not encode: {e}")))?,
+            .map_err(|e| Error::Internal(format!("writers do not encode: {e}")))?,
     })
 }
 
@@ -158,7 +158,7 @@ fn table_of(entity: &str) -> Result<Table> {
     Table::ALL
         .into_iter()
         .find(|t| t.as_str() == entity)
-        .ok_or_else(|| Error::Database(format!("stored edit of unknown table '{entity}'")))
+        .ok_or_else(|| Error::Internal(format!("stored edit of unknown table '{entity}'")))
 }
 
 /// Which tables the changeset API edits, by their name in URLs.
@@ -202,7 +202,7 @@ fn apply(mut ds: Dataset, edits: &[ItemEdit]) -> Result<Dataset> {
 
 fn base_dataset(c: &mut Conn, cs: &Changeset) -> Result<Dataset> {
     let v = db::version(c, &cs.event, cs.base_version)?.ok_or_else(|| {
-        Error::Database(format!(
+        Error::Internal(format!(
             "changeset {} is based on version {} of {}, which is missing",
             cs.id, cs.base_version, cs.event
         ))
