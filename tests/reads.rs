@@ -35,6 +35,11 @@ fn submitted(db: &Db, notes: &str) -> i64 {
     id
 }
 
+/// The revision of a changeset, as a reviewer sees it.
+fn revision(db: &Db, id: i64) -> i64 {
+    service::changesets::get(db, id).unwrap().revision
+}
+
 fn audit_size(db: &Db) -> i64 {
     db.read(vigil::db::audit_size).unwrap()
 }
@@ -75,7 +80,13 @@ fn a_publish_is_followed_by_one_hook_that_loads_it_and_signs_a_checkpoint() {
         let id = submitted(&db, "hook");
         let rafael = person("rafael", &[Role::Reviewer]);
         let approved = publisher
-            .approve(&Context::actor("user:rafael"), &rafael, id, None)
+            .approve(
+                &Context::actor("user:rafael"),
+                &rafael,
+                id,
+                revision(&db, id),
+                None,
+            )
             .unwrap();
         assert_eq!(approved.version, 2);
         let v2 = reads.latest(SLUG).unwrap();
@@ -92,7 +103,13 @@ fn a_publish_is_followed_by_one_hook_that_loads_it_and_signs_a_checkpoint() {
         assert_eq!(list["versions"].as_array().unwrap().len(), 2);
 
         // A refused approval runs no hook: nothing new held or signed.
-        let err = publisher.approve(&Context::actor("user:rafael"), &rafael, id, None);
+        let err = publisher.approve(
+            &Context::actor("user:rafael"),
+            &rafael,
+            id,
+            revision(&db, id),
+            None,
+        );
         assert!(
             err.is_err(),
             "an approved changeset cannot be approved again"
@@ -108,7 +125,13 @@ fn a_publish_is_followed_by_one_hook_that_loads_it_and_signs_a_checkpoint() {
             key: Some(&key),
             now: chrono::Utc::now(),
         }
-        .approve(&Context::actor("user:rafael"), &rafael, id, None)
+        .approve(
+            &Context::actor("user:rafael"),
+            &rafael,
+            id,
+            revision(&db, id),
+            None,
+        )
         .unwrap();
         assert_eq!(audit::latest_checkpoint(&db).unwrap().size, audit_size(&db));
         assert_eq!(reads.latest(SLUG).unwrap().version, 2, "not loaded here");
@@ -167,7 +190,13 @@ async fn an_approval_answers_before_brotli_and_readers_get_the_new_version_at_on
         let rafael = person("rafael", &[Role::Reviewer]);
         state
             .publisher()
-            .approve(&Context::actor("user:rafael"), &rafael, id, None)
+            .approve(
+                &Context::actor("user:rafael"),
+                &rafael,
+                id,
+                revision(&db, id),
+                None,
+            )
             .unwrap();
         let asked = std::time::Instant::now();
         // At once: version 2, in gzip until brotli is made.

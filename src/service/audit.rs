@@ -41,13 +41,13 @@ pub fn load_or_create_key(path: &Path, name: &str) -> Result<(SignerKey, bool)> 
 }
 
 fn unhex(what: &str, s: &str) -> Result<Hash> {
-    let v = hex::decode(s).map_err(|e| Error::Database(format!("{what} '{s}' is not hex: {e}")))?;
+    let v = hex::decode(s).map_err(|e| Error::Internal(format!("{what} '{s}' is not hex: {e}")))?;
     v.try_into()
-        .map_err(|_| Error::Database(format!("{what} '{s}' is not 32 bytes")))
+        .map_err(|_| Error::Internal(format!("{what} '{s}' is not 32 bytes")))
 }
 
 fn gap(upto: i64, found: usize) -> Error {
-    Error::Database(format!(
+    Error::Internal(format!(
         "the audit log is missing some of its first {upto} entries ({found} read); run `vigil audit verify`"
     ))
 }
@@ -65,7 +65,7 @@ fn stored_node(c: &mut db::Conn, level: u32, idx: u64) -> Result<Option<Hash>> {
     db::audit_node(c, level as i32, idx as i64)?
         .map(|h| {
             <Hash>::try_from(h.as_slice())
-                .map_err(|_| Error::Database(format!("tree node {level}/{idx} is not 32 bytes")))
+                .map_err(|_| Error::Internal(format!("tree node {level}/{idx} is not 32 bytes")))
         })
         .transpose()
 }
@@ -465,7 +465,7 @@ pub fn verify(db: &Db, verifier: &VerifierKey, saved: Option<&str>) -> Result<Ve
         let rx = (0..batches).map(|j| {
             rxs[(j as usize) % READERS]
                 .recv()
-                .map_err(|_| Error::Database("a reader of the log stopped".into()))
+                .map_err(|_| Error::Internal("a reader of the log stopped".into()))
                 .and_then(|b| b)
         });
         for batch in rx {
@@ -631,7 +631,7 @@ pub fn verify_new(db: &Db, verifier: &VerifierKey, now: DateTime<Utc>) -> Result
             .collect::<Result<Vec<_>>>()
     })?;
     let mut tree = Tree::from_compact(prev.size as u64, stack)
-        .ok_or_else(|| Error::Database("the stored tree's compact range is incomplete".into()))?;
+        .ok_or_else(|| Error::Internal("the stored tree's compact range is incomplete".into()))?;
     if hex::encode(tree.root()) != prev.root {
         problems.push(format!(
             "the stored tree of the first {} entries no longer has the root verified at {}; verify everything",

@@ -23,7 +23,7 @@ use crate::audit::checkpoint::SignerKey;
 use crate::checks::Report;
 use crate::db::{Db, VersionInfo, VersionRow};
 use crate::document;
-use crate::error::{Error, Result};
+use crate::error::{Error, Fault, Result};
 use crate::files::{self, Folder};
 use crate::model::{Dataset, Table};
 
@@ -282,7 +282,15 @@ pub const DEFAULT_VERSION_CACHE_BYTES: usize = 64 << 20;
 struct OldVersions {
     budget: usize,
     inner: Mutex<Cache>,
+    /// Builds running now, at most [`BUILDS_AT_ONCE`]: a build holds a
+    /// parsed document and a rendered page for a moment, and more at once
+    /// than there are cores only adds memory.
+    builds: Mutex<usize>,
+    build_done: std::sync::Condvar,
 }
+
+/// Old versions built at the same time, at most.
+const BUILDS_AT_ONCE: usize = 2;
 
 #[derive(Default)]
 struct Cache {
@@ -309,10 +317,12 @@ struct Flight {
     ready: std::sync::Condvar,
 }
 
-/// A build's error, for each of the readers that waited for it.
+/// A build's error, for each of the readers that waited for it (the
+/// builder gets the error itself).
 #[derive(Clone)]
 enum Shared {
     NotFound(String),
+    Database(Fault, String),
     Other(String),
 }
 
@@ -320,6 +330,7 @@ impl From<&Error> for Shared {
     fn from(e: &Error) -> Self {
         match e {
             Error::NotFound(m) => Shared::NotFound(m.clone()),
+            Error::Database(d) => Shared::Database(d.fault, d.message.clone()),
             other => Shared::Other(other.to_string()),
         }
     }
@@ -329,7 +340,8 @@ impl From<Shared> for Error {
     fn from(e: Shared) -> Self {
         match e {
             Shared::NotFound(m) => Error::NotFound(m),
-            Shared::Other(m) => Error::Database(m),
+            Shared::Database(fault, m) => Error::database(fault, m),
+            Shared::Other(m) => Error::Internal(m),
         }
     }
 }
@@ -339,7 +351,25 @@ impl OldVersions {
         Self {
             budget,
             inner: Mutex::new(Cache::default()),
+            builds: Mutex::new(0),
+            build_done: std::sync::Condvar::new(),
         }
+    }
+
+    /// Runs `build` when fewer than [`BUILDS_AT_ONCE`] others run.
+    fn limited<T>(&self, build: impl FnOnce() -> T) -> T {
+        {
+            let mut n = self.builds.lock().unwrap_or_else(|e| e.into_inner());
+            while *n >= BUILDS_AT_ONCE {
+                n = self.build_done.wait(n).unwrap_or_else(|e| e.into_inner());
+            }
+            *n += 1;
+        }
+        let out = build();
+        let mut n = self.builds.lock().unwrap_or_else(|e| e.into_inner());
+        *n -= 1;
+        self.build_done.notify_one();
+        out
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
@@ -379,10 +409,10 @@ impl OldVersions {
             return match &*done {
                 Some(Ok(s)) => Ok(s.clone()),
                 Some(Err(e)) => Err(e.clone().into()),
-                None => Err(Error::Database("a version build vanished".into())),
+                None => Err(Error::Internal("a version build vanished".into())),
             };
         }
-        let built = build();
+        let built = self.limited(build);
         let mut c = self.lock();
         let flight = match c.map.remove(&key) {
             Some(Slot::Building(f)) => Some(f),
@@ -641,16 +671,17 @@ impl Publisher<'_> {
         Ok(loaded)
     }
 
-    /// Approves a changeset ([`super::changesets::approve`]), then runs the
-    /// post-publish hook.
+    /// Approves revision `seen` of a changeset
+    /// ([`super::changesets::approve`]), then runs the post-publish hook.
     pub fn approve(
         &self,
         ctx: &Context,
         reviewer: &Principal,
         id: i64,
+        seen: i64,
         comment: Option<&str>,
     ) -> Result<Approved> {
-        let approved = super::changesets::approve(self.db, ctx, reviewer, id, comment)?;
+        let approved = super::changesets::approve(self.db, ctx, reviewer, id, seen, comment)?;
         self.published();
         Ok(approved)
     }
