@@ -301,11 +301,15 @@ fn read_password(name: &str) -> Result<String> {
         if a != b {
             return Err(Error::BadRequest("the two passwords differ".into()));
         }
+        crate::text::check("password", &a)?;
         Ok(a)
     } else {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).map_err(io)?;
-        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+        let password = line.trim_end_matches(['\r', '\n']).to_string();
+        // The text policy of every entry point: no NUL, within its limit.
+        crate::text::check("password", &password)?;
+        Ok(password)
     }
 }
 
@@ -314,6 +318,7 @@ fn user(url: &str, cmd: UserCommand) -> Result<()> {
     let ctx = Context::cli();
     match cmd {
         UserCommand::Add { name, roles: r } => {
+            crate::text::check("name", &name)?;
             let r = roles(&r)?;
             let password = read_password(&name)?;
             let u = service::accounts::add_user(&db, &ctx, &name, &password, &r)?;
@@ -356,6 +361,7 @@ fn token(url: &str, cmd: TokenCommand) -> Result<()> {
     let ctx = Context::cli();
     match cmd {
         TokenCommand::Create { name, roles: r } => {
+            crate::text::check("name", &name)?;
             let (t, secret) = service::accounts::create_token(&db, &ctx, &name, &roles(&r)?)?;
             eprintln!(
                 "created token {} ({}); it is shown this once, keep it safe:",

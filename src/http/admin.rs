@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
 use super::auth::{self, Admin, Caller, Curator, Member, Posted, Reviewer, Who, WhoPosted};
+use super::form::Form;
 use super::{blocking, State};
 use crate::accounts::{format_roles, parse_roles, Role};
 use crate::checks::Outcome;
@@ -182,6 +183,8 @@ fn rejected(e: actix_web::Error) -> HttpResponse {
             "your account lacks the role this page needs, or the form is stale (reload it)".into(),
         ),
         StatusCode::BAD_REQUEST => Error::BadRequest(e.to_string()),
+        StatusCode::PAYLOAD_TOO_LARGE => Error::TooLarge(e.to_string()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Error::UnsupportedMediaType(e.to_string()),
         _ => Error::Database(e.to_string()),
     };
     error_page(&err, Frame::anonymous())
@@ -224,14 +227,21 @@ struct LoginForm {
 async fn login(
     req: HttpRequest,
     state: web::Data<State>,
-    form: web::Form<LoginForm>,
+    form: Result<Form<LoginForm>, Error>,
 ) -> HttpResponse {
     let ctx = auth::context(&req, &state);
     let st = state.clone();
-    let LoginForm { username, password } = form.into_inner();
-    match blocking(move || service::accounts::login(&st.db, &ctx, &st.limits, &username, &password))
-        .await
-    {
+    let signed_in = match form.map(Form::into_inner) {
+        // Text the policy refuses never reaches the accounts, nor the log.
+        Err(e) => Err(e),
+        Ok(LoginForm { username, password }) => {
+            blocking(move || {
+                service::accounts::login(&st.db, &ctx, &st.limits, &username, &password)
+            })
+            .await
+        }
+    };
+    match signed_in {
         Ok(opened) => HttpResponse::SeeOther()
             .cookie(auth::session_cookie(&state, &opened.session_id))
             .insert_header((header::LOCATION, "/admin"))
@@ -310,9 +320,12 @@ struct SetupForm {
 async fn setup(
     req: HttpRequest,
     state: web::Data<State>,
-    form: web::Form<SetupForm>,
+    form: Result<Form<SetupForm>, Error>,
 ) -> HttpResponse {
-    let form = form.into_inner();
+    let form = match form {
+        Ok(f) => f.into_inner(),
+        Err(e) => return error_page(&e, Frame::anonymous()),
+    };
     if !state.take_setup(form.token.trim()) {
         return error_page(
             &Error::Forbidden("the setup token is wrong or already spent".into()),

@@ -85,7 +85,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
+    /// At most 64 characters; a longer name is refused before any look-up.
+    #[schema(max_length = 64)]
     pub username: String,
+    #[schema(max_length = 128)]
     pub password: String,
 }
 
@@ -162,6 +165,7 @@ pub async fn whoami(who: Who<Member>) -> HttpResponse {
 #[serde(deny_unknown_fields)]
 pub struct OpenChangeset {
     /// The event's slug.
+    #[schema(max_length = 100)]
     pub event: String,
     /// What the changeset changes and why: not blank, at most 2,000
     /// characters.
@@ -344,8 +348,10 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
 }
 
 /// A JSON body as `T`, read under [`json_config`]'s limits; refused with
-/// 400 naming the field when any of its text holds U+0000, which no text in
-/// vigil may hold (PostgreSQL cannot store it), on every backend alike.
+/// 400 naming the field when any of its text breaks the text policy
+/// ([`crate::text`]): U+0000, which PostgreSQL cannot store, or more
+/// characters than the field may hold — on every backend alike, before the
+/// handler runs.
 pub struct Body<T>(pub T);
 
 impl<T> Body<T> {
@@ -362,12 +368,10 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Body<T> {
         let json = web::Json::<Json>::from_request(req, payload);
         Box::pin(async move {
             let value = json.await?.into_inner();
-            if let Some(at) = nul_at(&value, "") {
-                return Err(Error::BadRequest(format!(
-                    "the JSON body at {at}: {}",
-                    crate::error::NUL
-                ))
-                .into());
+            if let Some((at, e)) = refused_text(&value, "", "") {
+                return Err(
+                    Error::BadRequest(format!("the JSON body at {at}: {}", e.violation)).into(),
+                );
             }
             serde_json::from_value(value)
                 .map(Body)
@@ -376,21 +380,32 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Body<T> {
     }
 }
 
-/// Where in a JSON value text holds U+0000, as a JSON pointer (`/reason`,
-/// `/files/event.csv`, `/roles/1`), if anywhere.
-fn nul_at(v: &Json, at: &str) -> Option<String> {
+/// Where in a JSON value text breaks the text policy, as a JSON pointer
+/// (`/reason`, `/files/event.csv`, `/roles/1`), and how, if anywhere. Text is
+/// checked under the name of the field that holds it (an array's items under
+/// the array's); the files of an import are bounded by the body's size, and
+/// their cells are checked when the import reads them.
+fn refused_text(v: &Json, at: &str, field: &str) -> Option<(String, crate::text::TextError)> {
     match v {
-        Json::String(s) if s.contains('\0') => Some(if at.is_empty() { "/" } else { at }.into()),
+        Json::String(s) => {
+            let checked = if at.starts_with("/files/") {
+                crate::text::check_within(field, s, JSON_LIMIT)
+            } else {
+                crate::text::check(field, s)
+            };
+            checked
+                .err()
+                .map(|e| (if at.is_empty() { "/" } else { at }.to_string(), e))
+        }
         Json::Array(items) => items
             .iter()
             .enumerate()
-            .find_map(|(i, item)| nul_at(item, &format!("{at}/{i}"))),
+            .find_map(|(i, item)| refused_text(item, &format!("{at}/{i}"), field)),
         Json::Object(map) => map.iter().find_map(|(k, item)| {
             let at = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
-            if k.contains('\0') {
-                Some(at)
-            } else {
-                nul_at(item, &at)
+            match crate::text::check("field name", k) {
+                Err(e) => Some((at, e)),
+                Ok(()) => refused_text(item, &at, k),
             }
         }),
         _ => None,
@@ -530,14 +545,19 @@ pub struct ImportFiles {
 #[allow(dead_code)]
 pub struct EventFiles {
     #[serde(rename = "event.csv")]
+    #[schema(max_length = 4194304)]
     pub event: String,
     #[serde(rename = "sources.csv")]
+    #[schema(max_length = 4194304)]
     pub sources: String,
     #[serde(rename = "figures.csv")]
+    #[schema(max_length = 4194304)]
     pub figures: String,
     #[serde(rename = "claims.csv")]
+    #[schema(max_length = 4194304)]
     pub claims: String,
     #[serde(rename = "rules.csv")]
+    #[schema(max_length = 4194304)]
     pub rules: String,
 }
 
@@ -773,7 +793,7 @@ pub async fn users(state: web::Data<State>, _who: Who<Admin>) -> Result<HttpResp
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// 1 to 64 letters, digits, `.`, `_` or `-`, starting with a letter.
-    #[schema(pattern = r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")]
+    #[schema(pattern = r"^[A-Za-z][A-Za-z0-9._-]{0,63}$", max_length = 64)]
     pub name: String,
     /// 12 to 128 characters, not a common password, not containing the
     /// user name.
@@ -874,7 +894,7 @@ pub async fn tokens(state: web::Data<State>, _who: Who<Admin>) -> Result<HttpRes
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     /// 1 to 64 letters, digits, `.`, `_` or `-`, starting with a letter.
-    #[schema(pattern = r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")]
+    #[schema(pattern = r"^[A-Za-z][A-Za-z0-9._-]{0,63}$", max_length = 64)]
     pub name: String,
     #[schema(min_items = 1)]
     pub roles: Vec<Role>,

@@ -256,12 +256,9 @@ impl<N: Need, T: DeserializeOwned + Posted + 'static> FromRequest for WhoPosted<
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
-        let form = web::Form::<T>::from_request(&req, payload);
+        let form = super::form::Form::<T>::from_request(&req, payload);
         Box::pin(async move {
-            let form = form
-                .await
-                .map_err(|e| Error::BadRequest(format!("the form is not valid: {e}")))?
-                .into_inner();
+            let form = form.await?.into_inner();
             let caller = authenticate(&req, Some(form.csrf_token())).await?;
             allowed::<N>(&caller.principal)?;
             Ok(WhoPosted {
