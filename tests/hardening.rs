@@ -16,16 +16,19 @@ use vigil::service;
 const SLUG: &str = "beslan-2004";
 const PASSWORD: &str = "a long quiet evening";
 
-/// The `vigil` binary on the database at `url`.
-fn vigil(url: &str) -> Command {
+/// The `vigil` binary on the database at `url`, in `dir` (where the audit
+/// key file is).
+fn vigil(url: &str, dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vigil"));
     c.env_remove("VIGIL_DATABASE_URL")
+        .env_remove("VIGIL_AUDIT_KEY")
+        .current_dir(dir)
         .args(["--database-url", url]);
     c
 }
 
-fn run(url: &str, args: &[&str], stdin: &str) -> (i32, String) {
-    let mut child = vigil(url)
+fn run(url: &str, dir: &Path, args: &[&str], stdin: &str) -> (i32, String) {
+    let mut child = vigil(url, dir)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -49,22 +52,32 @@ fn run(url: &str, args: &[&str], stdin: &str) -> (i32, String) {
     )
 }
 
-/// A served deployment: the Beslan event, and a curator `clara`.
+/// A served deployment: the Beslan event, and a curator `clara`; commands
+/// run in `dir`.
 struct Served {
     _guard: common::Killed,
     port: u16,
     url: String,
+    dir: tempfile::TempDir,
+}
+
+impl Served {
+    fn run(&self, args: &[&str], stdin: &str) -> (i32, String) {
+        run(&self.url, self.dir.path(), args, stdin)
+    }
 }
 
 fn serve(url: &str, extra: &[&str]) -> Served {
+    let dir = tempfile::tempdir().unwrap();
     let (code, out) = run(
         url,
+        dir.path(),
         &["user", "add", "clara", "--role", "curator"],
         PASSWORD,
     );
     assert_eq!(code, 0, "{out}");
     let port = common::free_port();
-    let child = vigil(url)
+    let child = vigil(url, dir.path())
         .args(["serve", "--demo", "--workers", "1"])
         .args(extra)
         .args(["--bind", &format!("127.0.0.1:{port}")])
@@ -78,6 +91,7 @@ fn serve(url: &str, extra: &[&str]) -> Served {
         _guard: guard,
         port,
         url: url.to_string(),
+        dir,
     }
 }
 
@@ -265,5 +279,368 @@ fn a_nul_or_an_over_long_log_in_name_is_refused_naming_the_field_and_writes_noth
         );
         assert_eq!(a.status, 401, "{a:?}");
         assert_eq!(entries(&s.url).len(), before + 1);
+    }
+}
+
+/// Opens a draft of the Beslan event as `clara`; answers its id.
+fn open_draft(s: &Served, who: &Session) -> i64 {
+    let a = request(
+        s.port,
+        "POST",
+        "/api/v1/changesets",
+        &who.headers(),
+        Some((
+            "application/json",
+            &json_body(&json!({"event": SLUG, "reason": "hardening"})),
+        )),
+    );
+    assert_eq!(a.status, 201, "{a:?}");
+    a.json()["id"].as_i64().unwrap()
+}
+
+/// An item of a draft as the API shows it, and its ETag.
+fn get_item(s: &Served, who: &Session, id: i64, table: &str, key: &str) -> (Value, String) {
+    let a = request(
+        s.port,
+        "GET",
+        &format!("/api/v1/changesets/{id}/{table}/{key}"),
+        &who.headers(),
+        None,
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    let v = a.json();
+    (v["item"].clone(), v["etag"].as_str().unwrap().to_string())
+}
+
+/// PUTs an item through the JSON API.
+fn put_json(s: &Served, who: &Session, id: i64, table: &str, key: &str, item: &Value) -> Answer {
+    let (_, etag) = get_item(s, who, id, table, key);
+    let mut h = who.headers();
+    let quoted = format!("\"{etag}\"");
+    h.push(("If-Match", &quoted));
+    request(
+        s.port,
+        "PUT",
+        &format!("/api/v1/changesets/{id}/{table}/{key}"),
+        &h,
+        Some(("application/json", &json_body(item))),
+    )
+}
+
+/// Saves an item through the panel's editor form.
+fn put_form(s: &Served, who: &Session, id: i64, table: &str, key: &str, item: &Value) -> Answer {
+    let (_, etag) = get_item(s, who, id, table, key);
+    let mut pairs: Vec<(String, String)> = vec![
+        ("csrf_token".into(), who.csrf.clone()),
+        ("etag".into(), etag),
+    ];
+    for (k, v) in item.as_object().unwrap() {
+        let text = match v {
+            Value::Null => String::new(),
+            Value::String(t) => t.clone(),
+            other => other.to_string(),
+        };
+        pairs.push((k.clone(), text));
+    }
+    let body = serde_urlencoded::to_string(&pairs).unwrap();
+    request(
+        s.port,
+        "POST",
+        &format!("/admin/changesets/{id}/{table}/{key}"),
+        &[("Cookie", who.cookie.as_str())],
+        Some((FORM, body.as_bytes())),
+    )
+}
+
+/// The Beslan dataset with one figure's notes replaced.
+fn beslan_with_notes(key: &str, notes: &str) -> Vec<(vigil::model::Table, Vec<u8>)> {
+    let mut ds = vigil::files::Folder::read_dir(&common::beslan_dir())
+        .unwrap()
+        .parse()
+        .unwrap();
+    ds.figures.iter_mut().find(|f| f.key == key).unwrap().notes = notes.to_string();
+    vigil::files::write(&ds).unwrap()
+}
+
+/// Whether each entry point accepts `text` as a figure's notes: the JSON
+/// API, the panel's form, an import folder read by the library, and
+/// `vigil import --dry-run`.
+fn verdicts(s: &Served, who: &Session, id: i64, text: &str) -> [bool; 4] {
+    let key = "injured.total";
+    let (mut item, _) = get_item(s, who, id, "figures", key);
+    item["notes"] = json!(text);
+    let a = put_json(s, who, id, "figures", key, &item);
+    assert!(matches!(a.status, 200 | 400), "JSON: {a:?}");
+    let json = a.status == 200;
+    let a = put_form(s, who, id, "figures", key, &item);
+    assert!(matches!(a.status, 303 | 400 | 422), "form: {a:?}");
+    let form = a.status == 303;
+    let files = beslan_with_notes(key, text);
+    let csv = vigil::files::Folder::from_bytes(files.clone())
+        .parse()
+        .is_ok();
+    let dir = s.dir.path().join("folder");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (t, bytes) in &files {
+        std::fs::write(dir.join(t.file_name()), bytes).unwrap();
+    }
+    let (code, out) = s.run(&["import", dir.to_str().unwrap(), "--dry-run"], "");
+    assert!(matches!(code, 0 | 1), "CLI: {out}");
+    [json, form, csv, code == 0]
+}
+
+/// Text of every kind: any Unicode (NUL and controls included), formula
+/// starts, and lengths at the limit of notes. The panel trims what is
+/// typed, so the texts are trimmed.
+fn texts() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop_oneof![
+        any::<String>(),
+        "[=+@\\-\t\r a-zé\\x00\\n\"',]{0,12}",
+        ("[=+@a]", "[a-z\\x00]{0,5}").prop_map(|(a, b)| a + &b),
+        (vigil::text::LONG - 3..vigil::text::LONG + 3).prop_map(|n| "n".repeat(n)),
+    ]
+    .prop_map(|s| s.trim().to_string())
+}
+
+#[test]
+fn text_one_entry_point_accepts_every_other_accepts_and_it_survives_a_restore_into_postgres() {
+    use proptest::test_runner::{Config, TestRunner};
+    let source = common::sqlite();
+    let s = serve(&source.url, &[]);
+    let who = login(s.port);
+    let id = open_draft(&s, &who);
+    let accepted = std::cell::RefCell::new(Vec::new());
+    let refused = std::cell::RefCell::new(0);
+    let mut runner = TestRunner::new(Config {
+        cases: 40,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&texts(), |text| {
+            let v = verdicts(&s, &who, id, &text);
+            proptest::prop_assert!(
+                v.iter().all(|x| *x == v[0]),
+                "{text:?}: JSON, form, CSV, CLI said {v:?}"
+            );
+            if v[0] {
+                accepted.borrow_mut().push(text);
+            } else {
+                *refused.borrow_mut() += 1;
+            }
+            Ok(())
+        })
+        .unwrap();
+    // Both kinds were tried.
+    let mut accepted = accepted.into_inner();
+    assert!(!accepted.is_empty() && refused.into_inner() > 0);
+    // Those known to be refused are, everywhere.
+    for bad in ["x\0y", "=HYPERLINK(\"x\")", "+1", "@A1"] {
+        assert_eq!(verdicts(&s, &who, id, bad), [false; 4], "{bad:?}");
+    }
+    for good in ["-", "a = b", "“quoted”\r\nnext line", "ends in a tab\tx"] {
+        assert_eq!(verdicts(&s, &who, id, good), [true; 4], "{good:?}");
+        accepted.push(good.to_string());
+    }
+
+    // Everything accepted is in the log; the log and the draft restore
+    // from SQLite into PostgreSQL.
+    let archive = s.dir.path().join("vigil.backup");
+    let (code, out) = s.run(&["backup", archive.to_str().unwrap()], "");
+    assert_eq!(code, 0, "{out}");
+    let before = entries(&s.url);
+    for text in &accepted {
+        let stored = before
+            .iter()
+            .any(|e| e.after.as_ref().is_some_and(|a| a["notes"] == json!(text)));
+        assert!(stored, "{text:?} is not in the log");
+    }
+    let Some(target) = common::postgres("text restored into PostgreSQL") else {
+        return;
+    };
+    let (code, out) = run(
+        &target.url,
+        s.dir.path(),
+        &["restore", archive.to_str().unwrap()],
+        "",
+    );
+    assert_eq!(code, 0, "{out}");
+    let after = entries(&target.url);
+    // The restore adds its own entries after the copied ones.
+    assert!(after.len() > before.len());
+    assert_eq!(&after[..before.len()], &before[..]);
+    let (code, out) = run(&target.url, s.dir.path(), &["audit", "verify"], "");
+    assert_eq!(code, 0, "{out}");
+}
+
+fn login_as(port: u16, name: &str) -> Session {
+    let a = request(
+        port,
+        "POST",
+        "/api/v1/session",
+        &[],
+        Some((
+            "application/json",
+            &json_body(&json!({"username": name, "password": PASSWORD})),
+        )),
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    Session {
+        cookie: a
+            .header("set-cookie")
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string(),
+        csrf: a.json()["csrf_token"].as_str().unwrap().to_string(),
+    }
+}
+
+#[test]
+fn formulas_are_neutralised_in_the_audit_csv_and_refused_by_imports_with_their_place() {
+    for t in common::backends("spreadsheet formulas") {
+        let s = serve(&t.url, &[]);
+        let (code, out) = s.run(&["user", "add", "aude", "--role", "auditor"], PASSWORD);
+        assert_eq!(code, 0, "{out}");
+        // An anonymous failed log-in named like a formula.
+        let name = "=HYPERLINK(\"http://x\")";
+        let a = request(
+            s.port,
+            "POST",
+            "/admin/login",
+            &[],
+            Some((FORM, &form(&[("username", name), ("password", "p")]))),
+        );
+        assert_eq!(a.status, 401, "{a:?}");
+        let aude = login_as(s.port, "aude");
+        let a = request(
+            s.port,
+            "GET",
+            "/api/v1/audit/export.csv",
+            &aude.headers(),
+            None,
+        );
+        assert_eq!(a.status, 200, "{a:?}");
+        let mut rdr = csv::Reader::from_reader(a.body.as_bytes());
+        let mut cells = 0;
+        for row in rdr.records() {
+            for cell in row.unwrap().iter() {
+                cells += 1;
+                assert!(
+                    !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                    "{}: a cell starts a formula: {cell:?}",
+                    t.name
+                );
+            }
+        }
+        assert!(cells > 0);
+        assert!(a.body.contains("'=HYPERLINK("), "{}", a.body);
+        // The JSON Lines export keeps the entry exact.
+        let a = request(
+            s.port,
+            "GET",
+            "/api/v1/audit/export.jsonl",
+            &aude.headers(),
+            None,
+        );
+        assert!(a.body.contains("\"entity_id\":\"=HYPERLINK("), "{}", a.body);
+
+        // An import with a formula in a text cell is refused at its place.
+        let dir = common::beslan_copy();
+        common::edit(
+            dir.path(),
+            "figures.csv",
+            "\"Hostages, rescuers",
+            "\"@SUM(1), rescuers",
+        );
+        let figures = std::fs::read_to_string(dir.path().join("figures.csv")).unwrap();
+        let line = figures.lines().position(|l| l.contains("@SUM(1)")).unwrap() + 1;
+        let (code, out) = s.run(&["import", dir.path().to_str().unwrap(), "--dry-run"], "");
+        assert_eq!(code, 1, "{out}");
+        assert!(
+            out.contains(&format!("figures.csv:{line}:11")) && out.contains("formula"),
+            "{}: {out}",
+            t.name
+        );
+    }
+}
+
+#[test]
+fn source_urls_must_be_http_and_keys_must_follow_their_rule_before_anything_is_stored() {
+    for t in common::backends("URLs and keys") {
+        let s = serve(&t.url, &[]);
+        let clara = login(s.port);
+        let id = open_draft(&s, &clara);
+        let (source, _) = get_item(&s, &clara, id, "sources", "beslan-town-website");
+        let before = entries(&s.url).len();
+        for url in [
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "ftp://example.org/",
+        ] {
+            let mut item = source.clone();
+            item["url"] = json!(url);
+            let a = put_json(&s, &clara, id, "sources", "beslan-town-website", &item);
+            assert_eq!(a.status, 400, "{}: {url}: {a:?}", t.name);
+            assert!(a.body.contains("http:// or https://"), "{}", a.body);
+            let a = put_form(&s, &clara, id, "sources", "beslan-town-website", &item);
+            assert_eq!(a.status, 422, "{}: {url}: {a:?}", t.name);
+            assert!(a.body.contains("http:// or https://"), "{}", a.body);
+        }
+        let mut item = source.clone();
+        item["url"] = json!("https://example.org/a");
+        let a = put_json(&s, &clara, id, "sources", "beslan-town-website", &item);
+        assert_eq!(a.status, 200, "{a:?}");
+
+        // The import refuses the scheme too.
+        let dir = common::beslan_copy();
+        let sources = std::fs::read_to_string(dir.path().join("sources.csv")).unwrap();
+        let http = sources
+            .split([',', '"'])
+            .find(|c| c.starts_with("http"))
+            .unwrap()
+            .to_string();
+        common::edit(dir.path(), "sources.csv", &http, "javascript:alert(1)");
+        let (code, out) = s.run(&["import", dir.path().to_str().unwrap(), "--dry-run"], "");
+        assert_eq!(code, 1, "{out}");
+        assert!(
+            out.contains("sources.csv:") && out.contains("https://"),
+            "{out}"
+        );
+
+        // Keys: a new item whose key breaks the key rule is refused, naming it.
+        for (table, key, rule) in [
+            ("sources", "bad%0Akey", "not a valid source key"),
+            ("figures", "Fatalities", "not a figure key"),
+            ("claims", "-x", "not a valid claim id"),
+            ("rules", "a%20b", "not a valid rule id"),
+        ] {
+            let decoded = key.replace("%0A", "\n").replace("%20", " ");
+            let body = match table {
+                "sources" => json!({"key": decoded, "title": "T", "kind": "news"}),
+                "figures" => {
+                    json!({"key": decoded, "label": "L", "unit": "persons", "status": "estimate"})
+                }
+                "claims" => {
+                    json!({"id": decoded, "figure": "fatalities", "source": "beslan-town-website", "best": 1, "as_of": "2004", "rank": "normal"})
+                }
+                _ => json!({"id": decoded, "expression": "fatalities >= 0", "severity": "error"}),
+            };
+            let mut h = clara.headers();
+            h.push(("If-None-Match", "*"));
+            let a = request(
+                s.port,
+                "PUT",
+                &format!("/api/v1/changesets/{id}/{table}/{key}"),
+                &h,
+                Some(("application/json", &json_body(&body))),
+            );
+            assert_eq!(a.status, 400, "{}: {table}/{key}: {a:?}", t.name);
+            assert!(a.body.contains(rule), "{table}/{key}: {}", a.body);
+        }
+        // Nothing refused was stored: one entry, the good URL.
+        assert_eq!(entries(&s.url).len(), before + 1, "{}", t.name);
     }
 }
