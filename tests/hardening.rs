@@ -644,3 +644,143 @@ fn source_urls_must_be_http_and_keys_must_follow_their_rule_before_anything_is_s
         assert_eq!(entries(&s.url).len(), before + 1, "{}", t.name);
     }
 }
+
+/// An event whose seven categories are each a seventh of `i64::MAX` (which
+/// 7 divides), adding up to exactly `i64::MAX`, the published total; a
+/// claim at `i64::MAX` and one ranging from 0 to it.
+fn limits_folder() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let seventh = i64::MAX / 7;
+    assert_eq!(seventh * 7, i64::MAX);
+    let max = i64::MAX;
+    let write = |f: &str, s: String| std::fs::write(dir.path().join(f), s).unwrap();
+    write(
+        "event.csv",
+        "slug,title,location,started_on,ended_on,timezone,summary\n\
+         limits,At the limits,Nowhere,2000,2000,UTC,A test event.\n"
+            .into(),
+    );
+    write(
+        "sources.csv",
+        "key,title,author,publisher,kind,published_on,url,notes\n\
+         counted,A count,,,other,,,\n"
+            .into(),
+    );
+    let mut figures = format!(
+        "key,label,unit,parent,breakdown,position,low,best,high,status,notes\n\
+         total,Total,persons,,exhaustive,1,,{max},,confirmed,\n"
+    );
+    let mut claims = format!(
+        "id,figure,source,low,best,high,as_of,rank,reason,locator,quote,note\n\
+         total-count,total,counted,,{max},,2000,preferred,,,,\n\
+         total-wide,total,counted,0,,{max},2000,normal,,,,\n"
+    );
+    for i in 1..=7 {
+        figures.push_str(&format!(
+            "total.part{i},Part {i},persons,total,,{},,{seventh},,confirmed,\n",
+            i + 1
+        ));
+        claims.push_str(&format!(
+            "part{i}-count,total.part{i},counted,,{seventh},,2000,preferred,,,,\n"
+        ));
+    }
+    write("figures.csv", figures);
+    write("claims.csv", claims);
+    write(
+        "rules.csv",
+        format!(
+            "id,expression,severity,note\n\
+             sum,total.part1 + total.part2 + total.part3 + total.part4 + total.part5 + total.part6 + total.part7 = total,error,\n\
+             scaled,{max} * total.part1 <= {max} * total,warning,\n"
+        ),
+    );
+    dir
+}
+
+#[test]
+fn figures_at_the_i64_limits_add_up_on_the_page_the_chart_the_checks_and_the_csv() {
+    let folder = limits_folder();
+    let f = folder.path().to_str().unwrap();
+    for t in common::backends("i64 limits") {
+        let s = serve(&t.url, &[]);
+        let (code, out) = s.run(&["import", f], "");
+        assert_eq!(code, 0, "{}: {out}", t.name);
+        let (code, out) = s.run(&["check", "limits", "--format", "json"], "");
+        assert!(matches!(code, 0 | 1), "{}: {out}", t.name);
+        let report: Value = serde_json::from_str(&out).unwrap();
+        let breakdown = report["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["check"] == "breakdown")
+            .unwrap();
+        assert_eq!(breakdown["outcome"], "holds", "{}: {breakdown}", t.name);
+        assert_eq!(
+            breakdown["message"],
+            "7 categories add up to 9,223,372,036,854,775,807 = total 9,223,372,036,854,775,807"
+        );
+        let rule = report["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["check"] == "rule:sum")
+            .unwrap();
+        assert_eq!(rule["outcome"], "holds", "{rule}");
+        // The published figures survive storage exactly, on both backends.
+        // The server finds the new version when it next polls.
+        let mut tries = 0;
+        let a = loop {
+            let a = request(
+                s.port,
+                "GET",
+                "/api/v1/events/limits/figures.csv",
+                &[],
+                None,
+            );
+            tries += 1;
+            if a.status != 404 || tries > 100 {
+                break a;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        };
+        assert_eq!(a.status, 200, "{a:?}");
+        assert!(a.body.contains(",9223372036854775807,"), "{}", a.body);
+        assert!(a.body.contains(",1317624576693539401,"), "{}", a.body);
+        let a = request(s.port, "GET", "/events/limits", &[], None);
+        assert_eq!(a.status, 200, "{a:?}");
+        assert!(
+            a.body.contains(
+                "the 7 categories add up to 9,223,372,036,854,775,807; the published total is 9,223,372,036,854,775,807"
+            ),
+            "{}: the chart's caption is wrong",
+            t.name
+        );
+    }
+    // Beyond what can be published: categories each at i64::MAX add up to
+    // seven times it, not to a wrapped number.
+    let mut ds = vigil::files::Folder::read_dir(folder.path())
+        .unwrap()
+        .parse()
+        .unwrap();
+    for p in ds.figures.iter_mut().filter(|f| f.parent.is_some()) {
+        p.best = Some(i64::MAX);
+    }
+    let chart = vigil::http::pages::chart(&ds).unwrap();
+    assert!(
+        chart.contains("add up to 64,563,604,257,983,430,649;"),
+        "{chart}"
+    );
+    let report = vigil::checks::run(&ds);
+    let b = report
+        .results
+        .iter()
+        .find(|r| r.check == "breakdown")
+        .unwrap();
+    assert_eq!(b.outcome, vigil::checks::Outcome::Violated, "{b:?}");
+    assert!(b.message.contains("64,563,604,257,983,430,649"), "{b:?}");
+    // A figure's CSV at the limits reads back the same.
+    ds.sort();
+    let files = vigil::files::write(&ds).unwrap();
+    let back = vigil::files::Folder::from_bytes(files).parse().unwrap();
+    assert_eq!(back, ds);
+}
