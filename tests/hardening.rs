@@ -784,3 +784,35 @@ fn figures_at_the_i64_limits_add_up_on_the_page_the_chart_the_checks_and_the_csv
     let back = vigil::files::Folder::from_bytes(files).parse().unwrap();
     assert_eq!(back, ds);
 }
+
+#[test]
+fn an_event_time_zone_must_be_an_iana_name() {
+    let work = tempfile::tempdir().unwrap();
+    for t in common::backends("IANA time zones") {
+        for (zone, ok) in [
+            ("Europe/Moscow", true),
+            ("UTC", true),
+            ("Mars/Olympus_Mons", false),
+            ("+03:00", false),
+            ("Moscow time", false),
+        ] {
+            let dir = common::beslan_copy();
+            common::edit(dir.path(), "event.csv", "Europe/Moscow", zone);
+            let (code, out) = run(
+                &t.url,
+                work.path(),
+                &["import", dir.path().to_str().unwrap(), "--dry-run"],
+                "",
+            );
+            if ok {
+                assert_eq!(code, 0, "{}: {zone}: {out}", t.name);
+            } else {
+                assert_eq!(code, 1, "{}: {zone}: {out}", t.name);
+                assert!(
+                    out.contains("event.csv:2:6") && out.contains("IANA time zone"),
+                    "{zone}: {out}"
+                );
+            }
+        }
+    }
+}

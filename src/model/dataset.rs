@@ -202,6 +202,17 @@ impl Dataset {
         }
         p.required(t, 0, "title", &e.title);
         p.required(t, 0, "timezone", &e.timezone);
+        if !e.timezone.trim().is_empty() && e.timezone.parse::<chrono_tz::Tz>().is_err() {
+            p.add(
+                t,
+                0,
+                "timezone",
+                format!(
+                    "'{}' is not an IANA time zone name: write e.g. Europe/Moscow or UTC",
+                    e.timezone.escape_debug()
+                ),
+            );
+        }
         if e.ended_on.earliest() < e.started_on.earliest() {
             p.add(
                 t,
