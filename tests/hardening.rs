@@ -816,3 +816,91 @@ fn an_event_time_zone_must_be_an_iana_name() {
         }
     }
 }
+
+#[test]
+fn compressed_bodies_are_refused_and_anonymous_uploads_are_refused_unread() {
+    use flate2::write::GzEncoder;
+    for t in common::backends("hostile bodies") {
+        let s = serve(&t.url, &[]);
+        let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&json_body(
+            &json!({"username": "clara", "password": PASSWORD}),
+        ))
+        .unwrap();
+        let gz = gz.finish().unwrap();
+        for (path, ct) in [
+            ("/api/v1/session", "application/json"),
+            ("/admin/login", FORM),
+        ] {
+            for coding in ["gzip", "br", "deflate", "identity, gzip"] {
+                let a = request(
+                    s.port,
+                    "POST",
+                    path,
+                    &[("Content-Encoding", coding)],
+                    Some((ct, &gz)),
+                );
+                assert_eq!(a.status, 415, "{}: {path} {coding}: {a:?}", t.name);
+            }
+        }
+        let a = request(
+            s.port,
+            "POST",
+            "/api/v1/session",
+            &[("Content-Encoding", "identity")],
+            Some((
+                "application/json",
+                &json_body(&json!({"username": "clara", "password": PASSWORD})),
+            )),
+        );
+        assert_eq!(a.status, 200, "{a:?}");
+
+        // An anonymous upload is answered before its body is read: the
+        // answer comes while most of a 48 MiB body is still unsent.
+        let boundary = "vigilbound";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"figures.csv\"\r\n\r\n"
+        )
+        .into_bytes();
+        body.resize(body.len() + (48 << 20), b'a');
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let mut sock = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+        sock.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        let head = format!(
+            "POST /admin/changesets/1/import HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+             Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        sock.write_all(head.as_bytes()).unwrap();
+        sock.write_all(&body[..64 * 1024]).unwrap();
+        let mut answer = [0u8; 512];
+        let n = sock.read(&mut answer).unwrap();
+        let answer = String::from_utf8_lossy(&answer[..n]).to_string();
+        assert!(
+            answer.starts_with("HTTP/1.1 303") && answer.contains("/admin/login"),
+            "{}: {answer}",
+            t.name
+        );
+        // The same upload by a curator without the form's CSRF token is
+        // refused once read; nothing is imported.
+        let clara = login(s.port);
+        let id = open_draft(&s, &clara);
+        let before = entries(&s.url).len();
+        let small = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\nwrong\r\n--{boundary}--\r\n"
+        );
+        let a = request(
+            s.port,
+            "POST",
+            &format!("/admin/changesets/{id}/import"),
+            &[("Cookie", clara.cookie.as_str())],
+            Some((
+                &format!("multipart/form-data; boundary={boundary}"),
+                small.as_bytes(),
+            )),
+        );
+        assert_eq!(a.status, 403, "{a:?}");
+        assert_eq!(entries(&s.url).len(), before);
+    }
+}

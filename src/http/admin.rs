@@ -1162,7 +1162,7 @@ async fn read_upload(
                 chunk.map_err(|e| Error::BadRequest(format!("the upload is not valid: {e}")))?;
             total += chunk.len();
             if total > UPLOAD_LIMIT {
-                return Err(Error::BadRequest(format!(
+                return Err(Error::TooLarge(format!(
                     "the upload is larger than {} MiB",
                     UPLOAD_LIMIT / 1024 / 1024
                 )));
@@ -1186,16 +1186,21 @@ async fn import(
     form: actix_multipart::Multipart,
 ) -> HttpResponse {
     let id = id.into_inner();
-    let (csrf, dry_run, files) = match read_upload(form).await {
-        Ok(x) => x,
-        Err(e) => return error_page(&e, Frame::anonymous()),
-    };
-    let caller = match auth::authenticate(&req, Some(&csrf)).await {
+    // Who is asking, before a byte of the upload is read: an anonymous
+    // upload, or one by someone who may not import, is refused unread.
+    let caller = match auth::identify(&req).await {
         Ok(c) => c,
         Err(e) => return error_page(&e, Frame::anonymous()),
     };
     let f = Frame::of(&caller);
     if let Err(e) = auth::allowed::<Curator>(&caller.principal) {
+        return error_page(&e, f);
+    }
+    let (csrf, dry_run, files) = match read_upload(form).await {
+        Ok(x) => x,
+        Err(e) => return error_page(&e, f),
+    };
+    if let Err(e) = auth::check_caller_csrf(&req, &caller, Some(&csrf)) {
         return error_page(&e, f);
     }
     let folder = match super::admin_api::folder_of(files) {

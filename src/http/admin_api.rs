@@ -365,17 +365,56 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Body<T> {
     type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        let json = web::Json::<Json>::from_request(req, payload);
+        use actix_web::HttpMessage;
+        use futures_util::StreamExt;
+        let json = req
+            .mime_type()
+            .ok()
+            .flatten()
+            .is_some_and(|m| m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"));
+        let length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        let mut payload = payload.take();
         Box::pin(async move {
-            let value = json.await?.into_inner();
+            if !json {
+                return Err(Error::UnsupportedMediaType(
+                    "send the body as JSON, with Content-Type: application/json".into(),
+                )
+                .into());
+            }
+            let too_large =
+                || Error::TooLarge(format!("the body may have at most {JSON_LIMIT} bytes"));
+            if length.is_some_and(|n| n > JSON_LIMIT) {
+                return Err(too_large().into());
+            }
+            // Read with the cap while streaming (request bodies come
+            // uncompressed: see `refuse_encoded_bodies`).
+            let mut bytes = Vec::with_capacity(length.unwrap_or(0));
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk
+                    .map_err(|e| Error::BadRequest(format!("the JSON body was not read: {e}")))?;
+                if bytes.len() + chunk.len() > JSON_LIMIT {
+                    return Err(too_large().into());
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            // The expected shape first: a body of another shape (megabytes
+            // of `[0,0,…]` sent to log in) is refused at its first wrong
+            // token, never built into a tree.
+            let not_valid = |e: serde_json::Error| {
+                Error::BadRequest(format!("the JSON body is not valid: {e}"))
+            };
+            let typed: T = serde_json::from_slice(&bytes).map_err(not_valid)?;
+            let value: Json = serde_json::from_slice(&bytes).map_err(not_valid)?;
             if let Some((at, e)) = refused_text(&value, "", "") {
                 return Err(
                     Error::BadRequest(format!("the JSON body at {at}: {}", e.violation)).into(),
                 );
             }
-            serde_json::from_value(value)
-                .map(Body)
-                .map_err(|e| Error::BadRequest(format!("the JSON body is not valid: {e}")).into())
+            Ok(Body(typed))
         })
     }
 }

@@ -142,6 +142,61 @@ fn safe(method: &Method) -> bool {
 /// the caller read it from a form.
 pub async fn authenticate(req: &HttpRequest, form_csrf: Option<&str>) -> Result<Caller> {
     let state = state_of(req)?;
+    if bearer(req).is_none() {
+        if let Some(id) = session_id(req, &state) {
+            check_csrf(req, &id, form_csrf)?;
+        }
+    }
+    identify(req).await
+}
+
+/// The session id the request's cookie carries, if any.
+fn session_id(req: &HttpRequest, state: &State) -> Option<String> {
+    req.cookie(cookie_name(state.config.secure_cookies))
+        .map(|c| c.value().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// A state-changing request made with the session `id` must carry its CSRF
+/// token (`form_csrf`, else `X-CSRF-Token`).
+fn check_csrf(req: &HttpRequest, id: &str, form_csrf: Option<&str>) -> Result<()> {
+    if safe(req.method()) {
+        return Ok(());
+    }
+    let sent = form_csrf.map(str::to_string).or_else(|| {
+        req.headers()
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    });
+    if sent.is_some_and(|s| accounts::same_secret(&s, &accounts::csrf_token(id))) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "the CSRF token is missing or wrong: send the token the log-in returned in X-CSRF-Token"
+                .into(),
+        ))
+    }
+}
+
+/// Checks the CSRF token of a caller identified by [`identify`] once its
+/// body (an upload) has been read.
+pub fn check_caller_csrf(
+    req: &HttpRequest,
+    caller: &Caller,
+    form_csrf: Option<&str>,
+) -> Result<()> {
+    match &caller.session {
+        Some(id) => check_csrf(req, id, form_csrf),
+        None => Ok(()),
+    }
+}
+
+/// Who the request comes from (a Bearer token or a session), without the
+/// CSRF check: for a handler that must know its caller before it reads a
+/// body that carries the token ([`check_caller_csrf`] then).
+pub async fn identify(req: &HttpRequest) -> Result<Caller> {
+    let state = state_of(req)?;
     let ctx = context(req, &state);
     if let Some(token) = bearer(req) {
         let st = state.clone();
@@ -155,30 +210,11 @@ pub async fn authenticate(req: &HttpRequest, form_csrf: Option<&str>) -> Result<
             session: None,
         });
     }
-    let Some(id) = req
-        .cookie(cookie_name(state.config.secure_cookies))
-        .map(|c| c.value().to_string())
-        .filter(|v| !v.is_empty())
-    else {
+    let Some(id) = session_id(req, &state) else {
         return Err(Error::Unauthorized(
             "log in first: no session cookie or Bearer token came with the request".into(),
         ));
     };
-    if !safe(req.method()) {
-        let sent = form_csrf.map(str::to_string).or_else(|| {
-            req.headers()
-                .get("x-csrf-token")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        });
-        let ok = sent.is_some_and(|s| accounts::same_secret(&s, &accounts::csrf_token(&id)));
-        if !ok {
-            return Err(Error::Forbidden(
-                "the CSRF token is missing or wrong: send the token the log-in returned in X-CSRF-Token"
-                    .into(),
-            ));
-        }
-    }
     let st = state.clone();
     let sid = id.clone();
     let now = ctx.now;

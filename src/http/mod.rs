@@ -326,6 +326,33 @@ async fn request_id(
     Ok(res)
 }
 
+/// Refuses a request whose body is compressed (`Content-Encoding` other
+/// than `identity`) with 415, before anything reads it: a small gzip body
+/// can inflate to gigabytes, and no client of vigil needs to compress what
+/// it sends (forms and JSON edits are small; an import is at most a few
+/// megabytes).
+async fn refuse_encoded_bodies(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> std::result::Result<
+    actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>,
+    actix_web::Error,
+> {
+    let encoded = req
+        .headers()
+        .get_all(header::CONTENT_ENCODING)
+        .flat_map(|v| v.to_str().unwrap_or("?").split(','))
+        .map(str::trim)
+        .any(|c| !c.is_empty() && !c.eq_ignore_ascii_case("identity"));
+    if encoded {
+        let e = Error::UnsupportedMediaType(
+            "request bodies are not accepted compressed: send them without Content-Encoding".into(),
+        );
+        return Ok(req.error_response(e).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
 /// Security headers on every response; HSTS when served over TLS.
 fn security_headers(tls: bool) -> DefaultHeaders {
     let h = DefaultHeaders::new();
@@ -385,6 +412,7 @@ pub fn app(
             actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
             problem::method_not_allowed,
         ))
+        .wrap(actix_web::middleware::from_fn(refuse_encoded_bodies))
         .wrap(security_headers(tls))
         .wrap(actix_web::middleware::from_fn(request_id))
         .configure(configure)
