@@ -238,6 +238,16 @@ pub struct WebOptions {
     /// Hours after log-in after which a session ends, however active.
     #[arg(long, default_value_t = 12)]
     pub session_max_hours: i64,
+    /// Serve `/metrics` on this address (e.g. 127.0.0.1:9090) instead of
+    /// the public one, for deployments that keep it private.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_bind: Option<String>,
+    /// Reverse proxies in front of vigil (addresses or blocks, e.g.
+    /// 10.0.0.0/8): only requests from them have their `X-Forwarded-For`
+    /// believed, and the client is its right-most hop that is not one of
+    /// them. Without it the peer's address is the client's.
+    #[arg(long = "trusted-proxy", value_name = "CIDR", num_args = 1..)]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -729,7 +739,14 @@ fn serve(
             idle: chrono::Duration::minutes(web.session_idle_minutes.max(1)),
             absolute: chrono::Duration::hours(web.session_max_hours.max(1)),
         },
+        metrics_elsewhere: web.metrics_bind.is_some(),
     };
+    let trusted_proxies = web
+        .trusted_proxies
+        .iter()
+        .map(|c| c.parse::<http::proxy::Cidr>())
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::BadRequest(format!("--trusted-proxy: {e}")))?;
     let (key, made) = service::audit::load_or_create_key(key_path, "vigil/audit")?;
     if made {
         println!(
@@ -740,6 +757,7 @@ fn serve(
     }
     let mut state = http::State::with_config(db, config, std::sync::Arc::new(SystemClock))?;
     state.audit_key = Some(std::sync::Arc::new(key));
+    state.trusted_proxies = trusted_proxies;
     state.checkpoint(true)?;
     if let Some(token) = state.setup_token()? {
         println!(
@@ -756,6 +774,7 @@ fn serve(
             bind,
             workers,
             std::time::Duration::from_secs(refresh_seconds.max(1)),
+            web.metrics_bind.as_deref(),
         ))
         .map_err(|e| Error::Io(format!("cannot serve on {bind}: {e}")))
 }

@@ -904,3 +904,123 @@ fn compressed_bodies_are_refused_and_anonymous_uploads_are_refused_unread() {
         assert_eq!(entries(&s.url).len(), before);
     }
 }
+
+#[test]
+fn made_up_methods_count_as_other_and_metrics_can_live_on_their_own_address() {
+    let t = common::sqlite();
+    let metrics_port = common::free_port();
+    let addr = format!("127.0.0.1:{metrics_port}");
+    let s = serve(&t.url, &["--metrics-bind", &addr]);
+    for i in 0..300 {
+        let a = request(s.port, &format!("BREW{i}"), "/healthz", &[], None);
+        assert!(a.status >= 400, "{a:?}");
+    }
+    // Not on the public address.
+    let a = request(s.port, "GET", "/metrics", &[], None);
+    assert_eq!(a.status, 404, "{a:?}");
+    common::wait_for_port(metrics_port);
+    let a = request(metrics_port, "GET", "/metrics", &[], None);
+    assert_eq!(a.status, 200, "{a:?}");
+    let lines: Vec<&str> = a
+        .body
+        .lines()
+        .filter(|l| l.starts_with("vigil_http_requests_total{"))
+        .collect();
+    assert!(
+        lines.iter().all(|l| !l.contains("BREW")),
+        "{}",
+        lines.join("\n")
+    );
+    let other: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.contains("method=\"other\""))
+        .collect();
+    assert_eq!(other.len(), 1, "{}", lines.join("\n"));
+    assert!(other[0].ends_with(" 300"), "{}", other[0]);
+    assert!(lines.len() < 10, "{}", lines.join("\n"));
+    // Only /metrics there.
+    let a = request(metrics_port, "GET", "/healthz", &[], None);
+    assert_eq!(a.status, 404);
+}
+
+/// The client address of the last failed log-in, as the log keeps it.
+fn last_client(url: &str) -> Option<String> {
+    entries(url)
+        .into_iter()
+        .rev()
+        .find(|e| e.action == "session.login_failed")
+        .and_then(|e| e.client)
+}
+
+fn failed_login(port: u16, forwarded: Option<&str>) {
+    let h: Vec<(&str, &str)> = forwarded
+        .map(|f| ("X-Forwarded-For", f))
+        .into_iter()
+        .collect();
+    let a = request(
+        port,
+        "POST",
+        "/api/v1/session",
+        &h,
+        Some((
+            "application/json",
+            &json_body(&json!({"username": "nobody", "password": "p"})),
+        )),
+    );
+    assert_eq!(a.status, 401, "{a:?}");
+}
+
+#[test]
+fn x_forwarded_for_is_believed_only_from_trusted_proxies() {
+    for t in common::backends("trusted proxies") {
+        // No proxy trusted: the header is the client's to make up.
+        let s = serve(&t.url, &[]);
+        failed_login(s.port, Some("203.0.113.7"));
+        assert_eq!(
+            last_client(&s.url).as_deref(),
+            Some("127.0.0.1"),
+            "{}",
+            t.name
+        );
+        drop(s);
+        let t2 = if t.name == "sqlite" {
+            common::sqlite()
+        } else {
+            common::postgres("trusted proxies").unwrap()
+        };
+        let s = serve(&t2.url, &["--trusted-proxy", "127.0.0.0/8", "10.0.0.0/8"]);
+        failed_login(s.port, None);
+        assert_eq!(last_client(&s.url).as_deref(), Some("127.0.0.1"));
+        failed_login(s.port, Some("203.0.113.7"));
+        assert_eq!(last_client(&s.url).as_deref(), Some("203.0.113.7"));
+        // Hops a client made up stand left of the one the proxies saw.
+        failed_login(s.port, Some("198.51.100.1, 203.0.113.8, 10.0.0.5"));
+        assert_eq!(
+            last_client(&s.url).as_deref(),
+            Some("203.0.113.8"),
+            "{}",
+            t.name
+        );
+        // The lock-out is per client, not per proxy: one client locked
+        // out leaves another able to try.
+        for i in 0..25 {
+            failed_login_status(s.port, "203.0.113.66", &format!("u{i}"));
+        }
+        assert_eq!(failed_login_status(s.port, "203.0.113.66", "fresh"), 429);
+        assert_eq!(failed_login_status(s.port, "203.0.113.67", "fresh"), 401);
+    }
+}
+
+fn failed_login_status(port: u16, forwarded: &str, name: &str) -> u16 {
+    request(
+        port,
+        "POST",
+        "/api/v1/session",
+        &[("X-Forwarded-For", forwarded)],
+        Some((
+            "application/json",
+            &json_body(&json!({"username": name, "password": "p"})),
+        )),
+    )
+    .status
+}

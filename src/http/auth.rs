@@ -99,13 +99,28 @@ pub fn request_id(req: &HttpRequest) -> String {
 #[derive(Clone)]
 struct RequestId(String);
 
+/// The client's address: the peer's, or behind a trusted proxy the one
+/// `X-Forwarded-For` names (see [`super::proxy`]).
+pub fn client_address(req: &HttpRequest, state: &State) -> Option<String> {
+    let peer = req.peer_addr()?.ip();
+    if state.trusted_proxies.is_empty() {
+        return Some(peer.to_string());
+    }
+    let hops: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    Some(super::proxy::client(peer, &hops, &state.trusted_proxies).to_string())
+}
+
 /// The audit context of a request: actor unknown yet, request id, the peer's
 /// address, and the time by the state's clock.
 pub fn context(req: &HttpRequest, state: &State) -> Context {
     Context {
         actor: "anonymous".into(),
         request_id: Some(request_id(req)),
-        client: req.peer_addr().map(|a| a.ip().to_string()),
+        client: client_address(req, state),
         now: state.clock.now(),
     }
 }

@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod pages;
 mod params;
 mod problem;
+pub mod proxy;
 mod site;
 pub mod snapshot;
 
@@ -43,6 +44,9 @@ pub struct Config {
     /// Reached over HTTPS: send Strict-Transport-Security.
     pub tls: bool,
     pub sessions: SessionPolicy,
+    /// `/metrics` is served on its own address (`--metrics-bind`), not on
+    /// the public one.
+    pub metrics_elsewhere: bool,
 }
 
 impl Default for Config {
@@ -51,6 +55,7 @@ impl Default for Config {
             secure_cookies: true,
             tls: false,
             sessions: SessionPolicy::default(),
+            metrics_elsewhere: false,
         }
     }
 }
@@ -69,6 +74,9 @@ pub struct State {
     pub audit_key: Option<Arc<crate::audit::checkpoint::SignerKey>>,
     /// Requests counted for `/metrics`.
     metrics: metrics::Metrics,
+    /// Reverse proxies whose `X-Forwarded-For` is believed
+    /// (`--trusted-proxy`); none, and the peer is the client.
+    pub trusted_proxies: Vec<proxy::Cidr>,
 }
 
 impl State {
@@ -89,6 +97,7 @@ impl State {
             setup: Mutex::new(None),
             audit_key: None,
             metrics: metrics::Metrics::default(),
+            trusted_proxies: Vec::new(),
         };
         state.refresh()?;
         Ok(state)
@@ -425,6 +434,7 @@ pub async fn serve(
     bind: &str,
     workers: usize,
     refresh: Duration,
+    metrics_bind: Option<&str>,
 ) -> std::io::Result<()> {
     let data = web::Data::new(state);
     let poller = data.clone();
@@ -455,13 +465,38 @@ pub async fn serve(
     // On SIGTERM or SIGINT: stop accepting, let the requests in flight
     // finish (each write is one transaction, so none is left half-done),
     // then sign a last checkpoint over what they wrote.
-    actix_web::HttpServer::new(move || app(data.clone()))
+    // `/metrics` on an address of its own (e.g. loopback), when asked.
+    let private = match metrics_bind {
+        Some(addr) => {
+            let d = data.clone();
+            let server = actix_web::HttpServer::new(move || {
+                actix_web::App::new()
+                    .app_data(d.clone())
+                    .route("/metrics", get().to(metrics::private))
+                    .default_service(web::to(problem::not_found))
+            })
+            .workers(1)
+            .shutdown_timeout(1)
+            .bind(addr)?
+            .run();
+            tracing::info!(%addr, "serving /metrics");
+            let handle = server.handle();
+            actix_web::rt::spawn(server);
+            Some(handle)
+        }
+        None => None,
+    };
+    let served = actix_web::HttpServer::new(move || app(data.clone()))
         .workers(workers.max(1))
         .worker_max_blocking_threads(blocking_threads)
         .shutdown_timeout(SHUTDOWN_SECONDS)
         .bind(bind)?
         .run()
-        .await?;
+        .await;
+    if let Some(h) = private {
+        h.stop(true).await;
+    }
+    served?;
     if let Err(e) = blocking(move || last.checkpoint(true)).await {
         tracing::warn!(error = %e, "could not sign a last audit checkpoint");
     }
