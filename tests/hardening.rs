@@ -270,13 +270,7 @@ fn a_nul_or_an_over_long_log_in_name_is_refused_naming_the_field_and_writes_noth
             t.name
         );
         // A name within the limit is an ordinary failed log-in.
-        let a = request(
-            s.port,
-            "POST",
-            "/admin/login",
-            &[],
-            Some((FORM, &form(&[("username", "nobody"), ("password", "p")]))),
-        );
+        let a = login_form(s.port, "nobody", "p", &[]);
         assert_eq!(a.status, 401, "{a:?}");
         assert_eq!(entries(&s.url).len(), before + 1);
     }
@@ -506,13 +500,7 @@ fn formulas_are_neutralised_in_the_audit_csv_and_refused_by_imports_with_their_p
         assert_eq!(code, 0, "{out}");
         // An anonymous failed log-in named like a formula.
         let name = "=HYPERLINK(\"http://x\")";
-        let a = request(
-            s.port,
-            "POST",
-            "/admin/login",
-            &[],
-            Some((FORM, &form(&[("username", name), ("password", "p")]))),
-        );
+        let a = login_form(s.port, name, "p", &[]);
         assert_eq!(a.status, 401, "{a:?}");
         let aude = login_as(s.port, "aude");
         let a = request(
@@ -1023,4 +1011,140 @@ fn failed_login_status(port: u16, forwarded: &str, name: &str) -> u16 {
         )),
     )
     .status
+}
+
+/// The log-in page's pre-session cookie and token.
+fn login_page(port: u16) -> (String, String) {
+    let a = request(port, "GET", "/admin/login", &[], None);
+    assert_eq!(a.status, 200, "{a:?}");
+    let cookie = a
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(cookie.starts_with("__Host-vigil-login="), "{cookie}");
+    let token = a
+        .body
+        .split("name=\"login_token\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    (cookie, token)
+}
+
+/// Logs in through the panel's form, as a browser does: the page first.
+fn login_form(port: u16, name: &str, password: &str, extra: &[(&str, &str)]) -> Answer {
+    let (cookie, token) = login_page(port);
+    let mut h = vec![("Cookie", cookie.as_str())];
+    h.extend_from_slice(extra);
+    request(
+        port,
+        "POST",
+        "/admin/login",
+        &h,
+        Some((
+            FORM,
+            &form(&[
+                ("username", name),
+                ("password", password),
+                ("login_token", &token),
+            ]),
+        )),
+    )
+}
+
+#[test]
+fn log_in_forms_need_their_pre_session_token_and_changes_come_from_vigils_own_pages() {
+    for t in common::backends("log-in CSRF") {
+        let s = serve(&t.url, &[]);
+        let before = entries(&s.url).len();
+        let creds = [("username", "clara"), ("password", PASSWORD)];
+        // No token, a token without its cookie, a cookie of another page
+        // load: refused, no session, nothing written.
+        let (cookie, token) = login_page(s.port);
+        let (other_cookie, _) = login_page(s.port);
+        let mut with_token = creds.to_vec();
+        with_token.push(("login_token", &token));
+        for (what, headers, body) in [
+            ("no token", vec![("Cookie", cookie.as_str())], form(&creds)),
+            ("no cookie", vec![], form(&with_token)),
+            (
+                "another cookie",
+                vec![("Cookie", other_cookie.as_str())],
+                form(&with_token),
+            ),
+        ] {
+            let a = request(
+                s.port,
+                "POST",
+                "/admin/login",
+                &headers,
+                Some((FORM, &body)),
+            );
+            assert_eq!(a.status, 403, "{}: {what}: {a:?}", t.name);
+            assert!(a
+                .header("set-cookie")
+                .is_none_or(|c| !c.contains("vigil-session")));
+        }
+        // From another site, even with the token.
+        for h in [
+            ("Origin", "https://elsewhere.example"),
+            ("Sec-Fetch-Site", "cross-site"),
+        ] {
+            let a = login_form(s.port, "clara", PASSWORD, &[h]);
+            assert_eq!(a.status, 403, "{}: {h:?}: {a:?}", t.name);
+        }
+        assert_eq!(entries(&s.url).len(), before, "{}", t.name);
+        // From the page itself.
+        let a = login_form(
+            s.port,
+            "clara",
+            PASSWORD,
+            &[
+                ("Origin", "http://localhost"),
+                ("Sec-Fetch-Site", "same-origin"),
+            ],
+        );
+        assert_eq!(a.status, 303, "{}: {a:?}", t.name);
+        assert!(a.headers.contains("__Host-vigil-session="), "{a:?}");
+
+        // Every change made with the session cookie: refused from another
+        // site even with the right CSRF token.
+        let clara = login(s.port);
+        let body = json_body(&json!({"event": SLUG, "reason": "cross-site"}));
+        for h in [
+            ("Origin", "https://elsewhere.example"),
+            ("Origin", "null"),
+            ("Sec-Fetch-Site", "cross-site"),
+            ("Sec-Fetch-Site", "same-site"),
+        ] {
+            let mut headers = clara.headers();
+            headers.push(h);
+            let a = request(
+                s.port,
+                "POST",
+                "/api/v1/changesets",
+                &headers,
+                Some(("application/json", &body)),
+            );
+            assert_eq!(a.status, 403, "{}: {h:?}: {a:?}", t.name);
+            assert!(a.body.contains("its own pages"), "{}", a.body);
+        }
+        let mut headers = clara.headers();
+        headers.push(("Origin", "http://localhost"));
+        headers.push(("Sec-Fetch-Site", "same-origin"));
+        let a = request(
+            s.port,
+            "POST",
+            "/api/v1/changesets",
+            &headers,
+            Some(("application/json", &body)),
+        );
+        assert_eq!(a.status, 201, "{a:?}");
+    }
 }

@@ -205,23 +205,47 @@ async fn stylesheet() -> HttpResponse {
 struct LoginPage {
     f: Frame,
     setup_pending: bool,
+    /// The pre-session token: in the form, and in a cookie.
+    login_token: String,
 }
 
-async fn login_page(state: web::Data<State>) -> HttpResponse {
-    html(
-        StatusCode::OK,
+/// The log-in page with its pre-session token: the cookie's when the
+/// browser has one, else a new one, set in the cookie.
+fn login_answer(req: &HttpRequest, state: &State, status: StatusCode, f: Frame) -> HttpResponse {
+    let held = req
+        .cookie(auth::login_cookie_name(state.config.secure_cookies))
+        .map(|c| c.value().to_string())
+        .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()));
+    let token = match held {
+        Some(t) => t,
+        None => match crate::accounts::new_secret() {
+            Ok(t) => t,
+            Err(e) => return error_page(&e, Frame::anonymous()),
+        },
+    };
+    let mut res = html(
+        status,
         LoginPage {
-            f: Frame::anonymous(),
+            f,
             setup_pending: state.setup_pending(),
+            login_token: token.clone(),
         }
         .render(),
-    )
+    );
+    let _ = res.add_cookie(&auth::login_cookie(state, &token));
+    res
+}
+
+async fn login_page(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
+    login_answer(&req, &state, StatusCode::OK, Frame::anonymous())
 }
 
 #[derive(Deserialize)]
 struct LoginForm {
     username: String,
     password: String,
+    #[serde(default)]
+    login_token: String,
 }
 
 async fn login(
@@ -234,30 +258,37 @@ async fn login(
     let signed_in = match form.map(Form::into_inner) {
         // Text the policy refuses never reaches the accounts, nor the log.
         Err(e) => Err(e),
-        Ok(LoginForm { username, password }) => {
-            blocking(move || {
-                service::accounts::login(&st.db, &ctx, &st.limits, &username, &password)
-            })
-            .await
-        }
+        Ok(f) => match auth::same_origin(&req) {
+            // A form from another site (log-in CSRF) is refused, and
+            // nothing is written.
+            Err(e) => Err(e),
+            Ok(()) if !auth::login_token_ok(&req, &state, &f.login_token) => {
+                Err(Error::Forbidden(
+                    "the log-in form is stale or came from another site: reload the page and log in again"
+                        .into(),
+                ))
+            }
+            Ok(()) => {
+                let LoginForm {
+                    username, password, ..
+                } = f;
+                blocking(move || {
+                    service::accounts::login(&st.db, &ctx, &st.limits, &username, &password)
+                })
+                .await
+            }
+        },
     };
     match signed_in {
         Ok(opened) => HttpResponse::SeeOther()
             .cookie(auth::session_cookie(&state, &opened.session_id))
+            .cookie(auth::login_cookie(&state, ""))
             .insert_header((header::LOCATION, "/admin"))
             .finish(),
         Err(e) => {
             let mut f = Frame::anonymous();
             f.error = e.to_string();
-            let status = e.status_code();
-            html(
-                status,
-                LoginPage {
-                    f,
-                    setup_pending: state.setup_pending(),
-                }
-                .render(),
-            )
+            login_answer(&req, &state, e.status_code(), f)
         }
     }
 }

@@ -114,6 +114,8 @@ pub async fn login(
     state: web::Data<State>,
     body: Body<Credentials>,
 ) -> Result<HttpResponse> {
+    // A log-in from another site's page is refused (log-in CSRF).
+    auth::same_origin(&req)?;
     let ctx = auth::context(&req, &state);
     let st = state.clone();
     let Credentials { username, password } = body.into_inner();

@@ -172,12 +172,14 @@ fn session_id(req: &HttpRequest, state: &State) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// A state-changing request made with the session `id` must carry its CSRF
-/// token (`form_csrf`, else `X-CSRF-Token`).
+/// A state-changing request made with the session `id` must come from
+/// vigil's own pages ([`same_origin`]) and carry its CSRF token
+/// (`form_csrf`, else `X-CSRF-Token`).
 fn check_csrf(req: &HttpRequest, id: &str, form_csrf: Option<&str>) -> Result<()> {
     if safe(req.method()) {
         return Ok(());
     }
+    same_origin(req)?;
     let sent = form_csrf.map(str::to_string).or_else(|| {
         req.headers()
             .get("x-csrf-token")
@@ -192,6 +194,79 @@ fn check_csrf(req: &HttpRequest, id: &str, form_csrf: Option<&str>) -> Result<()
                 .into(),
         ))
     }
+}
+
+/// The second line against cross-site requests: a browser says where a
+/// request comes from (`Sec-Fetch-Site`, `Origin`); one from another site
+/// is refused. Clients that send neither (scripts, older browsers) rely on
+/// the CSRF token alone.
+pub fn same_origin(req: &HttpRequest) -> Result<()> {
+    let text = |name: &str| req.headers().get(name).map(|v| v.to_str().unwrap_or("?"));
+    let refused = |what: String| {
+        Err(Error::Forbidden(format!(
+            "{what}: vigil accepts changes only from its own pages"
+        )))
+    };
+    if let Some(site) = text("sec-fetch-site") {
+        if !matches!(site, "same-origin" | "none") {
+            return refused(format!(
+                "the request came from another site (Sec-Fetch-Site: {site})"
+            ));
+        }
+    }
+    if let Some(origin) = text("origin") {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok());
+        let origin_host = origin
+            .split_once("://")
+            .map(|(_, h)| h.trim_end_matches('/'));
+        let same = match (origin_host, host) {
+            (Some(o), Some(h)) => o.eq_ignore_ascii_case(h),
+            _ => false,
+        };
+        if !same {
+            return refused(format!(
+                "the request came from another origin (Origin: {origin})"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The name of the cookie that carries the log-in form's token.
+pub fn login_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-vigil-login"
+    } else {
+        "vigil-login"
+    }
+}
+
+/// The cookie of the log-in form's pre-session token (a double-submit
+/// token: the form carries the same value); an empty `token` removes it.
+pub fn login_cookie(state: &State, token: &str) -> Cookie<'static> {
+    let mut c = Cookie::build(
+        login_cookie_name(state.config.secure_cookies),
+        token.to_string(),
+    )
+    .path("/")
+    .http_only(true)
+    .same_site(SameSite::Strict)
+    .secure(state.config.secure_cookies)
+    .finish();
+    if token.is_empty() {
+        c.make_removal();
+    }
+    c
+}
+
+/// Whether a posted log-in form's token is the one its cookie holds: the
+/// form came from vigil's log-in page, in this browser.
+pub fn login_token_ok(req: &HttpRequest, state: &State, sent: &str) -> bool {
+    req.cookie(login_cookie_name(state.config.secure_cookies))
+        .is_some_and(|c| !c.value().is_empty() && accounts::same_secret(c.value(), sent))
 }
 
 /// Checks the CSRF token of a caller identified by [`identify`] once its
