@@ -1148,3 +1148,65 @@ fn log_in_forms_need_their_pre_session_token_and_changes_come_from_vigils_own_pa
         assert_eq!(a.status, 201, "{a:?}");
     }
 }
+
+#[actix_web::test]
+async fn an_active_session_outlives_its_idle_time_and_an_idle_one_ends() {
+    use actix_web::test::{call_service, init_service, read_body, TestRequest};
+    use std::sync::Arc;
+    use vigil::accounts::{ManualClock, Role, SessionPolicy};
+    use vigil::http::{app, Config, State};
+    for t in common::backends("idle timeout") {
+        let db = t.open();
+        let ctx = vigil::service::Context::actor("cli:test");
+        service::accounts::add_user(&db, &ctx, "clara", PASSWORD, &[Role::Curator]).unwrap();
+        let clock = ManualClock::new(chrono::Utc::now());
+        let config = Config {
+            sessions: SessionPolicy {
+                idle: chrono::Duration::minutes(1),
+                absolute: chrono::Duration::hours(12),
+            },
+            ..Config::default()
+        };
+        let state = actix_web::web::Data::new(
+            State::with_config(db, config, Arc::new(clock.clone())).unwrap(),
+        );
+        let svc = init_service(app(state.clone())).await;
+        let res = call_service(
+            &svc,
+            TestRequest::post()
+                .uri("/api/v1/session")
+                .peer_addr("192.0.2.10:4000".parse().unwrap())
+                .set_json(json!({"username": "clara", "password": PASSWORD}))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+        let cookie = res
+            .headers()
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let _ = read_body(res).await;
+        let whoami = |cookie: &str| {
+            TestRequest::get()
+                .uri("/api/v1/session")
+                .insert_header(("Cookie", cookie.to_string()))
+                .to_request()
+        };
+        // A request every 10 s for three minutes: the session lives on.
+        for step in 1..=18 {
+            clock.advance(chrono::Duration::seconds(10));
+            let res = call_service(&svc, whoami(&cookie)).await;
+            assert_eq!(res.status(), 200, "{}: after {} s", t.name, step * 10);
+        }
+        // A minute without requests ends it.
+        clock.advance(chrono::Duration::seconds(61));
+        let res = call_service(&svc, whoami(&cookie)).await;
+        assert_eq!(res.status(), 401, "{}", t.name);
+    }
+}
