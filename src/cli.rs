@@ -560,6 +560,20 @@ fn restore(
         ),
         None => signer.as_ref().map(|k| k.verifier()),
     };
+    // The new checkpoint must verify under the key the log is checked with:
+    // a signing key whose public half is another is refused before anything
+    // is written.
+    if let (Some(s), Some(v)) = (&signer, &verifier) {
+        if s.verifier() != *v {
+            return Err(Error::BadRequest(format!(
+                "the signing key in {} is {}, not the --public-key {v}: a checkpoint it signed \
+                 would not verify under either. Pass the file of the key {v} with --audit-key FILE \
+                 (`vigil audit keygen` printed it when it made that file)",
+                key.display(),
+                s.verifier()
+            )));
+        }
+    }
     let f = std::fs::File::open(file)
         .map_err(|e| Error::Io(format!("cannot open {}: {e}", file.display())))?;
     let db = open(url)?;

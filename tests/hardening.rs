@@ -1210,3 +1210,66 @@ async fn an_active_session_outlives_its_idle_time_and_an_idle_one_ends() {
         assert_eq!(res.status(), 401, "{}", t.name);
     }
 }
+
+#[test]
+fn restore_refuses_to_sign_with_a_key_other_than_the_public_key_it_was_given() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let source = common::sqlite();
+    let beslan = common::beslan_dir();
+    let (code, out) = run(&source.url, w, &["import", beslan.to_str().unwrap()], "");
+    assert_eq!(code, 0, "{out}");
+    let signer = w.join("vigil-audit.key");
+    let public = service::audit::load_key(&signer)
+        .unwrap()
+        .verifier()
+        .to_string();
+    let archive = w.join("vigil.backup");
+    let (code, out) = run(&source.url, w, &["backup", archive.to_str().unwrap()], "");
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run(
+        &source.url,
+        w,
+        &["audit", "keygen", "--audit-key", "other.key"],
+        "",
+    );
+    assert_eq!(code, 0, "{out}");
+    for t in common::backends("restore keys") {
+        let (code, out) = run(
+            &t.url,
+            w,
+            &[
+                "restore",
+                archive.to_str().unwrap(),
+                "--public-key",
+                &public,
+                "--audit-key",
+                "other.key",
+            ],
+            "",
+        );
+        assert_eq!(code, 1, "{}: {out}", t.name);
+        assert!(
+            out.contains("other.key") && out.contains(&public) && out.contains("--audit-key FILE"),
+            "{}: {out}",
+            t.name
+        );
+        // Nothing was restored: the same restore with the right key works.
+        let (code, out) = run(
+            &t.url,
+            w,
+            &[
+                "restore",
+                archive.to_str().unwrap(),
+                "--public-key",
+                &public,
+                "--audit-key",
+                signer.to_str().unwrap(),
+            ],
+            "",
+        );
+        assert_eq!(code, 0, "{}: {out}", t.name);
+        let (code, out) = run(&t.url, w, &["audit", "verify", "--public-key", &public], "");
+        assert_eq!(code, 0, "{}: {out}", t.name);
+    }
+}
