@@ -1273,3 +1273,35 @@ fn restore_refuses_to_sign_with_a_key_other_than_the_public_key_it_was_given() {
         assert_eq!(code, 0, "{}: {out}", t.name);
     }
 }
+
+#[test]
+fn passwords_in_database_urls_never_appear_in_messages() {
+    let work = tempfile::tempdir().unwrap();
+    let admin = common::postgres_admin_url();
+    let host = admin
+        .split_once("://")
+        .map(|(_, r)| r.rsplit_once('@').map_or(r, |(_, h)| h))
+        .and_then(|r| r.split('/').next())
+        .unwrap()
+        .to_string();
+    for url in [
+        // No server there.
+        "postgres://vigil:Sup3rSecretPw@127.0.0.1:1/vigil".to_string(),
+        "postgres://vigil@127.0.0.1:1/vigil?password=Sup3rSecretPw&connect_timeout=2".to_string(),
+        // A server, a database that is not there.
+        format!("postgres://postgres:Sup3rSecretPw@{host}/vigil_no_such_database"),
+        // A password libpq cannot decode, which it quotes.
+        format!("postgres://postgres@{host}/postgres?password=Sup3rSecretPw%zz"),
+        format!("postgresql://postgres:Sup3r%53ecretPw@{host}/vigil_no_such_database"),
+    ] {
+        for args in [&["migrate"][..], &["serve", "--bind", "127.0.0.1:0"][..]] {
+            let (code, out) = run(&url, work.path(), args, "");
+            assert_ne!(code, 0, "{url} {args:?}: {out}");
+            assert!(
+                !out.contains("Sup3rSecretPw") && !out.contains("Sup3r%53ecretPw"),
+                "{url} {args:?}: the password is in the message: {out}"
+            );
+            assert!(out.contains("***") || !out.contains("Sup3r"), "{out}");
+        }
+    }
+}
