@@ -76,6 +76,11 @@ fn serve(url: &str, extra: &[&str]) -> Served {
         PASSWORD,
     );
     assert_eq!(code, 0, "{out}");
+    serve_only(url, dir, extra)
+}
+
+/// Serves the database as it is.
+fn serve_only(url: &str, dir: tempfile::TempDir, extra: &[&str]) -> Served {
     let port = common::free_port();
     let child = vigil(url, dir.path())
         .args(["serve", "--demo", "--workers", "1"])
@@ -1303,5 +1308,49 @@ fn passwords_in_database_urls_never_appear_in_messages() {
             );
             assert!(out.contains("***") || !out.contains("Sup3r"), "{out}");
         }
+    }
+}
+
+#[test]
+fn after_a_restore_without_secrets_a_log_in_answers_alike_for_every_name() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let source = common::sqlite();
+    let beslan = common::beslan_dir();
+    let (code, out) = run(&source.url, w, &["import", beslan.to_str().unwrap()], "");
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run(
+        &source.url,
+        w,
+        &["user", "add", "clara", "--role", "curator"],
+        PASSWORD,
+    );
+    assert_eq!(code, 0, "{out}");
+    let archive = w.join("vigil.backup");
+    let (code, out) = run(&source.url, w, &["backup", archive.to_str().unwrap()], "");
+    assert_eq!(code, 0, "{out}");
+    for t in common::backends("restore without secrets") {
+        let (code, out) = run(&t.url, w, &["restore", archive.to_str().unwrap()], "");
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("have no password"), "{out}");
+        let s = serve_only(&t.url, tempfile::tempdir().unwrap(), &[]);
+        let answers: Vec<(u16, Value)> = ["clara", "nobody"]
+            .iter()
+            .map(|name| {
+                let a = request(
+                    s.port,
+                    "POST",
+                    "/api/v1/session",
+                    &[],
+                    Some((
+                        "application/json",
+                        &json_body(&json!({"username": name, "password": PASSWORD})),
+                    )),
+                );
+                (a.status, a.json()["detail"].clone())
+            })
+            .collect();
+        assert_eq!(answers[0].0, 401, "{}: {answers:?}", t.name);
+        assert_eq!(answers[0], answers[1], "{}", t.name);
     }
 }
