@@ -12,38 +12,37 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use serde::de::DeserializeOwned;
 
 use super::{blocking, State};
-use crate::accounts::{self, Principal, Role};
+use crate::accounts::{self, Permission, Principal};
 use crate::error::{Error, Result};
 use crate::service::{self, Context};
 
-/// The roles a handler accepts: any one of them will do.
+/// The permission a handler needs, as a type, from the one policy in
+/// [`accounts::Permission`].
 pub trait Need: 'static {
-    const ROLES: &'static [Role];
-    const WHAT: &'static str;
+    const PERMISSION: Permission;
 }
 
 macro_rules! need {
-    ($($(#[$doc:meta])* $name:ident = [$($role:ident),+], $what:literal;)+) => {$(
+    ($($(#[$doc:meta])* $name:ident = $permission:ident;)+) => {$(
         $(#[$doc])*
         pub struct $name;
         impl Need for $name {
-            const ROLES: &'static [Role] = &[$(Role::$role),+];
-            const WHAT: &'static str = $what;
+            const PERMISSION: Permission = Permission::$permission;
         }
     )+};
 }
 
 need! {
     /// Drafts and edits changesets.
-    Curator = [Curator], "a curator";
+    Curator = EditChangesets;
     /// Approves and rejects changesets.
-    Reviewer = [Reviewer], "a reviewer";
+    Reviewer = Review;
     /// Reads the audit log.
-    Auditor = [Auditor, Admin], "an auditor or admin";
+    Auditor = ReadAudit;
     /// Manages accounts and tokens.
-    Admin = [Admin], "an admin";
+    Admin = ManageAccounts;
     /// Anyone with an account: reads changesets and drafts.
-    Member = [Admin, Curator, Reviewer, Auditor], "someone with an account";
+    Member = ReadDrafts;
 }
 
 /// The name of the session cookie.
@@ -75,14 +74,22 @@ fn state_of(req: &HttpRequest) -> Result<web::Data<State>> {
         .ok_or_else(|| Error::Io("the application state is missing".into()))
 }
 
-/// A request id: the client's `X-Request-Id` when it is short and plain,
-/// else a new random one. The same id is echoed in the response.
+/// vigil's id of a request: new and random for every request, whatever the
+/// client sent, so that no two requests share one. Answered in
+/// `X-Request-Id`.
 pub fn request_id(req: &HttpRequest) -> String {
     if let Some(id) = req.extensions().get::<RequestId>() {
         return id.0.clone();
     }
-    let given = req
-        .headers()
+    let id = accounts::new_secret().unwrap_or_default();
+    req.extensions_mut().insert(RequestId(id.clone()));
+    id
+}
+
+/// The client's own `X-Request-Id`, when it is short and plain: kept beside
+/// vigil's id in the audit log, never instead of it.
+pub fn client_request_id(req: &HttpRequest) -> Option<String> {
+    req.headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .filter(|v| {
@@ -90,10 +97,7 @@ pub fn request_id(req: &HttpRequest) -> String {
                 && v.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         })
-        .map(str::to_string);
-    let id = given.unwrap_or_else(|| accounts::new_secret().unwrap_or_default());
-    req.extensions_mut().insert(RequestId(id.clone()));
-    id
+        .map(str::to_string)
 }
 
 #[derive(Clone)]
@@ -120,6 +124,7 @@ pub fn context(req: &HttpRequest, state: &State) -> Context {
     Context {
         actor: "anonymous".into(),
         request_id: Some(request_id(req)),
+        client_request_id: client_request_id(req),
         client: client_address(req, state),
         now: state.clock.now(),
     }
@@ -156,44 +161,85 @@ fn safe(method: &Method) -> bool {
 /// carry the session's CSRF token: in `X-CSRF-Token`, or as `form_csrf` when
 /// the caller read it from a form.
 pub async fn authenticate(req: &HttpRequest, form_csrf: Option<&str>) -> Result<Caller> {
-    let state = state_of(req)?;
-    if bearer(req).is_none() {
-        if let Some(id) = session_id(req, &state) {
-            check_csrf(req, &id, form_csrf)?;
-        }
-    }
-    identify(req).await
+    identify(req, Some(form_csrf)).await
 }
 
-/// The session id the request's cookie carries, if any.
-fn session_id(req: &HttpRequest, state: &State) -> Option<String> {
-    req.cookie(cookie_name(state.config.secure_cookies))
+/// Who sends a request whose CSRF token is inside a body not read yet (an
+/// upload): the session or token, checked before a byte of the body is
+/// read. The caller must then check the token with [`check_csrf`].
+pub async fn authenticate_before_body(req: &HttpRequest) -> Result<Caller> {
+    identify(req, None).await
+}
+
+/// The CSRF token a session's form carried, checked once the body is read.
+pub fn check_csrf(caller: &Caller, sent: &str) -> Result<()> {
+    match caller.csrf() {
+        Some(want) if !accounts::same_secret(sent, &want) => Err(Error::Forbidden(
+            "the CSRF token is missing or wrong: reload the page and send the form again".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `csrf`: `Some` checks the token now (from the form, else the header);
+/// `None` leaves it to [`check_csrf`].
+async fn identify(req: &HttpRequest, csrf: Option<Option<&str>>) -> Result<Caller> {
+    let state = state_of(req)?;
+    let ctx = context(req, &state);
+    if let Some(token) = bearer(req) {
+        let st = state.clone();
+        let c = ctx.clone();
+        let principal =
+            blocking(move || service::accounts::token_principal(&st.db, &c, &token)).await?;
+        let ctx = ctx.as_actor(principal.actor());
+        return Ok(Caller {
+            principal,
+            ctx,
+            session: None,
+        });
+    }
+    let Some(id) = req
+        .cookie(cookie_name(state.config.secure_cookies))
         .map(|c| c.value().to_string())
         .filter(|v| !v.is_empty())
-}
-
-/// A state-changing request made with the session `id` must come from
-/// vigil's own pages ([`same_origin`]) and carry its CSRF token
-/// (`form_csrf`, else `X-CSRF-Token`).
-fn check_csrf(req: &HttpRequest, id: &str, form_csrf: Option<&str>) -> Result<()> {
-    if safe(req.method()) {
-        return Ok(());
+    else {
+        return Err(Error::Unauthorized(
+            "log in first: no session cookie or Bearer token came with the request".into(),
+        ));
+    };
+    if !safe(req.method()) {
+        // Every change made with the session cookie comes from vigil's own
+        // pages, whether its token is checked now or once its body is read.
+        same_origin(req)?;
     }
-    same_origin(req)?;
-    let sent = form_csrf.map(str::to_string).or_else(|| {
-        req.headers()
-            .get("x-csrf-token")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    });
-    if sent.is_some_and(|s| accounts::same_secret(&s, &accounts::csrf_token(id))) {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(
-            "the CSRF token is missing or wrong: send the token the log-in returned in X-CSRF-Token"
-                .into(),
-        ))
+    if let (false, Some(form_csrf)) = (safe(req.method()), csrf) {
+        let sent = form_csrf.map(str::to_string).or_else(|| {
+            req.headers()
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        });
+        let ok = sent.is_some_and(|s| accounts::same_secret(&s, &accounts::csrf_token(&id)));
+        if !ok {
+            return Err(Error::Forbidden(
+                "the CSRF token is missing or wrong: send the token the log-in returned in X-CSRF-Token"
+                    .into(),
+            ));
+        }
     }
+    let st = state.clone();
+    let sid = id.clone();
+    let now = ctx.now;
+    let principal = blocking(move || {
+        service::accounts::session_principal(&st.db, &st.config.sessions, &sid, now)
+    })
+    .await?;
+    let ctx = ctx.as_actor(principal.actor());
+    Ok(Caller {
+        principal,
+        ctx,
+        session: Some(id),
+    })
 }
 
 /// The second line against cross-site requests: a browser says where a
@@ -269,68 +315,8 @@ pub fn login_token_ok(req: &HttpRequest, state: &State, sent: &str) -> bool {
         .is_some_and(|c| !c.value().is_empty() && accounts::same_secret(c.value(), sent))
 }
 
-/// Checks the CSRF token of a caller identified by [`identify`] once its
-/// body (an upload) has been read.
-pub fn check_caller_csrf(
-    req: &HttpRequest,
-    caller: &Caller,
-    form_csrf: Option<&str>,
-) -> Result<()> {
-    match &caller.session {
-        Some(id) => check_csrf(req, id, form_csrf),
-        None => Ok(()),
-    }
-}
-
-/// Who the request comes from (a Bearer token or a session), without the
-/// CSRF check: for a handler that must know its caller before it reads a
-/// body that carries the token ([`check_caller_csrf`] then).
-pub async fn identify(req: &HttpRequest) -> Result<Caller> {
-    let state = state_of(req)?;
-    let ctx = context(req, &state);
-    if let Some(token) = bearer(req) {
-        let st = state.clone();
-        let c = ctx.clone();
-        let principal =
-            blocking(move || service::accounts::token_principal(&st.db, &c, &token)).await?;
-        let ctx = ctx.as_actor(principal.actor());
-        return Ok(Caller {
-            principal,
-            ctx,
-            session: None,
-        });
-    }
-    let Some(id) = session_id(req, &state) else {
-        return Err(Error::Unauthorized(
-            "log in first: no session cookie or Bearer token came with the request".into(),
-        ));
-    };
-    let st = state.clone();
-    let sid = id.clone();
-    let now = ctx.now;
-    let principal = blocking(move || {
-        service::accounts::session_principal(&st.db, &st.config.sessions, &sid, now)
-    })
-    .await?;
-    let ctx = ctx.as_actor(principal.actor());
-    Ok(Caller {
-        principal,
-        ctx,
-        session: Some(id),
-    })
-}
-
 pub fn allowed<N: Need>(p: &Principal) -> Result<()> {
-    if N::ROLES.iter().any(|r| p.has(*r)) {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(format!(
-            "this needs {}; {} has the roles: {}",
-            N::WHAT,
-            p.name,
-            accounts::format_roles(&p.roles)
-        )))
-    }
+    p.require(N::PERMISSION)
 }
 
 /// An authenticated caller who holds one of `N`'s roles.
