@@ -1163,7 +1163,15 @@ async fn an_active_session_outlives_its_idle_time_and_an_idle_one_ends() {
     for t in common::backends("idle timeout") {
         let db = t.open();
         let ctx = vigil::service::Context::actor("cli:test");
-        service::accounts::add_user(&db, &ctx, "clara", PASSWORD, &[Role::Curator]).unwrap();
+        service::accounts::add_user(
+            &db,
+            &ctx,
+            &vigil::accounts::Principal::operator("test"),
+            "clara",
+            PASSWORD,
+            &[Role::Curator],
+        )
+        .unwrap();
         let clock = ManualClock::new(chrono::Utc::now());
         let config = Config {
             sessions: SessionPolicy {
