@@ -43,7 +43,7 @@ pub const OTHER: usize = 2000;
 pub fn limit(field: &str) -> usize {
     match field {
         "slug" | "key" | "id" | "figure" | "source" | "parent" | "event" => IDENTIFIER,
-        "username" | "name" | "user" => USER_NAME,
+        "username" | "name" | "user" | "owner" => USER_NAME,
         "password" => PASSWORD,
         "csrf_token" | "token" | "etag" | "login_token" => TOKEN,
         "kind" | "status" | "rank" | "breakdown" | "severity" | "qualifier" | "state" | "role"

@@ -985,6 +985,7 @@ pub struct NewToken {
     /// The person the token acts for; by default the admin creating it.
     /// Its edits count as theirs, and disabling them revokes it.
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub owner: Option<String>,
 }
 
