@@ -260,7 +260,10 @@ pub fn same_origin(req: &HttpRequest) -> Result<()> {
             ));
         }
     }
-    if let Some(origin) = text("origin") {
+    // Under vigil's `Referrer-Policy: no-referrer` browsers send
+    // `Origin: null` with the panel's own forms: it says nothing, and is
+    // left to `Sec-Fetch-Site` and the token.
+    if let Some(origin) = text("origin").filter(|o| *o != "null") {
         let host = req
             .headers()
             .get(header::HOST)
