@@ -99,7 +99,7 @@ impl Folder {
     pub fn read_dir(dir: &Path) -> Result<Self, Vec<FileError>> {
         let mut errors = Vec::new();
         let mut files = BTreeMap::new();
-        for table in Table::ALL {
+        for &table in Table::ALL {
             let path = dir.join(table.file_name());
             let whole = |message: String| FileError {
                 file: path.display().to_string(),
@@ -141,7 +141,7 @@ impl Folder {
     pub fn parse(&self) -> Result<Dataset, Vec<FileError>> {
         let mut r = Reader { errors: Vec::new() };
         let mut sheets = BTreeMap::new();
-        for table in Table::ALL {
+        for &table in Table::ALL {
             match self.files.get(&table) {
                 None => r.error(table, None, None, "missing file".into()),
                 Some(bytes) if bytes.len() as u64 > MAX_FILE_BYTES => r.error(

@@ -57,8 +57,9 @@ mod what_if;
 #[cfg(test)]
 mod tests;
 
-use std::fmt::{self, Write};
+use std::fmt::Write;
 
+use crate::words::word_enum;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Dataset, Severity};
@@ -66,34 +67,15 @@ use crate::model::{Dataset, Severity};
 use index::Index;
 use relations::Lookup;
 
-/// How a check came out. Ordered so that `max()` is the worst.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// True for every choice of values within the intervals.
-    Holds,
-    /// True for some choices and false for others.
-    Uncertain,
-    /// False for every choice of values within the intervals.
-    Violated,
-}
-
-impl Outcome {
-    /// The outcome as written in reports and the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Holds => "holds",
-            Outcome::Uncertain => "uncertain",
-            Outcome::Violated => "violated",
-        }
-    }
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+word_enum! {
+    /// How a check came out. Ordered so that `max()` is the worst.
+    Outcome {
+        /// True for every choice of values within the intervals.
+        Holds = "holds",
+        /// True for some choices and false for others.
+        Uncertain = "uncertain",
+        /// False for every choice of values within the intervals.
+        Violated = "violated",
     }
 }
 

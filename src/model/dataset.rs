@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
+use crate::words::word_enum;
 use serde::{Deserialize, Serialize};
 
 use super::expr::{self, is_figure_key};
@@ -19,49 +20,19 @@ pub struct Dataset {
     pub rules: Vec<Rule>,
 }
 
-/// The kinds of item a dataset holds; each is one file of an import folder.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Table {
-    Event,
-    Sources,
-    Figures,
-    Claims,
-    Rules,
+word_enum! {
+    /// The kinds of item a dataset holds, as in URLs; each is one file of
+    /// an import folder.
+    Table {
+        Event = "event",
+        Sources = "sources",
+        Figures = "figures",
+        Claims = "claims",
+        Rules = "rules",
+    }
 }
 
 impl Table {
-    pub const ALL: [Table; 5] = [
-        Table::Event,
-        Table::Sources,
-        Table::Figures,
-        Table::Claims,
-        Table::Rules,
-    ];
-
-    /// The name of the table, as in URLs and the file name without `.csv`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Table::Event => "event",
-            Table::Sources => "sources",
-            Table::Figures => "figures",
-            Table::Claims => "claims",
-            Table::Rules => "rules",
-        }
-    }
-
     /// The file of an import folder that holds this table.
     pub fn file_name(self) -> &'static str {
         match self {

@@ -155,10 +155,9 @@ fn table_entity(table: Table) -> &'static str {
 }
 
 fn table_of(entity: &str) -> Result<Table> {
-    Table::ALL
-        .into_iter()
-        .find(|t| t.as_str() == entity)
-        .ok_or_else(|| Error::Internal(format!("stored edit of unknown table '{entity}'")))
+    entity
+        .parse()
+        .map_err(|e| Error::Internal(format!("a stored edit's table: {e}")))
 }
 
 /// Which tables the changeset API edits, by their name in URLs.
