@@ -169,6 +169,7 @@ fn event() -> Dataset {
             ended_on: date("2004-09-03"),
             timezone: "UTC".into(),
             summary: String::new(),
+            approximation: None,
         },
         sources: (0..SOURCES)
             .map(|s| Source {
@@ -214,7 +215,8 @@ fn claim(id: String, f: &Figure, source: usize, v: Value, rank: Rank) -> Claim {
         low: v.low,
         best: v.best,
         high: v.high,
-        as_of: date("2005"),
+        qualifier: None,
+        as_of: Some(date("2005")),
         rank,
         reason: (rank == Rank::Deprecated).then_some(Reason::Superseded),
         locator: String::new(),

@@ -30,8 +30,8 @@ pub(super) fn range(ix: &Index, out: &mut Vec<CheckResult>) {
         });
     }
     for c in &ix.ds.claims {
-        let v = c.value();
-        let problems = v.shape_problems();
+        let v = c.stated();
+        let problems = c.shape_problems();
         if problems.is_empty() {
             continue;
         }
@@ -149,8 +149,10 @@ fn within_sources(ix: &Index, i: usize, sources: Vec<String>) -> Option<CheckRes
     if fig.is_empty() {
         return None;
     }
-    let hull = preferred(ix, i)
-        .map(|c| c.value().interval())
+    let hull = ix.claims_of[i]
+        .iter()
+        .filter(|&&c| ix.ds.claims[c].rank == Rank::Preferred)
+        .map(|&c| ix.claim_value[c])
         .filter(|v| !v.is_empty())
         .reduce(Interval::hull)?;
     let key = &ix.ds.figures[i].key;

@@ -23,9 +23,15 @@
 //! | `source:<key>` | warning | one per source with something to check |
 //! | `what_if` | warning | one per claim that would break something |
 //!
+//! Claims enter every check as the interval they stand for
+//! ([`crate::model::Claim::interval`]): "about 160" widened by the event's
+//! `approximation` (default 10%, rounded outward), "more than 1,100" as
+//! 1,101 and up, "fewer than 50" as at most 49.
+//!
 //! `source:<key>` evaluates the breakdowns and rules on that source's own
-//! values: its claims that are not deprecated, the latest `as_of` standing
-//! where it has several for a figure (the hull of those of the same date).
+//! values: its claims that are not deprecated, its latest standing where it
+//! has several for a figure (by `as_of`, an undated claim at the source's
+//! `published_on`, then file order).
 //! An exhaustive breakdown needs the parent and every child stated; partial
 //! and overlapping ones use the children stated; a rule needs all its
 //! figures stated. Sources with nothing to check get no result.

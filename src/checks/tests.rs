@@ -56,7 +56,8 @@ fn claim(id: &str, figure: &str, source: &str, v: Value, rank: Rank) -> Claim {
         low: v.low,
         best: v.best,
         high: v.high,
-        as_of: date("2004-09-07"),
+        qualifier: None,
+        as_of: Some(date("2004-09-07")),
         rank,
         reason: (rank == Rank::Deprecated).then_some(Reason::Discredited),
         locator: String::new(),
@@ -112,6 +113,7 @@ fn dataset(figures: Vec<Figure>, rules: Vec<Rule>) -> Dataset {
             ended_on: date("2004-09-03"),
             timezone: "UTC".into(),
             summary: String::new(),
+            approximation: None,
         },
         sources: vec![source("s")],
         figures,
@@ -605,7 +607,7 @@ fn a_source_whose_own_table_does_not_add_up_is_caught() {
         exact(100),
         Rank::Normal,
     );
-    early.as_of = date("2004-09-04");
+    early.as_of = Some(date("2004-09-04"));
     ds.claims.push(early);
     // A deprecated claim is not what the source states.
     ds.claims.push(claim(
@@ -988,4 +990,68 @@ proptest! {
         };
         prop_assert_eq!(got, want, "{}", expression);
     }
+}
+
+#[test]
+fn approximate_claims_are_widened_by_the_events_approximation() {
+    use crate::model::Qualifier;
+    let mut ds = dataset(vec![fig("fire", None, None, exact(170))], vec![]);
+    // "some 160" backs 170 at the default 10% (144–176) …
+    ds.claims[0].best = Some(160);
+    ds.claims[0].qualifier = Some(Qualifier::Approximate);
+    let r = run(&ds);
+    assert_eq!(find(&r, "within_sources", "fire").outcome, Outcome::Holds);
+    assert_eq!(
+        find(&r, "within_sources", "fire").message,
+        "fire 170 lies within what its sources (s) say 144–176"
+    );
+    // … but not at 5% (152–168).
+    ds.event.approximation = Some(5);
+    let r = run(&ds);
+    assert_eq!(find(&r, "within_sources", "fire").outcome, Outcome::Violated);
+    // "more than 160" does not back 160 itself.
+    ds.figures[0].best = Some(160);
+    ds.claims[0].qualifier = Some(Qualifier::MoreThan);
+    ds.claims[0].best = None;
+    ds.claims[0].low = Some(160);
+    let r = run(&ds);
+    assert_eq!(find(&r, "within_sources", "fire").outcome, Outcome::Violated);
+}
+
+#[test]
+fn a_sources_latest_claim_orders_by_date_then_publication_then_file_order() {
+    let mut ds = dataset(
+        vec![
+            fig("total", None, Some(Breakdown::Exhaustive), exact(10)),
+            fig("total.a", Some("total"), None, exact(10)),
+        ],
+        vec![],
+    );
+    ds.sources.push(source("o"));
+    // The source's total: an undated 12, then (in file order) an undated 10.
+    let mut c = claim("o-12", "total", "o", exact(12), Rank::Normal);
+    c.as_of = None;
+    ds.claims.push(c.clone());
+    c.id = "o-10".into();
+    c.best = Some(10);
+    ds.claims.push(c);
+    ds.claims
+        .push(claim("o-a", "total.a", "o", exact(10), Rank::Normal));
+    let outcome = |ds: &Dataset| find(&run(ds), "source:o", "o").outcome;
+    // Undated claims of an undated source stand before dated ones; the
+    // later in file order wins between the two undated.
+    assert_eq!(outcome(&ds), Outcome::Holds);
+    ds.claims.swap(2, 3);
+    assert_eq!(outcome(&ds), Outcome::Violated);
+    // An undated claim stands at the source's publication date: published
+    // after 7 September 2004, the undated 12 (last in file order) is the
+    // latest; published before, the dated claim of the part is unaffected
+    // and the undated totals stay before any dated total.
+    ds.sources[1].published_on = Some(date("2005"));
+    let mut dated = claim("o-10-dated", "total", "o", exact(10), Rank::Normal);
+    dated.as_of = Some(date("2004-09-07"));
+    ds.claims.push(dated);
+    assert_eq!(outcome(&ds), Outcome::Violated);
+    ds.sources[1].published_on = Some(date("2004-09"));
+    assert_eq!(outcome(&ds), Outcome::Holds);
 }

@@ -33,7 +33,7 @@ pub(super) fn check(ix: &Index, published: &Published, out: &mut Vec<CheckResult
         let Some(f) = ix.claim_figure[c] else {
             continue;
         };
-        let v = claim.value().interval();
+        let v = ix.claim_value[c];
         if v.is_empty() || v == ix.published[f] {
             continue;
         }

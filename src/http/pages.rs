@@ -114,12 +114,16 @@ fn value_with_unit(f: &Figure, value: &crate::model::Value) -> String {
 
 fn claim_view(c: &Claim, f: &Figure, sources: &HashMap<&str, &Source>) -> ClaimView {
     let s = sources.get(c.source.as_str());
+    let stated = c.stated();
     ClaimView {
-        value: value_with_unit(f, &c.value()),
+        value: match f.unit.as_str() {
+            "persons" | "" => stated,
+            unit => format!("{stated} {unit}"),
+        },
         source: s.map_or_else(|| c.source.clone(), |s| s.title.clone()),
         url: s.map(|s| s.url.clone()).unwrap_or_default(),
         kind: s.map(|s| s.kind.to_string()).unwrap_or_default(),
-        as_of: c.as_of.long(),
+        as_of: c.dated(),
         locator: c.locator.clone(),
         quote: c.quote.clone(),
         note: c.note.clone(),
