@@ -152,7 +152,7 @@ fn bad_files_are_refused_with_file_line_and_column() {
                     .to_string();
                 std::fs::write(&p, format!("{s}{line}\n")).unwrap();
             }),
-            "figures.csv:59:1: duplicate figure key 'fatalities.staff'",
+            "figures.csv:88:1: duplicate figure key 'fatalities.staff'",
         ),
         (
             "unknown figure",
@@ -204,8 +204,15 @@ fn bad_files_are_refused_with_file_line_and_column() {
         ),
         (
             "bad date",
-            Box::new(|d| edit(d, "claims.csv", ",354,,2004-09-02,", ",354,,2004-09-31,")),
-            ":7: as_of: '2004-09-31' is not a day of the calendar",
+            Box::new(|d| {
+                edit(
+                    d,
+                    "claims.csv",
+                    ",354,,,,deprecated",
+                    ",354,,,2004-09-31,deprecated",
+                )
+            }),
+            ":8: as_of: '2004-09-31' is not a day of the calendar",
         ),
         (
             "reason without deprecation",
@@ -213,11 +220,11 @@ fn bad_files_are_refused_with_file_line_and_column() {
                 edit(
                     d,
                     "claims.csv",
-                    "2004-09-02,deprecated,discredited",
-                    "2004-09-02,normal,discredited",
+                    ",354,,,,deprecated,discredited",
+                    ",354,,,,normal,discredited",
                 )
             }),
-            ":9: reason 'discredited' is only for deprecated claims",
+            ":10: reason 'discredited' is only for deprecated claims",
         ),
         (
             "bad rule",
@@ -239,7 +246,7 @@ fn bad_files_are_refused_with_file_line_and_column() {
                 b.extend_from_slice(b"x,Title \xff\xfe,,,news,,,\n");
                 std::fs::write(&p, b).unwrap();
             }),
-            "sources.csv:22:9: invalid UTF-8",
+            "sources.csv:27:9: invalid UTF-8",
         ),
         (
             "file too large",
@@ -292,8 +299,8 @@ fn several_errors_are_reported_at_once() {
     edit(
         dir.path(),
         "claims.csv",
-        ",354,,2004-09-02,",
-        ",35x,,2004-09-02,",
+        ",354,,,,deprecated,",
+        ",35x,,,,deprecated,",
     );
     edit(
         dir.path(),
@@ -459,7 +466,12 @@ fn a_folder_without_the_new_columns_still_imports() {
         assert_eq!(ds.event.approximation, None);
         assert_eq!(ds.event.approximation_percent(), 10);
         import_dir(&db, old.path()).unwrap();
-        assert_eq!(service::dataset(&db, SLUG).unwrap().claims.len(), ds.claims.len(), "{}", t.name);
+        assert_eq!(
+            service::dataset(&db, SLUG).unwrap().claims.len(),
+            ds.claims.len(),
+            "{}",
+            t.name
+        );
         // Exported, the columns are there, empty.
         let out = export_bytes(&db, SLUG);
         let claims = String::from_utf8(out[3].1.clone()).unwrap();

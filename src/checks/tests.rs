@@ -1008,14 +1008,20 @@ fn approximate_claims_are_widened_by_the_events_approximation() {
     // … but not at 5% (152–168).
     ds.event.approximation = Some(5);
     let r = run(&ds);
-    assert_eq!(find(&r, "within_sources", "fire").outcome, Outcome::Violated);
+    assert_eq!(
+        find(&r, "within_sources", "fire").outcome,
+        Outcome::Violated
+    );
     // "more than 160" does not back 160 itself.
     ds.figures[0].best = Some(160);
     ds.claims[0].qualifier = Some(Qualifier::MoreThan);
     ds.claims[0].best = None;
     ds.claims[0].low = Some(160);
     let r = run(&ds);
-    assert_eq!(find(&r, "within_sources", "fire").outcome, Outcome::Violated);
+    assert_eq!(
+        find(&r, "within_sources", "fire").outcome,
+        Outcome::Violated
+    );
 }
 
 #[test]

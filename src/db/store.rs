@@ -348,8 +348,9 @@ pub fn load_dataset(c: &mut Conn, slug: &str) -> Result<Option<Dataset>> {
         approximation: e
             .approximation
             .map(|a| {
-                u32::try_from(a)
-                    .map_err(|_| Error::Database(format!("stored approximation {a} is out of range")))
+                u32::try_from(a).map_err(|_| {
+                    Error::Database(format!("stored approximation {a} is out of range"))
+                })
             })
             .transpose()?,
     };

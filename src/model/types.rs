@@ -314,10 +314,14 @@ impl Claim {
     pub fn shape_problems(&self) -> Vec<(&'static str, String)> {
         let mut out = self.value().shape_problems();
         match self.qualifier {
-            Some(Qualifier::MoreThan) if self.low.is_none() || self.best.is_some() || self.high.is_some() => {
+            Some(Qualifier::MoreThan)
+                if self.low.is_none() || self.best.is_some() || self.high.is_some() =>
+            {
                 out.push(("qualifier", "more_than keeps the stated number in low, and only there: \"more than 1,100\" is low 1100".into()));
             }
-            Some(Qualifier::FewerThan) if self.high.is_none() || self.best.is_some() || self.low.is_some() => {
+            Some(Qualifier::FewerThan)
+                if self.high.is_none() || self.best.is_some() || self.low.is_some() =>
+            {
                 out.push(("qualifier", "fewer_than keeps the stated number in high, and only there: \"fewer than 50\" is high 50".into()));
             }
             Some(Qualifier::FewerThan) if self.high == Some(0) => {
@@ -343,7 +347,8 @@ impl Claim {
 
     /// The claim's date as people write it, or "undated".
     pub fn dated(&self) -> String {
-        self.as_of.map_or_else(|| "undated".to_string(), |d| d.long())
+        self.as_of
+            .map_or_else(|| "undated".to_string(), |d| d.long())
     }
 }
 
@@ -351,7 +356,12 @@ impl Claim {
 mod tests {
     use super::*;
 
-    fn claim(low: Option<i64>, best: Option<i64>, high: Option<i64>, q: Option<Qualifier>) -> Claim {
+    fn claim(
+        low: Option<i64>,
+        best: Option<i64>,
+        high: Option<i64>,
+        q: Option<Qualifier>,
+    ) -> Claim {
         Claim {
             id: "c".into(),
             figure: "f".into(),
@@ -377,29 +387,53 @@ mod tests {
     fn qualifiers_give_the_interval_the_source_means() {
         let about = Some(Qualifier::Approximate);
         // "some 160" at 10%: 144–176.
-        assert_eq!(claim(None, Some(160), None, about).interval(10), iv(144, Some(176)));
+        assert_eq!(
+            claim(None, Some(160), None, about).interval(10),
+            iv(144, Some(176))
+        );
         // Rounded outward: 13 ± 10% is 11.7–14.3, so 11–15.
-        assert_eq!(claim(None, Some(13), None, about).interval(10), iv(11, Some(15)));
+        assert_eq!(
+            claim(None, Some(13), None, about).interval(10),
+            iv(11, Some(15))
+        );
         // A range widens at both ends; an open end stays open.
-        assert_eq!(claim(Some(58), None, Some(76), about).interval(10), iv(52, Some(84)));
-        assert_eq!(claim(Some(800), None, None, about).interval(5), iv(760, None));
-        assert_eq!(claim(None, None, Some(50), about).interval(10), iv(0, Some(55)));
+        assert_eq!(
+            claim(Some(58), None, Some(76), about).interval(10),
+            iv(52, Some(84))
+        );
+        assert_eq!(
+            claim(Some(800), None, None, about).interval(5),
+            iv(760, None)
+        );
+        assert_eq!(
+            claim(None, None, Some(50), about).interval(10),
+            iv(0, Some(55))
+        );
         // 0% leaves the number as written.
-        assert_eq!(claim(None, Some(700), None, about).interval(0), iv(700, Some(700)));
+        assert_eq!(
+            claim(None, Some(700), None, about).interval(0),
+            iv(700, Some(700))
+        );
         // "more than 1,100" is 1,101 and up; "fewer than 50" at most 49.
         let more = claim(Some(1100), None, None, Some(Qualifier::MoreThan));
         assert_eq!(more.interval(10), iv(1101, None));
         let fewer = claim(None, None, Some(50), Some(Qualifier::FewerThan));
         assert_eq!(fewer.interval(10), iv(0, Some(49)));
         // No qualifier: the value as written, whatever the tolerance.
-        assert_eq!(claim(None, Some(334), None, None).interval(10), iv(334, Some(334)));
+        assert_eq!(
+            claim(None, Some(334), None, None).interval(10),
+            iv(334, Some(334))
+        );
     }
 
     #[test]
     fn stated_as_the_source_says_it() {
         let about = Some(Qualifier::Approximate);
         assert_eq!(claim(None, Some(160), None, about).stated(), "about 160");
-        assert_eq!(claim(Some(58), None, Some(76), about).stated(), "about 58–76");
+        assert_eq!(
+            claim(Some(58), None, Some(76), about).stated(),
+            "about 58–76"
+        );
         let more = claim(Some(1100), None, None, Some(Qualifier::MoreThan));
         assert_eq!(more.stated(), "more than 1,100");
         let fewer = claim(None, None, Some(50), Some(Qualifier::FewerThan));
@@ -407,13 +441,22 @@ mod tests {
         assert_eq!(claim(Some(800), None, None, None).stated(), "800+");
         assert_eq!(claim(None, Some(1128), None, None).dated(), "undated");
         let mut dated = claim(None, Some(1128), None, None);
-        dated.as_of = Some("2004-09-07".parse().unwrap_or_else(|e: String| panic!("{e}")));
+        dated.as_of = Some(
+            "2004-09-07"
+                .parse()
+                .unwrap_or_else(|e: String| panic!("{e}")),
+        );
         assert_eq!(dated.dated(), "7 September 2004");
     }
 
     #[test]
     fn a_qualifier_needs_its_number_where_it_belongs() {
-        let fields = |c: Claim| c.shape_problems().into_iter().map(|(f, _)| f).collect::<Vec<_>>();
+        let fields = |c: Claim| {
+            c.shape_problems()
+                .into_iter()
+                .map(|(f, _)| f)
+                .collect::<Vec<_>>()
+        };
         let more = Some(Qualifier::MoreThan);
         let fewer = Some(Qualifier::FewerThan);
         assert_eq!(fields(claim(None, Some(1100), None, more)), ["qualifier"]);
