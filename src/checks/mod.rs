@@ -57,6 +57,7 @@ mod figures;
 mod index;
 mod linear;
 mod relations;
+mod solver;
 mod sources;
 mod what_if;
 
