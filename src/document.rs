@@ -54,6 +54,10 @@ pub fn build(ds: &Dataset, header: &Header<'_>, checks: &Report) -> Result<Publi
         }
         if let Json::Object(m) = &mut v {
             m.insert("claims".into(), Json::Array(shown));
+            // The tightest range the ranges, breakdowns and rules allow.
+            if let Some(imp) = checks.implied.get(&f.key) {
+                m.insert("implied".into(), serde_json::to_value(imp)?);
+            }
         }
         figures.push(v);
     }

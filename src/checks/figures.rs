@@ -27,6 +27,7 @@ pub(super) fn range(ix: &Index, out: &mut Vec<CheckResult>) {
             sources: Vec::new(),
             claim: None,
             message: format!("{} is {v}: {}", f.key, join(&problems)),
+            class: super::Class::default(),
         });
     }
     for c in &ix.ds.claims {
@@ -50,6 +51,7 @@ pub(super) fn range(ix: &Index, out: &mut Vec<CheckResult>) {
                 c.figure,
                 join(&problems)
             ),
+            class: super::Class::default(),
         });
     }
 }
@@ -127,6 +129,7 @@ pub(super) fn cited_and_within(ix: &Index, out: &mut Vec<CheckResult>) {
             sources,
             claim: None,
             message,
+            class: super::Class::default(),
         });
     }
     out.append(&mut within);
@@ -191,5 +194,6 @@ fn within_sources(ix: &Index, i: usize, sources: Vec<String>) -> Option<CheckRes
         sources,
         claim: None,
         message,
+        class: super::Class::default(),
     })
 }

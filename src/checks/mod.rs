@@ -55,6 +55,7 @@
 
 mod figures;
 mod index;
+mod joint;
 mod linear;
 mod relations;
 mod solver;
@@ -124,6 +125,64 @@ pub struct CheckResult {
     pub claim: Option<String>,
     /// What a curator reads: which figures, which values, which sources.
     pub message: String,
+    /// Whether it blocks publishing, needs a curator's attention, or only
+    /// confirms consistency.
+    #[serde(default)]
+    pub class: Class,
+}
+
+/// What a result asks of people.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Class {
+    /// A violated error: publishing is refused.
+    Blocks,
+    /// A source contradicting itself, a claim that would break a rule or
+    /// breakdown, a curated range wider than implied or not backed by its
+    /// sources, constraints that cannot hold together (warnings), anything
+    /// the checks could not decide.
+    Attention,
+    /// Holds, or uncertain only as to where in the ranges the truth lies
+    /// while everything holds together.
+    #[default]
+    Consistent,
+}
+
+impl CheckResult {
+    /// The class of this result, from its check, outcome and severity.
+    fn classify(&self) -> Class {
+        if self.blocks() {
+            Class::Blocks
+        } else if self.outcome == Outcome::Violated
+            || self.check == "implied"
+            || (self.check == "joint" && self.outcome != Outcome::Holds)
+            || (self.check == "within_sources" && self.outcome != Outcome::Holds)
+        {
+            Class::Attention
+        } else {
+            Class::Consistent
+        }
+    }
+}
+
+/// A figure's implied range: the tightest one consistent with the curated
+/// ranges, breakdowns and rules together. `high` absent when open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Implied {
+    pub low: i64,
+    pub high: Option<i64>,
 }
 
 impl CheckResult {
@@ -144,6 +203,10 @@ pub struct Report {
     /// included); otherwise `holds`.
     pub status: Outcome,
     pub results: Vec<CheckResult>,
+    /// Each figure's implied range, by key; absent when the constraints
+    /// cannot all hold together (or could not be judged).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub implied: std::collections::BTreeMap<String, Implied>,
 }
 
 /// Runs every check on the dataset.
@@ -160,11 +223,30 @@ pub fn run(ds: &Dataset) -> Report {
     sources::check(&ix, &mut results);
     let published = what_if::Published { rules, breakdowns };
     what_if::check(&ix, &published, &mut results);
+    let joint = joint::check(&ix, &published, &mut results);
+    for r in &mut results {
+        r.class = r.classify();
+    }
     let status = status(&results);
+    let implied = joint
+        .implied
+        .iter()
+        .enumerate()
+        .filter_map(|(f, iv)| {
+            let iv = (*iv)?;
+            let low = i64::try_from(iv.lo).ok()?;
+            let high = match iv.hi {
+                Some(h) => Some(i64::try_from(h).ok()?),
+                None => None,
+            };
+            Some((ix.key(f).to_string(), Implied { low, high }))
+        })
+        .collect();
     Report {
         event: ds.event.slug.clone(),
         status,
         results,
+        implied,
     }
 }
 
@@ -196,6 +278,7 @@ fn breakdowns(ix: &Index, out: &mut Vec<CheckResult>) -> Vec<Option<Outcome>> {
                 sources: Vec::new(),
                 claim: None,
                 message: relations::breakdown_message(ix, &e),
+                class: Class::default(),
             });
             Some(e.outcome)
         })
@@ -233,6 +316,7 @@ fn rules(ix: &Index, out: &mut Vec<CheckResult>) -> Vec<Option<Outcome>> {
                 sources: Vec::new(),
                 claim: None,
                 message,
+                class: Class::default(),
             });
             compiled.body.is_ok().then_some(outcome)
         })
@@ -245,20 +329,42 @@ impl Report {
         self.results.iter().filter(|r| r.blocks()).collect()
     }
 
-    /// The report as a curator reads it: one line per result that does not
-    /// hold, in the report's order ("violated (error) breakdown fatalities:
-    /// …", "uncertain (warning) rule:militants-official-count: …"), then a
-    /// summary line with the status and the counts.
+    /// The report as a curator reads it, in three parts: what blocks
+    /// publishing, then what needs a curator's attention, one line each
+    /// ("violated (error) breakdown fatalities: …"); then how many results
+    /// only confirm consistency (counted, not listed); then a summary line
+    /// with the status and the counts.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail.
-        for r in self.results.iter().filter(|r| r.outcome != Outcome::Holds) {
-            let _ = write!(out, "{} ({}) {}", r.outcome, r.severity, r.check);
-            if !r.check.contains(':') {
-                let _ = write!(out, " {}", r.subject);
+        for (class, title) in [
+            (Class::Blocks, "Blocks publishing"),
+            (Class::Attention, "Needs a curator's attention"),
+        ] {
+            let listed: Vec<&CheckResult> =
+                self.results.iter().filter(|r| r.class == class).collect();
+            if listed.is_empty() {
+                continue;
             }
-            let _ = writeln!(out, ": {}", r.message);
+            let _ = writeln!(out, "{title} ({}):", listed.len());
+            for r in listed {
+                let _ = write!(out, "{} ({}) {}", r.outcome, r.severity, r.check);
+                if !r.check.contains(':') {
+                    let _ = write!(out, " {}", r.subject);
+                }
+                let _ = writeln!(out, ": {}", r.message);
+            }
         }
+        let consistent = self
+            .results
+            .iter()
+            .filter(|r| r.class == Class::Consistent)
+            .count();
+        let _ = writeln!(
+            out,
+            "Confirms consistency: {consistent} results (not listed); {} figures with an implied range",
+            self.implied.len()
+        );
         let count = |o: Outcome| self.results.iter().filter(|r| r.outcome == o).count();
         let _ = writeln!(
             out,

@@ -168,15 +168,13 @@ impl<'a> Solver<'a> {
                 return Err(Stop::Budget);
             }
             self.budget -= cost;
-            let result = self
-                .narrow(d, &row.terms, row.rhs, 1)
-                .and_then(|()| {
-                    if row.eq {
-                        self.narrow(d, &row.terms, row.rhs, -1)
-                    } else {
-                        Ok(())
-                    }
-                });
+            let result = self.narrow(d, &row.terms, row.rhs, 1).and_then(|()| {
+                if row.eq {
+                    self.narrow(d, &row.terms, row.rhs, -1)
+                } else {
+                    Ok(())
+                }
+            });
             if let Err(e) = result {
                 self.clear_queue();
                 return Err(e);
@@ -285,7 +283,7 @@ impl<'a> Solver<'a> {
             };
             let (lo, hi) = (d.lo[var], d.hi[var]);
             let mid = match hi {
-                Some(h) => lo + (h - lo) / 2,
+                Some(h) => lo.saturating_add(h.saturating_sub(lo) / 2),
                 None => lo.saturating_mul(2).saturating_add(16),
             };
             let mut alts = [(0, None); 3];
@@ -293,14 +291,14 @@ impl<'a> Solver<'a> {
             match (prefer, hi) {
                 (Prefer::High, Some(h)) => {
                     alts[0] = (h, Some(h));
-                    alts[1] = (mid + 1, Some(h - 1));
+                    alts[1] = (mid.saturating_add(1), Some(h.saturating_sub(1)));
                     alts[2] = (lo, Some(mid));
                     count = 3;
                 }
                 _ => {
                     alts[0] = (lo, Some(lo));
-                    alts[1] = (lo + 1, Some(mid));
-                    alts[2] = (mid + 1, hi);
+                    alts[1] = (lo.saturating_add(1), Some(mid));
+                    alts[2] = (mid.saturating_add(1), hi);
                     count = 3;
                 }
             }
@@ -326,6 +324,12 @@ impl<'a> Solver<'a> {
                 let (l, h) = f.alts[f.next];
                 f.next += 1;
                 self.undo(d, to);
+                // Every branch costs, so that a search over open domains
+                // ends with its budget.
+                if self.budget == 0 {
+                    break 'outer Verdict::Unknown;
+                }
+                self.budget -= 1;
                 if h.is_some_and(|h| h < l) {
                     continue;
                 }
@@ -447,7 +451,10 @@ impl<'a> Solver<'a> {
                         }
                     }
                     Verdict::Unsat => {
-                        if self.tighten(&mut d, v, Some(top + 1), None).is_err() {
+                        if self
+                            .tighten(&mut d, v, Some(top.saturating_add(1)), None)
+                            .is_err()
+                        {
                             return Err(Verdict::Unknown);
                         }
                         width = width.saturating_mul(2);
@@ -492,7 +499,10 @@ impl<'a> Solver<'a> {
                         }
                     }
                     Verdict::Unsat => {
-                        if self.tighten(&mut d, v, None, Some(bottom - 1)).is_err() {
+                        if self
+                            .tighten(&mut d, v, None, Some(bottom.saturating_sub(1)))
+                            .is_err()
+                        {
                             return Err(Verdict::Unknown);
                         }
                         width = width.saturating_mul(2);
@@ -582,7 +592,10 @@ mod tests {
         assert_eq!(b.dom.hi, [Some(2), Some(4)]);
         // 2a = b, b in 3..=3: none.
         let mut s = Solver::new(2, &rows, 10_000);
-        assert_eq!(s.feasible(dom(&[(0, Some(10)), (3, Some(3))])), Verdict::Unsat);
+        assert_eq!(
+            s.feasible(dom(&[(0, Some(10)), (3, Some(3))])),
+            Verdict::Unsat
+        );
     }
 
     /// Every assignment of small bounded domains.

@@ -202,5 +202,6 @@ fn one_source(
         sources: vec![key.to_string()],
         claim: None,
         message,
+        class: super::Class::default(),
     })
 }

@@ -80,6 +80,7 @@ pub(super) fn check(ix: &Index, published: &Published, out: &mut Vec<CheckResult
             sources: vec![claim.source.clone()],
             claim: Some(claim.id.clone()),
             message,
+            class: super::Class::default(),
         });
     }
 }
