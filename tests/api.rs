@@ -630,6 +630,10 @@ async fn the_memorial_page_is_accessible_html() {
         "{html}"
     );
     assert!(html.contains("<span class=\"value\">more than 1,100</span>"));
+    // The implied range beside the curated one, where it is narrower.
+    assert!(
+        html.contains("334 (334–335) <span class=\"implied\">(sources and rules allow 334)</span>")
+    );
     assert!(
         html.contains("Website of the town of Beslan</a>, undated")
             || html.contains("Website of the town of Beslan, undated")

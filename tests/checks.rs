@@ -47,6 +47,7 @@ fn beslan_has_no_violated_error_and_every_uncertain_one_is_a_real_dispute() {
             "militants.died",
             "militants.entered",
             "militants.origin",
+            "outpatients-and-hospitalised-within-injured",
         ],
         "{}",
         report.to_text()
@@ -63,6 +64,39 @@ fn beslan_has_no_violated_error_and_every_uncertain_one_is_a_real_dispute() {
         "{}",
         toll.message
     );
+    // Together they hold: each of them is uncertain only as to where in the
+    // ranges the truth lies, so none is listed for a curator.
+    let joint = report.results.iter().find(|r| r.check == "joint").unwrap();
+    assert_eq!(joint.outcome, Outcome::Holds, "{}", joint.message);
+    assert!(report
+        .results
+        .iter()
+        .filter(|r| r.severity == Severity::Error && r.outcome == Outcome::Uncertain)
+        .all(|r| r.class == checks::Class::Consistent));
+    // What the ranges and rules allow: the toll is 334, the injured at
+    // least 1,137 (as curated), and two curated ranges are wider.
+    assert_eq!(
+        report.implied["fatalities"],
+        checks::Implied {
+            low: 334,
+            high: Some(334)
+        }
+    );
+    assert_eq!(
+        report.implied["injured.total"],
+        checks::Implied {
+            low: 1137,
+            high: None
+        }
+    );
+    let mut wider: Vec<&str> = report
+        .results
+        .iter()
+        .filter(|r| r.check == "implied")
+        .map(|r| r.subject.as_str())
+        .collect();
+    wider.sort();
+    assert_eq!(wider, ["fatalities", "militants.died_before_storming"]);
     // Every error check on a figure with an exact value holds.
     let holds = report
         .results
@@ -235,5 +269,31 @@ fn the_published_document_carries_its_check_report() {
         let doc: Value = serde_json::from_str(&v.document).unwrap();
         let stored: checks::Report = serde_json::from_value(doc["checks"].clone()).unwrap();
         assert_eq!(stored, checks::run(&beslan()), "{}", t.name);
+        // Each figure carries its implied range beside its curated one.
+        let figure = |k: &str| {
+            doc["figures"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["key"] == k)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(
+            figure("fatalities")["implied"],
+            serde_json::json!({"low": 334, "high": 334}),
+            "{}",
+            t.name
+        );
+        assert_eq!(
+            figure("injured.total")["implied"],
+            serde_json::json!({"low": 1137, "high": null})
+        );
+        // And the dataset read back from the document is the dataset.
+        assert_eq!(vigil::document::dataset(&v.document).unwrap(), {
+            let mut ds = beslan();
+            ds.sort();
+            ds
+        });
     }
 }

@@ -6,7 +6,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::{admin_api, api, audit, metrics, site};
 use crate::accounts::{Principal, PrincipalKind, Role};
-use crate::checks::{CheckResult, Outcome, Report};
+use crate::checks::{CheckResult, Class, Implied, Outcome, Report};
 use crate::db::VersionInfo;
 use crate::model::{
     Breakdown, Change, Claim, Event, Figure, Qualifier, Rank, Reason, Rule, Severity, Source,
@@ -60,14 +60,6 @@ pub struct PublishedFigure {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub implied: Option<Implied>,
     pub claims: Vec<PublishedClaim>,
-}
-
-/// A figure's implied range: `high` absent when unbounded.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Implied {
-    pub low: i64,
-    pub high: Option<i64>,
 }
 
 /// A claim as published: its fields, and how a reader says it.
@@ -169,6 +161,7 @@ pub type DiffSchema = Diff;
         PublishedFigure,
         PublishedClaim,
         Implied,
+        Class,
         Qualifier,
         Diff,
         Change,
