@@ -8,7 +8,7 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
-use vigil::accounts::{Principal, PrincipalKind, Role};
+use vigil::accounts::{Principal, Role};
 use vigil::db::{Db, Edit};
 use vigil::files::Folder;
 use vigil::service::{self, Context};
@@ -30,11 +30,7 @@ fn generated() -> Folder {
 }
 
 fn person(name: &str, role: Role) -> Principal {
-    Principal {
-        name: name.into(),
-        kind: PrincipalKind::User,
-        roles: vec![role],
-    }
+    Principal::user(name, &[role])
 }
 
 /// A submitted changeset of `EDITS` edits (new notes on 1,000 figures).
@@ -90,6 +86,7 @@ fn approve(c: &mut Criterion) {
                     &Context::actor("user:rafael"),
                     &reviewer,
                     id,
+                    vigil::service::changesets::get(&db, id).unwrap().revision,
                     None,
                 )
                 .unwrap();
@@ -126,6 +123,7 @@ fn approve(c: &mut Criterion) {
                         &Context::actor("user:rafael"),
                         &reviewer,
                         id,
+                        vigil::service::changesets::get(&db, id).unwrap().revision,
                         None,
                     )
                     .unwrap();

@@ -53,6 +53,7 @@ fn entry(seq: i64) -> Entry {
             (seq as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
         )),
         client: Some(format!("192.0.2.{}", seq % 255)),
+        client_request_id: None,
     }
 }
 
@@ -140,7 +141,7 @@ fn verify_sqlite(c: &mut Criterion) {
 /// What an audit entry adds to an edit: one edit of a changeset (its
 /// transaction, with its entry) against appending one entry alone.
 fn entry_cost(c: &mut Criterion) {
-    use vigil::accounts::{Principal, PrincipalKind, Role};
+    use vigil::accounts::{Principal, Role};
     use vigil::db::Db;
     use vigil::model::{ItemEdit, Table};
     use vigil::service::{self, changesets::Precondition, Context};
@@ -150,11 +151,7 @@ fn entry_cost(c: &mut Criterion) {
     let folder =
         vigil::files::Folder::read_dir(std::path::Path::new("imports/beslan-2004")).unwrap();
     service::import(&db, &Context::actor("bench"), &folder, false).unwrap();
-    let clara = Principal {
-        name: "clara".into(),
-        kind: PrincipalKind::User,
-        roles: vec![Role::Curator],
-    };
+    let clara = Principal::user("clara", &[Role::Curator]);
     let ctx = Context::actor("user:clara");
     let id = service::changesets::open(&db, &ctx, &clara, "beslan-2004", "bench").unwrap();
     let mut n = 0u64;

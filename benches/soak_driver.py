@@ -260,6 +260,7 @@ class Run:
                 time.sleep(0.2)
                 continue
             queue = [cs["id"] for cs in got[2]]
+            revision = {cs["id"]: cs["revision"] for cs in got[2]}
             with self.lock:
                 mine = [cid for cid in reversed(queue) if cid in self.pending]
             if not mine:
@@ -268,8 +269,9 @@ class Run:
             for cid in mine:
                 with self.lock:
                     p = self.pending[cid]
+                seen = {"If-Match": str(revision[cid])}
                 got = c.request("approve", "POST", f"/api/v1/changesets/{cid}/approve", {},
-                                expect=(200, 409))
+                                headers=seen, expect=(200, 409))
                 if not got:
                     continue
                 status, _, body = got
@@ -289,7 +291,7 @@ class Run:
                                          id=cid, figure=p["figure"], body=body)
                     self.conflicts.append({"id": cid, "figure": p["figure"], "detail": detail})
                     got = c.request("reject", "POST", f"/api/v1/changesets/{cid}/reject",
-                                    {"comment": "conflict: " + detail[:1500]})
+                                    {"comment": "conflict: " + detail[:1500]}, headers=seen)
                     if not got or got[0] != 200:
                         continue
                 with self.lock:

@@ -7,65 +7,65 @@ use std::sync::{Arc, Mutex, OnceLock};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::words::word_enum;
 
-/// What a person may do. A user may hold several roles.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Manages accounts, roles and API tokens.
-    Admin,
-    /// Drafts changesets and submits them for review.
-    Curator,
-    /// Approves or rejects changesets authored by others.
-    Reviewer,
-    /// Reads everything, drafts and the audit log included; changes nothing.
-    Auditor,
+word_enum! {
+    /// What a person may do. A user may hold several roles.
+    Role {
+        /// Manages accounts, roles and API tokens.
+        Admin = "admin",
+        /// Drafts changesets and submits them for review.
+        Curator = "curator",
+        /// Approves or rejects changesets written by others.
+        Reviewer = "reviewer",
+        /// Reads everything, drafts and the audit log included; changes nothing.
+        Auditor = "auditor",
+    }
 }
 
-impl Role {
-    pub const ALL: [Role; 4] = [Role::Admin, Role::Curator, Role::Reviewer, Role::Auditor];
+word_enum! {
+    /// What a use case needs: the one authorization policy. Every service
+    /// use case asks it of the principal; the HTTP extractors and the panel
+    /// ask the same table for their coarse checks.
+    Permission {
+        /// Open, edit, submit and withdraw changesets.
+        EditChangesets = "edit_changesets",
+        /// Approve and reject changesets written by others.
+        Review = "review",
+        /// Read the audit log and verify it.
+        ReadAudit = "read_audit",
+        /// Manage accounts and API tokens.
+        ManageAccounts = "manage_accounts",
+        /// Read changesets and drafts.
+        ReadDrafts = "read_drafts",
+    }
+}
 
-    pub fn as_str(self) -> &'static str {
+impl Permission {
+    /// The roles that carry it: any one will do.
+    pub fn roles(self) -> &'static [Role] {
         match self {
-            Role::Admin => "admin",
-            Role::Curator => "curator",
-            Role::Reviewer => "reviewer",
-            Role::Auditor => "auditor",
+            Permission::EditChangesets => &[Role::Curator],
+            Permission::Review => &[Role::Reviewer],
+            Permission::ReadAudit => &[Role::Auditor, Role::Admin],
+            Permission::ManageAccounts => &[Role::Admin],
+            Permission::ReadDrafts => Role::ALL,
         }
     }
-}
 
-impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| {
-                format!("'{s}' is not a role; the roles are admin, curator, reviewer, auditor")
-            })
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+    /// Who has it, in words.
+    pub fn holders(self) -> &'static str {
+        match self {
+            Permission::EditChangesets => "a curator",
+            Permission::Review => "a reviewer",
+            Permission::ReadAudit => "an auditor or admin",
+            Permission::ManageAccounts => "an admin",
+            Permission::ReadDrafts => "someone with an account",
+        }
     }
 }
 
@@ -95,6 +95,9 @@ pub struct Principal {
     pub name: String,
     pub kind: PrincipalKind,
     pub roles: Vec<Role>,
+    /// For a token, the person it acts for (who created it), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -102,18 +105,81 @@ pub struct Principal {
 pub enum PrincipalKind {
     User,
     Token,
+    /// The operator at the command line, who holds the database itself.
+    Operator,
 }
 
 impl Principal {
+    /// A person logged in with a session.
+    pub fn user(name: &str, roles: &[Role]) -> Self {
+        Self {
+            name: name.to_string(),
+            kind: PrincipalKind::User,
+            roles: roles.to_vec(),
+            owner: None,
+        }
+    }
+
+    /// An API token, acting for its owner when it has one.
+    pub fn token(name: &str, roles: &[Role], owner: Option<&str>) -> Self {
+        Self {
+            name: name.to_string(),
+            kind: PrincipalKind::Token,
+            roles: roles.to_vec(),
+            owner: owner.map(str::to_string),
+        }
+    }
+
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }
 
-    /// The actor as the audit log names it: `user:<name>` or `token:<name>`.
+    /// Whether the policy grants `p`.
+    pub fn may(&self, p: Permission) -> bool {
+        p.roles().iter().any(|r| self.has(*r))
+    }
+
+    /// The policy's answer, as an error saying what was needed.
+    pub fn require(&self, p: Permission) -> Result<()> {
+        if self.may(p) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(format!(
+                "this needs {}; {} has the roles: {}",
+                p.holders(),
+                self.name,
+                format_roles(&self.roles)
+            )))
+        }
+    }
+
+    /// The operator at the command line (`cli:<os user>`): every role.
+    pub fn operator(os_user: &str) -> Self {
+        Self {
+            name: os_user.to_string(),
+            kind: PrincipalKind::Operator,
+            roles: Role::ALL.to_vec(),
+            owner: None,
+        }
+    }
+
+    /// The credential as the audit log names it: `user:<name>`,
+    /// `token:<name>` or `cli:<os user>`.
     pub fn actor(&self) -> String {
         match self.kind {
             PrincipalKind::User => format!("user:{}", self.name),
             PrincipalKind::Token => format!("token:{}", self.name),
+            PrincipalKind::Operator => format!("cli:{}", self.name),
+        }
+    }
+
+    /// The person four-eyes review counts: `user:<name>` for a session and
+    /// for a token its owner made; `token:<name>` only for a token made at
+    /// the command line without an owner.
+    pub fn person(&self) -> String {
+        match (self.kind, &self.owner) {
+            (PrincipalKind::Token, Some(owner)) => format!("user:{owner}"),
+            _ => self.actor(),
         }
     }
 }
@@ -313,6 +379,52 @@ impl SessionPolicy {
     }
 }
 
+/// Tallies log-ins refused while locked out, so that an attack shows in the
+/// audit log without flooding it: at most one entry per account name and
+/// address per minute, carrying how many were refused since the previous
+/// entry for that pair.
+#[derive(Default)]
+pub struct RefusalTally {
+    state: Mutex<HashMap<(String, String), Tally>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Tally {
+    /// The minute of the last entry written, as minutes since the epoch.
+    written: i64,
+    /// Refusals since then.
+    pending: u64,
+}
+
+impl RefusalTally {
+    /// Counts one refusal of `name` from `address` at `now`; answers the
+    /// count to write when an entry is due (the first refusal of the pair
+    /// in a new minute), including this one.
+    pub fn refuse(&self, name: &str, address: &str, now: DateTime<Utc>) -> Option<u64> {
+        let minute = now.timestamp().div_euclid(60);
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.len() > 100_000 {
+            state.retain(|_, t| minute - t.written < 15);
+        }
+        let t = state
+            .entry((name.to_string(), address.to_string()))
+            .or_insert(Tally {
+                written: minute - 1,
+                pending: 0,
+            });
+        t.pending += 1;
+        if t.written == minute {
+            return None;
+        }
+        let count = t.pending;
+        *t = Tally {
+            written: minute,
+            pending: 0,
+        };
+        Some(count)
+    }
+}
+
 /// Counts failed log-ins per key (an account name, a client address) and
 /// locks a key out for a while after too many; the lockout ends by itself.
 /// Held in memory: each replica counts for itself.
@@ -393,7 +505,7 @@ mod tests {
         );
         assert!(parse_roles("root")
             .unwrap_err()
-            .contains("'root' is not a role"));
+            .contains("'root' is not one of: admin, curator, reviewer, auditor"));
         assert_eq!(
             format_roles(&[Role::Reviewer, Role::Admin]),
             "admin reviewer"

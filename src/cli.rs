@@ -273,6 +273,11 @@ pub enum TokenCommand {
         name: String,
         #[arg(long = "role", required = true, num_args = 1..)]
         roles: Vec<String>,
+        /// The person the token acts for: its edits count as theirs for
+        /// four-eyes review, and disabling them revokes it. Without it the
+        /// token counts as a person of its own.
+        #[arg(long)]
+        owner: Option<String>,
     },
     /// Revoke a token; it stops working at once.
     Revoke { name: String },
@@ -311,30 +316,30 @@ fn read_password(name: &str) -> Result<String> {
 
 fn user(url: &str, cmd: UserCommand) -> Result<()> {
     let db = open(url)?;
-    let ctx = Context::cli();
+    let (ctx, me) = service::operator();
     match cmd {
         UserCommand::Add { name, roles: r } => {
             let r = roles(&r)?;
             let password = read_password(&name)?;
-            let u = service::accounts::add_user(&db, &ctx, &name, &password, &r)?;
+            let u = service::accounts::add_user(&db, &ctx, &me, &name, &password, &r)?;
             println!("added {} ({})", u.name, format_roles(&u.roles));
         }
         UserCommand::Disable { name } => {
-            service::accounts::set_disabled(&db, &ctx, &name, true)?;
+            service::accounts::set_disabled(&db, &ctx, &me, &name, true)?;
             println!("disabled {name}; their sessions have ended");
         }
         UserCommand::Enable { name } => {
-            service::accounts::set_disabled(&db, &ctx, &name, false)?;
+            service::accounts::set_disabled(&db, &ctx, &me, &name, false)?;
             println!("enabled {name}");
         }
         UserCommand::ResetPassword { name } => {
             service::accounts::user(&db, &name)?;
             let password = read_password(&name)?;
-            service::accounts::reset_password(&db, &ctx, &name, &password)?;
+            service::accounts::reset_password(&db, &ctx, &me, &name, &password)?;
             println!("set a new password for {name}; their sessions have ended");
         }
         UserCommand::Roles { name, roles: r } => {
-            let u = service::accounts::set_roles(&db, &ctx, &name, &roles(&r)?)?;
+            let u = service::accounts::set_roles(&db, &ctx, &me, &name, &roles(&r)?)?;
             println!("{} now has: {}", u.name, format_roles(&u.roles));
         }
         UserCommand::List => {
@@ -353,10 +358,21 @@ fn user(url: &str, cmd: UserCommand) -> Result<()> {
 
 fn token(url: &str, cmd: TokenCommand) -> Result<()> {
     let db = open(url)?;
-    let ctx = Context::cli();
+    let (ctx, me) = service::operator();
     match cmd {
-        TokenCommand::Create { name, roles: r } => {
-            let (t, secret) = service::accounts::create_token(&db, &ctx, &name, &roles(&r)?)?;
+        TokenCommand::Create {
+            name,
+            roles: r,
+            owner,
+        } => {
+            let (t, secret) = service::accounts::create_token(
+                &db,
+                &ctx,
+                &me,
+                &name,
+                &roles(&r)?,
+                owner.as_deref(),
+            )?;
             eprintln!(
                 "created token {} ({}); it is shown this once, keep it safe:",
                 t.name,
@@ -365,11 +381,11 @@ fn token(url: &str, cmd: TokenCommand) -> Result<()> {
             println!("{secret}");
         }
         TokenCommand::Revoke { name } => {
-            service::accounts::revoke_token(&db, &ctx, &name)?;
+            service::accounts::revoke_token(&db, &ctx, &me, &name)?;
             println!("revoked {name}");
         }
         TokenCommand::List => {
-            for t in service::accounts::tokens(&db)? {
+            for t in service::accounts::tokens(&db, &me)? {
                 println!(
                     "{}\t{}\tcreated {} by {}{}",
                     t.name,

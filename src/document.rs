@@ -108,7 +108,7 @@ pub fn dataset(json: &str) -> Result<Dataset> {
     let get = |k: &str| {
         v.get(k)
             .cloned()
-            .ok_or_else(|| Error::Database(format!("stored document has no '{k}'")))
+            .ok_or_else(|| Error::Internal(format!("stored document has no '{k}'")))
     };
     let mut figures = Vec::new();
     let mut claims: Vec<Claim> = Vec::new();

@@ -1,5 +1,26 @@
 //! The one error type of vigil. The CLI turns it into a message and an exit
 //! status; the HTTP layer into an `application/problem+json` response.
+//!
+//! # Policy
+//!
+//! - **Who raises what.** The domain, the checks and the file reader raise
+//!   what is wrong with the input (`Files`, `BadRequest`, `Refused`, …) in
+//!   words for the person who sent it, naming where. Storage raises
+//!   `Database`, classified once here from the driver's error kinds and
+//!   codes into a [`Fault`], the driver's error kept as its source. Data
+//!   vigil wrote itself that does not read back (a stored state, a stored
+//!   document) is `Internal`: a bug or a damaged store, never the caller's
+//!   fault. The service raises the request's conflicts (`Conflict`,
+//!   `Stale`, `Forbidden`, …). `TooLarge`, `UnsupportedMediaType` and
+//!   `PreconditionRequired` are raised only by the HTTP layer.
+//! - **What is logged.** `Database`, `Internal` and `Io` are logged at
+//!   `error` with their whole chain of causes; the rest are the caller's
+//!   business and are not.
+//! - **What the client sees.** For the caller's errors, the message itself.
+//!   For `Database`, only what the [`Fault`] means for them (try again;
+//!   the disk is full; read-only) — never the driver's text — with 503; for
+//!   `Internal` and `Io`, a generic message with 500. Every problem body
+//!   has a stable `type` URI naming the kind (`urn:vigil:problem:…`).
 
 use crate::checks::CheckResult;
 use crate::files::FileError;
@@ -61,7 +82,11 @@ pub enum Error {
 
     /// The database failed or is unreachable.
     #[error("database: {0}")]
-    Database(String),
+    Database(DatabaseError),
+
+    /// Data vigil wrote does not read back: a bug or a damaged store.
+    #[error("internal: {0}")]
+    Internal(String),
 
     /// A file or directory could not be read or written.
     #[error("{0}")]
@@ -76,6 +101,76 @@ fn list<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
         .join("\n")
 }
 
+/// What kind of database failure it was, as far as the caller is
+/// concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Unreachable, closed, busy or otherwise failing: try again later.
+    Unavailable,
+    /// The disk is full: nothing was written.
+    DiskFull,
+    /// The database takes no writes at the moment.
+    ReadOnly,
+    /// A constraint refused the write (a unique name taken meanwhile, …).
+    Constraint,
+    /// The database file is damaged.
+    Corrupt,
+}
+
+/// A database failure: its kind, a message, and the driver's error.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct DatabaseError {
+    pub fault: Fault,
+    pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Error {
+    /// A database failure of a kind, with no driver error behind it.
+    pub fn database(fault: Fault, message: impl Into<String>) -> Self {
+        Error::Database(DatabaseError {
+            fault,
+            message: message.into(),
+            source: None,
+        })
+    }
+}
+
+/// The kind of a driver's error, from its kind and, where the kind is not
+/// enough, SQLite's and PostgreSQL's own codes as their messages carry them.
+fn fault_of(e: &diesel::result::Error) -> Fault {
+    use diesel::result::{DatabaseErrorKind as K, Error as D};
+    match e {
+        D::DatabaseError(kind, info) => {
+            let m = info.message().to_ascii_lowercase();
+            match kind {
+                K::UniqueViolation
+                | K::ForeignKeyViolation
+                | K::NotNullViolation
+                | K::CheckViolation
+                | K::RestrictViolation
+                | K::ExclusionViolation => Fault::Constraint,
+                K::ReadOnlyTransaction => Fault::ReadOnly,
+                // SQLITE_FULL; PostgreSQL's 53100 disk_full.
+                _ if m.contains("disk is full")
+                    || m.contains("no space left")
+                    || m.contains("could not extend file") =>
+                {
+                    Fault::DiskFull
+                }
+                // SQLITE_READONLY; PostgreSQL's 25006 read_only_sql_transaction.
+                _ if m.contains("readonly database") || m.contains("read-only") => Fault::ReadOnly,
+                // SQLITE_CORRUPT and SQLITE_NOTADB.
+                _ if m.contains("malformed") || m.contains("not a database") => Fault::Corrupt,
+                _ => Fault::Unavailable,
+            }
+        }
+        _ => Fault::Unavailable,
+    }
+}
+
 impl From<diesel::result::Error> for Error {
     fn from(e: diesel::result::Error) -> Self {
         // PostgreSQL's text cannot hold U+0000: the request that sent it is
@@ -86,7 +181,11 @@ impl From<diesel::result::Error> for Error {
                 return Error::BadRequest(NUL.into());
             }
         }
-        Error::Database(e.to_string())
+        Error::Database(DatabaseError {
+            fault: fault_of(&e),
+            message: e.to_string(),
+            source: Some(Box::new(e)),
+        })
     }
 }
 
@@ -95,14 +194,32 @@ pub const NUL: &str = "text may not hold the NUL character (U+0000)";
 
 impl From<diesel::r2d2::PoolError> for Error {
     fn from(e: diesel::r2d2::PoolError) -> Self {
-        Error::Database(e.to_string())
+        Error::Database(DatabaseError {
+            fault: Fault::Unavailable,
+            message: e.to_string(),
+            source: Some(Box::new(e)),
+        })
     }
 }
 
+/// JSON vigil itself wrote or builds that does not read or encode: never
+/// the caller's input (that is decoded at the edge, with its own errors).
 impl From<serde_json::Error> for Error {
     fn from(e: serde_json::Error) -> Self {
-        Error::Database(format!("stored JSON does not parse: {e}"))
+        Error::Internal(format!("JSON: {e}"))
     }
+}
+
+/// Every cause of an error, outermost first, for the log.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    out
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -6,6 +6,8 @@
 //! holds what vigil does, and the CLI ([`cli`]) and the HTTP handlers
 //! ([`http`]) are thin layers over it.
 
+pub(crate) mod words;
+
 pub mod accounts;
 pub mod audit;
 pub mod checks;

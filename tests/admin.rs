@@ -6,244 +6,17 @@ mod common;
 
 use std::sync::Arc;
 
-use actix_web::body::MessageBody;
 use actix_web::http::{header, Method, StatusCode};
-use actix_web::test::{call_service, init_service, read_body, TestRequest};
+use actix_web::test::{call_service, read_body, TestRequest};
 use actix_web::web;
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use serde_json::{json, Value};
-use vigil::accounts::{ManualClock, Role};
-use vigil::files::Folder;
-use vigil::http::{app, Config, State};
+use vigil::accounts::Role;
+use vigil::http::{Config, State};
 use vigil::service::{self, Context};
 
-const SLUG: &str = "beslan-2004";
-const PASSWORD: &str = "a long quiet evening";
-
-fn state(t: &common::TestDb, clock: ManualClock) -> web::Data<State> {
-    let db = t.open();
-    service::import(
-        &db,
-        &Context::actor("cli:test"),
-        &Folder::read_dir(&common::beslan_dir()).unwrap(),
-        false,
-    )
-    .unwrap();
-    for (name, roles) in [
-        ("ada", vec![Role::Admin]),
-        ("clara", vec![Role::Curator]),
-        ("cora", vec![Role::Curator, Role::Reviewer]),
-        ("rafael", vec![Role::Reviewer]),
-        ("aude", vec![Role::Auditor]),
-    ] {
-        service::accounts::add_user(&db, &Context::actor("cli:test"), name, PASSWORD, &roles)
-            .unwrap();
-    }
-    web::Data::new(State::with_config(db, Config::default(), Arc::new(clock)).unwrap())
-}
-
-/// The application under test, as `init_service` makes it.
-trait TestApp<B>:
-    actix_web::dev::Service<
-    actix_http::Request,
-    Response = actix_web::dev::ServiceResponse<B>,
-    Error = actix_web::Error,
->
-{
-}
-
-impl<S, B> TestApp<B> for S where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >
-{
-}
-
-/// A logged-in client: the session cookie and the CSRF token.
-#[derive(Clone, Debug)]
-struct Session {
-    cookie: String,
-    csrf: String,
-}
-
-macro_rules! svc {
-    ($state:expr) => {
-        init_service(app($state.clone())).await
-    };
-}
-
-async fn send<S: TestApp<B>, B: MessageBody>(
-    app: &S,
-    method: Method,
-    uri: &str,
-    who: Option<&Session>,
-    body: Option<Value>,
-    headers: &[(&str, &str)],
-) -> (StatusCode, Value, actix_web::http::header::HeaderMap) {
-    let mut req = TestRequest::default()
-        .method(method)
-        .uri(uri)
-        .peer_addr("192.0.2.10:4000".parse().unwrap());
-    if let Some(s) = who {
-        req = req
-            .insert_header((header::COOKIE, s.cookie.clone()))
-            .insert_header(("X-CSRF-Token", s.csrf.clone()));
-    }
-    for (k, v) in headers {
-        req = req.insert_header((*k, *v));
-    }
-    if let Some(b) = body {
-        req = req.set_json(b);
-    }
-    let res = call_service(app, req.to_request()).await;
-    let status = res.status();
-    let h = res.headers().clone();
-    let bytes = read_body(res).await;
-    let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, v, h)
-}
-
-async fn login<S: TestApp<B>, B: MessageBody>(app: &S, name: &str) -> Session {
-    let req = TestRequest::post()
-        .uri("/api/v1/session")
-        .peer_addr("192.0.2.10:4000".parse().unwrap())
-        .set_json(json!({"username": name, "password": PASSWORD}))
-        .to_request();
-    let res = call_service(app, req).await;
-    assert_eq!(res.status(), StatusCode::OK, "log-in of {name}");
-    let set = res
-        .headers()
-        .get(header::SET_COOKIE)
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
-    for attr in [
-        "__Host-vigil-session=",
-        "HttpOnly",
-        "SameSite=Strict",
-        "Secure",
-        "Path=/",
-    ] {
-        assert!(set.contains(attr), "{attr} missing from {set}");
-    }
-    let cookie = set.split(';').next().unwrap().to_string();
-    let body: Value = serde_json::from_slice(&read_body(res).await).unwrap();
-    Session {
-        cookie,
-        csrf: body["csrf_token"].as_str().unwrap().to_string(),
-    }
-}
-
-fn clock() -> ManualClock {
-    ManualClock::new(Utc::now())
-}
-
-async fn etag_of<S: TestApp<B>, B: MessageBody>(
-    app: &S,
-    who: &Session,
-    id: i64,
-    path: &str,
-) -> (String, Value) {
-    let (s, v, h) = send(
-        app,
-        Method::GET,
-        &format!("/api/v1/changesets/{id}/{path}"),
-        Some(who),
-        None,
-        &[],
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    let etag = h.get(header::ETAG).unwrap().to_str().unwrap().to_string();
-    assert_eq!(etag.trim_matches('"'), v["etag"].as_str().unwrap());
-    (etag, v["item"].clone())
-}
-
-async fn open_changeset<S: TestApp<B>, B: MessageBody>(
-    app: &S,
-    who: &Session,
-    reason: &str,
-) -> i64 {
-    let (s, v, _) = send(
-        app,
-        Method::POST,
-        "/api/v1/changesets",
-        Some(who),
-        Some(json!({"event": SLUG, "reason": reason})),
-        &[],
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    v["id"].as_i64().unwrap()
-}
-
-/// Edits one field of a figure in a changeset, with the ETag just read.
-async fn edit_figure<S: TestApp<B>, B: MessageBody>(
-    app: &S,
-    who: &Session,
-    id: i64,
-    key: &str,
-    field: &str,
-    value: Value,
-) -> (StatusCode, Value) {
-    let (etag, mut item) = etag_of(app, who, id, &format!("figures/{key}")).await;
-    item[field] = value;
-    let (s, v, _) = send(
-        app,
-        Method::PUT,
-        &format!("/api/v1/changesets/{id}/figures/{key}"),
-        Some(who),
-        Some(item),
-        &[("If-Match", &etag)],
-    )
-    .await;
-    (s, v)
-}
-
-async fn act<S: TestApp<B>, B: MessageBody>(
-    app: &S,
-    who: &Session,
-    id: i64,
-    action: &str,
-    comment: &str,
-) -> (StatusCode, Value) {
-    let (s, v, _) = send(
-        app,
-        Method::POST,
-        &format!("/api/v1/changesets/{id}/{action}"),
-        Some(who),
-        Some(json!({"comment": comment})),
-        &[],
-    )
-    .await;
-    (s, v)
-}
-
-async fn public_version<S: TestApp<B>, B: MessageBody>(app: &S) -> Value {
-    let (s, v, _) = send(
-        app,
-        Method::GET,
-        "/api/v1/events/beslan-2004",
-        None,
-        None,
-        &[],
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK);
-    v
-}
-
-fn figure<'a>(doc: &'a Value, key: &str) -> &'a Value {
-    doc["figures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["key"] == key)
-        .unwrap()
-}
+use common::app::svc;
+use common::app::*;
 
 #[actix_web::test]
 async fn four_eyes_flow_end_to_end() {
@@ -272,7 +45,7 @@ async fn four_eyes_flow_end_to_end() {
         let (s, v) = act(&app, &cora, id, "approve", "").await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
         assert!(
-            v["detail"].as_str().unwrap().contains("another reviewer"),
+            v["detail"].as_str().unwrap().contains("you wrote part of"),
             "{v}"
         );
 
@@ -505,8 +278,10 @@ async fn role_endpoint_matrix() {
     let (_, secret) = service::accounts::create_token(
         &st.db,
         &Context::actor("cli:test"),
+        &vigil::accounts::Principal::operator("test"),
         "robot",
         &[Role::Curator],
+        None,
     )
     .unwrap();
     // A draft by clara with one edit, and a submitted one by cora.
@@ -653,11 +428,16 @@ async fn role_endpoint_matrix() {
                 Auditor => Some(&aude),
                 WrongCsrf => Some(&bad),
             };
-            let auth: Vec<(&str, &str)> = if *asker == Token {
-                vec![("Authorization", bearer.as_str())]
-            } else {
-                vec![]
-            };
+            // Reviews name a revision (any: the role decides first).
+            let mut auth: Vec<(&str, &str)> =
+                if path.ends_with("/approve") || path.ends_with("/reject") {
+                    vec![("If-Match", "\"1\"")]
+                } else {
+                    vec![]
+                };
+            if *asker == Token {
+                auth.push(("Authorization", bearer.as_str()));
+            }
             let (s, v, _) = send(&app, method.clone(), path, session, body.clone(), &auth).await;
             if s.as_u16() != *want {
                 failures.push(format!(
@@ -1511,15 +1291,24 @@ async fn readiness_and_request_ids() {
     assert_eq!(id.len(), 32);
     let (_, _, h2) = send(&app, Method::GET, "/readyz", None, None, &[]).await;
     assert_ne!(h2.get("x-request-id").unwrap().to_str().unwrap(), id);
-    // A plain id from the client is kept, and reaches the audit log.
-    let req = TestRequest::post()
-        .uri("/api/v1/session")
-        .insert_header(("X-Request-Id", "lb-7f3a-0001"))
-        .peer_addr("192.0.2.44:1234".parse().unwrap())
-        .set_json(json!({"username": "clara", "password": PASSWORD}))
-        .to_request();
-    let res = call_service(&app, req).await;
-    assert_eq!(res.headers().get("x-request-id").unwrap(), "lb-7f3a-0001");
+    // A client's own id never replaces vigil's: two log-ins (of two
+    // people) sending the same X-Request-Id get two request ids, and the
+    // client's id is kept beside them as client_request_id.
+    let mut answered = Vec::new();
+    for (name, address) in [("clara", "192.0.2.44:1234"), ("rafael", "192.0.2.45:1234")] {
+        let req = TestRequest::post()
+            .uri("/api/v1/session")
+            .insert_header(("X-Request-Id", "lb-7f3a-0001"))
+            .peer_addr(address.parse().unwrap())
+            .set_json(json!({"username": name, "password": PASSWORD}))
+            .to_request();
+        let res = call_service(&app, req).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let id = res.headers().get("x-request-id").unwrap().to_str().unwrap();
+        assert_ne!(id, "lb-7f3a-0001");
+        answered.push(id.to_string());
+    }
+    assert_ne!(answered[0], answered[1]);
     let e = service::audit::entries(
         &st.db,
         &vigil::db::AuditFilter {
@@ -1529,9 +1318,14 @@ async fn readiness_and_request_ids() {
         },
     )
     .unwrap();
-    assert_eq!(e.len(), 1);
-    assert_eq!(e[0].request_id.as_deref(), Some("lb-7f3a-0001"));
+    assert_eq!(e.len(), 2);
+    for (entry, id) in e.iter().zip(&answered) {
+        assert_eq!(entry.request_id.as_deref(), Some(id.as_str()));
+        assert_eq!(entry.client_request_id.as_deref(), Some("lb-7f3a-0001"));
+    }
+    assert_eq!(e[0].actor, "user:clara");
     assert_eq!(e[0].client.as_deref(), Some("192.0.2.44"));
+    assert_eq!(e[1].actor, "user:rafael");
     // A body over the limit is refused with 413; malformed JSON with 400.
     let clara = login(&app, "clara").await;
     let big = json!({"event": SLUG, "reason": "x".repeat(5 * 1024 * 1024)});

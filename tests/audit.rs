@@ -44,16 +44,38 @@ fn populated(t: &common::TestDb, dir: &Path) -> (Db, vigil::audit::checkpoint::S
     let db = t.open();
     let folder = Folder::read_dir(&common::beslan_dir()).unwrap();
     service::import(&db, &ctx("cli:test"), &folder, false).unwrap();
-    service::accounts::add_user(&db, &ctx("cli:test"), "clara", PASSWORD, &[Role::Curator])
-        .unwrap();
-    service::accounts::add_user(&db, &ctx("cli:test"), "rafael", PASSWORD, &[Role::Reviewer])
-        .unwrap();
+    service::accounts::add_user(
+        &db,
+        &ctx("cli:test"),
+        &vigil::accounts::Principal::operator("test"),
+        "clara",
+        PASSWORD,
+        &[Role::Curator],
+    )
+    .unwrap();
+    service::accounts::add_user(
+        &db,
+        &ctx("cli:test"),
+        &vigil::accounts::Principal::operator("test"),
+        "rafael",
+        PASSWORD,
+        &[Role::Reviewer],
+    )
+    .unwrap();
     let clara = person("clara", &[Role::Curator]);
     let rafael = person("rafael", &[Role::Reviewer]);
     let id = service::changesets::open(&db, &ctx("user:clara"), &clara, SLUG, "a note").unwrap();
     edit_notes(&db, &clara, id, "injured.total", "a note");
     service::changesets::submit(&db, &ctx("user:clara"), &clara, id, None).unwrap();
-    service::changesets::approve(&db, &ctx("user:rafael"), &rafael, id, Some("checked")).unwrap();
+    service::changesets::approve(
+        &db,
+        &ctx("user:rafael"),
+        &rafael,
+        id,
+        vigil::service::changesets::get(&db, id).unwrap().revision,
+        Some("checked"),
+    )
+    .unwrap();
     let key_path = dir.join("audit.key");
     audit::keygen(&key_path, "test/audit").unwrap();
     let key = audit::load_key(&key_path).unwrap();
@@ -218,8 +240,15 @@ fn a_saved_checkpoint_proves_the_log_only_grew() {
         let file = dir.path().join("saved.checkpoint");
         std::fs::write(&file, &saved).unwrap();
         // The log grows and is checkpointed again: it extends the saved one.
-        service::accounts::add_user(&db, &ctx("cli:test"), "aude", PASSWORD, &[Role::Auditor])
-            .unwrap();
+        service::accounts::add_user(
+            &db,
+            &ctx("cli:test"),
+            &vigil::accounts::Principal::operator("test"),
+            "aude",
+            PASSWORD,
+            &[Role::Auditor],
+        )
+        .unwrap();
         audit::checkpoint(&db, &key, chrono::Utc::now())
             .unwrap()
             .unwrap();
@@ -350,8 +379,15 @@ async fn proofs_verify_with_an_independent_implementation() {
         let dir = tempfile::tempdir().unwrap();
         let (db, key) = populated(&t, dir.path());
         let first = audit::latest_checkpoint(&db).unwrap();
-        service::accounts::add_user(&db, &ctx("cli:test"), "aude", PASSWORD, &[Role::Auditor])
-            .unwrap();
+        service::accounts::add_user(
+            &db,
+            &ctx("cli:test"),
+            &vigil::accounts::Principal::operator("test"),
+            "aude",
+            PASSWORD,
+            &[Role::Auditor],
+        )
+        .unwrap();
         audit::checkpoint(&db, &key, chrono::Utc::now())
             .unwrap()
             .unwrap();
@@ -483,6 +519,7 @@ fn each_action_writes_exactly_one_entry_and_a_failure_none() {
             step("user add", "user.add", &|| service::accounts::add_user(
                 &db,
                 &ctx("cli:test"),
+                &vigil::accounts::Principal::operator("test"),
                 "clara",
                 PASSWORD,
                 &[Role::Curator]
@@ -494,6 +531,7 @@ fn each_action_writes_exactly_one_entry_and_a_failure_none() {
             step("user add again", "", &|| service::accounts::add_user(
                 &db,
                 &ctx("cli:test"),
+                &vigil::accounts::Principal::operator("test"),
                 "clara",
                 PASSWORD,
                 &[Role::Curator]
@@ -505,6 +543,7 @@ fn each_action_writes_exactly_one_entry_and_a_failure_none() {
             step("weak password", "", &|| service::accounts::add_user(
                 &db,
                 &ctx("cli:test"),
+                &vigil::accounts::Principal::operator("test"),
                 "weak",
                 "password1234",
                 &[Role::Curator]
@@ -516,6 +555,7 @@ fn each_action_writes_exactly_one_entry_and_a_failure_none() {
             step("roles", "user.roles", &|| service::accounts::set_roles(
                 &db,
                 &ctx("cli:test"),
+                &vigil::accounts::Principal::operator("test"),
                 "clara",
                 &[Role::Curator, Role::Auditor]
             )
@@ -524,14 +564,27 @@ fn each_action_writes_exactly_one_entry_and_a_failure_none() {
         );
         assert_eq!(
             step("token", "token.create", &|| {
-                service::accounts::create_token(&db, &ctx("cli:test"), "ci", &[Role::Auditor])
-                    .is_ok()
+                service::accounts::create_token(
+                    &db,
+                    &ctx("cli:test"),
+                    &vigil::accounts::Principal::operator("test"),
+                    "ci",
+                    &[Role::Auditor],
+                    None,
+                )
+                .is_ok()
             }),
             1
         );
         assert_eq!(
             step("revoke", "token.revoke", &|| {
-                service::accounts::revoke_token(&db, &ctx("cli:test"), "ci").is_ok()
+                service::accounts::revoke_token(
+                    &db,
+                    &ctx("cli:test"),
+                    &vigil::accounts::Principal::operator("test"),
+                    "ci",
+                )
+                .is_ok()
             }),
             1
         );
@@ -575,6 +628,7 @@ fn each_action_writes_exactly_one_entry_and_a_failure_none() {
                 &ctx("user:rafael"),
                 &rafael,
                 id,
+                vigil::service::changesets::get(&db, id).unwrap().revision,
                 None
             )
             .is_ok()),
@@ -588,13 +642,28 @@ fn each_action_writes_exactly_one_entry_and_a_failure_none() {
         );
         assert_eq!(
             step("approve", "changeset.approve", &|| {
-                service::changesets::approve(&db, &ctx("user:rafael"), &rafael, id, None).is_ok()
+                service::changesets::approve(
+                    &db,
+                    &ctx("user:rafael"),
+                    &rafael,
+                    id,
+                    vigil::service::changesets::get(&db, id).unwrap().revision,
+                    None,
+                )
+                .is_ok()
             }),
             2
         );
         assert_eq!(
             step("disable", "user.disable", &|| {
-                service::accounts::set_disabled(&db, &ctx("cli:test"), "clara", true).is_ok()
+                service::accounts::set_disabled(
+                    &db,
+                    &ctx("cli:test"),
+                    &vigil::accounts::Principal::operator("test"),
+                    "clara",
+                    true,
+                )
+                .is_ok()
             }),
             1
         );
@@ -633,8 +702,10 @@ fn concurrent_writers_never_leave_a_gap() {
                         service::accounts::create_token(
                             &db,
                             &ctx("cli:test"),
+                            &vigil::accounts::Principal::operator("test"),
                             &format!("t{i}-{j}"),
                             &[Role::Auditor],
+                            None,
                         )
                         .unwrap();
                     }

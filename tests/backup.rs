@@ -49,16 +49,50 @@ fn deployment(t: &common::TestDb, dir: &Path) -> Db {
     let cli = Context::actor("cli:test");
     let folder = Folder::read_dir(&common::beslan_dir()).unwrap();
     service::import(&db, &cli, &folder, false).unwrap();
-    service::accounts::add_user(&db, &cli, "clara", PASSWORD, &[Role::Curator]).unwrap();
-    service::accounts::add_user(&db, &cli, "rafael", PASSWORD, &[Role::Reviewer]).unwrap();
-    service::accounts::create_token(&db, &cli, "nightly", &[Role::Auditor]).unwrap();
+    service::accounts::add_user(
+        &db,
+        &cli,
+        &vigil::accounts::Principal::operator("test"),
+        "clara",
+        PASSWORD,
+        &[Role::Curator],
+    )
+    .unwrap();
+    service::accounts::add_user(
+        &db,
+        &cli,
+        &vigil::accounts::Principal::operator("test"),
+        "rafael",
+        PASSWORD,
+        &[Role::Reviewer],
+    )
+    .unwrap();
+    service::accounts::create_token(
+        &db,
+        &cli,
+        &vigil::accounts::Principal::operator("test"),
+        "nightly",
+        &[Role::Auditor],
+        None,
+    )
+    .unwrap();
     let clara = person("clara", &[Role::Curator]);
     let rafael = person("rafael", &[Role::Reviewer]);
     let approved =
         service::changesets::open(&db, &ctx(&clara), &clara, SLUG, "a source note").unwrap();
     edit_notes(&db, &clara, approved, "injured.total", "restored with care");
     service::changesets::submit(&db, &ctx(&clara), &clara, approved, None).unwrap();
-    service::changesets::approve(&db, &ctx(&rafael), &rafael, approved, Some("checked")).unwrap();
+    service::changesets::approve(
+        &db,
+        &ctx(&rafael),
+        &rafael,
+        approved,
+        vigil::service::changesets::get(&db, approved)
+            .unwrap()
+            .revision,
+        Some("checked"),
+    )
+    .unwrap();
     let rejected = service::changesets::open(&db, &ctx(&clara), &clara, SLUG, "a wording").unwrap();
     edit_notes(&db, &clara, rejected, "hostages.total", "a draft wording");
     service::changesets::submit(&db, &ctx(&clara), &clara, rejected, None).unwrap();
@@ -67,6 +101,9 @@ fn deployment(t: &common::TestDb, dir: &Path) -> Db {
         &ctx(&rafael),
         &rafael,
         rejected,
+        vigil::service::changesets::get(&db, rejected)
+            .unwrap()
+            .revision,
         Some("needs a source"),
     )
     .unwrap();
@@ -235,7 +272,9 @@ fn a_backup_restores_to_identical_hashes_and_a_verifying_log_on_both_backends() 
         assert_eq!(code, 0, "{}: {out}", target.name);
         // Passwords and tokens come only with --with-secrets.
         let clara = restored.read(|c| db::user(c, "clara")).unwrap().unwrap();
-        let tokens = service::accounts::tokens(&restored).unwrap();
+        let tokens =
+            service::accounts::tokens(&restored, &vigil::accounts::Principal::operator("test"))
+                .unwrap();
         if *file == &archive {
             assert_eq!(clara.password_hash, "");
             assert!(!vigil::accounts::verify_password(
@@ -261,8 +300,17 @@ fn a_backup_restores_to_identical_hashes_and_a_verifying_log_on_both_backends() 
         assert!(id > old_max, "{}: new changeset id {id}", target.name);
         edit_notes(&restored, &curator, id, "injured.total", "after the move");
         service::changesets::submit(&restored, &ctx(&curator), &curator, id, None).unwrap();
-        let v =
-            service::changesets::approve(&restored, &ctx(&reviewer), &reviewer, id, None).unwrap();
+        let v = service::changesets::approve(
+            &restored,
+            &ctx(&reviewer),
+            &reviewer,
+            id,
+            vigil::service::changesets::get(&restored, id)
+                .unwrap()
+                .revision,
+            None,
+        )
+        .unwrap();
         assert_eq!(v.version, 3);
     }
 }

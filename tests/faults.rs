@@ -269,12 +269,28 @@ fn approve_in_background(
     token: &str,
 ) -> std::thread::JoinHandle<Result<common::Answer, std::io::Error>> {
     let auth = format!("Bearer {token}");
+    // The reviewer looks at the changeset first, then approves what it saw.
+    let seen = http(
+        port,
+        "GET",
+        &format!("/api/v1/changesets/{id}"),
+        &[("Authorization", &auth)],
+        None,
+    )
+    .unwrap();
+    let revision = serde_json::from_str::<serde_json::Value>(&seen.body).unwrap()["changeset"]
+        ["revision"]
+        .as_i64()
+        .unwrap();
     std::thread::spawn(move || {
         http(
             port,
             "POST",
             &format!("/api/v1/changesets/{id}/approve"),
-            &[("Authorization", &auth)],
+            &[
+                ("Authorization", &auth),
+                ("If-Match", &revision.to_string()),
+            ],
             Some("{}"),
         )
     })

@@ -47,6 +47,12 @@ pub struct Entry {
     pub request_id: Option<String>,
     /// The client's address, for HTTP requests.
     pub client: Option<String>,
+    /// The `X-Request-Id` the client sent, if any. vigil's own
+    /// `request_id` is unique; this one is whatever the client chose. Absent
+    /// from the canonical form when there is none, so entries written before
+    /// it existed keep their leaf hashes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_request_id: Option<String>,
 }
 
 impl Entry {
@@ -68,6 +74,7 @@ impl Entry {
             summary: self.summary.as_deref(),
             request_id: self.request_id.as_deref(),
             client: self.client.as_deref(),
+            client_request_id: self.client_request_id.as_deref(),
         })
     }
 
@@ -91,6 +98,7 @@ pub struct Parts<'a> {
     pub summary: Option<&'a str>,
     pub request_id: Option<&'a str>,
     pub client: Option<&'a str>,
+    pub client_request_id: Option<&'a str>,
 }
 
 fn push_str(out: &mut String, s: &str) {
@@ -139,6 +147,10 @@ pub fn canonical_parts_into(p: &Parts<'_>, out: &mut String) {
     out.push_str(p.before.unwrap_or("null"));
     out.push_str(",\"client\":");
     push_opt(out, p.client);
+    if let Some(id) = p.client_request_id {
+        out.push_str(",\"client_request_id\":");
+        push_str(out, id);
+    }
     out.push_str(",\"entity\":");
     push_str(out, p.entity);
     out.push_str(",\"entity_id\":");
@@ -195,12 +207,15 @@ mod canonical_tests {
             summary: None,
             request_id: Some("abc".into()),
             client: None,
+            client_request_id: None,
         };
         assert_eq!(e.canonical(), reference(&e));
         e.before = None;
         e.reason = None;
         e.summary = Some("s".into());
         e.client = Some("::1".into());
+        assert_eq!(e.canonical(), reference(&e));
+        e.client_request_id = Some("their-id \"1\"".into());
         assert_eq!(e.canonical(), reference(&e));
     }
 }

@@ -499,6 +499,7 @@ fn entry_leaf_is_in_the_tree() {
         summary: None,
         request_id: Some("r-1".into()),
         client: Some("192.0.2.1".into()),
+        client_request_id: None,
     };
     let mut d = leaves(1, 4);
     d.push(entry.leaf_hash());

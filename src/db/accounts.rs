@@ -62,18 +62,54 @@ pub struct TokenRow {
     pub created_at: String,
     pub revoked_at: Option<String>,
     pub last_used_at: Option<String>,
+    /// The person the token acts for.
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 pub fn user_count(c: &mut Conn) -> Result<i64> {
     Ok(users::table.count().get_result(c)?)
 }
 
+diesel::define_sql_function! {
+    /// SQL's `lower`, on both backends (user names are ASCII).
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// The user whose name is `name` without regard to case: names are unique
+/// that way, so "Alice" and "alice" are one account.
 pub fn user(c: &mut Conn, name: &str) -> Result<Option<UserRow>> {
     Ok(users::table
-        .find(name)
+        .filter(lower(users::name).eq(name.to_ascii_lowercase()))
         .select(UserRow::as_select())
         .first(c)
         .optional()?)
+}
+
+/// The tokens a person owns that are not revoked.
+pub fn live_tokens_of(c: &mut Conn, owner: &str) -> Result<Vec<TokenRow>> {
+    Ok(api_tokens::table
+        .filter(api_tokens::owner.eq(owner))
+        .filter(api_tokens::revoked_at.is_null())
+        .order(api_tokens::name)
+        .select(TokenRow::as_select())
+        .load(c)?)
+}
+
+/// User names that differ only in case, grouped: a database written before
+/// names were unique that way may hold some.
+pub fn case_collisions(c: &mut Conn) -> Result<Vec<Vec<String>>> {
+    let mut names: Vec<String> = users::table.select(users::name).load(c)?;
+    names.sort_by_key(|n| (n.to_ascii_lowercase(), n.clone()));
+    let mut out: Vec<Vec<String>> = Vec::new();
+    for n in names {
+        match out.last_mut() {
+            Some(g) if g[0].eq_ignore_ascii_case(&n) => g.push(n),
+            _ => out.push(vec![n]),
+        }
+    }
+    out.retain(|g| g.len() > 1);
+    Ok(out)
 }
 
 pub fn users_all(c: &mut Conn) -> Result<Vec<UserRow>> {

@@ -27,6 +27,9 @@ pub struct EntryRow {
     pub request_id: Option<String>,
     pub client: Option<String>,
     pub leaf: String,
+    /// The client's own `X-Request-Id`, when it sent one.
+    #[serde(default)]
+    pub client_request_id: Option<String>,
 }
 
 /// A signed checkpoint as stored.
@@ -57,7 +60,7 @@ fn json_text(v: &Option<serde_json::Value>) -> Option<String> {
 fn json_value(what: &str, seq: i64, v: Option<String>) -> Result<Option<serde_json::Value>> {
     v.map(|t| {
         serde_json::from_str(&t)
-            .map_err(|e| Error::Database(format!("audit entry {seq}: {what} does not parse: {e}")))
+            .map_err(|e| Error::Internal(format!("audit entry {seq}: {what} does not parse: {e}")))
     })
     .transpose()
 }
@@ -78,6 +81,7 @@ impl EntryRow {
             summary: self.summary.as_deref(),
             request_id: self.request_id.as_deref(),
             client: self.client.as_deref(),
+            client_request_id: self.client_request_id.as_deref(),
         }
     }
 
@@ -97,6 +101,7 @@ impl EntryRow {
                 summary: self.summary,
                 request_id: self.request_id,
                 client: self.client,
+                client_request_id: self.client_request_id,
             },
             self.leaf,
         ))
@@ -199,6 +204,7 @@ impl EntryRow {
             request_id: e.request_id.clone(),
             client: e.client.clone(),
             leaf: hex::encode(e.leaf_hash()),
+            client_request_id: e.client_request_id.clone(),
         }
     }
 }

@@ -25,7 +25,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, PooledConnection, R2D2Connection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Fault, Result};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -130,12 +130,14 @@ fn writable(path: &str) -> Result<()> {
     }
     match std::fs::OpenOptions::new().read(true).write(true).open(p) {
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem => Err(Error::Database(
+        Err(e) if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem => Err(Error::database(
+            Fault::ReadOnly,
             format!("cannot write {path}: it is on a read-only file system"),
         )),
-        Err(e) => Err(Error::Database(format!(
-            "cannot open {path} for writing: {e}"
-        ))),
+        Err(e) => Err(Error::database(
+            Fault::Unavailable,
+            format!("cannot open {path} for writing: {e}"),
+        )),
     }
 }
 
@@ -166,7 +168,12 @@ impl Db {
             .build(Manager {
                 target: target.clone(),
             })
-            .map_err(|e| Error::Database(format!("cannot connect to {}: {e}", redact(url))))?;
+            .map_err(|e| {
+                Error::database(
+                    Fault::Unavailable,
+                    format!("cannot connect to {}: {e}", redact(url)),
+                )
+            })?;
         Ok(Self { pool, target })
     }
 
@@ -194,6 +201,22 @@ impl Db {
     /// Applies every pending migration; returns the names of those applied.
     pub fn migrate(&self) -> Result<Vec<String>> {
         let mut c = self.conn()?;
+        // User names became unique without regard to case: a database that
+        // holds two names differing only in case cannot take that rule, and
+        // the operator must choose what becomes of them. (A database without
+        // the users table yet has nothing to check.)
+        if let Ok(groups) = accounts::case_collisions(&mut c) {
+            if !groups.is_empty() {
+                let list: Vec<String> = groups.iter().map(|g| g.join(" and ")).collect();
+                return Err(Error::Conflict(format!(
+                    "user names must be unique without regard to case, but this database has {}. \
+                     Nothing was changed. Rename one name of each pair in SQL (DELETE FROM \
+                     sessions WHERE user_name = 'OLD'; UPDATE users SET name = 'NEW' WHERE \
+                     name = 'OLD'), then start again",
+                    list.join("; ")
+                )));
+            }
+        }
         let applied = match &mut *c {
             Conn::Sqlite(c) => c
                 .run_pending_migrations(SQLITE_MIGRATIONS)
@@ -202,7 +225,7 @@ impl Db {
                 .run_pending_migrations(POSTGRES_MIGRATIONS)
                 .map(|v| v.iter().map(|m| m.to_string()).collect()),
         };
-        applied.map_err(|e| Error::Database(format!("migration failed: {e}")))
+        applied.map_err(|e| Error::database(Fault::Unavailable, format!("migration failed: {e}")))
     }
 
     /// Whether every embedded migration has been applied.
@@ -212,9 +235,12 @@ impl Db {
             Conn::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
             Conn::Postgres(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
         };
-        pending
-            .map(|p| !p)
-            .map_err(|e| Error::Database(format!("cannot read the applied migrations: {e}")))
+        pending.map(|p| !p).map_err(|e| {
+            Error::database(
+                Fault::Unavailable,
+                format!("cannot read the applied migrations: {e}"),
+            )
+        })
     }
 
     /// The newest migration this build has: an archive must come from a
@@ -238,7 +264,12 @@ impl Db {
                 .revert_all_migrations(POSTGRES_MIGRATIONS)
                 .map(|v| v.iter().map(|m| m.to_string()).collect()),
         };
-        reverted.map_err(|e| Error::Database(format!("reverting migrations failed: {e}")))
+        reverted.map_err(|e| {
+            Error::database(
+                Fault::Unavailable,
+                format!("reverting migrations failed: {e}"),
+            )
+        })
     }
 
     /// Runs `f` in a write transaction. Writers are serialised: the first

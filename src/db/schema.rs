@@ -93,6 +93,8 @@ diesel::table! {
         comment -> Nullable<Text>,
         created_at -> Text,
         updated_at -> Text,
+        revision -> BigInt,
+        writers -> Text,
     }
 }
 
@@ -148,6 +150,7 @@ diesel::table! {
         created_at -> Text,
         revoked_at -> Nullable<Text>,
         last_used_at -> Nullable<Text>,
+        owner -> Nullable<Text>,
     }
 }
 
@@ -166,6 +169,7 @@ diesel::table! {
         request_id -> Nullable<Text>,
         client -> Nullable<Text>,
         leaf -> Text,
+        client_request_id -> Nullable<Text>,
     }
 }
 

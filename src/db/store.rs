@@ -123,6 +123,20 @@ pub struct Changeset {
     pub comment: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// Raised by every edit and transition.
+    #[serde(default = "first_revision")]
+    pub revision: i64,
+    /// Everyone who ever wrote any part of it: a JSON array of people.
+    #[serde(default = "no_writers")]
+    pub writers: String,
+}
+
+fn first_revision() -> i64 {
+    1
+}
+
+fn no_writers() -> String {
+    "[]".into()
 }
 
 /// A changeset to open.
@@ -136,6 +150,8 @@ pub struct NewChangeset {
     pub state: String,
     pub created_at: String,
     pub updated_at: String,
+    pub revision: i64,
+    pub writers: String,
 }
 
 /// One edit of a changeset: the item as JSON, or `None` to delete it.
@@ -166,7 +182,7 @@ pub struct Edit {
 fn parse<T: std::str::FromStr<Err = String>>(what: &str, value: &str) -> Result<T> {
     value
         .parse()
-        .map_err(|e| Error::Database(format!("stored {what}: {e}")))
+        .map_err(|e| Error::Internal(format!("stored {what}: {e}")))
 }
 
 fn parse_opt<T: std::str::FromStr<Err = String>>(
@@ -569,24 +585,32 @@ pub fn delete_edit(c: &mut Conn, changeset_id: i64, entity: &str, key: &str) -> 
     Ok(())
 }
 
-/// Moves a changeset to a state, with the reviewer and comment when given.
-pub fn set_changeset_state(
-    c: &mut Conn,
-    id: i64,
-    state: &str,
-    reviewer: Option<&str>,
-    comment: Option<&str>,
-    at: &str,
-) -> Result<()> {
-    diesel::update(changesets::table.find(id))
-        .set((
-            changesets::state.eq(state),
-            changesets::reviewer.eq(reviewer),
-            changesets::comment.eq(comment),
-            changesets::updated_at.eq(at),
-        ))
-        .execute(c)?;
-    Ok(())
+/// Stores what a changeset became: its state, reviewer, comment, revision
+/// and writers, if it is still at revision `was` (otherwise someone else
+/// moved it meanwhile, and nothing is written).
+pub fn update_changeset(c: &mut Conn, was: i64, cs: &Changeset) -> Result<()> {
+    let n = diesel::update(
+        changesets::table
+            .find(cs.id)
+            .filter(changesets::revision.eq(was)),
+    )
+    .set((
+        changesets::state.eq(&cs.state),
+        changesets::reviewer.eq(&cs.reviewer),
+        changesets::comment.eq(&cs.comment),
+        changesets::updated_at.eq(&cs.updated_at),
+        changesets::revision.eq(cs.revision),
+        changesets::writers.eq(&cs.writers),
+    ))
+    .execute(c)?;
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(Error::Conflict(format!(
+            "changeset {} changed while this request was handled; try again",
+            cs.id
+        )))
+    }
 }
 
 /// Changesets, newest first, optionally only those of one event or in one state.

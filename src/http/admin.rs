@@ -12,52 +12,57 @@ use serde_json::{Map, Value as Json};
 
 use super::auth::{self, Admin, Caller, Curator, Member, Posted, Reviewer, Who, WhoPosted};
 use super::{blocking, State};
-use crate::accounts::{format_roles, parse_roles, Role};
+use crate::accounts::{format_roles, parse_roles, Permission, Role};
 use crate::checks::Outcome;
 use crate::error::Error;
 use crate::files::columns;
 use crate::model::{ItemEdit, Table};
 use crate::service;
-use crate::service::changesets::{editable_table, ChangesetInfo, ChangesetView, Precondition};
+use crate::service::changesets::{
+    self as changesets, editable_table, Action, Changeset, ChangesetView, Precondition,
+};
 
 const STYLESHEET: &str = include_str!("../../admin/static/admin.css");
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/static/admin.css", super::get().to(stylesheet))
-        .route("/admin/login", super::get().to(login_page))
-        .route("/admin/login", web::post().to(login))
-        .route("/admin/logout", web::post().to(logout))
-        .route("/admin/setup", super::get().to(setup_page))
-        .route("/admin/setup", web::post().to(setup))
-        .route("/admin", super::get().to(dashboard))
-        .route("/admin/review", super::get().to(review))
-        .route("/admin/users", super::get().to(users))
-        .route("/admin/users", web::post().to(add_user))
-        .route("/admin/users/{name}", web::post().to(change_user))
-        .route("/admin/audit", super::get().to(audit_log))
-        .route("/admin/changesets", web::post().to(open))
-        .route("/admin/changesets/{id}", super::get().to(changeset))
-        .route(
-            "/admin/changesets/{id}/edit",
-            super::get().to(edit_redirect),
-        )
-        .route("/admin/changesets/{id}/submit", web::post().to(submit))
-        .route("/admin/changesets/{id}/withdraw", web::post().to(withdraw))
-        .route("/admin/changesets/{id}/approve", web::post().to(approve))
-        .route("/admin/changesets/{id}/reject", web::post().to(reject))
-        .route(
-            "/admin/changesets/{id}/{table}/{key}",
-            super::get().to(item),
-        )
-        .route(
-            "/admin/changesets/{id}/{table}/{key}",
-            web::post().to(save_item),
-        )
-        .route("/admin/changesets/{id}/import", web::post().to(import))
-        .route(
-            "/admin/changesets/{id}/{table}/{key}/delete",
-            web::post().to(delete_item),
-        );
+/// The panel's routes, declared once: `configure` registers them and
+/// [`ROUTES`] lists them, so the role matrix in the tests covers every one.
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:ident,)+) => {
+        /// Every route of the panel, as (method, path pattern).
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),+];
+
+        pub fn configure(cfg: &mut web::ServiceConfig) {
+            $(cfg.route($path, routes!(@method $method).to($handler));)+
+        }
+    };
+    (@method GET) => { super::get() };
+    (@method POST) => { web::post() };
+}
+
+routes! {
+    GET "/admin/static/admin.css" => stylesheet,
+    GET "/admin/login" => login_page,
+    POST "/admin/login" => login,
+    POST "/admin/logout" => logout,
+    GET "/admin/setup" => setup_page,
+    POST "/admin/setup" => setup,
+    GET "/admin" => dashboard,
+    GET "/admin/review" => review,
+    GET "/admin/users" => users,
+    POST "/admin/users" => add_user,
+    POST "/admin/users/{name}" => change_user,
+    GET "/admin/audit" => audit_log,
+    POST "/admin/changesets" => open,
+    GET "/admin/changesets/{id}" => changeset,
+    GET "/admin/changesets/{id}/edit" => edit_redirect,
+    POST "/admin/changesets/{id}/submit" => submit,
+    POST "/admin/changesets/{id}/withdraw" => withdraw,
+    POST "/admin/changesets/{id}/approve" => approve,
+    POST "/admin/changesets/{id}/reject" => reject,
+    GET "/admin/changesets/{id}/{table}/{key}" => item,
+    POST "/admin/changesets/{id}/{table}/{key}" => save_item,
+    POST "/admin/changesets/{id}/import" => import,
+    POST "/admin/changesets/{id}/{table}/{key}/delete" => delete_item,
 }
 
 /// What every admin page shows around its content.
@@ -89,8 +94,8 @@ impl Frame {
                 c.principal.name,
                 format_roles(&c.principal.roles)
             )),
-            is_admin: c.principal.has(Role::Admin),
-            is_auditor: c.principal.has(Role::Auditor) || c.principal.has(Role::Admin),
+            is_admin: c.principal.may(Permission::ManageAccounts),
+            is_auditor: c.principal.may(Permission::ReadAudit),
             csrf: c.csrf().unwrap_or_default(),
             notice: String::new(),
             error: String::new(),
@@ -182,7 +187,7 @@ fn rejected(e: actix_web::Error) -> HttpResponse {
             "your account lacks the role this page needs, or the form is stale (reload it)".into(),
         ),
         StatusCode::BAD_REQUEST => Error::BadRequest(e.to_string()),
-        _ => Error::Database(e.to_string()),
+        _ => Error::Internal(e.to_string()),
     };
     error_page(&err, Frame::anonymous())
 }
@@ -356,7 +361,7 @@ struct Dashboard {
     events: Vec<EventRow>,
     is_curator: bool,
     list_caption: String,
-    changesets: Vec<ChangesetInfo>,
+    changesets: Vec<Changeset>,
 }
 
 #[derive(Deserialize)]
@@ -417,7 +422,7 @@ async fn dashboard(
 struct Review {
     f: Frame,
     list_caption: String,
-    changesets: Vec<ChangesetInfo>,
+    changesets: Vec<Changeset>,
 }
 
 async fn review(
@@ -513,8 +518,15 @@ struct ChangesetPage {
     checks: Vec<CheckRow>,
     open: bool,
     is_curator: bool,
-    is_reviewer: bool,
-    is_author: bool,
+    decisions: Vec<Decision>,
+}
+
+/// A decision the changeset page offers.
+struct Decision {
+    action: &'static str,
+    label: &'static str,
+    allowed: bool,
+    reason: Option<String>,
 }
 
 fn pretty(v: &Option<Json>) -> String {
@@ -535,7 +547,8 @@ async fn changeset(
     };
     let f = Frame::of(&who).notice(q.done.as_deref());
     let id = id.into_inner();
-    let v = match blocking(move || service::changesets::view(&state.db, id)).await {
+    let p = who.principal.clone();
+    let v = match blocking(move || service::changesets::view(&state.db, &p, id)).await {
         Ok(v) => v,
         Err(e) => return error_page(&e, f),
     };
@@ -568,13 +581,39 @@ async fn changeset(
         })
         .unwrap_or_default();
     let p = &who.principal;
+    let state = v.changeset.state;
+    // The decisions this page offers: those the principal's roles and the
+    // changeset's state make relevant; each disabled, with the reason,
+    // when it cannot succeed now.
+    let decisions = v
+        .allowed_actions
+        .iter()
+        .filter(|a| match a.action {
+            Action::Edit => false,
+            Action::Submit => p.has(Role::Curator) && state == changesets::State::Draft,
+            Action::Withdraw => v.changeset.author == p.person() && state.open(),
+            Action::Approve | Action::Reject => {
+                p.has(Role::Reviewer) && state == changesets::State::Submitted
+            }
+        })
+        .map(|a| Decision {
+            action: a.action.as_str(),
+            label: match a.action {
+                Action::Submit => "Submit for review",
+                Action::Withdraw => "Withdraw",
+                Action::Approve => "Approve and publish",
+                _ => "Reject",
+            },
+            allowed: a.allowed,
+            reason: a.reason.clone(),
+        })
+        .collect();
     html(
         StatusCode::OK,
         ChangesetPage {
-            open: v.changeset.state.open(),
+            open: state.open(),
             is_curator: p.has(Role::Curator),
-            is_reviewer: p.has(Role::Reviewer),
-            is_author: v.changeset.author == p.actor(),
+            decisions,
             f,
             changes,
             checks,
@@ -613,6 +652,9 @@ async fn edit_redirect(id: web::Path<i64>, q: web::Query<EditQuery>) -> HttpResp
 struct CommentForm {
     csrf_token: String,
     comment: Option<String>,
+    /// The changeset's revision the page showed: approval and rejection act
+    /// on exactly that revision.
+    revision: Option<i64>,
 }
 
 impl Posted for CommentForm {
@@ -625,24 +667,35 @@ async fn transition(
     state: web::Data<State>,
     caller: Caller,
     id: i64,
-    comment: Option<String>,
-    action: &'static str,
+    form: CommentForm,
+    action: Action,
 ) -> HttpResponse {
     let f = Frame::of(&caller);
     let st = state.clone();
     let done = blocking(move || {
-        let (db, ctx, p, c) = (&st.db, &caller.ctx, &caller.principal, comment.as_deref());
+        let (db, ctx, p) = (&st.db, &caller.ctx, &caller.principal);
+        let c = form.comment.as_deref();
+        let seen = || {
+            form.revision.ok_or_else(|| {
+                Error::PreconditionRequired(
+                    "the form did not say which revision of the changeset you saw; \
+                     reload the changeset and decide again"
+                        .into(),
+                )
+            })
+        };
         match action {
-            "submit" => {
+            Action::Submit => {
                 service::changesets::submit(db, ctx, p, id, c).map(|()| ("submitted", false))
             }
-            "withdraw" => {
+            Action::Withdraw => {
                 service::changesets::withdraw(db, ctx, p, id, c).map(|()| ("withdrawn", false))
             }
-            "reject" => {
-                service::changesets::reject(db, ctx, p, id, c).map(|()| ("rejected", false))
+            Action::Reject => service::changesets::reject(db, ctx, p, id, seen()?, c)
+                .map(|()| ("rejected", false)),
+            _ => {
+                service::changesets::approve(db, ctx, p, id, seen()?, c).map(|_| ("approved", true))
             }
-            _ => service::changesets::approve(db, ctx, p, id, c).map(|_| ("approved", true)),
         }
     })
     .await;
@@ -665,7 +718,7 @@ async fn submit(
     id: web::Path<i64>,
 ) -> HttpResponse {
     match who {
-        Ok(w) => transition(state, w.caller, id.into_inner(), w.form.comment, "submit").await,
+        Ok(w) => transition(state, w.caller, id.into_inner(), w.form, Action::Submit).await,
         Err(e) => rejected(e),
     }
 }
@@ -676,7 +729,7 @@ async fn withdraw(
     id: web::Path<i64>,
 ) -> HttpResponse {
     match who {
-        Ok(w) => transition(state, w.caller, id.into_inner(), w.form.comment, "withdraw").await,
+        Ok(w) => transition(state, w.caller, id.into_inner(), w.form, Action::Withdraw).await,
         Err(e) => rejected(e),
     }
 }
@@ -687,7 +740,7 @@ async fn approve(
     id: web::Path<i64>,
 ) -> HttpResponse {
     match who {
-        Ok(w) => transition(state, w.caller, id.into_inner(), w.form.comment, "approve").await,
+        Ok(w) => transition(state, w.caller, id.into_inner(), w.form, Action::Approve).await,
         Err(e) => rejected(e),
     }
 }
@@ -698,7 +751,7 @@ async fn reject(
     id: web::Path<i64>,
 ) -> HttpResponse {
     match who {
-        Ok(w) => transition(state, w.caller, id.into_inner(), w.form.comment, "reject").await,
+        Ok(w) => transition(state, w.caller, id.into_inner(), w.form, Action::Reject).await,
         Err(e) => rejected(e),
     }
 }
@@ -1077,7 +1130,14 @@ async fn add_user(
     let WhoPosted { caller, form, .. } = who;
     let done = blocking(move || {
         let roles = parse_roles(&form.roles).map_err(Error::BadRequest)?;
-        service::accounts::add_user(&state.db, &caller.ctx, &form.name, &form.password, &roles)
+        service::accounts::add_user(
+            &state.db,
+            &caller.ctx,
+            &caller.principal,
+            &form.name,
+            &form.password,
+            &roles,
+        )
     })
     .await;
     match done {
@@ -1113,8 +1173,17 @@ async fn change_user(
     let name = name.into_inner();
     let done = blocking(move || {
         let roles = parse_roles(&form.roles).map_err(Error::BadRequest)?;
-        service::accounts::set_roles(&state.db, &caller.ctx, &name, &roles)?;
-        service::accounts::set_disabled(&state.db, &caller.ctx, &name, form.disabled.is_some())
+        service::accounts::change_user(
+            &state.db,
+            &caller.ctx,
+            &caller.principal,
+            &name,
+            &service::accounts::AccountChange {
+                roles: Some(roles),
+                disabled: Some(form.disabled.is_some()),
+                password: None,
+            },
+        )
     })
     .await;
     match done {
@@ -1180,16 +1249,20 @@ async fn import(
     form: actix_multipart::Multipart,
 ) -> HttpResponse {
     let id = id.into_inner();
-    let (csrf, dry_run, files) = match read_upload(form).await {
-        Ok(x) => x,
-        Err(e) => return error_page(&e, Frame::anonymous()),
-    };
-    let caller = match auth::authenticate(&req, Some(&csrf)).await {
+    // Who and which role first: nobody else's upload is read at all.
+    let caller = match auth::authenticate_before_body(&req).await {
         Ok(c) => c,
         Err(e) => return error_page(&e, Frame::anonymous()),
     };
     let f = Frame::of(&caller);
     if let Err(e) = auth::allowed::<Curator>(&caller.principal) {
+        return error_page(&e, f);
+    }
+    let (csrf, dry_run, files) = match read_upload(form).await {
+        Ok(x) => x,
+        Err(e) => return error_page(&e, f),
+    };
+    if let Err(e) = auth::check_csrf(&caller, &csrf) {
         return error_page(&e, f);
     }
     let folder = match super::admin_api::folder_of(files) {

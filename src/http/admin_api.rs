@@ -16,7 +16,7 @@ use crate::model::ItemEdit;
 use crate::service;
 use crate::service::accounts::{TokenInfo, UserInfo};
 use crate::service::changesets::{
-    editable_table, Approved, ChangesetInfo, ChangesetView, ItemView, Precondition,
+    editable_table, revision_tag, Approved, Changeset, ChangesetView, ItemView, Precondition,
 };
 
 /// Request bodies over this many bytes are refused with 413.
@@ -224,7 +224,7 @@ pub struct ListQuery {
 #[utoipa::path(get, path = "/api/v1/changesets", tag = "changesets",
     params(ListQuery),
     responses(
-        (status = 200, description = "the changesets", body = [ChangesetInfo]),
+        (status = 200, description = "the changesets", body = [Changeset]),
         (status = 400, description = "bad query", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
     ))]
@@ -249,18 +249,48 @@ fn private(mut res: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBu
 #[utoipa::path(get, path = "/api/v1/changesets/{id}", tag = "changesets",
     params(("id" = i64, Path, description = "the changeset", minimum = 1, example = 1)),
     responses(
-        (status = 200, description = "the changeset", body = ChangesetView),
+        (status = 200, description = "the changeset; its ETag is its revision, which `approve` and `reject` need in `If-Match`", body = ChangesetView,
+            headers(("ETag" = String, description = "the changeset's revision"))),
         (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "no such changeset", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn view(
     state: web::Data<State>,
-    _who: Who<Member>,
+    who: Who<Member>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
-    let v = blocking(move || service::changesets::view(&state.db, id)).await?;
-    Ok(private(HttpResponse::Ok()).json(v))
+    let v = blocking(move || service::changesets::view(&state.db, &who.principal, id)).await?;
+    Ok(private(HttpResponse::Ok())
+        .insert_header((header::ETAG, quoted(&revision_tag(v.changeset.revision))))
+        .json(v))
+}
+
+fn quoted(tag: &str) -> String {
+    format!("\"{tag}\"")
+}
+
+/// The revision a reviewer saw, from `If-Match`: 428 without it, 400 when
+/// it is not a revision.
+fn seen_revision(req: &HttpRequest) -> Result<i64> {
+    let Some(m) = req
+        .headers()
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Err(Error::PreconditionRequired(
+            "say which revision of the changeset you reviewed: send If-Match with the ETag \
+             that GET /api/v1/changesets/{id} answered"
+                .into(),
+        ));
+    };
+    let tag = m.trim().trim_start_matches("W/").trim_matches('"');
+    tag.parse().map_err(|_| {
+        Error::BadRequest(format!(
+            "If-Match '{tag}' is not a changeset revision: send the ETag that \
+             GET /api/v1/changesets/{{id}} answered"
+        ))
+    })
 }
 
 /// A comment on a transition.
@@ -288,7 +318,7 @@ pub struct Rejection {
 /// The new state of a changeset, and the version an approval published.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Transitioned {
-    pub changeset: ChangesetInfo,
+    pub changeset: Changeset,
     pub published: Option<Approved>,
 }
 
@@ -304,9 +334,7 @@ async fn answer(
         refresh(state).await;
     }
     let st = state.clone();
-    let changeset = blocking(move || service::changesets::view(&st.db, id))
-        .await?
-        .changeset;
+    let changeset = blocking(move || service::changesets::get(&st.db, id)).await?;
     Ok(private(HttpResponse::Ok()).json(Transitioned {
         changeset,
         published,
@@ -457,7 +485,8 @@ pub async fn withdraw(
 /// it on the latest version, re-runs the checks and publishes the next
 /// version, atomically.
 #[utoipa::path(post, path = "/api/v1/changesets/{id}/approve", tag = "changesets",
-    params(("id" = i64, Path, description = "the changeset", minimum = 1, example = 1)),
+    params(("id" = i64, Path, description = "the changeset", minimum = 1, example = 1),
+           ("If-Match" = String, Header, description = "the changeset's ETag (its revision) as reviewed")),
     request_body(content = Option<Comment>, description = "optional"),
     responses(
         (status = 200, description = "approved and published", body = Transitioned),
@@ -465,19 +494,22 @@ pub async fn withdraw(
         (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "not a reviewer, wrote part of it, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "no such changeset", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "not submitted, conflicting edits (named), or an error check violated (listed)", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "not submitted, moved since the If-Match revision (the changeset as it is now comes with the answer), conflicting edits (named), or an error check violated (listed)", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 428, description = "no If-Match", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn approve(
     state: web::Data<State>,
+    req: HttpRequest,
     who: Who<Reviewer>,
     id: IdPath,
     body: OptionalJson<Comment>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
+    let seen = seen_revision(&req)?;
     let c = comment(body);
     let st = state.clone();
     let published = blocking(move || {
-        service::changesets::approve(&st.db, &who.ctx, &who.principal, id, c.as_deref())
+        service::changesets::approve(&st.db, &who.ctx, &who.principal, id, seen, c.as_deref())
     })
     .await?;
     answer(&state, id, Some(published)).await
@@ -485,7 +517,8 @@ pub async fn approve(
 
 /// Rejects a submitted changeset, with a comment (a reviewer who wrote none of it).
 #[utoipa::path(post, path = "/api/v1/changesets/{id}/reject", tag = "changesets",
-    params(("id" = i64, Path, description = "the changeset", minimum = 1, example = 1)),
+    params(("id" = i64, Path, description = "the changeset", minimum = 1, example = 1),
+           ("If-Match" = String, Header, description = "the changeset's ETag (its revision) as reviewed")),
     request_body = Rejection,
     responses(
         (status = 200, description = "rejected", body = Transitioned),
@@ -493,19 +526,22 @@ pub async fn approve(
         (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "not a reviewer, wrote part of it, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "no such changeset", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "not submitted", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "not submitted, or moved since the If-Match revision (the changeset as it is now comes with the answer)", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 428, description = "no If-Match", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn reject(
     state: web::Data<State>,
+    req: HttpRequest,
     who: Who<Reviewer>,
     id: IdPath,
     body: OptionalJson<Comment>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
+    let seen = seen_revision(&req)?;
     let c = comment(body);
     let st = state.clone();
     blocking(move || {
-        service::changesets::reject(&st.db, &who.ctx, &who.principal, id, c.as_deref())
+        service::changesets::reject(&st.db, &who.ctx, &who.principal, id, seen, c.as_deref())
     })
     .await?;
     answer(&state, id, None).await
@@ -800,7 +836,14 @@ pub async fn add_user(
 ) -> Result<HttpResponse> {
     let b = body.into_inner();
     let u = blocking(move || {
-        service::accounts::add_user(&state.db, &who.ctx, &b.name, &b.password, &b.roles)
+        service::accounts::add_user(
+            &state.db,
+            &who.ctx,
+            &who.principal,
+            &b.name,
+            &b.password,
+            &b.roles,
+        )
     })
     .await?;
     Ok(private(HttpResponse::Created()).json(u))
@@ -841,17 +884,17 @@ pub async fn change_user(
     let name = name.into_inner();
     let b = body.into_inner();
     let u = blocking(move || {
-        let (db, ctx) = (&state.db, &who.ctx);
-        if let Some(p) = &b.password {
-            service::accounts::reset_password(db, ctx, &name, p)?;
-        }
-        if let Some(r) = &b.roles {
-            service::accounts::set_roles(db, ctx, &name, r)?;
-        }
-        if let Some(d) = b.disabled {
-            service::accounts::set_disabled(db, ctx, &name, d)?;
-        }
-        service::accounts::user(db, &name)
+        service::accounts::change_user(
+            &state.db,
+            &who.ctx,
+            &who.principal,
+            &name,
+            &service::accounts::AccountChange {
+                password: b.password,
+                roles: b.roles,
+                disabled: b.disabled,
+            },
+        )
     })
     .await?;
     Ok(private(HttpResponse::Ok()).json(u))
@@ -864,8 +907,8 @@ pub async fn change_user(
         (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "not an admin", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
     ))]
-pub async fn tokens(state: web::Data<State>, _who: Who<Admin>) -> Result<HttpResponse> {
-    let list = blocking(move || service::accounts::tokens(&state.db)).await?;
+pub async fn tokens(state: web::Data<State>, who: Who<Admin>) -> Result<HttpResponse> {
+    let list = blocking(move || service::accounts::tokens(&state.db, &who.principal)).await?;
     Ok(private(HttpResponse::Ok()).json(list))
 }
 
@@ -878,6 +921,10 @@ pub struct NewToken {
     pub name: String,
     #[schema(min_items = 1)]
     pub roles: Vec<Role>,
+    /// The person the token acts for; by default the admin creating it.
+    /// Its edits count as theirs, and disabling them revokes it.
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 /// A token just created: the secret is shown this once.
@@ -904,9 +951,17 @@ pub async fn create_token(
     body: Body<NewToken>,
 ) -> Result<HttpResponse> {
     let b = body.into_inner();
-    let (token, secret) =
-        blocking(move || service::accounts::create_token(&state.db, &who.ctx, &b.name, &b.roles))
-            .await?;
+    let (token, secret) = blocking(move || {
+        service::accounts::create_token(
+            &state.db,
+            &who.ctx,
+            &who.principal,
+            &b.name,
+            &b.roles,
+            b.owner.as_deref(),
+        )
+    })
+    .await?;
     Ok(private(HttpResponse::Created()).json(CreatedToken { token, secret }))
 }
 
@@ -925,6 +980,7 @@ pub async fn revoke_token(
     name: web::Path<String>,
 ) -> Result<HttpResponse> {
     let name = name.into_inner();
-    blocking(move || service::accounts::revoke_token(&state.db, &who.ctx, &name)).await?;
+    blocking(move || service::accounts::revoke_token(&state.db, &who.ctx, &who.principal, &name))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

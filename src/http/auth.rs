@@ -12,38 +12,37 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use serde::de::DeserializeOwned;
 
 use super::{blocking, State};
-use crate::accounts::{self, Principal, Role};
+use crate::accounts::{self, Permission, Principal};
 use crate::error::{Error, Result};
 use crate::service::{self, Context};
 
-/// The roles a handler accepts: any one of them will do.
+/// The permission a handler needs, as a type, from the one policy in
+/// [`accounts::Permission`].
 pub trait Need: 'static {
-    const ROLES: &'static [Role];
-    const WHAT: &'static str;
+    const PERMISSION: Permission;
 }
 
 macro_rules! need {
-    ($($(#[$doc:meta])* $name:ident = [$($role:ident),+], $what:literal;)+) => {$(
+    ($($(#[$doc:meta])* $name:ident = $permission:ident;)+) => {$(
         $(#[$doc])*
         pub struct $name;
         impl Need for $name {
-            const ROLES: &'static [Role] = &[$(Role::$role),+];
-            const WHAT: &'static str = $what;
+            const PERMISSION: Permission = Permission::$permission;
         }
     )+};
 }
 
 need! {
     /// Drafts and edits changesets.
-    Curator = [Curator], "a curator";
+    Curator = EditChangesets;
     /// Approves and rejects changesets.
-    Reviewer = [Reviewer], "a reviewer";
+    Reviewer = Review;
     /// Reads the audit log.
-    Auditor = [Auditor, Admin], "an auditor or admin";
+    Auditor = ReadAudit;
     /// Manages accounts and tokens.
-    Admin = [Admin], "an admin";
+    Admin = ManageAccounts;
     /// Anyone with an account: reads changesets and drafts.
-    Member = [Admin, Curator, Reviewer, Auditor], "someone with an account";
+    Member = ReadDrafts;
 }
 
 /// The name of the session cookie.
@@ -75,14 +74,22 @@ fn state_of(req: &HttpRequest) -> Result<web::Data<State>> {
         .ok_or_else(|| Error::Io("the application state is missing".into()))
 }
 
-/// A request id: the client's `X-Request-Id` when it is short and plain,
-/// else a new random one. The same id is echoed in the response.
+/// vigil's id of a request: new and random for every request, whatever the
+/// client sent, so that no two requests share one. Answered in
+/// `X-Request-Id`.
 pub fn request_id(req: &HttpRequest) -> String {
     if let Some(id) = req.extensions().get::<RequestId>() {
         return id.0.clone();
     }
-    let given = req
-        .headers()
+    let id = accounts::new_secret().unwrap_or_default();
+    req.extensions_mut().insert(RequestId(id.clone()));
+    id
+}
+
+/// The client's own `X-Request-Id`, when it is short and plain: kept beside
+/// vigil's id in the audit log, never instead of it.
+pub fn client_request_id(req: &HttpRequest) -> Option<String> {
+    req.headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .filter(|v| {
@@ -90,10 +97,7 @@ pub fn request_id(req: &HttpRequest) -> String {
                 && v.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         })
-        .map(str::to_string);
-    let id = given.unwrap_or_else(|| accounts::new_secret().unwrap_or_default());
-    req.extensions_mut().insert(RequestId(id.clone()));
-    id
+        .map(str::to_string)
 }
 
 #[derive(Clone)]
@@ -105,6 +109,7 @@ pub fn context(req: &HttpRequest, state: &State) -> Context {
     Context {
         actor: "anonymous".into(),
         request_id: Some(request_id(req)),
+        client_request_id: client_request_id(req),
         client: req.peer_addr().map(|a| a.ip().to_string()),
         now: state.clock.now(),
     }
@@ -141,6 +146,29 @@ fn safe(method: &Method) -> bool {
 /// carry the session's CSRF token: in `X-CSRF-Token`, or as `form_csrf` when
 /// the caller read it from a form.
 pub async fn authenticate(req: &HttpRequest, form_csrf: Option<&str>) -> Result<Caller> {
+    identify(req, Some(form_csrf)).await
+}
+
+/// Who sends a request whose CSRF token is inside a body not read yet (an
+/// upload): the session or token, checked before a byte of the body is
+/// read. The caller must then check the token with [`check_csrf`].
+pub async fn authenticate_before_body(req: &HttpRequest) -> Result<Caller> {
+    identify(req, None).await
+}
+
+/// The CSRF token a session's form carried, checked once the body is read.
+pub fn check_csrf(caller: &Caller, sent: &str) -> Result<()> {
+    match caller.csrf() {
+        Some(want) if !accounts::same_secret(sent, &want) => Err(Error::Forbidden(
+            "the CSRF token is missing or wrong: reload the page and send the form again".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `csrf`: `Some` checks the token now (from the form, else the header);
+/// `None` leaves it to [`check_csrf`].
+async fn identify(req: &HttpRequest, csrf: Option<Option<&str>>) -> Result<Caller> {
     let state = state_of(req)?;
     let ctx = context(req, &state);
     if let Some(token) = bearer(req) {
@@ -164,7 +192,7 @@ pub async fn authenticate(req: &HttpRequest, form_csrf: Option<&str>) -> Result<
             "log in first: no session cookie or Bearer token came with the request".into(),
         ));
     };
-    if !safe(req.method()) {
+    if let (false, Some(form_csrf)) = (safe(req.method()), csrf) {
         let sent = form_csrf.map(str::to_string).or_else(|| {
             req.headers()
                 .get("x-csrf-token")
@@ -195,16 +223,7 @@ pub async fn authenticate(req: &HttpRequest, form_csrf: Option<&str>) -> Result<
 }
 
 pub fn allowed<N: Need>(p: &Principal) -> Result<()> {
-    if N::ROLES.iter().any(|r| p.has(*r)) {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(format!(
-            "this needs {}; {} has the roles: {}",
-            N::WHAT,
-            p.name,
-            accounts::format_roles(&p.roles)
-        )))
-    }
+    p.require(N::PERMISSION)
 }
 
 /// An authenticated caller who holds one of `N`'s roles.

@@ -2,7 +2,7 @@
 //! versions are served from memory ([`snapshot`]): the latest of each event is
 //! held pre-serialised and pre-compressed, so public reads touch no database.
 
-mod admin;
+pub mod admin;
 mod admin_api;
 mod api;
 mod audit;
@@ -220,7 +220,7 @@ fn api_resource(
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     web::block(f)
         .await
-        .map_err(|e| Error::Database(format!("worker: {e}")))?
+        .map_err(|e| Error::Internal(format!("worker: {e}")))?
 }
 
 /// Sends a pre-encoded body with its ETag; 304 when the client has it.

@@ -14,14 +14,15 @@ use crate::model::{
 };
 use crate::service::accounts::{TokenInfo, UserInfo};
 use crate::service::changesets::{
-    Approved, ChangesetInfo, ChangesetView, EditInfo, ItemView, State as ChangesetState,
+    Approved, Changeset, ChangesetView, EditInfo, ItemView, State as ChangesetState,
 };
 use crate::service::Diff;
 
 /// An error, as RFC 9457 problem details.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProblemDetails {
-    /// Always `about:blank`: the status and title say what happened.
+    /// A stable URI naming the kind of problem, e.g.
+    /// `urn:vigil:problem:not-found` or `urn:vigil:problem:stale`.
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,
@@ -190,7 +191,7 @@ pub type DiffSchema = Diff;
         Role,
         UserInfo,
         TokenInfo,
-        ChangesetInfo,
+        Changeset,
         ChangesetState,
         ChangesetView,
         EditInfo,

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::error::Error;
+use crate::error::{DatabaseError, Error, Fault};
 
 #[derive(Serialize)]
 struct Problem<'a> {
@@ -23,6 +23,7 @@ struct Problem<'a> {
 }
 
 fn respond(
+    kind: &str,
     status: StatusCode,
     title: &str,
     detail: String,
@@ -31,7 +32,7 @@ fn respond(
     HttpResponse::build(status)
         .content_type("application/problem+json")
         .json(Problem {
-            kind: "about:blank",
+            kind,
             title,
             status: status.as_u16(),
             detail,
@@ -44,13 +45,32 @@ fn respond(
 /// What the public may know of a database failure: the kind, not the
 /// internals. Either way nothing was written: every write is one
 /// transaction.
-pub(super) fn database_detail(e: &str) -> &'static str {
-    if e.contains("disk is full") {
-        "the database's disk is full, so nothing was changed; try again when an operator has made room"
-    } else if e.contains("readonly database") || e.contains("read-only") {
-        "the database is read-only at the moment, so nothing was changed; try again later"
-    } else {
-        "the database could not answer; try again later"
+pub(super) fn database_detail(e: &DatabaseError) -> &'static str {
+    match e.fault {
+        Fault::DiskFull => "the database's disk is full, so nothing was changed; try again when an operator has made room",
+        Fault::ReadOnly => "the database is read-only at the moment, so nothing was changed; try again later",
+        Fault::Constraint => "the change collided with another made at the same moment, so nothing was changed; try again",
+        Fault::Corrupt | Fault::Unavailable => "the database could not answer; try again later",
+    }
+}
+
+/// The stable `type` URI of each kind of problem.
+pub(super) fn problem_type(e: &Error) -> &'static str {
+    match e {
+        Error::Files(_) => "urn:vigil:problem:files",
+        Error::Refused(_) => "urn:vigil:problem:checks-violated",
+        Error::NotFound(_) => "urn:vigil:problem:not-found",
+        Error::BadRequest(_) => "urn:vigil:problem:bad-request",
+        Error::TooLarge(_) => "urn:vigil:problem:too-large",
+        Error::UnsupportedMediaType(_) => "urn:vigil:problem:unsupported-media-type",
+        Error::Conflict(_) => "urn:vigil:problem:conflict",
+        Error::Stale { .. } => "urn:vigil:problem:stale",
+        Error::PreconditionRequired(_) => "urn:vigil:problem:precondition-required",
+        Error::Unauthorized(_) => "urn:vigil:problem:unauthorized",
+        Error::Forbidden(_) => "urn:vigil:problem:forbidden",
+        Error::TooManyRequests { .. } => "urn:vigil:problem:too-many-requests",
+        Error::Database(_) => "urn:vigil:problem:database-unavailable",
+        Error::Internal(_) | Error::Io(_) => "urn:vigil:problem:internal",
     }
 }
 
@@ -67,7 +87,7 @@ impl ResponseError for Error {
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Internal(_) | Error::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -87,7 +107,7 @@ impl ResponseError for Error {
             Error::Forbidden(_) => "Not allowed",
             Error::TooManyRequests { .. } => "Too many attempts",
             Error::Database(_) => "The database is unavailable",
-            Error::Io(_) => "Internal error",
+            Error::Internal(_) | Error::Io(_) => "Internal error",
         };
         let errors = match self {
             Error::Files(list) => serde_json::to_value(list).ok(),
@@ -97,8 +117,18 @@ impl ResponseError for Error {
         let detail = match self {
             // Do not leak database internals to the public.
             Error::Database(e) => {
-                tracing::error!(error = %e, "database error");
+                tracing::error!(error = %crate::error::chain(e), "database error");
                 database_detail(e).to_string()
+            }
+            Error::Internal(e) => {
+                tracing::error!(error = %e, "internal error");
+                "vigil could not complete the request; the operator has the details in the log"
+                    .to_string()
+            }
+            Error::Io(e) => {
+                tracing::error!(error = %e, "i/o error");
+                "vigil could not complete the request; the operator has the details in the log"
+                    .to_string()
             }
             other => other.to_string(),
         };
@@ -106,7 +136,7 @@ impl ResponseError for Error {
             Error::Stale { current, etag, .. } => HttpResponse::build(status)
                 .content_type("application/problem+json")
                 .json(Problem {
-                    kind: "about:blank",
+                    kind: problem_type(self),
                     title,
                     status: status.as_u16(),
                     detail,
@@ -114,7 +144,7 @@ impl ResponseError for Error {
                     current: Some(current.clone().unwrap_or(serde_json::Value::Null)),
                     etag: Some(etag.clone()),
                 }),
-            _ => respond(status, title, detail, errors),
+            _ => respond(problem_type(self), status, title, detail, errors),
         };
         let headers = res.headers_mut();
         match self {
@@ -156,6 +186,7 @@ pub fn method_not_allowed<B>(
         .unwrap_or("")
         .to_string();
     let mut out = respond(
+        "urn:vigil:problem:method-not-allowed",
         StatusCode::METHOD_NOT_ALLOWED,
         "Method not allowed",
         format!(
@@ -176,6 +207,7 @@ pub fn method_not_allowed<B>(
 /// Anything without a route.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
     respond(
+        "urn:vigil:problem:not-found",
         StatusCode::NOT_FOUND,
         "Not found",
         format!("nothing at {}", req.path()),

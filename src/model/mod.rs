@@ -1,6 +1,7 @@
 //! The domain: events, sources, figures, claims and rules, as plain Rust that
 //! validates itself. Nothing here knows of HTTP, SQL or files.
 
+pub mod changeset;
 mod dataset;
 mod date;
 mod diff;

@@ -6,7 +6,8 @@ use serde::Serialize;
 use super::{Audit, Context};
 use crate::accounts::{
     self, check_password, check_user_name, format_roles, hash_password, parse_roles, secret_hash,
-    verify_password, Limiter, Principal, PrincipalKind, Role, SessionPolicy,
+    verify_password, Limiter, Permission, Principal, PrincipalKind, RefusalTally, Role,
+    SessionPolicy,
 };
 use crate::db::{self, Db, SessionRow, TokenRow, UserRow};
 use crate::error::{Error, Result};
@@ -24,7 +25,7 @@ pub struct UserInfo {
 impl UserInfo {
     fn from_row(u: UserRow) -> Result<Self> {
         Ok(Self {
-            roles: parse_roles(&u.roles).map_err(Error::Database)?,
+            roles: parse_roles(&u.roles).map_err(Error::Internal)?,
             name: u.name,
             disabled: u.disabled,
             created_at: u.created_at,
@@ -42,12 +43,14 @@ pub struct TokenInfo {
     pub created_at: String,
     pub revoked_at: Option<String>,
     pub last_used_at: Option<String>,
+    /// The person the token acts for, if any.
+    pub owner: Option<String>,
 }
 
 fn stamp_parse(what: &str, s: &str) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| Error::Database(format!("stored {what} '{s}': {e}")))
+        .map_err(|e| Error::Internal(format!("stored {what} '{s}': {e}")))
 }
 
 fn roles_required(roles: &[Role]) -> Result<()> {
@@ -59,21 +62,36 @@ fn roles_required(roles: &[Role]) -> Result<()> {
     Ok(())
 }
 
-/// Adds a user. The password must pass the policy.
+/// Account management is for admins (and the operator at the command line).
+fn may_manage(who: &Principal) -> Result<()> {
+    who.require(Permission::ManageAccounts)
+}
+
+/// Adds a user. The password must pass the policy; names are unique
+/// without regard to case.
 pub fn add_user(
     db: &Db,
     ctx: &Context,
+    who: &Principal,
     name: &str,
     password: &str,
     roles: &[Role],
 ) -> Result<UserInfo> {
+    may_manage(who)?;
     check_user_name(name)?;
     roles_required(roles)?;
     check_password(name, password)?;
     let hash = hash_password(password)?;
     db.write(|c| {
-        if db::user(c, name)?.is_some() {
-            return Err(Error::Conflict(format!("there is already a user '{name}'")));
+        if let Some(u) = db::user(c, name)? {
+            return Err(Error::Conflict(if u.name == name {
+                format!("there is already a user '{name}'")
+            } else {
+                format!(
+                    "there is already a user '{}': names differ from each other in more than case",
+                    u.name
+                )
+            }));
         }
         let at = ctx.at();
         let row = UserRow {
@@ -145,78 +163,198 @@ fn existing(c: &mut db::Conn, name: &str) -> Result<UserRow> {
     db::user(c, name)?.ok_or_else(|| Error::NotFound(format!("no user '{name}'")))
 }
 
-/// Disables or re-enables a user; disabling ends all their sessions.
-pub fn set_disabled(db: &Db, ctx: &Context, name: &str, disabled: bool) -> Result<UserInfo> {
-    db.write(|c| {
-        let u = existing(c, name)?;
-        if u.disabled == disabled {
-            return UserInfo::from_row(u);
+/// What to change about an account; what is `None` stays.
+#[derive(Debug, Clone, Default)]
+pub struct AccountChange {
+    pub password: Option<String>,
+    pub roles: Option<Vec<Role>>,
+    pub disabled: Option<bool>,
+}
+
+/// Changes an account in one transaction: every part is checked before
+/// anything is written, and either all of it is stored, with its audit
+/// entries, or none. Refused when it would leave no enabled admin.
+pub fn change_user(
+    db: &Db,
+    ctx: &Context,
+    who: &Principal,
+    name: &str,
+    change: &AccountChange,
+) -> Result<UserInfo> {
+    may_manage(who)?;
+    if let Some(roles) = &change.roles {
+        roles_required(roles)?;
+    }
+    let hash = match &change.password {
+        Some(p) => {
+            // The policy needs the stored spelling of the name; the name as
+            // given differs at most in case.
+            check_password(name, p)?;
+            Some(hash_password(p)?)
         }
-        let at = ctx.at();
-        db::set_user_disabled(c, name, disabled, &at)?;
-        let ended = if disabled {
-            db::delete_sessions_of(c, name)?
-        } else {
-            0
-        };
+        None => None,
+    };
+    db.write(|c| change_user_in(c, ctx, name, change, hash.as_deref()))
+}
+
+/// [`change_user`] inside the caller's transaction, the password hashed.
+fn change_user_in(
+    c: &mut db::Conn,
+    ctx: &Context,
+    name: &str,
+    change: &AccountChange,
+    hash: Option<&str>,
+) -> Result<UserInfo> {
+    let mut u = existing(c, name)?;
+    let name = u.name.clone();
+    let at = ctx.at();
+    let before_roles = parse_roles(&u.roles).map_err(Error::Internal)?;
+    let roles = change.roles.clone().unwrap_or_else(|| before_roles.clone());
+    let disabled = change.disabled.unwrap_or(u.disabled);
+    let removes_admin = before_roles.contains(&Role::Admin)
+        && !u.disabled
+        && (!roles.contains(&Role::Admin) || disabled);
+    if removes_admin && enabled_admins(c)?.iter().all(|a| *a == name) {
+        return Err(Error::Conflict(format!(
+            "'{name}' is the last enabled admin: the change would leave no one to manage \
+             accounts. Make another admin first (an operator can with \
+             `vigil user add NAME --role admin`)"
+        )));
+    }
+    if let Some(hash) = hash {
+        db::set_user_password(c, &name, hash, &at)?;
+        let ended = db::delete_sessions_of(c, &name)?;
+        Audit::new("user.password_reset", "user", &name)
+            .summary(format!("password changed; {ended} session(s) ended"))
+            .write(c, ctx)?;
+    }
+    if change.roles.is_some() && roles != before_roles {
+        let stored = format_roles(&roles);
+        db::set_user_roles(c, &name, &stored, &at)?;
+        Audit::new("user.roles", "user", &name)
+            .before(serde_json::json!({"roles": before_roles}))
+            .after(serde_json::json!({"roles": parse_roles(&stored).map_err(Error::Internal)?}))
+            .write(c, ctx)?;
+        u.roles = stored;
+    }
+    if disabled != u.disabled {
+        db::set_user_disabled(c, &name, disabled, &at)?;
         let (action, summary) = if disabled {
-            ("user.disable", format!("{ended} session(s) ended"))
+            let ended = db::delete_sessions_of(c, &name)?;
+            let revoked = revoke_tokens_of(c, ctx, &name)?;
+            (
+                "user.disable",
+                format!("{ended} session(s) ended, {revoked} token(s) revoked"),
+            )
         } else {
             ("user.enable", "the account may log in again".to_string())
         };
-        Audit::new(action, "user", name)
+        Audit::new(action, "user", &name)
             .before(serde_json::json!({"disabled": u.disabled}))
             .after(serde_json::json!({"disabled": disabled}))
             .summary(summary)
             .write(c, ctx)?;
-        UserInfo::from_row(UserRow {
-            disabled,
-            updated_at: at,
-            ..u
-        })
-    })
+        u.disabled = disabled;
+    }
+    u.updated_at = at;
+    UserInfo::from_row(u)
+}
+
+/// The names of the enabled admins.
+fn enabled_admins(c: &mut db::Conn) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for u in db::users_all(c)? {
+        if !u.disabled
+            && parse_roles(&u.roles)
+                .map_err(Error::Internal)?
+                .contains(&Role::Admin)
+        {
+            out.push(u.name);
+        }
+    }
+    Ok(out)
+}
+
+/// Revokes every live token `owner` owns, each with its audit entry.
+fn revoke_tokens_of(c: &mut db::Conn, ctx: &Context, owner: &str) -> Result<usize> {
+    let tokens = db::live_tokens_of(c, owner)?;
+    for t in &tokens {
+        db::revoke_token(c, &t.name, &ctx.at())?;
+        Audit::new("token.revoke", "token", &t.name)
+            .reason(&format!("its owner '{owner}' was disabled"))
+            .write(c, ctx)?;
+    }
+    Ok(tokens.len())
+}
+
+/// Disables or re-enables a user; disabling ends all their sessions and
+/// revokes the tokens they own.
+pub fn set_disabled(
+    db: &Db,
+    ctx: &Context,
+    who: &Principal,
+    name: &str,
+    disabled: bool,
+) -> Result<UserInfo> {
+    change_user(
+        db,
+        ctx,
+        who,
+        name,
+        &AccountChange {
+            disabled: Some(disabled),
+            ..AccountChange::default()
+        },
+    )
 }
 
 /// Sets a user's roles.
-pub fn set_roles(db: &Db, ctx: &Context, name: &str, roles: &[Role]) -> Result<UserInfo> {
-    roles_required(roles)?;
-    db.write(|c| {
-        let u = existing(c, name)?;
-        let before = parse_roles(&u.roles).map_err(Error::Database)?;
-        let stored = format_roles(roles);
-        let at = ctx.at();
-        db::set_user_roles(c, name, &stored, &at)?;
-        Audit::new("user.roles", "user", name)
-            .before(serde_json::json!({"roles": before}))
-            .after(serde_json::json!({"roles": parse_roles(&stored).map_err(Error::Database)?}))
-            .write(c, ctx)?;
-        UserInfo::from_row(UserRow {
-            roles: stored,
-            updated_at: at,
-            ..u
-        })
-    })
+pub fn set_roles(
+    db: &Db,
+    ctx: &Context,
+    who: &Principal,
+    name: &str,
+    roles: &[Role],
+) -> Result<UserInfo> {
+    change_user(
+        db,
+        ctx,
+        who,
+        name,
+        &AccountChange {
+            roles: Some(roles.to_vec()),
+            ..AccountChange::default()
+        },
+    )
 }
 
 /// Sets a new password and ends the user's sessions.
-pub fn reset_password(db: &Db, ctx: &Context, name: &str, password: &str) -> Result<()> {
-    check_password(name, password)?;
-    let hash = hash_password(password)?;
-    db.write(|c| {
-        existing(c, name)?;
-        db::set_user_password(c, name, &hash, &ctx.at())?;
-        let ended = db::delete_sessions_of(c, name)?;
-        Audit::new("user.password_reset", "user", name)
-            .summary(format!("password changed; {ended} session(s) ended"))
-            .write(c, ctx)?;
-        Ok(())
-    })
+pub fn reset_password(
+    db: &Db,
+    ctx: &Context,
+    who: &Principal,
+    name: &str,
+    password: &str,
+) -> Result<()> {
+    change_user(
+        db,
+        ctx,
+        who,
+        name,
+        &AccountChange {
+            password: Some(password.to_string()),
+            ..AccountChange::default()
+        },
+    )
+    .map(|_| ())
 }
 
 /// The two limiters a log-in goes through.
 pub struct LoginLimits {
     pub per_account: Limiter,
     pub per_address: Limiter,
+    /// Log-ins refused while locked out, tallied for the audit log.
+    pub refused: RefusalTally,
 }
 
 impl Default for LoginLimits {
@@ -224,6 +362,7 @@ impl Default for LoginLimits {
         Self {
             per_account: Limiter::new(5, Duration::minutes(15), Duration::minutes(15)),
             per_address: Limiter::new(20, Duration::minutes(15), Duration::minutes(15)),
+            refused: RefusalTally::default(),
         }
     }
 }
@@ -255,6 +394,18 @@ pub fn login(
         (&limits.per_address, &address_key),
     ] {
         if let Some(retry_after) = l.locked(key, now) {
+            if let Some(count) = limits.refused.refuse(&account_key, &address_key, now) {
+                let anonymous = ctx.as_actor("anonymous".into());
+                db.write(|c| {
+                    Audit::new("session.login_refused", "user", account_key.clone())
+                        .after(serde_json::json!({"address": address_key, "count": count}))
+                        .summary(format!(
+                            "{count} log-in(s) refused during a lockout since the last such entry"
+                        ))
+                        .write(c, &anonymous)?;
+                    Ok(())
+                })?;
+            }
             return Err(Error::TooManyRequests { retry_after });
         }
     }
@@ -284,11 +435,10 @@ pub fn login(
         return Err(Error::Unauthorized("wrong user name or password".into()));
     };
     limits.per_account.clear(&account_key);
-    let principal = Principal {
-        name: user.name.clone(),
-        kind: PrincipalKind::User,
-        roles: parse_roles(&user.roles).map_err(Error::Database)?,
-    };
+    let principal = Principal::user(
+        &user.name,
+        &parse_roles(&user.roles).map_err(Error::Internal)?,
+    );
     let session_id = accounts::new_secret()?;
     let at = ctx.at();
     let as_user = ctx.as_actor(principal.actor());
@@ -351,11 +501,10 @@ pub fn session_principal(
         let mut c = db.conn()?;
         db::touch_session(&mut c, &hash, &super::stamp(now))?;
     }
-    Ok(Principal {
-        roles: parse_roles(&user.roles).map_err(Error::Database)?,
-        name: user.name,
-        kind: PrincipalKind::User,
-    })
+    Ok(Principal::user(
+        &user.name,
+        &parse_roles(&user.roles).map_err(Error::Internal)?,
+    ))
 }
 
 /// Logs out: the session is deleted on the server.
@@ -372,12 +521,19 @@ pub fn logout(db: &Db, ctx: &Context, session_id: &str) -> Result<()> {
 }
 
 /// Creates an API token; the token is returned once and stored hashed.
+/// It acts for `owner` — by default the person creating it — whose edits
+/// and approvals its use counts as, and is revoked when they are disabled.
+/// At the command line a token may have no owner; it then counts as a
+/// person of its own.
 pub fn create_token(
     db: &Db,
     ctx: &Context,
+    who: &Principal,
     name: &str,
     roles: &[Role],
+    owner: Option<&str>,
 ) -> Result<(TokenInfo, String)> {
+    may_manage(who)?;
     check_user_name(name)?;
     roles_required(roles)?;
     let secret = format!("vigil_{}", accounts::new_secret()?);
@@ -387,6 +543,19 @@ pub fn create_token(
                 "there is already a token '{name}'"
             )));
         }
+        let owner = match (owner, who.kind, &who.owner) {
+            (Some(o), _, _) => Some(existing(c, o)?.name),
+            (None, PrincipalKind::User, _) => Some(who.name.clone()),
+            (None, PrincipalKind::Token, owner) => owner.clone(),
+            (None, PrincipalKind::Operator, _) => None,
+        };
+        if let Some(o) = &owner {
+            if existing(c, o)?.disabled {
+                return Err(Error::Conflict(format!(
+                    "'{o}' is disabled: a token cannot act for them"
+                )));
+            }
+        }
         let row = TokenRow {
             name: name.to_string(),
             token_hash: secret_hash(&secret),
@@ -395,10 +564,11 @@ pub fn create_token(
             created_at: ctx.at(),
             revoked_at: None,
             last_used_at: None,
+            owner: owner.clone(),
         };
         db::insert_token(c, &row)?;
         Audit::new("token.create", "token", name)
-            .after(serde_json::json!({"name": name, "roles": roles}))
+            .after(serde_json::json!({"name": name, "roles": roles, "owner": owner}))
             .write(c, ctx)?;
         Ok((token_info(row)?, secret.clone()))
     })
@@ -406,16 +576,18 @@ pub fn create_token(
 
 fn token_info(t: TokenRow) -> Result<TokenInfo> {
     Ok(TokenInfo {
-        roles: parse_roles(&t.roles).map_err(Error::Database)?,
+        roles: parse_roles(&t.roles).map_err(Error::Internal)?,
         name: t.name,
         created_by: t.created_by,
         created_at: t.created_at,
         revoked_at: t.revoked_at,
         last_used_at: t.last_used_at,
+        owner: t.owner,
     })
 }
 
-pub fn tokens(db: &Db) -> Result<Vec<TokenInfo>> {
+pub fn tokens(db: &Db, who: &Principal) -> Result<Vec<TokenInfo>> {
+    may_manage(who)?;
     db.read(db::tokens_all)?
         .into_iter()
         .map(token_info)
@@ -423,7 +595,8 @@ pub fn tokens(db: &Db) -> Result<Vec<TokenInfo>> {
 }
 
 /// Revokes a token; it stops working at once.
-pub fn revoke_token(db: &Db, ctx: &Context, name: &str) -> Result<()> {
+pub fn revoke_token(db: &Db, ctx: &Context, who: &Principal, name: &str) -> Result<()> {
+    may_manage(who)?;
     db.write(|c| {
         let t = db::token(c, name)?.ok_or_else(|| Error::NotFound(format!("no token '{name}'")))?;
         if t.revoked_at.is_some() {
@@ -447,11 +620,23 @@ pub fn token_principal(db: &Db, ctx: &Context, secret: &str) -> Result<Principal
         None => true,
         Some(s) => ctx.now - stamp_parse("token time", s)? >= Duration::hours(1),
     };
-    let principal = Principal {
-        name: t.name.clone(),
-        kind: PrincipalKind::Token,
-        roles: parse_roles(&t.roles).map_err(Error::Database)?,
-    };
+    // A token acts for its owner: never once they are disabled (disabling
+    // revokes it; this holds even for a token restored from an archive).
+    if let Some(owner) = &t.owner {
+        let alive = db
+            .read(|c| db::user(c, owner))?
+            .is_some_and(|u| !u.disabled);
+        if !alive {
+            return Err(Error::Unauthorized(
+                "the token's owner is disabled or gone; the token no longer works".into(),
+            ));
+        }
+    }
+    let principal = Principal::token(
+        &t.name,
+        &parse_roles(&t.roles).map_err(Error::Internal)?,
+        t.owner.as_deref(),
+    );
     if due {
         let as_token = ctx.as_actor(principal.actor());
         db.write(|c| {

@@ -41,9 +41,9 @@ pub fn load_or_create_key(path: &Path, name: &str) -> Result<(SignerKey, bool)> 
 }
 
 fn unhex(what: &str, s: &str) -> Result<Hash> {
-    let v = hex::decode(s).map_err(|e| Error::Database(format!("{what} '{s}' is not hex: {e}")))?;
+    let v = hex::decode(s).map_err(|e| Error::Internal(format!("{what} '{s}' is not hex: {e}")))?;
     v.try_into()
-        .map_err(|_| Error::Database(format!("{what} '{s}' is not 32 bytes")))
+        .map_err(|_| Error::Internal(format!("{what} '{s}' is not 32 bytes")))
 }
 
 /// The stored leaf hashes of entries 1 to `upto`; refused when some are
@@ -54,7 +54,7 @@ fn leaves(c: &mut db::Conn, upto: i64) -> Result<Vec<Hash>> {
         .map(|l| unhex("stored leaf", l))
         .collect::<Result<Vec<_>>>()?;
     if all.len() as i64 != upto.max(0) {
-        return Err(Error::Database(format!(
+        return Err(Error::Internal(format!(
             "the audit log has {} of its first {upto} entries; run `vigil audit verify`",
             all.len()
         )));
@@ -317,7 +317,7 @@ pub fn verify(db: &Db, verifier: &VerifierKey, saved: Option<&str>) -> Result<Ve
         let rx = (0..batches).map(|j| {
             rxs[(j as usize) % READERS]
                 .recv()
-                .map_err(|_| Error::Database("a reader of the log stopped".into()))
+                .map_err(|_| Error::Internal("a reader of the log stopped".into()))
                 .and_then(|b| b)
         });
         for batch in rx {

@@ -9,88 +9,87 @@
 
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value as Json;
 
 use super::{item_tag, publish, Audit, Context};
-use crate::accounts::{Principal, Role};
+use crate::accounts::{Permission, Principal};
 use crate::checks::{self, Report};
 use crate::db::{self, Conn, Db, Edit, NewChangeset};
 use crate::document;
 use crate::error::{Error, Result};
+pub use crate::model::changeset::{Action, Allowed, Changeset, Readiness, State};
+use crate::model::changeset::{Refusal, Refused};
 use crate::model::{Change, Dataset, ItemEdit, Table};
 
-/// Where a changeset stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum State {
-    Draft,
-    Submitted,
-    Approved,
-    Rejected,
-    Withdrawn,
+/// A changeset as stored, as the domain sees it.
+fn from_row(r: db::Changeset) -> Result<Changeset> {
+    let writers: BTreeSet<String> = serde_json::from_str(&r.writers).map_err(|e| {
+        Error::Internal(format!(
+            "changeset {}: stored writers do not parse: {e}",
+            r.id
+        ))
+    })?;
+    Ok(Changeset {
+        state: r
+            .state
+            .parse()
+            .map_err(|e| Error::Internal(format!("changeset {}: stored state: {e}", r.id)))?,
+        id: r.id,
+        event: r.event,
+        base_version: r.base_version,
+        author: r.author,
+        reason: r.reason,
+        revision: r.revision,
+        writers,
+        reviewer: r.reviewer,
+        comment: r.comment,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    })
 }
 
-impl State {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Draft => "draft",
-            State::Submitted => "submitted",
-            State::Approved => "approved",
-            State::Rejected => "rejected",
-            State::Withdrawn => "withdrawn",
-        }
-    }
+fn to_row(cs: &Changeset) -> Result<db::Changeset> {
+    Ok(db::Changeset {
+        id: cs.id,
+        event: cs.event.clone(),
+        base_version: cs.base_version,
+        author: cs.author.clone(),
+        reason: cs.reason.clone(),
+        state: cs.state.as_str().to_string(),
+        reviewer: cs.reviewer.clone(),
+        comment: cs.comment.clone(),
+        created_at: cs.created_at.clone(),
+        updated_at: cs.updated_at.clone(),
+        revision: cs.revision,
+        writers: serde_json::to_string(&cs.writers)
+            .map_err(|e| Error::Internal(format!("writers do not encode: {e}")))?,
+    })
+}
 
-    fn parse(s: &str) -> Result<Self> {
-        [
-            State::Draft,
-            State::Submitted,
-            State::Approved,
-            State::Rejected,
-            State::Withdrawn,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
-        .ok_or_else(|| Error::Database(format!("stored changeset state '{s}' is unknown")))
-    }
+/// Stores what `cs` became, if nobody moved it from revision `was` meanwhile.
+fn store(c: &mut Conn, was: i64, cs: &Changeset) -> Result<()> {
+    db::update_changeset(c, was, &to_row(cs)?)
+}
 
-    /// Whether edits are still accepted.
-    pub fn open(self) -> bool {
-        matches!(self, State::Draft | State::Submitted)
+/// The error a refused action answers: 403 when the caller may never do
+/// it, 409 when not now, and 409 with the changeset as it is now (and its
+/// ETag) when it moved since the caller saw it.
+fn refused(r: Refused, cs: &Changeset) -> Error {
+    match r.kind {
+        Refusal::Forbidden => Error::Forbidden(r.reason),
+        Refusal::Conflict => Error::Conflict(r.reason),
+        Refusal::Moved => Error::Stale {
+            message: r.reason,
+            current: serde_json::to_value(cs).ok(),
+            etag: revision_tag(cs.revision),
+        },
     }
 }
 
-/// A changeset, as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ChangesetInfo {
-    pub id: i64,
-    pub event: String,
-    pub base_version: i64,
-    pub author: String,
-    pub reason: String,
-    pub state: State,
-    pub reviewer: Option<String>,
-    pub comment: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-impl ChangesetInfo {
-    fn from_row(r: db::Changeset) -> Result<Self> {
-        Ok(Self {
-            state: State::parse(&r.state)?,
-            id: r.id,
-            event: r.event,
-            base_version: r.base_version,
-            author: r.author,
-            reason: r.reason,
-            reviewer: r.reviewer,
-            comment: r.comment,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        })
-    }
+/// A changeset's ETag: its revision.
+pub fn revision_tag(revision: i64) -> String {
+    revision.to_string()
 }
 
 /// One edit, as the API shows it.
@@ -110,7 +109,7 @@ pub struct EditInfo {
 /// A changeset with what it would do.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ChangesetView {
-    pub changeset: ChangesetInfo,
+    pub changeset: Changeset,
     pub edits: Vec<EditInfo>,
     /// The latest published version of the event.
     pub latest_version: i64,
@@ -123,6 +122,8 @@ pub struct ChangesetView {
     pub problems: Vec<String>,
     /// The checks on the result, when it validates.
     pub checks: Option<Report>,
+    /// What the asking principal may do with it now, and why not.
+    pub allowed_actions: Vec<Allowed>,
 }
 
 /// What an edit must match: the ETag of the item it was made against, or
@@ -157,7 +158,7 @@ fn table_of(entity: &str) -> Result<Table> {
     Table::ALL
         .into_iter()
         .find(|t| t.as_str() == entity)
-        .ok_or_else(|| Error::Database(format!("stored edit of unknown table '{entity}'")))
+        .ok_or_else(|| Error::Internal(format!("stored edit of unknown table '{entity}'")))
 }
 
 /// Which tables the changeset API edits, by their name in URLs.
@@ -173,9 +174,9 @@ pub fn editable_table(name: &str) -> Result<Table> {
     }
 }
 
-fn load(c: &mut Conn, id: i64) -> Result<(ChangesetInfo, Vec<Edit>)> {
+fn load(c: &mut Conn, id: i64) -> Result<(Changeset, Vec<Edit>)> {
     let row = db::changeset(c, id)?.ok_or_else(|| Error::NotFound(format!("no changeset {id}")))?;
-    Ok((ChangesetInfo::from_row(row)?, db::edits(c, id)?))
+    Ok((from_row(row)?, db::edits(c, id)?))
 }
 
 fn item_edits(edits: &[Edit]) -> Result<Vec<ItemEdit>> {
@@ -199,9 +200,9 @@ fn apply(mut ds: Dataset, edits: &[ItemEdit]) -> Result<Dataset> {
     Ok(ds)
 }
 
-fn base_dataset(c: &mut Conn, cs: &ChangesetInfo) -> Result<Dataset> {
+fn base_dataset(c: &mut Conn, cs: &Changeset) -> Result<Dataset> {
     let v = db::version(c, &cs.event, cs.base_version)?.ok_or_else(|| {
-        Error::Database(format!(
+        Error::Internal(format!(
             "changeset {} is based on version {} of {}, which is missing",
             cs.id, cs.base_version, cs.event
         ))
@@ -230,9 +231,26 @@ fn conflicts(edits: &[Edit], latest: &Dataset) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// A hash of what a changeset's edits are, in their stored order: the
+/// approval's audit entry names the content the reviewer approved.
+fn content_hash(edits: &[Edit]) -> String {
+    let items: Vec<Json> = edits
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "table": e.entity,
+                "key": e.key,
+                "item": e.item,
+                "seen": e.seen,
+            })
+        })
+        .collect();
+    document::hash(&Json::Array(items))
+}
+
 /// Opens a draft against the latest published version of `event`.
 pub fn open(db: &Db, ctx: &Context, who: &Principal, event: &str, reason: &str) -> Result<i64> {
-    require(who, Role::Curator, "open a changeset")?;
+    who.require(Permission::EditChangesets)?;
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(Error::BadRequest(
@@ -248,18 +266,8 @@ pub fn open(db: &Db, ctx: &Context, who: &Principal, event: &str, reason: &str) 
         let base = db::latest_version(c, event)?
             .ok_or_else(|| Error::NotFound(format!("no published event '{event}'")))?;
         let at = ctx.at();
-        let id = db::insert_changeset(
-            c,
-            &NewChangeset {
-                event: event.to_string(),
-                base_version: base.number,
-                author: who.actor(),
-                reason: reason.to_string(),
-                state: State::Draft.as_str().into(),
-                created_at: at.clone(),
-                updated_at: at,
-            },
-        )?;
+        let cs = Changeset::open(event, base.number, &who.person(), reason, &at);
+        let id = insert(c, &cs)?;
         Audit::new("changeset.open", "changeset", id.to_string())
             .after(
                 serde_json::json!({"event": event, "base_version": base.number, "state": "draft"}),
@@ -270,17 +278,44 @@ pub fn open(db: &Db, ctx: &Context, who: &Principal, event: &str, reason: &str) 
     })
 }
 
+/// Stores a new changeset; returns its id.
+fn insert(c: &mut Conn, cs: &Changeset) -> Result<i64> {
+    let row = to_row(cs)?;
+    db::insert_changeset(
+        c,
+        &NewChangeset {
+            event: row.event,
+            base_version: row.base_version,
+            author: row.author,
+            reason: row.reason,
+            state: row.state,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            revision: row.revision,
+            writers: row.writers,
+        },
+    )
+}
+
 /// Changesets, newest first, optionally of one event or in one state.
-pub fn list(db: &Db, event: Option<&str>, state: Option<State>) -> Result<Vec<ChangesetInfo>> {
+pub fn list(db: &Db, event: Option<&str>, state: Option<State>) -> Result<Vec<Changeset>> {
     db.read(|c| db::changesets_where(c, event, state.map(State::as_str)))?
         .into_iter()
-        .map(ChangesetInfo::from_row)
+        .map(from_row)
         .collect()
 }
 
+/// One changeset, without its edits.
+pub fn get(db: &Db, id: i64) -> Result<Changeset> {
+    let row = db
+        .read(|c| db::changeset(c, id))?
+        .ok_or_else(|| Error::NotFound(format!("no changeset {id}")))?;
+    from_row(row)
+}
+
 /// A changeset with its edits, what they change, their conflicts with
-/// later versions, and the checks on the result.
-pub fn view(db: &Db, id: i64) -> Result<ChangesetView> {
+/// later versions, the checks on the result, and what `who` may do with it.
+pub fn view(db: &Db, who: &Principal, id: i64) -> Result<ChangesetView> {
     db.read(|c| {
         let (cs, edits) = load(c, id)?;
         let base = base_dataset(c, &cs)?;
@@ -293,6 +328,13 @@ pub fn view(db: &Db, id: i64) -> Result<ChangesetView> {
         let result = apply(base.clone(), &item_edits(&edits)?)?;
         let problems: Vec<String> = result.validate().iter().map(|p| p.to_string()).collect();
         let checks = problems.is_empty().then(|| checks::run(&result));
+        let ready = Readiness {
+            edits: edits.len(),
+            problems: problems.len(),
+            conflicts: conflicts.len(),
+            blocking: checks.as_ref().map_or(0, |r| r.blocking().len()),
+        };
+        let allowed_actions = cs.allowed_actions(who, &ready);
         let edits = edits
             .into_iter()
             .map(|e| {
@@ -314,6 +356,7 @@ pub fn view(db: &Db, id: i64) -> Result<ChangesetView> {
             conflicts,
             problems,
             checks,
+            allowed_actions,
         })
     })
 }
@@ -351,17 +394,6 @@ pub fn item(db: &Db, id: i64, table: Table, key: &str) -> Result<ItemView> {
     })
 }
 
-fn require(who: &Principal, role: Role, what: &str) -> Result<()> {
-    if who.has(role) {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(format!(
-            "only a {} may {what}",
-            role.as_str()
-        )))
-    }
-}
-
 /// Puts an item into a changeset (`None` removes it), if `pre` matches the
 /// item as the changeset has it; otherwise 409 with the current item, and
 /// nothing changes. A submitted changeset goes back to draft.
@@ -373,17 +405,13 @@ pub fn put_item(
     edit: ItemEdit,
     pre: &Precondition,
 ) -> Result<ItemView> {
-    require(who, Role::Curator, "edit a changeset")?;
+    who.require(Permission::EditChangesets)?;
     let (table, key) = (edit.table, edit.key.clone());
     let key = key.as_str();
     db.write(|c| {
-        let (cs, edits) = load(c, id)?;
-        if !cs.state.open() {
-            return Err(Error::Conflict(format!(
-                "changeset {id} is {}: it takes no more edits; open a new one",
-                cs.state.as_str()
-            )));
-        }
+        let (mut cs, edits) = load(c, id)?;
+        cs.may(Action::Edit, who, &Readiness::default(), None)
+            .map_err(|r| refused(r, &cs))?;
         let base = base_dataset(c, &cs)?;
         let mut view = apply(base.clone(), &item_edits(&edits)?)?;
         let current = view.item(table, key)?;
@@ -415,8 +443,10 @@ pub fn put_item(
         let stored = view.item(table, key)?;
         let before = base.item(table, key)?;
         let at = ctx.at();
-        record(c, id, table, key, &stored, &before, who, &at)?;
-        let reopened = reopen(c, &cs, &at)?;
+        record(c, id, table, key, &stored, &before, &who.actor(), &at)?;
+        let was = cs.revision;
+        let reopened = cs.edit(who, &at).map_err(|r| refused(r, &cs))?;
+        store(c, was, &cs)?;
         let mut summary = format!(
             "changeset {id}: {} {}/{key}",
             match (&current, &stored) {
@@ -451,7 +481,8 @@ pub fn put_item(
 }
 
 /// Stores that a changeset has `item` at `table/key`, made against the base
-/// version's `before`; an item back to its base state drops the edit.
+/// version's `before`; an item back to its base state drops the edit (its
+/// writer stays among the changeset's writers).
 #[allow(clippy::too_many_arguments)]
 fn record(
     c: &mut Conn,
@@ -460,64 +491,53 @@ fn record(
     key: &str,
     item: &Option<Json>,
     before: &Option<Json>,
-    who: &Principal,
+    by: &str,
     at: &str,
 ) -> Result<()> {
     if item == before {
         return db::delete_edit(c, id, table.as_str(), key);
     }
-    db::upsert_edit(
-        c,
-        &Edit {
-            changeset_id: id,
-            entity: table.as_str().to_string(),
-            key: key.to_string(),
-            item: item.as_ref().map(document::canonical),
-            seen: item_tag(before.as_ref()),
-            edited_by: who.actor(),
-            edited_at: at.to_string(),
-        },
-    )
+    db::upsert_edit(c, &edit_row(id, table, key, item, before, by, at))
 }
 
-/// An edit to a submitted changeset sends it back to draft, so that no
-/// approval covers content the reviewer did not see; true when it did.
-/// Either way the changeset's time of change moves on.
-fn reopen(c: &mut Conn, cs: &ChangesetInfo, at: &str) -> Result<bool> {
-    let reopened = cs.state == State::Submitted;
-    let state = if reopened { State::Draft } else { cs.state };
-    db::set_changeset_state(
-        c,
-        cs.id,
-        state.as_str(),
-        cs.reviewer.as_deref(),
-        cs.comment.as_deref(),
-        at,
-    )?;
-    Ok(reopened)
+/// An edit as stored: one encoding for the editor and for imports.
+fn edit_row(
+    id: i64,
+    table: Table,
+    key: &str,
+    item: &Option<Json>,
+    before: &Option<Json>,
+    by: &str,
+    at: &str,
+) -> Edit {
+    Edit {
+        changeset_id: id,
+        entity: table.as_str().to_string(),
+        key: key.to_string(),
+        item: item.as_ref().map(document::canonical),
+        seen: item_tag(before.as_ref()),
+        edited_by: by.to_string(),
+        edited_at: at.to_string(),
+    }
 }
 
-/// The people who wrote a changeset: its author and everyone who edited it.
-fn writers(cs: &ChangesetInfo, edits: &[Edit]) -> BTreeSet<String> {
-    let mut w: BTreeSet<String> = edits.iter().map(|e| e.edited_by.clone()).collect();
-    w.insert(cs.author.clone());
-    w
-}
-
-fn transition(
+/// Writes a transition's audit entry.
+fn audit_transition(
     c: &mut Conn,
     ctx: &Context,
-    cs: &ChangesetInfo,
-    to: State,
-    reviewer: Option<&str>,
-    comment: Option<&str>,
+    before: &Changeset,
+    after: &Changeset,
     action: &str,
+    extra: Option<Json>,
 ) -> Result<()> {
-    db::set_changeset_state(c, cs.id, to.as_str(), reviewer, comment, &ctx.at())?;
-    let mut a = Audit::new(action, "changeset", cs.id.to_string())
-        .before(serde_json::json!({"state": cs.state}))
-        .after(serde_json::json!({"state": to}));
-    if let Some(comment) = comment.filter(|c| !c.is_empty()) {
+    let mut to = serde_json::json!({"state": after.state, "revision": after.revision});
+    if let (Some(Json::Object(extra)), Json::Object(to)) = (extra, &mut to) {
+        to.extend(extra);
+    }
+    let mut a = Audit::new(action, "changeset", after.id.to_string())
+        .before(serde_json::json!({"state": before.state, "revision": before.revision}))
+        .after(to);
+    if let Some(comment) = after.comment.as_deref().filter(|c| !c.is_empty()) {
         a = a.reason(comment);
     }
     a.write(c, ctx)?;
@@ -543,16 +563,20 @@ pub fn submit(
     id: i64,
     comment: Option<&str>,
 ) -> Result<()> {
-    require(who, Role::Curator, "submit a changeset")?;
     let comment = comment_of(comment)?;
     db.write(|c| {
-        let (cs, edits) = load(c, id)?;
-        if cs.state != State::Draft {
-            return Err(Error::Conflict(format!(
-                "changeset {id} is {}; only a draft can be submitted",
-                cs.state.as_str()
-            )));
-        }
+        let (mut cs, edits) = load(c, id)?;
+        // Role and state first: they need no rebuild of the result.
+        cs.may(
+            Action::Submit,
+            who,
+            &Readiness {
+                edits: edits.len().max(1),
+                ..Readiness::default()
+            },
+            None,
+        )
+        .map_err(|r| refused(r, &cs))?;
         if edits.is_empty() {
             return Err(Error::Conflict(format!(
                 "changeset {id} has no edits to submit"
@@ -566,15 +590,15 @@ pub fn submit(
                 problems.join("; ")
             )));
         }
-        transition(
-            c,
-            ctx,
-            &cs,
-            State::Submitted,
-            None,
-            comment,
-            "changeset.submit",
-        )
+        let before = cs.clone();
+        let ready = Readiness {
+            edits: edits.len(),
+            ..Readiness::default()
+        };
+        cs.submit(who, &ready, comment, &ctx.at())
+            .map_err(|r| refused(r, &before))?;
+        store(c, before.revision, &cs)?;
+        audit_transition(c, ctx, &before, &cs, "changeset.submit", None)
     })
 }
 
@@ -586,79 +610,36 @@ pub fn withdraw(
     id: i64,
     comment: Option<&str>,
 ) -> Result<()> {
-    require(who, Role::Curator, "withdraw a changeset")?;
     let comment = comment_of(comment)?;
     db.write(|c| {
-        let (cs, _) = load(c, id)?;
-        if cs.author != who.actor() {
-            return Err(Error::Forbidden(format!(
-                "only the author of changeset {id} ({}) may withdraw it",
-                cs.author
-            )));
-        }
-        if !cs.state.open() {
-            return Err(Error::Conflict(format!(
-                "changeset {id} is already {}",
-                cs.state.as_str()
-            )));
-        }
-        transition(
-            c,
-            ctx,
-            &cs,
-            State::Withdrawn,
-            None,
-            comment,
-            "changeset.withdraw",
-        )
+        let (mut cs, _) = load(c, id)?;
+        let before = cs.clone();
+        cs.withdraw(who, comment, &ctx.at())
+            .map_err(|r| refused(r, &before))?;
+        store(c, before.revision, &cs)?;
+        audit_transition(c, ctx, &before, &cs, "changeset.withdraw", None)
     })
 }
 
-fn reviewable(cs: &ChangesetInfo, edits: &[Edit], who: &Principal, what: &str) -> Result<()> {
-    require(who, Role::Reviewer, what)?;
-    if writers(cs, edits).contains(&who.actor()) {
-        return Err(Error::Forbidden(format!(
-            "you wrote part of changeset {}; another reviewer must {what}",
-            cs.id
-        )));
-    }
-    if cs.state != State::Submitted {
-        return Err(Error::Conflict(format!(
-            "changeset {} is {}; only a submitted changeset can be reviewed{}",
-            cs.id,
-            cs.state.as_str(),
-            if cs.state == State::Draft {
-                " (it was edited after submission, or never submitted)"
-            } else {
-                ""
-            }
-        )));
-    }
-    Ok(())
-}
-
-/// Rejects a submitted changeset, with a comment saying why.
+/// Rejects a submitted changeset at revision `seen`, with a comment saying
+/// why. Refused when it moved since the reviewer saw it.
 pub fn reject(
     db: &Db,
     ctx: &Context,
     who: &Principal,
     id: i64,
+    seen: i64,
     comment: Option<&str>,
 ) -> Result<()> {
     let comment = comment_of(comment)?
         .ok_or_else(|| Error::BadRequest("a rejection needs a comment saying why".into()))?;
     db.write(|c| {
-        let (cs, edits) = load(c, id)?;
-        reviewable(&cs, &edits, who, "reject it")?;
-        transition(
-            c,
-            ctx,
-            &cs,
-            State::Rejected,
-            Some(&who.actor()),
-            Some(comment),
-            "changeset.reject",
-        )
+        let (mut cs, _) = load(c, id)?;
+        let before = cs.clone();
+        cs.reject(who, seen, comment, &ctx.at())
+            .map_err(|r| refused(r, &before))?;
+        store(c, before.revision, &cs)?;
+        audit_transition(c, ctx, &before, &cs, "changeset.reject", None)
     })
 }
 
@@ -670,21 +651,29 @@ pub struct Approved {
     pub sha256: String,
 }
 
-/// Approves a submitted changeset: rebases its edits onto the latest
-/// published version, re-runs the checks, and publishes the next version,
-/// all in one transaction. Refused when an edited item changed meanwhile,
-/// the result does not validate, or an error check is violated.
+/// Approves a submitted changeset at revision `seen`: rebases its edits
+/// onto the latest published version, re-runs the checks, and publishes the
+/// next version, all in one transaction. Refused when it moved since the
+/// reviewer saw it, an edited item changed meanwhile, the result does not
+/// validate, or an error check is violated.
 pub fn approve(
     db: &Db,
     ctx: &Context,
     who: &Principal,
     id: i64,
+    seen: i64,
     comment: Option<&str>,
 ) -> Result<Approved> {
     let comment = comment_of(comment)?;
     db.write(|c| {
-        let (cs, edits) = load(c, id)?;
-        reviewable(&cs, &edits, who, "approve it")?;
+        let (mut cs, edits) = load(c, id)?;
+        // Who, which state and which revision, before any rebuild.
+        let nothing_yet = Readiness {
+            edits: edits.len().max(1),
+            ..Readiness::default()
+        };
+        cs.may(Action::Approve, who, &nothing_yet, Some(seen))
+            .map_err(|r| refused(r, &cs))?;
         let (latest_version, latest) = latest(c, &cs.event)?;
         let clashes = conflicts(&edits, &latest)?;
         if !clashes.is_empty() {
@@ -707,14 +696,24 @@ pub fn approve(
         if !blocking.is_empty() {
             return Err(Error::Refused(blocking));
         }
-        transition(
+        let before = cs.clone();
+        let ready = Readiness {
+            edits: edits.len(),
+            ..Readiness::default()
+        };
+        cs.approve(who, &ready, seen, comment, &ctx.at())
+            .map_err(|r| refused(r, &before))?;
+        store(c, before.revision, &cs)?;
+        audit_transition(
             c,
             ctx,
+            &before,
             &cs,
-            State::Approved,
-            Some(&who.actor()),
-            comment,
             "changeset.approve",
+            Some(serde_json::json!({
+                "approved_revision": seen,
+                "content_sha256": content_hash(&edits),
+            })),
         )?;
         db::replace_dataset(c, &result)?;
         let v = publish(c, ctx, &result, &report, Some(id))?;
@@ -737,16 +736,12 @@ pub fn import_into(
     folder: &crate::files::Folder,
     dry_run: bool,
 ) -> Result<Vec<Change>> {
-    require(who, Role::Curator, "import into a changeset")?;
+    who.require(Permission::EditChangesets)?;
     let ds = folder.parse().map_err(Error::Files)?;
     db.write(|c| {
-        let (cs, edits) = load(c, id)?;
-        if !cs.state.open() {
-            return Err(Error::Conflict(format!(
-                "changeset {id} is {}: it takes no more edits; open a new one",
-                cs.state.as_str()
-            )));
-        }
+        let (mut cs, edits) = load(c, id)?;
+        cs.may(Action::Edit, who, &Readiness::default(), None)
+            .map_err(|r| refused(r, &cs))?;
         if ds.event.slug != cs.event {
             return Err(Error::BadRequest(format!(
                 "the files are for event '{}', but changeset {id} is for '{}'",
@@ -762,9 +757,20 @@ pub fn import_into(
         let at = ctx.at();
         for ch in &changes {
             let before = base.item(ch.table, &ch.key)?;
-            record(c, id, ch.table, &ch.key, &ch.after, &before, who, &at)?;
+            record(
+                c,
+                id,
+                ch.table,
+                &ch.key,
+                &ch.after,
+                &before,
+                &who.actor(),
+                &at,
+            )?;
         }
-        let reopened = reopen(c, &cs, &at)?;
+        let was = cs.revision;
+        let reopened = cs.edit(who, &at).map_err(|r| refused(r, &cs))?;
+        store(c, was, &cs)?;
         Audit::new("changeset.import", "changeset", id.to_string())
             .after(serde_json::json!({"event": cs.event, "items": changes.len()}))
             .summary(format!(
@@ -779,4 +785,30 @@ pub fn import_into(
             .write(c, ctx)?;
         Ok(changes)
     })
+}
+
+/// Opens a submitted changeset of `changes` in the caller's transaction: an
+/// import into an existing event at the command line, by the operator
+/// `ctx.actor`. Returns its id and how many edits it holds.
+pub(crate) fn open_submitted(
+    c: &mut Conn,
+    ctx: &Context,
+    event: &str,
+    base_version: i64,
+    reason: &str,
+    changes: &[Change],
+) -> Result<(i64, usize)> {
+    let at = ctx.at();
+    let cs = Changeset::imported(event, base_version, &ctx.actor, reason, &at);
+    let id = insert(c, &cs)?;
+    let edits: Vec<Edit> = changes
+        .iter()
+        .map(|ch| {
+            edit_row(
+                id, ch.table, &ch.key, &ch.after, &ch.before, &ctx.actor, &at,
+            )
+        })
+        .collect();
+    db::insert_edits(c, &edits)?;
+    Ok((id, edits.len()))
 }

@@ -12,7 +12,7 @@ use serde_json::Value as Json;
 
 use crate::audit::Entry;
 use crate::checks::{self, Report};
-use crate::db::{self, Db, Edit, NewChangeset, VersionRow};
+use crate::db::{self, Db, VersionRow};
 use crate::document::{self, Header};
 use crate::error::{Error, Result};
 use crate::files::Folder;
@@ -34,7 +34,10 @@ pub struct Context {
     /// As the audit log names it: `user:<name>`, `token:<name>`,
     /// `cli:<os user>`, `anonymous`.
     pub actor: String,
+    /// vigil's own id of the request: unique.
     pub request_id: Option<String>,
+    /// The `X-Request-Id` the client sent, if any: not unique.
+    pub client_request_id: Option<String>,
     pub client: Option<String>,
     pub now: DateTime<Utc>,
 }
@@ -45,6 +48,7 @@ impl Context {
         Self {
             actor: actor.to_string(),
             request_id: None,
+            client_request_id: None,
             client: None,
             now: Utc::now(),
         }
@@ -52,12 +56,27 @@ impl Context {
 
     /// The operator at the command line: `cli:<os user>`.
     pub fn cli() -> Self {
-        let user = std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| "unknown".into());
-        Self::actor(&format!("cli:{user}"))
+        Self::actor(&format!("cli:{}", os_user()))
     }
+}
 
+fn os_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The operator at the command line, as the audit log and the
+/// authorization policy see them: who holds the database holds every role.
+pub fn operator() -> (Context, crate::accounts::Principal) {
+    let user = os_user();
+    (
+        Context::actor(&format!("cli:{user}")),
+        crate::accounts::Principal::operator(&user),
+    )
+}
+
+impl Context {
     /// The same request, acting as someone else (a log-in names its user).
     pub fn as_actor(&self, actor: String) -> Self {
         Self {
@@ -133,6 +152,7 @@ impl<'a> Audit<'a> {
                 summary: self.summary,
                 request_id: ctx.request_id.clone(),
                 client: ctx.client.clone(),
+                client_request_id: ctx.client_request_id.clone(),
             },
         )
     }
@@ -213,37 +233,10 @@ pub fn import(db: &Db, ctx: &Context, folder: &Folder, dry_run: bool) -> Result<
             });
         }
         let base = db::latest_version(c, &slug)?.map_or(0, |v| v.number);
-        let at = ctx.at();
         let reason = format!("CSV import of {} change(s)", changes.len());
-        let id = db::insert_changeset(
-            c,
-            &NewChangeset {
-                event: slug.clone(),
-                base_version: base,
-                author: ctx.actor.clone(),
-                reason: reason.clone(),
-                state: "submitted".into(),
-                created_at: at.clone(),
-                updated_at: at.clone(),
-            },
-        )?;
-        let edits = changes
-            .iter()
-            .map(|ch| {
-                Ok(Edit {
-                    changeset_id: id,
-                    entity: ch.table.as_str().to_string(),
-                    key: ch.key.clone(),
-                    item: ch.after.as_ref().map(serde_json::to_string).transpose()?,
-                    seen: item_tag(ch.before.as_ref()),
-                    edited_by: ctx.actor.clone(),
-                    edited_at: at.clone(),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        db::insert_edits(c, &edits)?;
+        let (id, edits) = changesets::open_submitted(c, ctx, &slug, base, &reason, &changes)?;
         Audit::new("event.import", "changeset", id.to_string())
-            .after(serde_json::json!({"event": slug, "state": "submitted", "edits": edits.len()}))
+            .after(serde_json::json!({"event": slug, "state": "submitted", "edits": edits}))
             .summary(reason)
             .write(c, ctx)?;
         Ok(Imported::Submitted {

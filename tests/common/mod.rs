@@ -7,6 +7,7 @@
 //! `VIGIL_REQUIRE_POSTGRES=1` (as `.ci/run` sets), which makes it fail.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod app;
 pub mod generated;
 
 use std::io::{Read, Write};
@@ -329,11 +330,7 @@ fn unchunk(mut s: &str) -> String {
 
 /// A user with these roles, as the service sees them.
 pub fn person(name: &str, roles: &[vigil::accounts::Role]) -> vigil::accounts::Principal {
-    vigil::accounts::Principal {
-        name: name.into(),
-        kind: vigil::accounts::PrincipalKind::User,
-        roles: roles.to_vec(),
-    }
+    vigil::accounts::Principal::user(name, roles)
 }
 
 /// Edits a figure's notes in a changeset, against the ETag it has there.
