@@ -475,8 +475,8 @@ pub(super) fn check(ix: &Index, published: &Published, out: &mut Vec<CheckResult
         message,
         class: super::Class::default(),
     });
-    for f in 0..n {
-        let Some(imp) = implied[f] else { continue };
+    for (f, imp) in implied.iter().enumerate() {
+        let Some(imp) = *imp else { continue };
         let cur = ix.published[f];
         if ix.ds.figures[f].value().is_empty() || imp == cur || !cur.covers(&imp) {
             continue;

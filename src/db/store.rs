@@ -365,7 +365,7 @@ pub fn load_dataset(c: &mut Conn, slug: &str) -> Result<Option<Dataset>> {
             .approximation
             .map(|a| {
                 u32::try_from(a).map_err(|_| {
-                    Error::Database(format!("stored approximation {a} is out of range"))
+                    Error::Internal(format!("stored approximation {a} is out of range"))
                 })
             })
             .transpose()?,
