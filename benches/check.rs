@@ -315,7 +315,11 @@ fn bench(c: &mut Criterion) {
     };
     assert_eq!(count("rule:", Outcome::Holds), RULES, "every rule holds");
     assert_eq!(count("joint", Outcome::Holds), 1, "all hold together");
-    assert_eq!(report.implied.len(), FIGURES, "every figure has its implied range");
+    assert_eq!(
+        report.implied.len(),
+        FIGURES,
+        "every figure has its implied range"
+    );
     assert_eq!(
         count("breakdown", Outcome::Holds),
         ROOTS * (MIDS + 1),
