@@ -208,7 +208,7 @@ fn vigil_check_exit_codes_and_json() {
     let results = json["results"].as_array().unwrap();
     for r in results {
         for field in [
-            "check", "subject", "outcome", "severity", "figures", "message",
+            "check", "subject", "outcome", "severity", "figures", "message", "class",
         ] {
             assert!(!r[field].is_null(), "{field} missing in {r}");
         }
@@ -216,6 +216,22 @@ fn vigil_check_exit_codes_and_json() {
     assert!(results.iter().any(|r| r["check"] == "breakdown"
         && r["subject"] == "hostages.total"
         && r["outcome"] == "holds"));
+    // The joint judgement and the implied ranges.
+    assert!(results
+        .iter()
+        .any(|r| r["check"] == "joint" && r["outcome"] == "holds"));
+    assert_eq!(
+        json["implied"]["fatalities"],
+        serde_json::json!({"low": 334, "high": 334})
+    );
+    let text = vigil(dir.path())
+        .args(["check", "beslan-2004"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("Needs a curator's attention ("), "{text}");
+    assert!(text.contains("uncertain (warning) implied fatalities: fatalities is 334–335 but the ranges, breakdowns and rules together allow only 334"), "{text}");
+    assert!(text.contains("Confirms consistency: "), "{text}");
 
     let out = vigil(dir.path()).args(["check"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
