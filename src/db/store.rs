@@ -8,7 +8,7 @@ use super::schema::{
 };
 use super::Conn;
 use crate::error::{Error, Result};
-use crate::model::{Claim, Dataset, Event, Figure, Rule, Source, Table};
+use crate::model::{Claim, Dataset, Event, Figure, Rule, Source};
 
 /// Rows per INSERT statement, under SQLite's limit of bound parameters.
 const CHUNK: usize = 1000;
@@ -629,9 +629,4 @@ pub fn changesets_where(
     Ok(q.order(changesets::id.desc())
         .select(Changeset::as_select())
         .load(c)?)
-}
-
-/// The entity name stored in edits for a table.
-pub fn entity(table: Table) -> &'static str {
-    table.as_str()
 }
