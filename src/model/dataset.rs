@@ -119,6 +119,14 @@ impl Dataset {
         }
         p.required(t, 0, "title", &e.title);
         p.required(t, 0, "timezone", &e.timezone);
+        if let Some(a) = e.approximation.filter(|a| *a > 100) {
+            p.add(
+                t,
+                0,
+                "approximation",
+                format!("approximation is {a}: a percentage from 0 to 100"),
+            );
+        }
         if e.ended_on.earliest() < e.started_on.earliest() {
             p.add(
                 t,
@@ -278,7 +286,7 @@ impl Dataset {
                     "a claim needs at least one of low, best, high",
                 );
             }
-            for (field, message) in v.shape_problems() {
+            for (field, message) in c.shape_problems() {
                 p.add(t, i, field, message);
             }
             match (c.rank, c.reason) {
@@ -393,6 +401,7 @@ mod tests {
                 ended_on: d("2004-09-03"),
                 timezone: "UTC".into(),
                 summary: "".into(),
+                approximation: None,
             },
             sources: vec![Source {
                 key: "s1".into(),
@@ -439,7 +448,8 @@ mod tests {
                 low: None,
                 best: Some(3),
                 high: None,
-                as_of: d("2004"),
+                qualifier: None,
+                as_of: Some(d("2004")),
                 rank: Rank::Preferred,
                 reason: None,
                 locator: "".into(),
