@@ -821,8 +821,15 @@ struct ItemPage {
     fields: Vec<Field>,
 }
 
-const NUMBERS: [&str; 4] = ["position", "low", "best", "high"];
-const OPTIONAL: [&str; 5] = ["parent", "breakdown", "published_on", "reason", "as_of"];
+const NUMBERS: [&str; 5] = ["position", "low", "best", "high", "approximation"];
+const OPTIONAL: [&str; 6] = [
+    "parent",
+    "breakdown",
+    "published_on",
+    "reason",
+    "as_of",
+    "qualifier",
+];
 const LONG: [&str; 5] = ["notes", "note", "quote", "summary", "expression"];
 
 fn text_of(v: Option<&Json>) -> String {
@@ -896,7 +903,7 @@ fn item_of(
                     }
                 }
             }
-        } else if raw.is_empty() && OPTIONAL.contains(&name) && name != "as_of" {
+        } else if raw.is_empty() && OPTIONAL.contains(&name) {
             Json::Null
         } else {
             Json::String(raw)

@@ -650,7 +650,8 @@ pub fn folder_of(files: Vec<(String, Vec<u8>)>) -> Result<crate::files::Folder> 
     let mut out = Vec::new();
     for (name, bytes) in files {
         let table = crate::model::Table::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|t| t.file_name() == name)
             .ok_or_else(|| {
                 Error::BadRequest(format!(

@@ -6,11 +6,11 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::{admin_api, api, audit, metrics, site};
 use crate::accounts::{Principal, PrincipalKind, Role};
-use crate::checks::{CheckResult, Outcome, Report};
+use crate::checks::{CheckResult, Class, Implied, Outcome, Report};
 use crate::db::VersionInfo;
 use crate::model::{
-    Breakdown, Change, Claim, Event, Figure, Rank, Reason, Rule, Severity, Source, SourceKind,
-    Status, Table,
+    Breakdown, Change, Claim, Event, Figure, Qualifier, Rank, Reason, Rule, Severity, Source,
+    SourceKind, Status, Table,
 };
 use crate::service::accounts::{TokenInfo, UserInfo};
 use crate::service::changesets::{
@@ -56,7 +56,35 @@ pub struct PublishedFigure {
     pub high: Option<i64>,
     pub status: Status,
     pub notes: String,
-    pub claims: Vec<Claim>,
+    /// The tightest range the curated ranges, breakdowns and rules allow
+    /// together; absent when they cannot all hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub implied: Option<Implied>,
+    pub claims: Vec<PublishedClaim>,
+}
+
+/// A claim as published: its fields, and how a reader says it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedClaim {
+    pub id: String,
+    pub figure: String,
+    pub source: String,
+    pub low: Option<i64>,
+    pub best: Option<i64>,
+    pub high: Option<i64>,
+    pub qualifier: Option<Qualifier>,
+    #[schema(value_type = Option<String>, example = "2004-09-07")]
+    pub as_of: Option<String>,
+    pub rank: Rank,
+    pub reason: Option<Reason>,
+    pub locator: String,
+    pub quote: String,
+    pub note: String,
+    /// The claim as the source states it: "about 160", "more than 1,100".
+    pub stated: String,
+    /// "7 September 2004", or "undated".
+    pub dated: String,
 }
 
 /// The published document of one version of an event. `sha256` is the
@@ -132,6 +160,10 @@ pub type DiffSchema = Diff;
         ProblemDetails,
         PublishedDocument,
         PublishedFigure,
+        PublishedClaim,
+        Implied,
+        Class,
+        Qualifier,
         Diff,
         Change,
         Table,

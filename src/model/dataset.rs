@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
+use crate::words::word_enum;
 use serde::{Deserialize, Serialize};
 
 use super::expr::{self, is_figure_key};
@@ -19,49 +20,19 @@ pub struct Dataset {
     pub rules: Vec<Rule>,
 }
 
-/// The kinds of item a dataset holds; each is one file of an import folder.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Table {
-    Event,
-    Sources,
-    Figures,
-    Claims,
-    Rules,
+word_enum! {
+    /// The kinds of item a dataset holds, as in URLs; each is one file of
+    /// an import folder.
+    Table {
+        Event = "event",
+        Sources = "sources",
+        Figures = "figures",
+        Claims = "claims",
+        Rules = "rules",
+    }
 }
 
 impl Table {
-    pub const ALL: [Table; 5] = [
-        Table::Event,
-        Table::Sources,
-        Table::Figures,
-        Table::Claims,
-        Table::Rules,
-    ];
-
-    /// The name of the table, as in URLs and the file name without `.csv`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Table::Event => "event",
-            Table::Sources => "sources",
-            Table::Figures => "figures",
-            Table::Claims => "claims",
-            Table::Rules => "rules",
-        }
-    }
-
     /// The file of an import folder that holds this table.
     pub fn file_name(self) -> &'static str {
         match self {
@@ -211,6 +182,14 @@ impl Dataset {
                     "'{}' is not an IANA time zone name: write e.g. Europe/Moscow or UTC",
                     e.timezone.escape_debug()
                 ),
+            );
+        }
+        if let Some(a) = e.approximation.filter(|a| *a > 100) {
+            p.add(
+                t,
+                0,
+                "approximation",
+                format!("approximation is {a}: a percentage from 0 to 100"),
             );
         }
         if e.ended_on.earliest() < e.started_on.earliest() {
@@ -364,7 +343,7 @@ impl Dataset {
                     "a claim needs at least one of low, best, high",
                 );
             }
-            for (field, message) in v.shape_problems() {
+            for (field, message) in c.shape_problems() {
                 p.add(t, i, field, message);
             }
             match (c.rank, c.reason) {
@@ -501,6 +480,7 @@ mod tests {
                 ended_on: d("2004-09-03"),
                 timezone: "UTC".into(),
                 summary: "".into(),
+                approximation: None,
             },
             sources: vec![Source {
                 key: "s1".into(),
@@ -547,7 +527,8 @@ mod tests {
                 low: None,
                 best: Some(3),
                 high: None,
-                as_of: d("2004"),
+                qualifier: None,
+                as_of: Some(d("2004")),
                 rank: Rank::Preferred,
                 reason: None,
                 locator: "".into(),

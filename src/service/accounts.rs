@@ -88,7 +88,7 @@ pub fn add_user(
                 format!("there is already a user '{name}'")
             } else {
                 format!(
-                    "there is already a user '{}': names differ from each other in more than case",
+                    "there is already a user '{}'; names must differ in more than case",
                     u.name
                 )
             }));
@@ -187,8 +187,6 @@ pub fn change_user(
     }
     let hash = match &change.password {
         Some(p) => {
-            // The policy needs the stored spelling of the name; the name as
-            // given differs at most in case.
             check_password(name, p)?;
             Some(hash_password(p)?)
         }
