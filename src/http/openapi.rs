@@ -305,3 +305,64 @@ fn framework_answers(doc: &mut serde_json::Value) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    /// Every text property of every schema states the limit the text policy
+    /// enforces for its name (the import files, bounded by the body's
+    /// size, excepted), so the document says what the service does.
+    #[test]
+    fn every_text_field_states_the_limit_it_is_held_to() {
+        let doc = super::document();
+        let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+        let mut checked = 0;
+        for (schema, s) in schemas {
+            let Some(props) = s["properties"].as_object() else {
+                continue;
+            };
+            for (name, p) in props {
+                let is_text = match &p["type"] {
+                    Value::String(t) => t == "string",
+                    Value::Array(ts) => ts.iter().any(|t| t == "string"),
+                    _ => false,
+                } && p.get("enum").is_none();
+                if !is_text {
+                    continue;
+                }
+                let stated = p["maxLength"].as_u64();
+                let request = [
+                    "Credentials",
+                    "OpenChangeset",
+                    "Comment",
+                    "Rejection",
+                    "NewUser",
+                    "UserChange",
+                    "NewToken",
+                    "Event",
+                    "Source",
+                    "Figure",
+                    "Claim",
+                    "Rule",
+                ]
+                .contains(&schema.as_str());
+                if schema == "EventFiles" {
+                    assert_eq!(
+                        stated,
+                        Some(crate::http::admin_api::JSON_LIMIT as u64),
+                        "{schema}.{name}"
+                    );
+                } else if request || stated.is_some() {
+                    assert_eq!(
+                        stated,
+                        Some(crate::text::limit(name) as u64),
+                        "{schema}.{name}: the document and the text policy disagree"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 30, "only {checked} text fields checked");
+    }
+}

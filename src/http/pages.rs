@@ -378,7 +378,8 @@ pub fn chart(ds: &Dataset) -> Option<String> {
     }
     svg.push_str("</svg>");
     let total = root.value();
-    let sum: i64 = bounds.iter().map(|b| b.0).sum();
+    // Wide: seven categories near i64::MAX add up to more than an i64.
+    let sum: i128 = bounds.iter().map(|b| i128::from(b.0)).sum();
     Some(format!(
         r#"<figure class="chart-figure"><figcaption>{}: the {} categories add up to {}; the published total is {}.</figcaption>{svg}</figure>"#,
         escape(&root.label),

@@ -253,7 +253,21 @@ impl Dataset {
     /// `None` removes it. The item must be of the table's shape and carry
     /// `key` as its key. The dataset is left in canonical order; whether the
     /// whole still holds together is [`Dataset::validate`]'s to say.
+    ///
+    /// The edit's key must follow the table's key rule, and the item's text
+    /// the text policy ([`crate::text::check_data`]): a new edit cannot
+    /// store what an import would refuse.
     pub fn set_item(&mut self, edit: &ItemEdit) -> Result<(), ItemError> {
+        if let Some(rule) = super::key_problem(edit.table, &edit.key) {
+            return Err(ItemError(rule));
+        }
+        if let Some(Json::Object(fields)) = &edit.item {
+            for (field, value) in fields {
+                if let Json::String(text) = value {
+                    crate::text::check_data(field, text).map_err(|e| ItemError(e.to_string()))?;
+                }
+            }
+        }
         self.put_unsorted(edit)?;
         self.sort();
         Ok(())

@@ -9,7 +9,7 @@ pub mod expr;
 mod types;
 mod value;
 
-pub use dataset::{Dataset, Problem, Table};
+pub use dataset::{key_problem, Dataset, Problem, Table};
 pub use date::PartialDate;
 pub use diff::{key_field, Change, ItemEdit, ItemError};
 pub use types::{

@@ -87,14 +87,19 @@ word_enum! {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Event {
+    #[schema(max_length = 100)]
     pub slug: String,
+    #[schema(max_length = 500)]
     pub title: String,
+    #[schema(max_length = 500)]
     pub location: String,
-    #[schema(value_type = String, example = "2004-09-01")]
+    #[schema(value_type = String, example = "2004-09-01", max_length = 64)]
     pub started_on: PartialDate,
-    #[schema(value_type = String, example = "2004-09-03")]
+    #[schema(value_type = String, example = "2004-09-03", max_length = 64)]
     pub ended_on: PartialDate,
+    #[schema(max_length = 64)]
     pub timezone: String,
+    #[schema(max_length = 10000)]
     pub summary: String,
     /// How far an approximate claim ("about 700") may be from its number, in
     /// percent; `None` is the default, [`Event::DEFAULT_APPROXIMATION`].
@@ -116,19 +121,25 @@ impl Event {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
+    #[schema(max_length = 100)]
     pub key: String,
+    #[schema(max_length = 500)]
     pub title: String,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub author: String,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub publisher: String,
     pub kind: SourceKind,
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "2006-12")]
+    #[schema(value_type = Option<String>, example = "2006-12", max_length = 64)]
     pub published_on: Option<PartialDate>,
     #[serde(default)]
+    #[schema(max_length = 2048)]
     pub url: String,
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub notes: String,
 }
 
@@ -136,10 +147,14 @@ pub struct Source {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Figure {
+    #[schema(max_length = 100)]
     pub key: String,
+    #[schema(max_length = 500)]
     pub label: String,
+    #[schema(max_length = 500)]
     pub unit: String,
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub parent: Option<String>,
     #[serde(default)]
     pub breakdown: Option<Breakdown>,
@@ -153,6 +168,7 @@ pub struct Figure {
     pub high: Option<i64>,
     pub status: Status,
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub notes: String,
 }
 
@@ -160,8 +176,11 @@ pub struct Figure {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Claim {
+    #[schema(max_length = 100)]
     pub id: String,
+    #[schema(max_length = 100)]
     pub figure: String,
+    #[schema(max_length = 100)]
     pub source: String,
     #[serde(default)]
     pub low: Option<i64>,
@@ -176,16 +195,19 @@ pub struct Claim {
     /// YYYY, YYYY-MM or YYYY-MM-DD; the precision is kept. `None`: the
     /// source does not date it ("undated"); no date is ever invented.
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "2004-09-07")]
+    #[schema(value_type = Option<String>, example = "2004-09-07", max_length = 64)]
     pub as_of: Option<PartialDate>,
     pub rank: Rank,
     #[serde(default)]
     pub reason: Option<Reason>,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub locator: String,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub quote: String,
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub note: String,
 }
 
@@ -193,10 +215,13 @@ pub struct Claim {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
+    #[schema(max_length = 100)]
     pub id: String,
+    #[schema(max_length = 10000)]
     pub expression: String,
     pub severity: Severity,
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub note: String,
 }
 

@@ -495,7 +495,9 @@ pub fn session_principal(
     let Some(user) = user else {
         return Err(Error::Unauthorized("the account is disabled".into()));
     };
-    if now - last >= Duration::seconds(60) {
+    // Touched at most every tenth of the idle time (and every minute), so
+    // an active session never ends early by more than that.
+    if now - last >= (policy.idle / 10).min(Duration::seconds(60)) {
         let mut c = db.conn()?;
         db::touch_session(&mut c, &hash, &super::stamp(now))?;
     }
