@@ -169,6 +169,7 @@ fn event() -> Dataset {
             ended_on: date("2004-09-03"),
             timezone: "UTC".into(),
             summary: String::new(),
+            approximation: None,
         },
         sources: (0..SOURCES)
             .map(|s| Source {
@@ -214,7 +215,8 @@ fn claim(id: String, f: &Figure, source: usize, v: Value, rank: Rank) -> Claim {
         low: v.low,
         best: v.best,
         high: v.high,
-        as_of: date("2005"),
+        qualifier: None,
+        as_of: Some(date("2005")),
         rank,
         reason: (rank == Rank::Deprecated).then_some(Reason::Superseded),
         locator: String::new(),
@@ -312,6 +314,12 @@ fn bench(c: &mut Criterion) {
             .count()
     };
     assert_eq!(count("rule:", Outcome::Holds), RULES, "every rule holds");
+    assert_eq!(count("joint", Outcome::Holds), 1, "all hold together");
+    assert_eq!(
+        report.implied.len(),
+        FIGURES,
+        "every figure has its implied range"
+    );
     assert_eq!(
         count("breakdown", Outcome::Holds),
         ROOTS * (MIDS + 1),
@@ -344,5 +352,19 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// The Beslan event, every check including the joint judgement.
+fn beslan(c: &mut Criterion) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("imports/beslan-2004");
+    let ds = vigil::files::Folder::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .parse()
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let report = checks::run(&ds);
+    assert!(report.implied.contains_key("fatalities"));
+    c.bench_function("checks::run beslan-2004", |b| {
+        b.iter(|| checks::run(black_box(&ds)))
+    });
+}
+
+criterion_group!(benches, bench, beslan);
 criterion_main!(benches);

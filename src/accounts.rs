@@ -253,19 +253,29 @@ pub fn hash_password(password: &str) -> Result<String> {
         .map_err(|e| Error::Io(format!("cannot hash the password: {e}")))
 }
 
-/// Whether `password` matches the stored hash. With `None` (no such user)
-/// it verifies against a fixed hash anyway, so both cases take as long.
+/// Whether `password` matches the stored hash. With no usable hash (no
+/// such user, or an account restored without its secrets) it verifies
+/// against a fixed hash anyway, so every name takes as long.
 pub fn verify_password(stored: Option<&str>, password: &str) -> bool {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| hash_password("vigil-no-such-user").unwrap_or_default());
-    let (hash, real) = match stored {
-        Some(h) => (h, true),
-        None => (dummy.as_str(), false),
-    };
-    let ok = PasswordHash::new(hash)
+    let (hash, real) = hash_to_verify(stored);
+    let ok = hash
         .map(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
         .unwrap_or(false);
     ok && real
+}
+
+/// The hash a log-in verifies against, and whether it is the account's
+/// own: the stored one when it parses, else a fixed one of the same cost.
+fn hash_to_verify(stored: Option<&str>) -> (Option<PasswordHash<'_>>, bool) {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    match stored.and_then(|h| PasswordHash::new(h).ok()) {
+        Some(h) => (Some(h), true),
+        None => {
+            let dummy =
+                DUMMY.get_or_init(|| hash_password("vigil-no-such-user").unwrap_or_default());
+            (PasswordHash::new(dummy).ok(), false)
+        }
+    }
 }
 
 fn fill_random(buf: &mut [u8]) -> Result<()> {
@@ -519,6 +529,23 @@ mod tests {
         assert!(check_password("ana", "passwordpassword").is_err());
         assert!(check_password("anastasia", "my-anastasia-pass").is_err());
         assert!(check_password("ana", "quiet river under stone").is_ok());
+    }
+
+    #[test]
+    fn every_name_costs_one_argon2id_verification_of_the_same_parameters() {
+        let real = hash_password("a long quiet evening").unwrap();
+        let params = |h: &PasswordHash<'_>| (h.algorithm.to_string(), h.params.to_string());
+        let want = params(&PasswordHash::new(&real).unwrap());
+        // An account restored without secrets has an empty hash; no
+        // account at all, none; a damaged one, garbage.
+        for stored in [None, Some(""), Some("not a hash"), Some(real.as_str())] {
+            let (hash, own) = hash_to_verify(stored);
+            let hash = hash.expect("a hash is always verified");
+            assert_eq!(params(&hash), want, "{stored:?}");
+            assert_eq!(own, stored == Some(real.as_str()), "{stored:?}");
+        }
+        assert!(!verify_password(Some(""), ""));
+        assert!(!verify_password(None, "vigil-no-such-user"));
     }
 
     #[test]

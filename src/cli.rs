@@ -244,6 +244,16 @@ pub struct WebOptions {
     /// always held, outside this budget.
     #[arg(long, env = "VIGIL_VERSION_CACHE_MB", default_value_t = 64)]
     pub version_cache_mb: usize,
+    /// Serve `/metrics` on this address (e.g. 127.0.0.1:9090) instead of
+    /// the public one, for deployments that keep it private.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_bind: Option<String>,
+    /// Reverse proxies in front of vigil (addresses or blocks, e.g.
+    /// 10.0.0.0/8): only requests from them have their `X-Forwarded-For`
+    /// believed, and the client is its right-most hop that is not one of
+    /// them. Without it the peer's address is the client's.
+    #[arg(long = "trusted-proxy", value_name = "CIDR", num_args = 1..)]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -312,11 +322,15 @@ fn read_password(name: &str) -> Result<String> {
         if a != b {
             return Err(Error::BadRequest("the two passwords differ".into()));
         }
+        crate::text::check("password", &a)?;
         Ok(a)
     } else {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).map_err(io)?;
-        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+        let password = line.trim_end_matches(['\r', '\n']).to_string();
+        // The text policy of every entry point: no NUL, within its limit.
+        crate::text::check("password", &password)?;
+        Ok(password)
     }
 }
 
@@ -325,6 +339,7 @@ fn user(url: &str, cmd: UserCommand) -> Result<()> {
     let (ctx, me) = service::operator();
     match cmd {
         UserCommand::Add { name, roles: r } => {
+            crate::text::check("name", &name)?;
             let r = roles(&r)?;
             let password = read_password(&name)?;
             let u = service::accounts::add_user(&db, &ctx, &me, &name, &password, &r)?;
@@ -371,6 +386,7 @@ fn token(url: &str, cmd: TokenCommand) -> Result<()> {
             roles: r,
             owner,
         } => {
+            crate::text::check("name", &name)?;
             let (t, secret) = service::accounts::create_token(
                 &db,
                 &ctx,
@@ -566,6 +582,20 @@ fn restore(
         ),
         None => signer.as_ref().map(|k| k.verifier()),
     };
+    // The new checkpoint must verify under the key the log is checked with:
+    // a signing key whose public half is another is refused before anything
+    // is written.
+    if let (Some(s), Some(v)) = (&signer, &verifier) {
+        if s.verifier() != *v {
+            return Err(Error::BadRequest(format!(
+                "the signing key in {} is {}, not the --public-key {v}: a checkpoint it signed \
+                 would not verify under either. Pass the file of the key {v} with --audit-key FILE \
+                 (`vigil audit keygen` printed it when it made that file)",
+                key.display(),
+                s.verifier()
+            )));
+        }
+    }
     let f = std::fs::File::open(file)
         .map_err(|e| Error::Io(format!("cannot open {}: {e}", file.display())))?;
     let db = open(url)?;
@@ -763,7 +793,14 @@ fn serve(
             absolute: chrono::Duration::hours(web.session_max_hours.max(1)),
         },
         version_cache_bytes: web.version_cache_mb.saturating_mul(1 << 20),
+        metrics_elsewhere: web.metrics_bind.is_some(),
     };
+    let trusted_proxies = web
+        .trusted_proxies
+        .iter()
+        .map(|c| c.parse::<http::proxy::Cidr>())
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::BadRequest(format!("--trusted-proxy: {e}")))?;
     let (key, made) = service::audit::load_or_create_key(key_path, "vigil/audit")?;
     if made {
         println!(
@@ -774,6 +811,7 @@ fn serve(
     }
     let mut state = http::State::with_config(db, config, std::sync::Arc::new(SystemClock))?;
     state.audit_key = Some(std::sync::Arc::new(key));
+    state.trusted_proxies = trusted_proxies;
     state.publisher().checkpoint(true)?;
     if let Some(token) = state.setup_token()? {
         println!(
@@ -790,6 +828,7 @@ fn serve(
             bind,
             workers,
             std::time::Duration::from_secs(refresh_seconds.max(1)),
+            web.metrics_bind.as_deref(),
         ))
         .map_err(|e| Error::Io(format!("cannot serve on {bind}: {e}")))
 }

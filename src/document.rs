@@ -41,8 +41,23 @@ pub fn build(ds: &Dataset, header: &Header<'_>, checks: &Report) -> Result<Publi
     for f in &ds.figures {
         let mut v = serde_json::to_value(f)?;
         let claims = by_figure.remove(f.key.as_str()).unwrap_or_default();
+        let mut shown = Vec::with_capacity(claims.len());
+        for c in claims {
+            let mut cv = serde_json::to_value(c)?;
+            if let Json::Object(m) = &mut cv {
+                // As a reader says it: "about 160", "more than 1,100";
+                // "7 September 2004" or "undated".
+                m.insert("stated".into(), c.stated().into());
+                m.insert("dated".into(), c.dated().into());
+            }
+            shown.push(cv);
+        }
         if let Json::Object(m) = &mut v {
-            m.insert("claims".into(), serde_json::to_value(claims)?);
+            m.insert("claims".into(), Json::Array(shown));
+            // The tightest range the ranges, breakdowns and rules allow.
+            if let Some(imp) = checks.implied.get(&f.key) {
+                m.insert("implied".into(), serde_json::to_value(imp)?);
+            }
         }
         figures.push(v);
     }
@@ -100,9 +115,17 @@ pub fn dataset(json: &str) -> Result<Dataset> {
     if let Json::Array(list) = get("figures")? {
         for mut f in list {
             if let Some(m) = f.as_object_mut() {
-                if let Some(cs) = m.remove("claims") {
-                    claims.extend(serde_json::from_value::<Vec<Claim>>(cs)?);
+                if let Some(Json::Array(cs)) = m.remove("claims") {
+                    for mut c in cs {
+                        if let Some(cm) = c.as_object_mut() {
+                            // Derived for readers; the claim is the rest.
+                            cm.remove("stated");
+                            cm.remove("dated");
+                        }
+                        claims.push(serde_json::from_value::<Claim>(c)?);
+                    }
                 }
+                m.remove("implied");
             }
             figures.push(serde_json::from_value::<Figure>(f)?);
         }

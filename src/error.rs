@@ -190,7 +190,13 @@ impl From<diesel::result::Error> for Error {
 }
 
 /// Why text holding U+0000 is refused.
-pub const NUL: &str = "text may not hold the NUL character (U+0000)";
+pub const NUL: &str = crate::text::NUL;
+
+impl From<crate::text::TextError> for Error {
+    fn from(e: crate::text::TextError) -> Self {
+        Error::BadRequest(e.to_string())
+    }
+}
 
 impl From<diesel::r2d2::PoolError> for Error {
     fn from(e: diesel::r2d2::PoolError) -> Self {

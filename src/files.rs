@@ -26,6 +26,7 @@ pub fn columns(table: Table) -> &'static [&'static str] {
             "ended_on",
             "timezone",
             "summary",
+            "approximation",
         ],
         Table::Sources => &[
             "key",
@@ -51,10 +52,31 @@ pub fn columns(table: Table) -> &'static [&'static str] {
             "notes",
         ],
         Table::Claims => &[
-            "id", "figure", "source", "low", "best", "high", "as_of", "rank", "reason", "locator",
-            "quote", "note",
+            "id",
+            "figure",
+            "source",
+            "low",
+            "best",
+            "high",
+            "qualifier",
+            "as_of",
+            "rank",
+            "reason",
+            "locator",
+            "quote",
+            "note",
         ],
         Table::Rules => &["id", "expression", "severity", "note"],
+    }
+}
+
+/// The columns a file may leave out, for folders written before they were
+/// added: an empty value in each.
+pub fn optional_columns(table: Table) -> &'static [&'static str] {
+    match table {
+        Table::Event => &["approximation"],
+        Table::Claims => &["qualifier"],
+        Table::Sources | Table::Figures | Table::Rules => &[],
     }
 }
 
@@ -99,7 +121,7 @@ impl Folder {
     pub fn read_dir(dir: &Path) -> Result<Self, Vec<FileError>> {
         let mut errors = Vec::new();
         let mut files = BTreeMap::new();
-        for table in Table::ALL {
+        for &table in Table::ALL {
             let path = dir.join(table.file_name());
             let whole = |message: String| FileError {
                 file: path.display().to_string(),
@@ -141,7 +163,7 @@ impl Folder {
     pub fn parse(&self) -> Result<Dataset, Vec<FileError>> {
         let mut r = Reader { errors: Vec::new() };
         let mut sheets = BTreeMap::new();
-        for table in Table::ALL {
+        for &table in Table::ALL {
             match self.files.get(&table) {
                 None => r.error(table, None, None, "missing file".into()),
                 Some(bytes) if bytes.len() as u64 > MAX_FILE_BYTES => r.error(
@@ -300,7 +322,7 @@ impl Reader {
         let missing: Vec<&str> = wanted
             .iter()
             .zip(&index)
-            .filter(|(_, i)| i.is_none())
+            .filter(|(w, i)| i.is_none() && !optional_columns(table).contains(w))
             .map(|(w, _)| *w)
             .collect();
         if !missing.is_empty() {
@@ -447,6 +469,7 @@ impl Reader {
         }
         let started_on = self.required(s, 0, "started_on");
         let ended_on = self.required(s, 0, "ended_on");
+        let approximation = self.optional::<u32>(s, 0, "approximation");
         Some(Event {
             slug: self.text(s, 0, "slug"),
             title: self.text(s, 0, "title"),
@@ -455,6 +478,7 @@ impl Reader {
             ended_on: ended_on.ok()?,
             timezone: self.text(s, 0, "timezone"),
             summary: self.text(s, 0, "summary"),
+            approximation: approximation.ok()?,
         })
     }
 
@@ -499,7 +523,8 @@ impl Reader {
         let low = self.number(s, i, "low");
         let best = self.number(s, i, "best");
         let high = self.number(s, i, "high");
-        let as_of = self.required(s, i, "as_of");
+        let qualifier = self.optional(s, i, "qualifier");
+        let as_of = self.optional(s, i, "as_of");
         let rank = self.required(s, i, "rank");
         let reason = self.optional(s, i, "reason");
         Some(Claim {
@@ -509,6 +534,7 @@ impl Reader {
             low: low.ok()?,
             best: best.ok()?,
             high: high.ok()?,
+            qualifier: qualifier.ok()?,
             as_of: as_of.ok()?,
             rank: rank.ok()?,
             reason: reason.ok()?,
@@ -561,6 +587,7 @@ pub fn write(ds: &Dataset) -> Result<Vec<(Table, Vec<u8>)>, csv::Error> {
                 e.ended_on.to_string(),
                 s(&e.timezone),
                 s(&e.summary),
+                e.approximation.map(|a| a.to_string()).unwrap_or_default(),
             ]],
         )?,
     ));
@@ -615,7 +642,8 @@ pub fn write(ds: &Dataset) -> Result<Vec<(Table, Vec<u8>)>, csv::Error> {
                     opt(&x.low),
                     opt(&x.best),
                     opt(&x.high),
-                    x.as_of.to_string(),
+                    x.qualifier.map(|q| q.to_string()).unwrap_or_default(),
+                    x.as_of.map(|d| d.to_string()).unwrap_or_default(),
                     x.rank.to_string(),
                     x.reason.map(|r| r.to_string()).unwrap_or_default(),
                     s(&x.locator),

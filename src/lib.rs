@@ -20,5 +20,6 @@ pub mod files;
 pub mod http;
 pub mod model;
 pub mod service;
+pub mod text;
 
 pub use error::{Error, Result};

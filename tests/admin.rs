@@ -846,7 +846,7 @@ async fn csv_import_into_a_draft_with_a_dry_run() {
 
         // Files with problems are refused, naming file, line and column; nothing changes.
         let bad = files_with(
-            ",Injured,persons,,overlapping,500,800,",
+            ",Injured,persons,,overlapping,500,1137,",
             ",Injured,persons,,overlapping,500,eight hundred,",
         );
         let (s, v, _) = send(

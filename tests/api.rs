@@ -624,6 +624,20 @@ async fn the_memorial_page_is_accessible_html() {
     assert!(html.contains("<th scope=\"col\">Value</th>"));
     assert!(html.contains("<svg"), "the chart is inline SVG");
     assert!(!html.contains("<script"), "no script on the public pages");
+    // Claims as their sources state them, and undated where they are.
+    assert!(
+        html.contains("<span class=\"value\">about 160</span>"),
+        "{html}"
+    );
+    assert!(html.contains("<span class=\"value\">more than 1,100</span>"));
+    // The implied range beside the curated one, where it is narrower.
+    assert!(
+        html.contains("334 (334–335) <span class=\"implied\">(sources and rules allow 334)</span>")
+    );
+    assert!(
+        html.contains("Website of the town of Beslan</a>, undated")
+            || html.contains("Website of the town of Beslan, undated")
+    );
     let res = call_service(&app, TestRequest::get().uri("/").to_request()).await;
     let index = String::from_utf8(body(res).await).unwrap();
     assert!(

@@ -25,7 +25,9 @@ fn beslan_has_no_violated_error_and_every_uncertain_one_is_a_real_dispute() {
     assert_ne!(report.status, Outcome::Violated);
     // The error checks that are not settled by the published values are
     // exactly those where the figures themselves are ranges or open-ended:
-    // the toll of 334 or 335, the attackers' 32–76, counts given as "at least".
+    // the toll of 334 or 335, the attackers' 32–76, counts given as "at least",
+    // and figures the article gives no number for (hostages killed and
+    // survived, Basayev's list of the attackers by origin).
     let mut unsettled: Vec<&str> = report
         .results
         .iter()
@@ -37,9 +39,15 @@ fn beslan_has_no_violated_error_and_every_uncertain_one_is_a_real_dispute() {
         unsettled,
         [
             "fatalities",
+            "hostages-killed-or-survived",
+            "hostages-killed-within-toll",
+            "injured-hostages-within-survivors",
             "injured.total",
+            "killed-by-russian-fire-within-killed",
             "militants.died",
-            "militants.entered"
+            "militants.entered",
+            "militants.origin",
+            "outpatients-and-hospitalised-within-injured",
         ],
         "{}",
         report.to_text()
@@ -56,6 +64,39 @@ fn beslan_has_no_violated_error_and_every_uncertain_one_is_a_real_dispute() {
         "{}",
         toll.message
     );
+    // Together they hold: each of them is uncertain only as to where in the
+    // ranges the truth lies, so none is listed for a curator.
+    let joint = report.results.iter().find(|r| r.check == "joint").unwrap();
+    assert_eq!(joint.outcome, Outcome::Holds, "{}", joint.message);
+    assert!(report
+        .results
+        .iter()
+        .filter(|r| r.severity == Severity::Error && r.outcome == Outcome::Uncertain)
+        .all(|r| r.class == checks::Class::Consistent));
+    // What the ranges and rules allow: the toll is 334, the injured at
+    // least 1,137 (as curated), and two curated ranges are wider.
+    assert_eq!(
+        report.implied["fatalities"],
+        checks::Implied {
+            low: 334,
+            high: Some(334)
+        }
+    );
+    assert_eq!(
+        report.implied["injured.total"],
+        checks::Implied {
+            low: 1137,
+            high: None
+        }
+    );
+    let mut wider: Vec<&str> = report
+        .results
+        .iter()
+        .filter(|r| r.check == "implied")
+        .map(|r| r.subject.as_str())
+        .collect();
+    wider.sort();
+    assert_eq!(wider, ["fatalities", "militants.died_before_storming"]);
     // Every error check on a figure with an exact value holds.
     let holds = report
         .results
@@ -167,7 +208,7 @@ fn vigil_check_exit_codes_and_json() {
     let results = json["results"].as_array().unwrap();
     for r in results {
         for field in [
-            "check", "subject", "outcome", "severity", "figures", "message",
+            "check", "subject", "outcome", "severity", "figures", "message", "class",
         ] {
             assert!(!r[field].is_null(), "{field} missing in {r}");
         }
@@ -175,6 +216,22 @@ fn vigil_check_exit_codes_and_json() {
     assert!(results.iter().any(|r| r["check"] == "breakdown"
         && r["subject"] == "hostages.total"
         && r["outcome"] == "holds"));
+    // The joint judgement and the implied ranges.
+    assert!(results
+        .iter()
+        .any(|r| r["check"] == "joint" && r["outcome"] == "holds"));
+    assert_eq!(
+        json["implied"]["fatalities"],
+        serde_json::json!({"low": 334, "high": 334})
+    );
+    let text = vigil(dir.path())
+        .args(["check", "beslan-2004"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("Needs a curator's attention ("), "{text}");
+    assert!(text.contains("uncertain (warning) implied fatalities: fatalities is 334–335 but the ranges, breakdowns and rules together allow only 334"), "{text}");
+    assert!(text.contains("Confirms consistency: "), "{text}");
 
     let out = vigil(dir.path()).args(["check"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -228,5 +285,31 @@ fn the_published_document_carries_its_check_report() {
         let doc: Value = serde_json::from_str(&v.document).unwrap();
         let stored: checks::Report = serde_json::from_value(doc["checks"].clone()).unwrap();
         assert_eq!(stored, checks::run(&beslan()), "{}", t.name);
+        // Each figure carries its implied range beside its curated one.
+        let figure = |k: &str| {
+            doc["figures"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["key"] == k)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(
+            figure("fatalities")["implied"],
+            serde_json::json!({"low": 334, "high": 334}),
+            "{}",
+            t.name
+        );
+        assert_eq!(
+            figure("injured.total")["implied"],
+            serde_json::json!({"low": 1137, "high": null})
+        );
+        // And the dataset read back from the document is the dataset.
+        assert_eq!(vigil::document::dataset(&v.document).unwrap(), {
+            let mut ds = beslan();
+            ds.sort();
+            ds
+        });
     }
 }

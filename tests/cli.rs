@@ -71,7 +71,7 @@ fn a_failed_import_exits_non_zero_and_names_the_place() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("figures.csv:21:8: best: 'seven hundred' is not a whole number"),
+        err.contains("figures.csv:23:8: best: 'seven hundred' is not a whole number"),
         "{err}"
     );
     // Nothing was stored.

@@ -152,7 +152,7 @@ fn bad_files_are_refused_with_file_line_and_column() {
                     .to_string();
                 std::fs::write(&p, format!("{s}{line}\n")).unwrap();
             }),
-            "figures.csv:59:1: duplicate figure key 'fatalities.staff'",
+            "figures.csv:88:1: duplicate figure key 'fatalities.staff'",
         ),
         (
             "unknown figure",
@@ -204,8 +204,15 @@ fn bad_files_are_refused_with_file_line_and_column() {
         ),
         (
             "bad date",
-            Box::new(|d| edit(d, "claims.csv", ",354,,2004-09-02,", ",354,,2004-09-31,")),
-            ":7: as_of: '2004-09-31' is not a day of the calendar",
+            Box::new(|d| {
+                edit(
+                    d,
+                    "claims.csv",
+                    ",354,,,,deprecated",
+                    ",354,,,2004-09-31,deprecated",
+                )
+            }),
+            ":8: as_of: '2004-09-31' is not a day of the calendar",
         ),
         (
             "reason without deprecation",
@@ -213,11 +220,11 @@ fn bad_files_are_refused_with_file_line_and_column() {
                 edit(
                     d,
                     "claims.csv",
-                    "2004-09-02,deprecated,discredited",
-                    "2004-09-02,normal,discredited",
+                    ",354,,,,deprecated,discredited",
+                    ",354,,,,normal,discredited",
                 )
             }),
-            ":9: reason 'discredited' is only for deprecated claims",
+            ":10: reason 'discredited' is only for deprecated claims",
         ),
         (
             "bad rule",
@@ -239,7 +246,7 @@ fn bad_files_are_refused_with_file_line_and_column() {
                 b.extend_from_slice(b"x,Title \xff\xfe,,,news,,,\n");
                 std::fs::write(&p, b).unwrap();
             }),
-            "sources.csv:22:9: invalid UTF-8",
+            "sources.csv:27:9: invalid UTF-8",
         ),
         (
             "file too large",
@@ -292,8 +299,8 @@ fn several_errors_are_reported_at_once() {
     edit(
         dir.path(),
         "claims.csv",
-        ",354,,2004-09-02,",
-        ",35x,,2004-09-02,",
+        ",354,,,,deprecated,",
+        ",35x,,,,deprecated,",
     );
     edit(
         dir.path(),
@@ -416,5 +423,95 @@ fn a_dry_run_of_a_new_event_writes_nothing() {
         .unwrap();
         assert!(matches!(r, Imported::Published { version: 1, .. }));
         assert!(service::events(&db).unwrap().is_empty(), "{}", t.name);
+    }
+}
+
+/// Removes a column from a CSV file of a folder.
+fn drop_column(dir: &std::path::Path, file: &str, column: &str) {
+    let p = dir.join(file);
+    let mut r = csv::Reader::from_path(&p).unwrap();
+    let header = r.headers().unwrap().clone();
+    let at = header.iter().position(|h| h == column).unwrap();
+    let keep = |rec: &csv::StringRecord| -> Vec<String> {
+        rec.iter()
+            .enumerate()
+            .filter(|(i, _)| *i != at)
+            .map(|(_, v)| v.to_string())
+            .collect()
+    };
+    let rows: Vec<Vec<String>> = r.records().map(|x| keep(&x.unwrap())).collect();
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_path(&p)
+        .unwrap();
+    w.write_record(keep(&header)).unwrap();
+    for row in rows {
+        w.write_record(row).unwrap();
+    }
+    w.flush().unwrap();
+}
+
+#[test]
+fn a_folder_without_the_new_columns_still_imports() {
+    for t in common::backends("a_folder_without_the_new_columns_still_imports") {
+        let db = t.open();
+        let old = beslan_copy();
+        // As written before claims had a qualifier and events an
+        // approximation, with every claim dated.
+        drop_column(old.path(), "claims.csv", "qualifier");
+        drop_column(old.path(), "event.csv", "approximation");
+        let folder = Folder::read_dir(old.path()).unwrap();
+        let ds = folder.parse().unwrap();
+        assert!(ds.claims.iter().all(|c| c.qualifier.is_none()));
+        assert_eq!(ds.event.approximation, None);
+        assert_eq!(ds.event.approximation_percent(), 10);
+        import_dir(&db, old.path()).unwrap();
+        assert_eq!(
+            service::dataset(&db, SLUG).unwrap().claims.len(),
+            ds.claims.len(),
+            "{}",
+            t.name
+        );
+        // Exported, the columns are there, empty.
+        let out = export_bytes(&db, SLUG);
+        let claims = String::from_utf8(out[3].1.clone()).unwrap();
+        assert!(claims.starts_with("id,figure,source,low,best,high,qualifier,as_of,"));
+    }
+}
+
+#[test]
+fn qualifiers_and_undated_claims_survive_import_and_export() {
+    for t in common::backends("qualifiers_and_undated_claims_survive_import_and_export") {
+        let db = t.open();
+        import_dir(&db, &beslan_dir()).unwrap();
+        let ds = service::dataset(&db, SLUG).unwrap();
+        let c = |id: &str| ds.claims.iter().find(|c| c.id == id).unwrap().clone();
+        let fire = c("deaths-fire-wikipedia");
+        assert_eq!(fire.qualifier, Some(vigil::model::Qualifier::Approximate));
+        assert_eq!(fire.stated(), "about 160");
+        assert_eq!(fire.as_of, None);
+        assert_eq!(fire.dated(), "undated");
+        let more = c("hostages-wikipedia-1100");
+        assert_eq!(more.stated(), "more than 1,100");
+        assert_eq!((more.low, more.best, more.high), (Some(1100), None, None));
+        // The document says it as the source does.
+        let v = service::version(&db, SLUG, None).unwrap();
+        assert!(v.document.contains(r#""stated":"about 160""#), "{}", t.name);
+        assert!(v.document.contains(r#""dated":"undated""#), "{}", t.name);
+        // A bad qualifier is refused where it is.
+        let bad = beslan_copy();
+        let claims = std::fs::read_to_string(bad.path().join("claims.csv")).unwrap();
+        std::fs::write(
+            bad.path().join("claims.csv"),
+            claims.replacen(",approximate,", ",roughly,", 1),
+        )
+        .unwrap();
+        let errors = Folder::read_dir(bad.path()).unwrap().parse().unwrap_err();
+        assert!(
+            errors.iter().any(|e| e.to_string().contains(
+                ":7: qualifier: 'roughly' is not one of: approximate, more_than, fewer_than"
+            )),
+            "{errors:#?}"
+        );
     }
 }

@@ -694,9 +694,10 @@ async fn panel_role_matrix_covers_every_route() {
         // Not a multipart upload: only a curator's body is read, and refused
         // (400) before its CSRF token can be checked.
         ("POST", "/admin/changesets/{id}/import", format!("/admin/changesets/{draft}/import"), vec![], [303, 403, 400, 403, 403, 400]),
-        // Wrong credentials: refused the same way for everyone; the sixth
-        // failure for one name in a row finds it locked out.
-        ("POST", "/admin/login", "/admin/login".into(), vec![("username", "nobody"), ("password", "not the password")], [401, 401, 401, 401, 401, 429]),
+        // A log-in form without the pre-session token of the log-in page
+        // (log-in CSRF) is refused for everyone before the credentials are
+        // looked at; tests/hardening.rs logs in with it.
+        ("POST", "/admin/login", "/admin/login".into(), vec![("username", "nobody"), ("password", "not the password")], [403; 6]),
         // Last: logging out ends the sessions used above.
         ("POST", "/admin/logout", "/admin/logout".into(), vec![], [303, 303, 303, 303, 303, 403]),
     ];
@@ -750,4 +751,38 @@ async fn panel_role_matrix_covers_every_route() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Finding 8: a client's X-Request-Id never stands for vigil's own id.
+#[actix_web::test]
+async fn request_ids_are_vigils_own_and_unique() {
+    for t in common::backends("request_ids_are_vigils_own") {
+        let st = state(&t, clock());
+        let app = svc!(st);
+        // Two people's log-ins send the same id.
+        let mut answered = Vec::new();
+        for (name, address) in [("clara", "192.0.2.44:1234"), ("rafael", "192.0.2.45:1234")] {
+            let req = TestRequest::post()
+                .uri("/api/v1/session")
+                .insert_header(("X-Request-Id", "lb-7f3a-0001"))
+                .peer_addr(address.parse().unwrap())
+                .set_json(json!({"username": name, "password": PASSWORD}))
+                .to_request();
+            let res = call_service(&app, req).await;
+            assert_eq!(res.status(), StatusCode::OK);
+            let id = res.headers().get("x-request-id").unwrap().to_str().unwrap();
+            answered.push(id.to_string());
+        }
+        assert_ne!(answered[0], answered[1], "{}", t.name);
+        let logins = entries(&st, "session.login");
+        assert_eq!(logins.len(), 2);
+        for (entry, id) in logins.iter().zip(&answered) {
+            assert_eq!(entry.request_id.as_deref(), Some(id.as_str()));
+            assert_eq!(entry.client_request_id.as_deref(), Some("lb-7f3a-0001"));
+        }
+        // The whole log, these entries included, recomputes to its leaves.
+        let key = vigil::audit::checkpoint::SignerKey::generate("vigil.test").unwrap();
+        let v = service::audit::verify(&st.db, &key.verifier(), None).unwrap();
+        assert!(v.holds(), "{}: {:?}", t.name, v.problems);
+    }
 }

@@ -118,3 +118,76 @@ fn a_bad_database_url_says_what_is_wrong() {
         .to_string();
     assert!(!err.contains("secret"), "the password leaks: {err}");
 }
+
+/// The claims migration keeps every stored claim and event as it was: the
+/// date stays, the new qualifier and approximation are empty.
+#[test]
+fn the_claims_migration_keeps_existing_rows() {
+    use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+    const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+    const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+    const CLAIMS: &str = "2026-12-01-000004_claims";
+    for t in common::backends("the_claims_migration_keeps_existing_rows") {
+        let db = vigil::db::Db::open(&t.url).unwrap();
+        {
+            let mut c = db.conn().unwrap();
+            // Every migration before the claims one.
+            macro_rules! before {
+                ($conn:expr, $m:expr) => {{
+                    use diesel::migration::{MigrationConnection, MigrationSource};
+                    $conn.setup().unwrap();
+                    let all = MigrationSource::<_>::migrations(&$m).unwrap();
+                    for m in all
+                        .iter()
+                        .filter(|m| m.name().to_string().as_str() < CLAIMS)
+                    {
+                        $conn.run_migration(m.as_ref()).unwrap();
+                    }
+                }};
+            }
+            match &mut *c {
+                Conn::Sqlite(s) => before!(s, SQLITE),
+                Conn::Postgres(p) => before!(p, POSTGRES),
+            }
+            for sql in [
+                "INSERT INTO events (slug, title, location, started_on, ended_on, timezone, summary) \
+                 VALUES ('old-event', 'Old', '', '2004-09-01', '2004-09-03', 'UTC', '')",
+                "INSERT INTO sources (event, key, title, author, publisher, kind, published_on, url, notes) \
+                 VALUES ('old-event', 's', 'S', '', '', 'official', NULL, '', '')",
+                "INSERT INTO figures (event, key, label, unit, parent, breakdown, position, low, best, high, status, notes) \
+                 VALUES ('old-event', 'f', 'F', 'persons', NULL, NULL, 1, NULL, 7, NULL, 'confirmed', '')",
+                "INSERT INTO claims (event, id, figure, source, low, best, high, as_of, rank, reason, locator, quote, note) \
+                 VALUES ('old-event', 'c', 'f', 's', NULL, 7, NULL, '2004-09-07', 'preferred', NULL, 'p. 3', 'seven', 'kept')",
+            ] {
+                diesel::sql_query(sql).execute(&mut *c).unwrap();
+            }
+        }
+        db.migrate().unwrap();
+        let ds = {
+            let mut c = db.conn().unwrap();
+            vigil::db::load_dataset(&mut c, "old-event")
+                .unwrap()
+                .unwrap()
+        };
+        assert_eq!(ds.event.approximation, None, "{}", t.name);
+        let c = &ds.claims[0];
+        assert_eq!(
+            (
+                c.best,
+                c.qualifier,
+                c.as_of.map(|d| d.to_string()),
+                c.quote.as_str(),
+                c.note.as_str()
+            ),
+            (
+                Some(7),
+                None,
+                Some("2004-09-07".to_string()),
+                "seven",
+                "kept"
+            ),
+            "{}",
+            t.name
+        );
+    }
+}

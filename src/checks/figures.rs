@@ -27,11 +27,12 @@ pub(super) fn range(ix: &Index, out: &mut Vec<CheckResult>) {
             sources: Vec::new(),
             claim: None,
             message: format!("{} is {v}: {}", f.key, join(&problems)),
+            class: super::Class::default(),
         });
     }
     for c in &ix.ds.claims {
-        let v = c.value();
-        let problems = v.shape_problems();
+        let v = c.stated();
+        let problems = c.shape_problems();
         if problems.is_empty() {
             continue;
         }
@@ -50,6 +51,7 @@ pub(super) fn range(ix: &Index, out: &mut Vec<CheckResult>) {
                 c.figure,
                 join(&problems)
             ),
+            class: super::Class::default(),
         });
     }
 }
@@ -127,6 +129,7 @@ pub(super) fn cited_and_within(ix: &Index, out: &mut Vec<CheckResult>) {
             sources,
             claim: None,
             message,
+            class: super::Class::default(),
         });
     }
     out.append(&mut within);
@@ -149,8 +152,10 @@ fn within_sources(ix: &Index, i: usize, sources: Vec<String>) -> Option<CheckRes
     if fig.is_empty() {
         return None;
     }
-    let hull = preferred(ix, i)
-        .map(|c| c.value().interval())
+    let hull = ix.claims_of[i]
+        .iter()
+        .filter(|&&c| ix.ds.claims[c].rank == Rank::Preferred)
+        .map(|&c| ix.claim_value[c])
         .filter(|v| !v.is_empty())
         .reduce(Interval::hull)?;
     let key = &ix.ds.figures[i].key;
@@ -189,5 +194,6 @@ fn within_sources(ix: &Index, i: usize, sources: Vec<String>) -> Option<CheckRes
         sources,
         claim: None,
         message,
+        class: super::Class::default(),
     })
 }

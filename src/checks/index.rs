@@ -41,6 +41,9 @@ pub(super) struct Index<'a> {
     pub claims_of: Groups,
     /// For each claim, the index of its figure, if known.
     pub claim_figure: Vec<Option<usize>>,
+    /// For each claim, the interval it stands for (approximate claims
+    /// widened by the event's approximation).
+    pub claim_value: Vec<Interval>,
 }
 
 impl<'a> Index<'a> {
@@ -94,8 +97,11 @@ impl<'a> Index<'a> {
                 .enumerate()
                 .filter_map(|(c, f)| Some(((*f)?, c))),
         );
+        let tolerance = ds.event.approximation_percent();
+        let claim_value = ds.claims.iter().map(|c| c.interval(tolerance)).collect();
         Self {
             ds,
+            claim_value,
             parent,
             children,
             published,

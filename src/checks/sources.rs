@@ -1,9 +1,11 @@
 //! `source:<key>`: does a source agree with itself?
 //!
-//! The values a source states are its claims that are not deprecated. Where
-//! it has several for one figure, the one with the latest `as_of` stands (a
-//! source's later statement revises its earlier one); several with the same
-//! latest `as_of` are combined into their hull. On those values alone, the
+//! The values a source states are its claims that are not deprecated, each
+//! as the interval it stands for (approximate ones widened). Where it has
+//! several for one figure, its latest stands (a source's later statement
+//! revises its earlier one): latest by `as_of`, an undated claim standing at
+//! the source's `published_on` (and before every dated one when the source
+//! has no date either), then by file order. On those values alone, the
 //! check evaluates
 //!
 //! * breakdowns whose parent the source states: exhaustive ones only when it
@@ -45,8 +47,9 @@ pub(super) fn check(ix: &Index, out: &mut Vec<CheckResult>) {
             }
         }
     }
-    // What the current source states, by figure; reset after each source.
-    let mut stated: Vec<Option<(PartialDate, Interval)>> = vec![None; ix.ds.figures.len()];
+    // What the current source states, by figure, with the date it stands
+    // at; reset after each source.
+    let mut stated: Vec<Option<(Option<PartialDate>, Interval)>> = vec![None; ix.ds.figures.len()];
     for (source, claims) in ix.ds.sources.iter().zip(&claims_of) {
         let mut figs = Vec::with_capacity(claims.len());
         for &c in claims {
@@ -54,16 +57,18 @@ pub(super) fn check(ix: &Index, out: &mut Vec<CheckResult>) {
             let Some(f) = ix.claim_figure[c] else {
                 continue;
             };
-            let v = claim.value().interval();
-            stated[f] = Some(match stated[f] {
+            let v = ix.claim_value[c];
+            // An undated claim stands at the source's publication date; the
+            // later in file order wins a tie.
+            let at = claim.as_of.or(source.published_on);
+            match stated[f] {
                 None => {
                     figs.push(f);
-                    (claim.as_of, v)
+                    stated[f] = Some((at, v));
                 }
-                Some((as_of, cur)) if claim.as_of == as_of => (as_of, cur.hull(v)),
-                Some((as_of, cur)) if claim.as_of < as_of => (as_of, cur),
-                Some(_) => (claim.as_of, v),
-            });
+                Some((cur, _)) if at >= cur => stated[f] = Some((at, v)),
+                Some(_) => {}
+            }
         }
         figs.sort_unstable();
         if let Some(r) = one_source(ix, &source.key, &figs, &stated) {
@@ -133,7 +138,7 @@ fn one_source(
     ix: &Index,
     key: &str,
     figs: &[usize],
-    stated: &[Option<(PartialDate, Interval)>],
+    stated: &[Option<(Option<PartialDate>, Interval)>],
 ) -> Option<CheckResult> {
     let vals: Lookup = &|f| stated[f].map(|(_, v)| v);
     let mut items = Vec::new();
@@ -197,5 +202,6 @@ fn one_source(
         sources: vec![key.to_string()],
         claim: None,
         message,
+        class: super::Class::default(),
     })
 }

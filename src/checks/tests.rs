@@ -56,7 +56,8 @@ fn claim(id: &str, figure: &str, source: &str, v: Value, rank: Rank) -> Claim {
         low: v.low,
         best: v.best,
         high: v.high,
-        as_of: date("2004-09-07"),
+        qualifier: None,
+        as_of: Some(date("2004-09-07")),
         rank,
         reason: (rank == Rank::Deprecated).then_some(Reason::Discredited),
         locator: String::new(),
@@ -112,6 +113,7 @@ fn dataset(figures: Vec<Figure>, rules: Vec<Rule>) -> Dataset {
             ended_on: date("2004-09-03"),
             timezone: "UTC".into(),
             summary: String::new(),
+            approximation: None,
         },
         sources: vec![source("s")],
         figures,
@@ -605,7 +607,7 @@ fn a_source_whose_own_table_does_not_add_up_is_caught() {
         exact(100),
         Rank::Normal,
     );
-    early.as_of = date("2004-09-04");
+    early.as_of = Some(date("2004-09-04"));
     ds.claims.push(early);
     // A deprecated claim is not what the source states.
     ds.claims.push(claim(
@@ -698,18 +700,26 @@ fn text_and_json() {
     let r = run(&fatalities(exact(335)));
     let text = r.to_text();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 3, "{text}");
-    assert!(lines[0].starts_with(
+    assert_eq!(lines.len(), 6, "{text}");
+    assert_eq!(lines[0], "Blocks publishing (1):");
+    assert!(lines[1].starts_with(
         "violated (error) breakdown fatalities: categories add up to 334 but fatalities is 335"
     ));
+    assert_eq!(lines[2], "Needs a curator's attention (1):");
     assert!(
-        lines[1].starts_with(
+        lines[3].starts_with(
             "violated (warning) source:s: s contradicts itself: breakdown of fatalities fails"
         ),
         "{text}"
     );
+    // What holds is counted, not listed; the joint conflict (the breakdown
+    // alone with its figures' values) is not repeated.
     assert_eq!(
-        lines[2],
+        lines[4],
+        "Confirms consistency: 16 results (not listed); 0 figures with an implied range"
+    );
+    assert_eq!(
+        lines[5],
         "test-event: violated — 18 results: 16 hold, 0 uncertain, 2 violated; 1 blocking"
     );
 
@@ -722,10 +732,12 @@ fn text_and_json() {
     assert_eq!(first["outcome"], "violated");
     assert_eq!(first["severity"], "error");
     assert_eq!(first["figures"][1], "fatalities.children");
+    assert_eq!(first["class"], "blocks");
     assert!(first.get("sources").is_none() && first.get("claim").is_none());
     let cited = &json["results"][1];
     assert_eq!(cited["check"], "cited");
     assert_eq!(cited["sources"], serde_json::json!(["s"]));
+    assert_eq!(cited["class"], "consistent");
     let back: Report = serde_json::from_value(json).unwrap();
     assert_eq!(back, r);
 }
@@ -770,7 +782,7 @@ fn the_same_dataset_gives_the_same_report() {
 }
 
 /// The Beslan dataset of `imports/`, read with the csv crate.
-fn beslan() -> Dataset {
+pub(super) fn beslan() -> Dataset {
     fn table<T: serde::de::DeserializeOwned>(text: &str) -> Vec<T> {
         csv::Reader::from_reader(text.as_bytes())
             .deserialize()
@@ -987,5 +999,278 @@ proptest! {
             _ => Outcome::Uncertain,
         };
         prop_assert_eq!(got, want, "{}", expression);
+    }
+}
+
+#[test]
+fn approximate_claims_are_widened_by_the_events_approximation() {
+    use crate::model::Qualifier;
+    let mut ds = dataset(vec![fig("fire", None, None, exact(170))], vec![]);
+    // "some 160" backs 170 at the default 10% (144–176) …
+    ds.claims[0].best = Some(160);
+    ds.claims[0].qualifier = Some(Qualifier::Approximate);
+    let r = run(&ds);
+    assert_eq!(find(&r, "within_sources", "fire").outcome, Outcome::Holds);
+    assert_eq!(
+        find(&r, "within_sources", "fire").message,
+        "fire 170 lies within what its sources (s) say 144–176"
+    );
+    // … but not at 5% (152–168).
+    ds.event.approximation = Some(5);
+    let r = run(&ds);
+    assert_eq!(
+        find(&r, "within_sources", "fire").outcome,
+        Outcome::Violated
+    );
+    // "more than 160" does not back 160 itself.
+    ds.figures[0].best = Some(160);
+    ds.claims[0].qualifier = Some(Qualifier::MoreThan);
+    ds.claims[0].best = None;
+    ds.claims[0].low = Some(160);
+    let r = run(&ds);
+    assert_eq!(
+        find(&r, "within_sources", "fire").outcome,
+        Outcome::Violated
+    );
+}
+
+#[test]
+fn a_sources_latest_claim_orders_by_date_then_publication_then_file_order() {
+    let mut ds = dataset(
+        vec![
+            fig("total", None, Some(Breakdown::Exhaustive), exact(10)),
+            fig("total.a", Some("total"), None, exact(10)),
+        ],
+        vec![],
+    );
+    ds.sources.push(source("o"));
+    // The source's total: an undated 12, then (in file order) an undated 10.
+    let mut c = claim("o-12", "total", "o", exact(12), Rank::Normal);
+    c.as_of = None;
+    ds.claims.push(c.clone());
+    c.id = "o-10".into();
+    c.best = Some(10);
+    ds.claims.push(c);
+    ds.claims
+        .push(claim("o-a", "total.a", "o", exact(10), Rank::Normal));
+    let outcome = |ds: &Dataset| find(&run(ds), "source:o", "o").outcome;
+    // Undated claims of an undated source stand before dated ones; the
+    // later in file order wins between the two undated.
+    assert_eq!(outcome(&ds), Outcome::Holds);
+    ds.claims.swap(2, 3);
+    assert_eq!(outcome(&ds), Outcome::Violated);
+    // An undated claim stands at the source's publication date: published
+    // after 7 September 2004, the undated 12 (last in file order) is the
+    // latest; published before, the dated claim of the part is unaffected
+    // and the undated totals stay before any dated total.
+    ds.sources[1].published_on = Some(date("2005"));
+    let mut dated = claim("o-10-dated", "total", "o", exact(10), Rank::Normal);
+    dated.as_of = Some(date("2004-09-07"));
+    ds.claims.push(dated);
+    assert_eq!(outcome(&ds), Outcome::Violated);
+    ds.sources[1].published_on = Some(date("2004-09"));
+    assert_eq!(outcome(&ds), Outcome::Holds);
+}
+
+#[test]
+fn constraints_each_uncertain_can_be_impossible_together() {
+    // a in 0..=10 and b in 0..=10: "a + b >= 15" and "a <= 3" are each
+    // uncertain, and "b <= 10" holds; together the first two cannot hold.
+    let ds = dataset(
+        vec![
+            fig("a", None, None, range(0, 10)),
+            fig("b", None, None, range(0, 10)),
+        ],
+        vec![
+            rule("sum", "a + b >= 15", Severity::Error),
+            rule("small-a", "a <= 3", Severity::Error),
+            rule("b-bound", "b <= 10", Severity::Error),
+        ],
+    );
+    let r = run(&ds);
+    assert_eq!(find(&r, "rule:sum", "sum").outcome, Outcome::Uncertain);
+    assert_eq!(
+        find(&r, "rule:small-a", "small-a").outcome,
+        Outcome::Uncertain
+    );
+    let j = find(&r, "joint", "sum");
+    assert_eq!(
+        (j.outcome, j.severity, j.class),
+        (Outcome::Violated, Severity::Error, Class::Blocks)
+    );
+    // Minimal: the two rules and b's range (a's is not needed: "a <= 3"
+    // bounds it), not the rule that plays no part.
+    assert_eq!(
+        j.message,
+        "these cannot all hold together: rule sum (a + b >= 15); rule small-a (a <= 3); b 0–10"
+    );
+    assert_eq!(r.status, Outcome::Violated);
+    assert!(r.implied.is_empty());
+    // As warnings, the same conflict needs attention and blocks nothing.
+    let mut soft = ds.clone();
+    for rule in &mut soft.rules {
+        rule.severity = Severity::Warning;
+    }
+    let r = run(&soft);
+    let j = find(&r, "joint", "sum");
+    assert_eq!((j.outcome, j.class), (Outcome::Violated, Class::Attention));
+    assert_ne!(r.status, Outcome::Violated);
+    // Warnings do not narrow the implied ranges.
+    assert_eq!(
+        r.implied["a"],
+        Implied {
+            low: 0,
+            high: Some(10)
+        }
+    );
+}
+
+#[test]
+fn implied_ranges_in_the_report_and_a_warning_when_curated_is_wider() {
+    let mut ds = beslan();
+    let r = run(&ds);
+    assert_eq!(
+        r.implied["fatalities"],
+        Implied {
+            low: 334,
+            high: Some(334)
+        }
+    );
+    let w = find(&r, "implied", "fatalities");
+    assert_eq!(
+        (w.outcome, w.severity, w.class),
+        (Outcome::Uncertain, Severity::Warning, Class::Attention)
+    );
+    assert_eq!(
+        w.message,
+        "fatalities is 334–335 but the ranges, breakdowns and rules together allow only 334: the curated range is wider than the sources and rules allow"
+    );
+    // "800+" injured, with about 700 outpatients and at least 437 admitted.
+    let injured = ds
+        .figures
+        .iter_mut()
+        .find(|f| f.key == "injured.total")
+        .unwrap();
+    injured.low = Some(800);
+    let r = run(&ds);
+    assert_eq!(
+        r.implied["injured.total"],
+        Implied {
+            low: 1137,
+            high: None
+        }
+    );
+    assert!(find(&r, "implied", "injured.total")
+        .message
+        .contains("allow only 1,137+"));
+    // Nothing the checks only confirm is listed in the text.
+    let text = r.to_text();
+    assert!(!text.contains("holds"), "{text}");
+    assert!(text.contains("Confirms consistency: "), "{text}");
+}
+
+/// Every assignment of three small figures: whether the error rules and the
+/// breakdown hold for some, and each figure's least and greatest value then.
+fn brute_joint(ds: &Dataset) -> Option<[(i64, i64); 3]> {
+    let iv = |k: &str| {
+        let v = ds.figure(k).unwrap().value().interval();
+        (v.lo as i64, v.hi.unwrap() as i64)
+    };
+    let (ra, rb, rc) = (iv("c.a"), iv("c.b"), iv("c"));
+    let kind = ds.figure("c").unwrap().breakdown;
+    let mut out: Option<[(i64, i64); 3]> = None;
+    for a in ra.0..=ra.1 {
+        for b in rb.0..=rb.1 {
+            for c in rc.0..=rc.1 {
+                let ok_breakdown = match kind {
+                    Some(Breakdown::Exhaustive) => a + b == c,
+                    Some(Breakdown::Partial) => a + b <= c,
+                    Some(Breakdown::Overlapping) => a <= c && b <= c,
+                    None => true,
+                };
+                let vals = |k: &str| match k {
+                    "c.a" => a,
+                    "c.b" => b,
+                    _ => c,
+                };
+                let ok_rules = ds
+                    .rules
+                    .iter()
+                    .filter(|r| r.severity == Severity::Error)
+                    .all(|r| {
+                        let e = crate::model::expr::parse(&r.expression).unwrap();
+                        let lin = e.linear();
+                        let s: i128 = lin
+                            .terms
+                            .iter()
+                            .map(|(k, c)| c * i128::from(vals(k)))
+                            .sum::<i128>()
+                            + lin.constant;
+                        e.op.test(s, 0)
+                    });
+                if ok_breakdown && ok_rules {
+                    let o = out.get_or_insert([(a, a), (b, b), (c, c)]);
+                    for (i, x) in [a, b, c].into_iter().enumerate() {
+                        o[i].0 = o[i].0.min(x);
+                        o[i].1 = o[i].1.max(x);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn joint_judgement_agrees_with_brute_force(
+        vals in proptest::collection::vec((0i64..6, 0i64..6), 3),
+        kind in 0usize..4,
+        rules in proptest::collection::vec(
+            (1i64..=3, 0usize..3, 1i64..=3, 0usize..3, 0usize..5, 0i64..8, any::<bool>()),
+            0..=3,
+        ),
+    ) {
+        let keys = ["c.a", "c.b", "c"];
+        let kinds = [None, Some(Breakdown::Exhaustive), Some(Breakdown::Partial), Some(Breakdown::Overlapping)];
+        let v = |i: usize| range(vals[i].0.min(vals[i].1), vals[i].0.max(vals[i].1));
+        let ds = dataset(
+            vec![
+                fig("c", None, kinds[kind].or(Some(Breakdown::Overlapping)), v(2)),
+                fig("c.a", kinds[kind].map(|_| "c"), None, v(0)),
+                fig("c.b", kinds[kind].map(|_| "c"), None, v(1)),
+            ],
+            rules
+                .iter()
+                .enumerate()
+                .map(|(i, &(k1, x, k2, y, op, k, error))| {
+                    let op = ["=", "<=", ">=", "<", ">"][op];
+                    rule(
+                        &format!("r{i}"),
+                        &format!("{k1} * {} + {k} {op} {k2} * {}", keys[x], keys[y]),
+                        if error { Severity::Error } else { Severity::Warning },
+                    )
+                })
+                .collect(),
+        );
+        // Without a breakdown kind the figures are not linked by one.
+        let mut ds = ds;
+        if kinds[kind].is_none() {
+            ds.figures[0].breakdown = None;
+        }
+        let r = run(&ds);
+        let blocked = r.results.iter().any(|x| x.blocks());
+        match brute_joint(&ds) {
+            None => prop_assert!(blocked, "infeasible, yet nothing blocks: {}", r.to_text()),
+            Some(b) => {
+                prop_assert!(!r.results.iter().any(|x| x.check == "joint" && x.outcome == Outcome::Violated && x.severity == Severity::Error), "{}", r.to_text());
+                for (i, k) in keys.iter().enumerate() {
+                    let want = Implied { low: b[i].0, high: Some(b[i].1) };
+                    prop_assert_eq!(r.implied[*k], want, "{}", k);
+                }
+            }
+        }
     }
 }

@@ -33,7 +33,7 @@ pub(super) fn check(ix: &Index, published: &Published, out: &mut Vec<CheckResult
         let Some(f) = ix.claim_figure[c] else {
             continue;
         };
-        let v = claim.value().interval();
+        let v = ix.claim_value[c];
         if v.is_empty() || v == ix.published[f] {
             continue;
         }
@@ -80,6 +80,7 @@ pub(super) fn check(ix: &Index, published: &Published, out: &mut Vec<CheckResult
             sources: vec![claim.source.clone()],
             claim: Some(claim.id.clone()),
             message,
+            class: super::Class::default(),
         });
     }
 }

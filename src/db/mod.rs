@@ -37,13 +37,22 @@ pub enum Conn {
     Postgres(PgConnection),
 }
 
-/// Which backend a URL names.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which backend a URL names. Shown (`Debug`) without its passwords.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Target {
     /// A SQLite file path.
     Sqlite(String),
     /// A PostgreSQL connection URL.
     Postgres(String),
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Target::Postgres(url) => f.debug_tuple("Postgres").field(&redact(url)).finish(),
+        }
+    }
 }
 
 impl Target {
@@ -70,18 +79,66 @@ impl Target {
     }
 }
 
-/// The URL without its password, for messages.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
-                None => url.to_string(),
+/// The secrets a database URL holds: the password of `user:password@`,
+/// and the values of `password=` query parameters (libpq reads both), as
+/// written and percent-decoded.
+fn secrets(url: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    if let Some((creds, _)) = authority.rsplit_once('@') {
+        if let Some((_, pw)) = creds.split_once(':') {
+            out.push(pw.to_string());
+        }
+    }
+    if let Some((_, query)) = rest.split_once('?') {
+        for pair in query.split('&') {
+            if let Some((k, v)) = pair.split_once('=') {
+                if k.eq_ignore_ascii_case("password") {
+                    out.push(v.to_string());
+                }
             }
         }
-        _ => url.to_string(),
     }
+    let decoded: Vec<String> = out.iter().filter_map(|s| percent_decode(s)).collect();
+    out.extend(decoded);
+    out.retain(|s| !s.is_empty());
+    // Longest first, so that no part of a secret is left behind.
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out.dedup();
+    out
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(if b[i] == b'+' { b' ' } else { b[i] });
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// `text` with every secret of the database URL `url` replaced by `***`:
+/// for any message that may quote the URL or parts of it.
+pub fn mask(text: &str, url: &str) -> String {
+    let mut out = text.to_string();
+    for s in secrets(url) {
+        out = out.replace(&s, "***");
+    }
+    out
+}
+
+/// The URL without its passwords, for messages.
+pub fn redact(url: &str) -> String {
+    mask(url, url)
 }
 
 /// Opens connections for the pool, setting SQLite up for concurrent use.
@@ -106,9 +163,17 @@ impl ManageConnection for Manager {
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(Conn::Sqlite(c))
             }
-            Target::Postgres(url) => PgConnection::establish(url)
-                .map(Conn::Postgres)
-                .map_err(r2d2::Error::ConnectionError),
+            Target::Postgres(url) => {
+                PgConnection::establish(url)
+                    .map(Conn::Postgres)
+                    .map_err(|e| {
+                        // libpq may quote parts of the URL it could not use.
+                        r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(mask(
+                            &e.to_string(),
+                            url,
+                        )))
+                    })
+            }
         }
     }
 
@@ -171,7 +236,7 @@ impl Db {
             .map_err(|e| {
                 Error::database(
                     Fault::Unavailable,
-                    format!("cannot connect to {}: {e}", redact(url)),
+                    mask(&format!("cannot connect to {}: {e}", redact(url)), url),
                 )
             })?;
         Ok(Self { pool, target })
@@ -315,3 +380,25 @@ pub use accounts::*;
 pub use audit::*;
 pub use backup::*;
 pub use store::*;
+
+#[cfg(test)]
+mod mask_tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_masked_in_urls_and_messages() {
+        assert_eq!(
+            redact("postgres://vigil:s3cr%40t@db:5432/vigil?sslmode=require&password=two%21"),
+            "postgres://vigil:***@db:5432/vigil?sslmode=require&password=***"
+        );
+        assert_eq!(
+            redact("postgres://vigil@db/vigil"),
+            "postgres://vigil@db/vigil"
+        );
+        assert_eq!(redact("sqlite://vigil.db"), "sqlite://vigil.db");
+        let url = "postgres://u:p%40ss@h/d?PASSWORD=q+1";
+        let m = mask("failed for \"p@ss\" and p%40ss and q 1 and q+1", url);
+        assert_eq!(m, "failed for \"***\" and *** and *** and ***");
+        assert!(!format!("{:?}", Target::parse(url).unwrap()).contains("p%40ss"));
+    }
+}

@@ -17,6 +17,7 @@ diesel::table! {
         ended_on -> Text,
         timezone -> Text,
         summary -> Text,
+        approximation -> Nullable<BigInt>,
     }
 }
 
@@ -60,7 +61,8 @@ diesel::table! {
         low -> Nullable<BigInt>,
         best -> Nullable<BigInt>,
         high -> Nullable<BigInt>,
-        as_of -> Text,
+        qualifier -> Nullable<Text>,
+        as_of -> Nullable<Text>,
         rank -> Text,
         reason -> Nullable<Text>,
         locator -> Text,

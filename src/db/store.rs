@@ -8,7 +8,7 @@ use super::schema::{
 };
 use super::Conn;
 use crate::error::{Error, Result};
-use crate::model::{Claim, Dataset, Event, Figure, Rule, Source, Table};
+use crate::model::{Claim, Dataset, Event, Figure, Rule, Source};
 
 /// Rows per INSERT statement, under SQLite's limit of bound parameters.
 const CHUNK: usize = 1000;
@@ -24,6 +24,9 @@ pub(super) struct EventRow {
     ended_on: String,
     timezone: String,
     summary: String,
+    /// Absent from backups made before the column existed.
+    #[serde(default)]
+    approximation: Option<i64>,
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
@@ -70,7 +73,10 @@ pub(super) struct ClaimRow {
     low: Option<i64>,
     best: Option<i64>,
     high: Option<i64>,
-    as_of: String,
+    /// Absent from backups made before the column existed.
+    #[serde(default)]
+    qualifier: Option<String>,
+    as_of: Option<String>,
     rank: String,
     reason: Option<String>,
     locator: String,
@@ -216,6 +222,7 @@ pub fn insert_dataset(c: &mut Conn, ds: &Dataset) -> Result<()> {
             ended_on: e.ended_on.to_string(),
             timezone: e.timezone.clone(),
             summary: e.summary.clone(),
+            approximation: e.approximation.map(i64::from),
         })
         .execute(c)?;
     insert_items(c, &slug, &ds.sources, &ds.figures, &ds.claims, &ds.rules)
@@ -237,6 +244,7 @@ pub fn replace_dataset(c: &mut Conn, ds: &Dataset) -> Result<()> {
             events::ended_on.eq(e.ended_on.to_string()),
             events::timezone.eq(&e.timezone),
             events::summary.eq(&e.summary),
+            events::approximation.eq(e.approximation.map(i64::from)),
         ))
         .execute(c)?;
     insert_items(c, slug, &ds.sources, &ds.figures, &ds.claims, &ds.rules)
@@ -302,7 +310,8 @@ fn insert_items(
             low: x.low,
             best: x.best,
             high: x.high,
-            as_of: x.as_of.to_string(),
+            qualifier: x.qualifier.map(|q| q.to_string()),
+            as_of: x.as_of.map(|d| d.to_string()),
             rank: x.rank.to_string(),
             reason: x.reason.map(|r| r.to_string()),
             locator: x.locator.clone(),
@@ -352,6 +361,14 @@ pub fn load_dataset(c: &mut Conn, slug: &str) -> Result<Option<Dataset>> {
         ended_on: parse("event date", &e.ended_on)?,
         timezone: e.timezone,
         summary: e.summary,
+        approximation: e
+            .approximation
+            .map(|a| {
+                u32::try_from(a).map_err(|_| {
+                    Error::Internal(format!("stored approximation {a} is out of range"))
+                })
+            })
+            .transpose()?,
     };
     let sources = sources::table
         .filter(sources::event.eq(slug))
@@ -399,7 +416,8 @@ pub fn load_dataset(c: &mut Conn, slug: &str) -> Result<Option<Dataset>> {
         .into_iter()
         .map(|r| {
             Ok(Claim {
-                as_of: parse("claim date", &r.as_of)?,
+                qualifier: parse_opt("claim qualifier", r.qualifier)?,
+                as_of: parse_opt("claim date", r.as_of)?,
                 rank: parse("claim rank", &r.rank)?,
                 reason: parse_opt("claim reason", r.reason)?,
                 id: r.id,
@@ -611,9 +629,4 @@ pub fn changesets_where(
     Ok(q.order(changesets::id.desc())
         .select(Changeset::as_select())
         .load(c)?)
-}
-
-/// The entity name stored in edits for a table.
-pub fn entity(table: Table) -> &'static str {
-    table.as_str()
 }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
 use super::auth::{self, Admin, Caller, Curator, Member, Posted, Reviewer, Who, WhoPosted};
+use super::form::Form;
 use super::{blocking, State};
 use crate::accounts::{format_roles, parse_roles, Permission, Role};
 use crate::checks::Outcome;
@@ -188,6 +189,8 @@ fn rejected(e: actix_web::Error) -> HttpResponse {
             "your account lacks the role this page needs, or the form is stale (reload it)".into(),
         ),
         StatusCode::BAD_REQUEST => Error::BadRequest(e.to_string()),
+        StatusCode::PAYLOAD_TOO_LARGE => Error::TooLarge(e.to_string()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Error::UnsupportedMediaType(e.to_string()),
         _ => Error::Internal(e.to_string()),
     };
     error_page(&err, Frame::anonymous())
@@ -208,52 +211,90 @@ async fn stylesheet() -> HttpResponse {
 struct LoginPage {
     f: Frame,
     setup_pending: bool,
+    /// The pre-session token: in the form, and in a cookie.
+    login_token: String,
 }
 
-async fn login_page(state: web::Data<State>) -> HttpResponse {
-    html(
-        StatusCode::OK,
+/// The log-in page with its pre-session token: the cookie's when the
+/// browser has one, else a new one, set in the cookie.
+fn login_answer(req: &HttpRequest, state: &State, status: StatusCode, f: Frame) -> HttpResponse {
+    let held = req
+        .cookie(auth::login_cookie_name(state.config.secure_cookies))
+        .map(|c| c.value().to_string())
+        .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()));
+    let token = match held {
+        Some(t) => t,
+        None => match crate::accounts::new_secret() {
+            Ok(t) => t,
+            Err(e) => return error_page(&e, Frame::anonymous()),
+        },
+    };
+    let mut res = html(
+        status,
         LoginPage {
-            f: Frame::anonymous(),
+            f,
             setup_pending: state.setup_pending(),
+            login_token: token.clone(),
         }
         .render(),
-    )
+    );
+    let _ = res.add_cookie(&auth::login_cookie(state, &token));
+    res
+}
+
+async fn login_page(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
+    login_answer(&req, &state, StatusCode::OK, Frame::anonymous())
 }
 
 #[derive(Deserialize)]
 struct LoginForm {
     username: String,
     password: String,
+    #[serde(default)]
+    login_token: String,
 }
 
 async fn login(
     req: HttpRequest,
     state: web::Data<State>,
-    form: web::Form<LoginForm>,
+    form: Result<Form<LoginForm>, Error>,
 ) -> HttpResponse {
     let ctx = auth::context(&req, &state);
     let st = state.clone();
-    let LoginForm { username, password } = form.into_inner();
-    match blocking(move || service::accounts::login(&st.db, &ctx, &st.limits, &username, &password))
-        .await
-    {
+    let signed_in = match form.map(Form::into_inner) {
+        // Text the policy refuses never reaches the accounts, nor the log.
+        Err(e) => Err(e),
+        Ok(f) => match auth::same_origin(&req) {
+            // A form from another site (log-in CSRF) is refused, and
+            // nothing is written.
+            Err(e) => Err(e),
+            Ok(()) if !auth::login_token_ok(&req, &state, &f.login_token) => {
+                Err(Error::Forbidden(
+                    "the log-in form is stale or came from another site: reload the page and log in again"
+                        .into(),
+                ))
+            }
+            Ok(()) => {
+                let LoginForm {
+                    username, password, ..
+                } = f;
+                blocking(move || {
+                    service::accounts::login(&st.db, &ctx, &st.limits, &username, &password)
+                })
+                .await
+            }
+        },
+    };
+    match signed_in {
         Ok(opened) => HttpResponse::SeeOther()
             .cookie(auth::session_cookie(&state, &opened.session_id))
+            .cookie(auth::login_cookie(&state, ""))
             .insert_header((header::LOCATION, "/admin"))
             .finish(),
         Err(e) => {
             let mut f = Frame::anonymous();
             f.error = e.to_string();
-            let status = e.status_code();
-            html(
-                status,
-                LoginPage {
-                    f,
-                    setup_pending: state.setup_pending(),
-                }
-                .render(),
-            )
+            login_answer(&req, &state, e.status_code(), f)
         }
     }
 }
@@ -316,9 +357,12 @@ struct SetupForm {
 async fn setup(
     req: HttpRequest,
     state: web::Data<State>,
-    form: web::Form<SetupForm>,
+    form: Result<Form<SetupForm>, Error>,
 ) -> HttpResponse {
-    let form = form.into_inner();
+    let form = match form {
+        Ok(f) => f.into_inner(),
+        Err(e) => return error_page(&e, Frame::anonymous()),
+    };
     if !state.take_setup(form.token.trim()) {
         return error_page(
             &Error::Forbidden("the setup token is wrong or already spent".into()),
@@ -773,8 +817,15 @@ struct ItemPage {
     fields: Vec<Field>,
 }
 
-const NUMBERS: [&str; 4] = ["position", "low", "best", "high"];
-const OPTIONAL: [&str; 5] = ["parent", "breakdown", "published_on", "reason", "as_of"];
+const NUMBERS: [&str; 5] = ["position", "low", "best", "high", "approximation"];
+const OPTIONAL: [&str; 6] = [
+    "parent",
+    "breakdown",
+    "published_on",
+    "reason",
+    "as_of",
+    "qualifier",
+];
 const LONG: [&str; 5] = ["notes", "note", "quote", "summary", "expression"];
 
 fn text_of(v: Option<&Json>) -> String {
@@ -848,7 +899,7 @@ fn item_of(
                     }
                 }
             }
-        } else if raw.is_empty() && OPTIONAL.contains(&name) && name != "as_of" {
+        } else if raw.is_empty() && OPTIONAL.contains(&name) {
             Json::Null
         } else {
             Json::String(raw)
@@ -1214,7 +1265,7 @@ async fn read_upload(
                 chunk.map_err(|e| Error::BadRequest(format!("the upload is not valid: {e}")))?;
             total += chunk.len();
             if total > UPLOAD_LIMIT {
-                return Err(Error::BadRequest(format!(
+                return Err(Error::TooLarge(format!(
                     "the upload is larger than {} MiB",
                     UPLOAD_LIMIT / 1024 / 1024
                 )));

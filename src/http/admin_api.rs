@@ -85,7 +85,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
+    /// At most 64 characters; a longer name is refused before any look-up.
+    #[schema(max_length = 64)]
     pub username: String,
+    #[schema(max_length = 128)]
     pub password: String,
 }
 
@@ -111,6 +114,8 @@ pub async fn login(
     state: web::Data<State>,
     body: Body<Credentials>,
 ) -> Result<HttpResponse> {
+    // A log-in from another site's page is refused (log-in CSRF).
+    auth::same_origin(&req)?;
     let ctx = auth::context(&req, &state);
     let st = state.clone();
     let Credentials { username, password } = body.into_inner();
@@ -162,6 +167,7 @@ pub async fn whoami(who: Who<Member>) -> HttpResponse {
 #[serde(deny_unknown_fields)]
 pub struct OpenChangeset {
     /// The event's slug.
+    #[schema(max_length = 100)]
     pub event: String,
     /// What the changeset changes and why: not blank, at most 2,000
     /// characters.
@@ -369,8 +375,10 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
 }
 
 /// A JSON body as `T`, read under [`json_config`]'s limits; refused with
-/// 400 naming the field when any of its text holds U+0000, which no text in
-/// vigil may hold (PostgreSQL cannot store it), on every backend alike.
+/// 400 naming the field when any of its text breaks the text policy
+/// ([`crate::text`]): U+0000, which PostgreSQL cannot store, or more
+/// characters than the field may hold — on every backend alike, before the
+/// handler runs.
 pub struct Body<T>(pub T);
 
 impl<T> Body<T> {
@@ -384,38 +392,86 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Body<T> {
     type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        let json = web::Json::<Json>::from_request(req, payload);
+        use actix_web::HttpMessage;
+        use futures_util::StreamExt;
+        let json = req
+            .mime_type()
+            .ok()
+            .flatten()
+            .is_some_and(|m| m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"));
+        let length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        let mut payload = payload.take();
         Box::pin(async move {
-            let value = json.await?.into_inner();
-            if let Some(at) = nul_at(&value, "") {
-                return Err(Error::BadRequest(format!(
-                    "the JSON body at {at}: {}",
-                    crate::error::NUL
-                ))
+            if !json {
+                return Err(Error::UnsupportedMediaType(
+                    "send the body as JSON, with Content-Type: application/json".into(),
+                )
                 .into());
             }
-            serde_json::from_value(value)
-                .map(Body)
-                .map_err(|e| Error::BadRequest(format!("the JSON body is not valid: {e}")).into())
+            let too_large =
+                || Error::TooLarge(format!("the body may have at most {JSON_LIMIT} bytes"));
+            if length.is_some_and(|n| n > JSON_LIMIT) {
+                return Err(too_large().into());
+            }
+            // Read with the cap while streaming (request bodies come
+            // uncompressed: see `refuse_encoded_bodies`).
+            let mut bytes = Vec::with_capacity(length.unwrap_or(0));
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk
+                    .map_err(|e| Error::BadRequest(format!("the JSON body was not read: {e}")))?;
+                if bytes.len() + chunk.len() > JSON_LIMIT {
+                    return Err(too_large().into());
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            // The expected shape first: a body of another shape (megabytes
+            // of `[0,0,…]` sent to log in) is refused at its first wrong
+            // token, never built into a tree.
+            let not_valid = |e: serde_json::Error| {
+                Error::BadRequest(format!("the JSON body is not valid: {e}"))
+            };
+            let typed: T = serde_json::from_slice(&bytes).map_err(not_valid)?;
+            let value: Json = serde_json::from_slice(&bytes).map_err(not_valid)?;
+            if let Some((at, e)) = refused_text(&value, "", "") {
+                return Err(
+                    Error::BadRequest(format!("the JSON body at {at}: {}", e.violation)).into(),
+                );
+            }
+            Ok(Body(typed))
         })
     }
 }
 
-/// Where in a JSON value text holds U+0000, as a JSON pointer (`/reason`,
-/// `/files/event.csv`, `/roles/1`), if anywhere.
-fn nul_at(v: &Json, at: &str) -> Option<String> {
+/// Where in a JSON value text breaks the text policy, as a JSON pointer
+/// (`/reason`, `/files/event.csv`, `/roles/1`), and how, if anywhere. Text is
+/// checked under the name of the field that holds it (an array's items under
+/// the array's); the files of an import are bounded by the body's size, and
+/// their cells are checked when the import reads them.
+fn refused_text(v: &Json, at: &str, field: &str) -> Option<(String, crate::text::TextError)> {
     match v {
-        Json::String(s) if s.contains('\0') => Some(if at.is_empty() { "/" } else { at }.into()),
+        Json::String(s) => {
+            let checked = if at.starts_with("/files/") {
+                crate::text::check_within(field, s, JSON_LIMIT)
+            } else {
+                crate::text::check(field, s)
+            };
+            checked
+                .err()
+                .map(|e| (if at.is_empty() { "/" } else { at }.to_string(), e))
+        }
         Json::Array(items) => items
             .iter()
             .enumerate()
-            .find_map(|(i, item)| nul_at(item, &format!("{at}/{i}"))),
+            .find_map(|(i, item)| refused_text(item, &format!("{at}/{i}"), field)),
         Json::Object(map) => map.iter().find_map(|(k, item)| {
             let at = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
-            if k.contains('\0') {
-                Some(at)
-            } else {
-                nul_at(item, &at)
+            match crate::text::check("field name", k) {
+                Err(e) => Some((at, e)),
+                Ok(()) => refused_text(item, &at, k),
             }
         }),
         _ => None,
@@ -564,14 +620,19 @@ pub struct ImportFiles {
 #[allow(dead_code)]
 pub struct EventFiles {
     #[serde(rename = "event.csv")]
+    #[schema(max_length = 4194304)]
     pub event: String,
     #[serde(rename = "sources.csv")]
+    #[schema(max_length = 4194304)]
     pub sources: String,
     #[serde(rename = "figures.csv")]
+    #[schema(max_length = 4194304)]
     pub figures: String,
     #[serde(rename = "claims.csv")]
+    #[schema(max_length = 4194304)]
     pub claims: String,
     #[serde(rename = "rules.csv")]
+    #[schema(max_length = 4194304)]
     pub rules: String,
 }
 
@@ -587,7 +648,8 @@ pub fn folder_of(files: Vec<(String, Vec<u8>)>) -> Result<crate::files::Folder> 
     let mut out = Vec::new();
     for (name, bytes) in files {
         let table = crate::model::Table::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|t| t.file_name() == name)
             .ok_or_else(|| {
                 Error::BadRequest(format!(
@@ -793,7 +855,7 @@ pub async fn users(state: web::Data<State>, _who: Who<Admin>) -> Result<HttpResp
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// 1 to 64 letters, digits, `.`, `_` or `-`, starting with a letter.
-    #[schema(pattern = r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")]
+    #[schema(pattern = r"^[A-Za-z][A-Za-z0-9._-]{0,63}$", max_length = 64)]
     pub name: String,
     /// 12 to 128 characters, not a common password, not containing the
     /// user name.
@@ -901,13 +963,14 @@ pub async fn tokens(state: web::Data<State>, who: Who<Admin>) -> Result<HttpResp
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     /// 1 to 64 letters, digits, `.`, `_` or `-`, starting with a letter.
-    #[schema(pattern = r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")]
+    #[schema(pattern = r"^[A-Za-z][A-Za-z0-9._-]{0,63}$", max_length = 64)]
     pub name: String,
     #[schema(min_items = 1)]
     pub roles: Vec<Role>,
     /// The person the token acts for; by default the admin creating it.
     /// Its edits count as theirs, and disabling them revokes it.
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub owner: Option<String>,
 }
 

@@ -125,6 +125,21 @@ fn new_request_id() -> String {
     format!("{:016x}{:016x}", a.hash_one(n), b.hash_one(n))
 }
 
+/// The client's address: the peer's, or behind a trusted proxy the one
+/// `X-Forwarded-For` names (see [`super::proxy`]).
+pub fn client_address(req: &HttpRequest, state: &State) -> Option<String> {
+    let peer = req.peer_addr()?.ip();
+    if state.trusted_proxies.is_empty() {
+        return Some(peer.to_string());
+    }
+    let hops: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    Some(super::proxy::client(peer, &hops, &state.trusted_proxies).to_string())
+}
+
 /// The audit context of a request: actor unknown yet, request id, the peer's
 /// address, and the time by the state's clock.
 pub fn context(req: &HttpRequest, state: &State) -> Context {
@@ -132,7 +147,7 @@ pub fn context(req: &HttpRequest, state: &State) -> Context {
         actor: "anonymous".into(),
         request_id: Some(request_id(req)),
         client_request_id: client_request_id(req),
-        client: req.peer_addr().map(|a| a.ip().to_string()),
+        client: client_address(req, state),
         now: state.clock.now(),
     }
 }
@@ -214,6 +229,11 @@ async fn identify(req: &HttpRequest, csrf: Option<Option<&str>>) -> Result<Calle
             "log in first: no session cookie or Bearer token came with the request".into(),
         ));
     };
+    if !safe(req.method()) {
+        // Every change made with the session cookie comes from vigil's own
+        // pages, whether its token is checked now or once its body is read.
+        same_origin(req)?;
+    }
     if let (false, Some(form_csrf)) = (safe(req.method()), csrf) {
         let sent = form_csrf.map(str::to_string).or_else(|| {
             req.headers()
@@ -242,6 +262,82 @@ async fn identify(req: &HttpRequest, csrf: Option<Option<&str>>) -> Result<Calle
         ctx,
         session: Some(id),
     })
+}
+
+/// The second line against cross-site requests: a browser says where a
+/// request comes from (`Sec-Fetch-Site`, `Origin`); one from another site
+/// is refused. Clients that send neither (scripts, older browsers) rely on
+/// the CSRF token alone.
+pub fn same_origin(req: &HttpRequest) -> Result<()> {
+    let text = |name: &str| req.headers().get(name).map(|v| v.to_str().unwrap_or("?"));
+    let refused = |what: String| {
+        Err(Error::Forbidden(format!(
+            "{what}: vigil accepts changes only from its own pages"
+        )))
+    };
+    if let Some(site) = text("sec-fetch-site") {
+        if !matches!(site, "same-origin" | "none") {
+            return refused(format!(
+                "the request came from another site (Sec-Fetch-Site: {site})"
+            ));
+        }
+    }
+    // Under vigil's `Referrer-Policy: no-referrer` browsers send
+    // `Origin: null` with the panel's own forms: it says nothing, and is
+    // left to `Sec-Fetch-Site` and the token.
+    if let Some(origin) = text("origin").filter(|o| *o != "null") {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok());
+        let origin_host = origin
+            .split_once("://")
+            .map(|(_, h)| h.trim_end_matches('/'));
+        let same = match (origin_host, host) {
+            (Some(o), Some(h)) => o.eq_ignore_ascii_case(h),
+            _ => false,
+        };
+        if !same {
+            return refused(format!(
+                "the request came from another origin (Origin: {origin})"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The name of the cookie that carries the log-in form's token.
+pub fn login_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-vigil-login"
+    } else {
+        "vigil-login"
+    }
+}
+
+/// The cookie of the log-in form's pre-session token (a double-submit
+/// token: the form carries the same value); an empty `token` removes it.
+pub fn login_cookie(state: &State, token: &str) -> Cookie<'static> {
+    let mut c = Cookie::build(
+        login_cookie_name(state.config.secure_cookies),
+        token.to_string(),
+    )
+    .path("/")
+    .http_only(true)
+    .same_site(SameSite::Strict)
+    .secure(state.config.secure_cookies)
+    .finish();
+    if token.is_empty() {
+        c.make_removal();
+    }
+    c
+}
+
+/// Whether a posted log-in form's token is the one its cookie holds: the
+/// form came from vigil's log-in page, in this browser.
+pub fn login_token_ok(req: &HttpRequest, state: &State, sent: &str) -> bool {
+    req.cookie(login_cookie_name(state.config.secure_cookies))
+        .is_some_and(|c| !c.value().is_empty() && accounts::same_secret(c.value(), sent))
 }
 
 pub fn allowed<N: Need>(p: &Principal) -> Result<()> {
@@ -297,12 +393,9 @@ impl<N: Need, T: DeserializeOwned + Posted + 'static> FromRequest for WhoPosted<
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
-        let form = web::Form::<T>::from_request(&req, payload);
+        let form = super::form::Form::<T>::from_request(&req, payload);
         Box::pin(async move {
-            let form = form
-                .await
-                .map_err(|e| Error::BadRequest(format!("the form is not valid: {e}")))?
-                .into_inner();
+            let form = form.await?.into_inner();
             let caller = authenticate(&req, Some(form.csrf_token())).await?;
             allowed::<N>(&caller.principal)?;
             Ok(WhoPosted {

@@ -42,6 +42,7 @@ impl Metrics {
     /// the series stay few), status and duration. Allocates only the first
     /// time a route, method and status are seen.
     pub fn observe(&self, method: &str, route: &str, status: u16, took: Duration) {
+        let method = known_method(method);
         let Ok(mut routes) = self.routes.lock() else {
             return;
         };
@@ -116,6 +117,18 @@ impl Metrics {
     }
 }
 
+/// The methods counted by name; any other (a client may send any token)
+/// counts as `other`, so that no request adds a series.
+pub const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+fn known_method(method: &str) -> &'static str {
+    METHODS
+        .iter()
+        .find(|m| **m == method)
+        .copied()
+        .unwrap_or("other")
+}
+
 /// A label value, escaped as the text format asks.
 fn label(s: &str) -> String {
     s.replace('\\', "\\\\")
@@ -133,7 +146,15 @@ fn gauge(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display
 /// The metrics, in the Prometheus text format (0.0.4).
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "the metrics", body = String, content_type = "text/plain")))]
-pub async fn metrics(state: web::Data<State>) -> HttpResponse {
+pub async fn metrics(req: actix_web::HttpRequest, state: web::Data<State>) -> HttpResponse {
+    if state.config.metrics_elsewhere {
+        return super::problem::not_found(req).await;
+    }
+    private(state).await
+}
+
+/// The metrics, on the address `--metrics-bind` names.
+pub async fn private(state: web::Data<State>) -> HttpResponse {
     let mut out = String::new();
     state.metrics.render(&mut out);
     let pool = state.db.pool_state();

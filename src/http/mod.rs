@@ -7,11 +7,13 @@ mod admin_api;
 mod api;
 mod audit;
 pub mod auth;
+pub mod form;
 mod metrics;
 pub mod openapi;
 pub mod pages;
 mod params;
 mod problem;
+pub mod proxy;
 mod site;
 
 use std::sync::{Arc, Mutex};
@@ -37,6 +39,9 @@ pub struct Config {
     pub sessions: SessionPolicy,
     /// The budget of old versions held in memory, in bytes.
     pub version_cache_bytes: usize,
+    /// `/metrics` is served on its own address (`--metrics-bind`), not on
+    /// the public one.
+    pub metrics_elsewhere: bool,
 }
 
 impl Default for Config {
@@ -46,6 +51,7 @@ impl Default for Config {
             tls: false,
             sessions: SessionPolicy::default(),
             version_cache_bytes: service::reads::DEFAULT_VERSION_CACHE_BYTES,
+            metrics_elsewhere: false,
         }
     }
 }
@@ -64,6 +70,9 @@ pub struct State {
     pub audit_key: Option<Arc<crate::audit::checkpoint::SignerKey>>,
     /// Requests counted for `/metrics`.
     metrics: metrics::Metrics,
+    /// Reverse proxies whose `X-Forwarded-For` is believed
+    /// (`--trusted-proxy`); none, and the peer is the client.
+    pub trusted_proxies: Vec<proxy::Cidr>,
 }
 
 impl State {
@@ -87,6 +96,7 @@ impl State {
             setup: Mutex::new(None),
             audit_key: None,
             metrics: metrics::Metrics::default(),
+            trusted_proxies: Vec::new(),
         };
         state.reads.load()?;
         Ok(state)
@@ -371,6 +381,33 @@ async fn request_id(
     Ok(res)
 }
 
+/// Refuses a request whose body is compressed (`Content-Encoding` other
+/// than `identity`) with 415, before anything reads it: a small gzip body
+/// can inflate to gigabytes, and no client of vigil needs to compress what
+/// it sends (forms and JSON edits are small; an import is at most a few
+/// megabytes).
+async fn refuse_encoded_bodies(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> std::result::Result<
+    actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>,
+    actix_web::Error,
+> {
+    let encoded = req
+        .headers()
+        .get_all(header::CONTENT_ENCODING)
+        .flat_map(|v| v.to_str().unwrap_or("?").split(','))
+        .map(str::trim)
+        .any(|c| !c.is_empty() && !c.eq_ignore_ascii_case("identity"));
+    if encoded {
+        let e = Error::UnsupportedMediaType(
+            "request bodies are not accepted compressed: send them without Content-Encoding".into(),
+        );
+        return Ok(req.error_response(e).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
 /// Security headers on every response; HSTS when served over TLS.
 fn security_headers(tls: bool) -> DefaultHeaders {
     let h = DefaultHeaders::new();
@@ -431,6 +468,7 @@ pub fn app(
             actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
             problem::method_not_allowed,
         ))
+        .wrap(actix_web::middleware::from_fn(refuse_encoded_bodies))
         .wrap(security_headers(tls))
         .wrap(actix_web::middleware::from_fn(request_id))
         .configure(configure)
@@ -443,6 +481,7 @@ pub async fn serve(
     bind: &str,
     workers: usize,
     refresh: Duration,
+    metrics_bind: Option<&str>,
 ) -> std::io::Result<()> {
     let data = web::Data::new(state);
     let poller = data.clone();
@@ -469,13 +508,38 @@ pub async fn serve(
     // On SIGTERM or SIGINT: stop accepting, let the requests in flight
     // finish (each write is one transaction, so none is left half-done),
     // then sign a last checkpoint over what they wrote.
-    actix_web::HttpServer::new(move || app(data.clone()))
+    // `/metrics` on an address of its own (e.g. loopback), when asked.
+    let private = match metrics_bind {
+        Some(addr) => {
+            let d = data.clone();
+            let server = actix_web::HttpServer::new(move || {
+                actix_web::App::new()
+                    .app_data(d.clone())
+                    .route("/metrics", get().to(metrics::private))
+                    .default_service(web::to(problem::not_found))
+            })
+            .workers(1)
+            .shutdown_timeout(1)
+            .bind(addr)?
+            .run();
+            tracing::info!(%addr, "serving /metrics");
+            let handle = server.handle();
+            actix_web::rt::spawn(server);
+            Some(handle)
+        }
+        None => None,
+    };
+    let served = actix_web::HttpServer::new(move || app(data.clone()))
         .workers(workers.max(1))
         .worker_max_blocking_threads(blocking_threads)
         .shutdown_timeout(SHUTDOWN_SECONDS)
         .bind(bind)?
         .run()
-        .await?;
+        .await;
+    if let Some(h) = private {
+        h.stop(true).await;
+    }
+    served?;
     if let Err(e) = blocking(move || last.publisher().checkpoint(true)).await {
         tracing::warn!(error = %e, "could not sign a last audit checkpoint");
     }

@@ -6,11 +6,11 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::{admin_api, api, audit, metrics, site};
 use crate::accounts::{Principal, PrincipalKind, Role};
-use crate::checks::{CheckResult, Outcome, Report};
+use crate::checks::{CheckResult, Class, Implied, Outcome, Report};
 use crate::db::VersionInfo;
 use crate::model::{
-    Breakdown, Change, Claim, Event, Figure, Rank, Reason, Rule, Severity, Source, SourceKind,
-    Status, Table,
+    Breakdown, Change, Claim, Event, Figure, Qualifier, Rank, Reason, Rule, Severity, Source,
+    SourceKind, Status, Table,
 };
 use crate::service::accounts::{TokenInfo, UserInfo};
 use crate::service::changesets::{
@@ -56,7 +56,35 @@ pub struct PublishedFigure {
     pub high: Option<i64>,
     pub status: Status,
     pub notes: String,
-    pub claims: Vec<Claim>,
+    /// The tightest range the curated ranges, breakdowns and rules allow
+    /// together; absent when they cannot all hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub implied: Option<Implied>,
+    pub claims: Vec<PublishedClaim>,
+}
+
+/// A claim as published: its fields, and how a reader says it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedClaim {
+    pub id: String,
+    pub figure: String,
+    pub source: String,
+    pub low: Option<i64>,
+    pub best: Option<i64>,
+    pub high: Option<i64>,
+    pub qualifier: Option<Qualifier>,
+    #[schema(value_type = Option<String>, example = "2004-09-07")]
+    pub as_of: Option<String>,
+    pub rank: Rank,
+    pub reason: Option<Reason>,
+    pub locator: String,
+    pub quote: String,
+    pub note: String,
+    /// The claim as the source states it: "about 160", "more than 1,100".
+    pub stated: String,
+    /// "7 September 2004", or "undated".
+    pub dated: String,
 }
 
 /// The published document of one version of an event. `sha256` is the
@@ -132,6 +160,10 @@ pub type DiffSchema = Diff;
         ProblemDetails,
         PublishedDocument,
         PublishedFigure,
+        PublishedClaim,
+        Implied,
+        Class,
+        Qualifier,
         Diff,
         Change,
         Table,
@@ -271,5 +303,66 @@ fn framework_answers(doc: &mut serde_json::Value) {
                     .or_insert_with(|| answer("the database does not answer; try again later"));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    /// Every text property of every schema states the limit the text policy
+    /// enforces for its name (the import files, bounded by the body's
+    /// size, excepted), so the document says what the service does.
+    #[test]
+    fn every_text_field_states_the_limit_it_is_held_to() {
+        let doc = super::document();
+        let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+        let mut checked = 0;
+        for (schema, s) in schemas {
+            let Some(props) = s["properties"].as_object() else {
+                continue;
+            };
+            for (name, p) in props {
+                let is_text = match &p["type"] {
+                    Value::String(t) => t == "string",
+                    Value::Array(ts) => ts.iter().any(|t| t == "string"),
+                    _ => false,
+                } && p.get("enum").is_none();
+                if !is_text {
+                    continue;
+                }
+                let stated = p["maxLength"].as_u64();
+                let request = [
+                    "Credentials",
+                    "OpenChangeset",
+                    "Comment",
+                    "Rejection",
+                    "NewUser",
+                    "UserChange",
+                    "NewToken",
+                    "Event",
+                    "Source",
+                    "Figure",
+                    "Claim",
+                    "Rule",
+                ]
+                .contains(&schema.as_str());
+                if schema == "EventFiles" {
+                    assert_eq!(
+                        stated,
+                        Some(crate::http::admin_api::JSON_LIMIT as u64),
+                        "{schema}.{name}"
+                    );
+                } else if request || stated.is_some() {
+                    assert_eq!(
+                        stated,
+                        Some(crate::text::limit(name) as u64),
+                        "{schema}.{name}: the document and the text policy disagree"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 30, "only {checked} text fields checked");
     }
 }

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use askama::Template;
 
-use crate::checks::{Outcome, Report};
+use crate::checks::{Class, Report};
 use crate::model::{group, Claim, Dataset, Figure, Rank, Source, Status};
 
 /// The memorial page of a version as HTML: what the read model holds
@@ -48,6 +48,8 @@ pub struct FigureView {
     pub label: String,
     pub depth: usize,
     pub value: String,
+    /// The implied range, when narrower than the curated one; else empty.
+    pub implied: String,
     pub status: &'static str,
     pub notes: String,
     pub claims: Vec<ClaimView>,
@@ -130,12 +132,16 @@ fn value_with_unit(f: &Figure, value: &crate::model::Value) -> String {
 
 fn claim_view(c: &Claim, f: &Figure, sources: &HashMap<&str, &Source>) -> ClaimView {
     let s = sources.get(c.source.as_str());
+    let stated = c.stated();
     ClaimView {
-        value: value_with_unit(f, &c.value()),
+        value: match f.unit.as_str() {
+            "persons" | "" => stated,
+            unit => format!("{stated} {unit}"),
+        },
         source: s.map_or_else(|| c.source.clone(), |s| s.title.clone()),
         url: s.map(|s| s.url.clone()).unwrap_or_default(),
         kind: s.map(|s| s.kind.to_string()).unwrap_or_default(),
-        as_of: c.as_of.long(),
+        as_of: c.dated(),
         locator: c.locator.clone(),
         quote: c.quote.clone(),
         note: c.note.clone(),
@@ -183,6 +189,25 @@ pub fn event_page(
         label: f.label.clone(),
         depth: depth(&f.key),
         value: value_with_unit(f, &f.value()),
+        implied: report
+            .implied
+            .get(&f.key)
+            .map(|i| crate::model::Interval {
+                lo: i128::from(i.low),
+                hi: i.high.map(i128::from),
+            })
+            .filter(|i| !f.value().is_empty() && *i != f.value().interval())
+            .map(|i| {
+                value_with_unit(
+                    f,
+                    &crate::model::Value {
+                        low: i64::try_from(i.lo).ok(),
+                        best: None,
+                        high: i.hi.and_then(|h| i64::try_from(h).ok()),
+                    },
+                )
+            })
+            .unwrap_or_default(),
         status: f.status.as_str(),
         notes: f.notes.clone(),
         claims: claims
@@ -276,7 +301,7 @@ pub fn event_page(
         checks: report
             .results
             .iter()
-            .filter(|r| r.outcome != Outcome::Holds)
+            .filter(|r| r.class != Class::Consistent)
             .map(|r| CheckView {
                 outcome: r.outcome.as_str(),
                 severity: r.severity.as_str(),
@@ -369,7 +394,8 @@ pub fn chart(ds: &Dataset) -> Option<String> {
     }
     svg.push_str("</svg>");
     let total = root.value();
-    let sum: i64 = bounds.iter().map(|b| b.0).sum();
+    // Wide: seven categories near i64::MAX add up to more than an i64.
+    let sum: i128 = bounds.iter().map(|b| i128::from(b.0)).sum();
     Some(format!(
         r#"<figure class="chart-figure"><figcaption>{}: the {} categories add up to {}; the published total is {}.</figcaption>{svg}</figure>"#,
         escape(&root.label),

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
+use crate::words::word_enum;
 use serde::{Deserialize, Serialize};
 
 use super::expr::{self, is_figure_key};
@@ -19,49 +20,19 @@ pub struct Dataset {
     pub rules: Vec<Rule>,
 }
 
-/// The kinds of item a dataset holds; each is one file of an import folder.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Table {
-    Event,
-    Sources,
-    Figures,
-    Claims,
-    Rules,
+word_enum! {
+    /// The kinds of item a dataset holds, as in URLs; each is one file of
+    /// an import folder.
+    Table {
+        Event = "event",
+        Sources = "sources",
+        Figures = "figures",
+        Claims = "claims",
+        Rules = "rules",
+    }
 }
 
 impl Table {
-    pub const ALL: [Table; 5] = [
-        Table::Event,
-        Table::Sources,
-        Table::Figures,
-        Table::Claims,
-        Table::Rules,
-    ];
-
-    /// The name of the table, as in URLs and the file name without `.csv`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Table::Event => "event",
-            Table::Sources => "sources",
-            Table::Figures => "figures",
-            Table::Claims => "claims",
-            Table::Rules => "rules",
-        }
-    }
-
     /// The file of an import folder that holds this table.
     pub fn file_name(self) -> &'static str {
         match self {
@@ -128,26 +99,99 @@ impl Dataset {
         let figures = self.validate_figures(&mut p);
         self.validate_claims(&mut p, &figures, &sources);
         self.validate_rules(&mut p, &figures);
+        self.validate_text(&mut p);
         p.0.sort_by_key(|x| (x.table, x.row));
         p.0
+    }
+
+    /// The text policy ([`crate::text::check_data`]) on every free-text
+    /// field; keys and references have rules of their own.
+    fn validate_text(&self, p: &mut Problems) {
+        let e = &self.event;
+        let mut each = |t: Table, i: usize, fields: &[(&'static str, &str)]| {
+            for (field, value) in fields {
+                if let Err(err) = crate::text::check_data(field, value) {
+                    p.add(t, i, field, err.to_string());
+                }
+            }
+        };
+        each(
+            Table::Event,
+            0,
+            &[
+                ("title", &e.title),
+                ("location", &e.location),
+                ("timezone", &e.timezone),
+                ("summary", &e.summary),
+            ],
+        );
+        for (i, s) in self.sources.iter().enumerate() {
+            each(
+                Table::Sources,
+                i,
+                &[
+                    ("title", &s.title),
+                    ("author", &s.author),
+                    ("publisher", &s.publisher),
+                    ("url", &s.url),
+                    ("notes", &s.notes),
+                ],
+            );
+        }
+        for (i, f) in self.figures.iter().enumerate() {
+            each(
+                Table::Figures,
+                i,
+                &[("label", &f.label), ("unit", &f.unit), ("notes", &f.notes)],
+            );
+        }
+        for (i, c) in self.claims.iter().enumerate() {
+            each(
+                Table::Claims,
+                i,
+                &[
+                    ("locator", &c.locator),
+                    ("quote", &c.quote),
+                    ("note", &c.note),
+                ],
+            );
+        }
+        for (i, r) in self.rules.iter().enumerate() {
+            each(
+                Table::Rules,
+                i,
+                &[("expression", &r.expression), ("note", &r.note)],
+            );
+        }
     }
 
     fn validate_event(&self, p: &mut Problems) {
         let e = &self.event;
         let t = Table::Event;
-        if !is_identifier(&e.slug) || e.slug.contains(['.', '_']) {
-            p.add(
-                t,
-                0,
-                "slug",
-                format!(
-                    "'{}' is not a slug: use lower-case letters, digits and '-', at most 100 characters",
-                    e.slug
-                ),
-            );
+        if let Some(m) = key_problem(t, &e.slug) {
+            p.add(t, 0, "slug", m);
         }
         p.required(t, 0, "title", &e.title);
         p.required(t, 0, "timezone", &e.timezone);
+        if !e.timezone.trim().is_empty() && e.timezone.parse::<chrono_tz::Tz>().is_err() {
+            p.add(
+                t,
+                0,
+                "timezone",
+                format!(
+                    "'{}' is not an IANA time zone name: write e.g. Europe/Moscow or UTC",
+                    e.timezone.escape_debug()
+                ),
+            );
+        }
+        if let Some(a) = e.approximation.filter(|a| *a > 100) {
+            p.add(
+                t,
+                0,
+                "approximation",
+                format!("approximation is {a}: a percentage from 0 to 100"),
+            );
+        }
         if e.ended_on.earliest() < e.started_on.earliest() {
             p.add(
                 t,
@@ -165,8 +209,8 @@ impl Dataset {
         let t = Table::Sources;
         let mut seen: HashMap<&str, usize> = HashMap::new();
         for (i, s) in self.sources.iter().enumerate() {
-            if !is_identifier(&s.key) {
-                p.add(t, i, "key", not_identifier("source key", &s.key));
+            if let Some(m) = key_problem(t, &s.key) {
+                p.add(t, i, "key", m);
             }
             if let Some(first) = seen.insert(&s.key, i) {
                 seen.insert(&s.key, first);
@@ -190,16 +234,8 @@ impl Dataset {
         let t = Table::Figures;
         let mut seen: HashMap<&str, usize> = HashMap::new();
         for (i, f) in self.figures.iter().enumerate() {
-            if !is_figure_key(&f.key) {
-                p.add(
-                    t,
-                    i,
-                    "key",
-                    format!(
-                        "'{}' is not a figure key: lower-case segments of letters, digits and '_', each starting with a letter, joined by '.', at most 64 characters",
-                        f.key
-                    ),
-                );
+            if let Some(m) = key_problem(t, &f.key) {
+                p.add(t, i, "key", m);
             }
             if let Some(first) = seen.insert(&f.key, i) {
                 seen.insert(&f.key, first);
@@ -280,8 +316,8 @@ impl Dataset {
         let t = Table::Claims;
         let mut seen: HashMap<&str, usize> = HashMap::new();
         for (i, c) in self.claims.iter().enumerate() {
-            if !is_identifier(&c.id) {
-                p.add(t, i, "id", not_identifier("claim id", &c.id));
+            if let Some(m) = key_problem(t, &c.id) {
+                p.add(t, i, "id", m);
             }
             if let Some(first) = seen.insert(&c.id, i) {
                 seen.insert(&c.id, first);
@@ -307,7 +343,7 @@ impl Dataset {
                     "a claim needs at least one of low, best, high",
                 );
             }
-            for (field, message) in v.shape_problems() {
+            for (field, message) in c.shape_problems() {
                 p.add(t, i, field, message);
             }
             match (c.rank, c.reason) {
@@ -332,8 +368,8 @@ impl Dataset {
         let t = Table::Rules;
         let mut seen: HashMap<&str, usize> = HashMap::new();
         for (i, r) in self.rules.iter().enumerate() {
-            if !is_identifier(&r.id) {
-                p.add(t, i, "id", not_identifier("rule id", &r.id));
+            if let Some(m) = key_problem(t, &r.id) {
+                p.add(t, i, "id", m);
             }
             if let Some(first) = seen.insert(&r.id, i) {
                 seen.insert(&r.id, first);
@@ -400,7 +436,29 @@ impl Dataset {
     }
 }
 
+/// Why `key` cannot be the key of an item of `table`, naming the rule it
+/// breaks; `None` when it is a good key.
+pub fn key_problem(table: Table, key: &str) -> Option<String> {
+    let shown = key.escape_debug();
+    match table {
+        Table::Event => (!is_identifier(key) || key.contains(['.', '_'])).then(|| {
+            format!(
+                "'{shown}' is not a slug: use lower-case letters, digits and '-', at most 100 characters"
+            )
+        }),
+        Table::Figures => (!is_figure_key(key)).then(|| {
+            format!(
+                "'{shown}' is not a figure key: lower-case segments of letters, digits and '_', each starting with a letter, joined by '.', at most 64 characters"
+            )
+        }),
+        Table::Sources => (!is_identifier(key)).then(|| not_identifier("source key", key)),
+        Table::Claims => (!is_identifier(key)).then(|| not_identifier("claim id", key)),
+        Table::Rules => (!is_identifier(key)).then(|| not_identifier("rule id", key)),
+    }
+}
+
 fn not_identifier(what: &str, s: &str) -> String {
+    let s = s.escape_debug();
     format!(
         "'{s}' is not a valid {what}: use lower-case letters, digits, '-', '_' and '.', starting with a letter or digit, at most 100 characters"
     )
@@ -422,6 +480,7 @@ mod tests {
                 ended_on: d("2004-09-03"),
                 timezone: "UTC".into(),
                 summary: "".into(),
+                approximation: None,
             },
             sources: vec![Source {
                 key: "s1".into(),
@@ -468,7 +527,8 @@ mod tests {
                 low: None,
                 best: Some(3),
                 high: None,
-                as_of: d("2004"),
+                qualifier: None,
+                as_of: Some(d("2004")),
                 rank: Rank::Preferred,
                 reason: None,
                 locator: "".into(),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use super::{Dataset, Table};
+use super::{Claim, Dataset, Figure, Rule, Source, Table};
 
 /// One item added (`before` is `None`), removed (`after` is `None`) or
 /// changed (both present), as the JSON the published document uses.
@@ -137,6 +137,70 @@ fn typed<T: serde::de::DeserializeOwned>(table: Table, item: &Json) -> Result<T,
     })
 }
 
+/// The item an edit carries, typed; `None` when it removes.
+fn typed_opt<T: serde::de::DeserializeOwned>(e: &ItemEdit) -> Result<Option<T>, ItemError> {
+    e.item.as_ref().map(|i| typed(e.table, i)).transpose()
+}
+
+/// The last edit of each key, per table, in the order keys were first
+/// edited.
+#[derive(Default)]
+struct Latest<'a> {
+    sources: Edited<'a, Source>,
+    figures: Edited<'a, Figure>,
+    claims: Edited<'a, Claim>,
+    rules: Edited<'a, Rule>,
+}
+
+/// Items by key as the last edit left them (`None`: removed).
+struct Edited<'a, T> {
+    at: std::collections::HashMap<&'a str, usize>,
+    items: Vec<(&'a str, Option<T>)>,
+}
+
+impl<T> Default for Edited<'_, T> {
+    fn default() -> Self {
+        Self {
+            at: std::collections::HashMap::new(),
+            items: Vec::new(),
+        }
+    }
+}
+
+impl<'a, T> Edited<'a, T> {
+    fn insert(&mut self, key: &'a str, item: Option<T>) {
+        match self.at.get(key) {
+            Some(&i) => self.items[i].1 = item,
+            None => {
+                self.at.insert(key, self.items.len());
+                self.items.push((key, item));
+            }
+        }
+    }
+}
+
+/// Puts every edited item into `list` in one pass: replaced where its key
+/// is, removed when the edit removes it, added at the end when new.
+fn put_all<T>(list: &mut Vec<T>, edited: Edited<'_, T>, key_of: impl Fn(&T) -> &str) {
+    if edited.items.is_empty() {
+        return;
+    }
+    let Edited { at, items } = edited;
+    let mut items: Vec<Option<Option<T>>> = items.into_iter().map(|(_, x)| Some(x)).collect();
+    let old = std::mem::take(list);
+    for x in old {
+        match at.get(key_of(&x)) {
+            None => list.push(x),
+            Some(&i) => {
+                if let Some(Some(new)) = items[i].take() {
+                    list.push(new);
+                }
+            }
+        }
+    }
+    list.extend(items.into_iter().flatten().flatten());
+}
+
 fn put<T>(list: &mut Vec<T>, key: &str, item: Option<T>, key_of: impl Fn(&T) -> &str) {
     let at = list.iter().position(|x| key_of(x) == key);
     match (at, item) {
@@ -189,18 +253,71 @@ impl Dataset {
     /// `None` removes it. The item must be of the table's shape and carry
     /// `key` as its key. The dataset is left in canonical order; whether the
     /// whole still holds together is [`Dataset::validate`]'s to say.
+    ///
+    /// The edit's key must follow the table's key rule, and the item's text
+    /// the text policy ([`crate::text::check_data`]): a new edit cannot
+    /// store what an import would refuse.
     pub fn set_item(&mut self, edit: &ItemEdit) -> Result<(), ItemError> {
+        if let Some(rule) = super::key_problem(edit.table, &edit.key) {
+            return Err(ItemError(rule));
+        }
+        if let Some(Json::Object(fields)) = &edit.item {
+            for (field, value) in fields {
+                if let Json::String(text) = value {
+                    crate::text::check_data(field, text).map_err(|e| ItemError(e.to_string()))?;
+                }
+            }
+        }
         self.put_unsorted(edit)?;
         self.sort();
         Ok(())
     }
 
     /// Applies many edits in order, sorting once at the end; stops at the
-    /// first that cannot be applied and says which it was.
+    /// first that cannot be applied and says which it was. Each item ends as
+    /// the last edit of its key says, as if the edits were put one by one,
+    /// but in one pass over each table: a changeset of 50,000 edits costs
+    /// about as much as one of 50.
     pub fn apply(&mut self, edits: &[ItemEdit]) -> Result<(), (usize, ItemError)> {
+        let mut last = Latest::default();
         for (i, e) in edits.iter().enumerate() {
-            self.put_unsorted(e).map_err(|err| (i, err))?;
+            let fail = |err| (i, err);
+            let key = e.key.as_str();
+            if let Some(item) = &e.item {
+                let field = key_field(e.table);
+                match key_of(e.table, item) {
+                    Some(k) if k == key => {}
+                    Some(k) => {
+                        return Err(fail(ItemError(format!(
+                            "the item's {field} is '{k}' but the edit is for '{key}'"
+                        ))))
+                    }
+                    None => return Err(fail(ItemError(format!("the item has no {field}")))),
+                }
+            }
+            match e.table {
+                Table::Event => match &e.item {
+                    Some(item) => self.event = typed(e.table, item).map_err(fail)?,
+                    None => return Err(fail(ItemError("an event cannot be removed".into()))),
+                },
+                Table::Sources => {
+                    last.sources.insert(key, typed_opt(e).map_err(fail)?);
+                }
+                Table::Figures => {
+                    last.figures.insert(key, typed_opt(e).map_err(fail)?);
+                }
+                Table::Claims => {
+                    last.claims.insert(key, typed_opt(e).map_err(fail)?);
+                }
+                Table::Rules => {
+                    last.rules.insert(key, typed_opt(e).map_err(fail)?);
+                }
+            }
         }
+        put_all(&mut self.sources, last.sources, |s| &s.key);
+        put_all(&mut self.figures, last.figures, |f| &f.key);
+        put_all(&mut self.claims, last.claims, |c| &c.id);
+        put_all(&mut self.rules, last.rules, |r| &r.id);
         self.sort();
         Ok(())
     }
@@ -273,6 +390,36 @@ mod tests {
             "figures": [{"key": "a", "label": "A", "unit": "persons", "status": "confirmed", "best": 3}]
         }))
         .unwrap()
+    }
+
+    proptest::proptest! {
+        /// Many edits applied at once end as they would one by one.
+        #[test]
+        fn apply_is_set_item_one_by_one(
+            steps in proptest::collection::vec((0usize..6, proptest::option::of(0i64..5)), 0..40)
+        ) {
+            let edits: Vec<ItemEdit> = steps
+                .into_iter()
+                .map(|(k, low)| {
+                    let key = ["a", "b", "c", "d", "e", "f"][k];
+                    ItemEdit {
+                        table: Table::Figures,
+                        key: key.into(),
+                        item: low.map(|low| serde_json::json!({
+                            "key": key, "label": key, "unit": "persons",
+                            "status": "estimate", "low": low
+                        })),
+                    }
+                })
+                .collect();
+            let mut one_by_one = small();
+            for e in &edits {
+                one_by_one.set_item(e).unwrap();
+            }
+            let mut at_once = small();
+            at_once.apply(&edits).unwrap();
+            proptest::prop_assert_eq!(at_once, one_by_one);
+        }
     }
 
     #[test]

@@ -9,11 +9,12 @@ pub mod expr;
 mod types;
 mod value;
 
-pub use dataset::{Dataset, Problem, Table};
+pub use dataset::{key_problem, Dataset, Problem, Table};
 pub use date::PartialDate;
 pub use diff::{key_field, Change, ItemEdit, ItemError};
 pub use types::{
-    Breakdown, Claim, Event, Figure, Rank, Reason, Rule, Severity, Source, SourceKind, Status,
+    Breakdown, Claim, Event, Figure, Qualifier, Rank, Reason, Rule, Severity, Source, SourceKind,
+    Status,
 };
 pub(crate) use value::Grouped;
 pub use value::{group, Interval, Value};

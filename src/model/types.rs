@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{PartialDate, Value};
+use super::{group, Interval, PartialDate, Value};
 
 use crate::words::word_enum;
 
@@ -64,6 +64,18 @@ word_enum! {
 }
 
 word_enum! {
+    /// How a claim's number relates to what the source wrote.
+    Qualifier {
+        /// "about 700": widened by the event's `approximation` for checks.
+        Approximate = "approximate",
+        /// "more than 1,100": the number is in `low`; the value is above it.
+        MoreThan = "more_than",
+        /// "fewer than 50": the number is in `high`; the value is below it.
+        FewerThan = "fewer_than",
+    }
+}
+
+word_enum! {
     /// Whether a broken rule blocks publishing.
     Severity {
         Error = "error",
@@ -75,34 +87,59 @@ word_enum! {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Event {
+    #[schema(max_length = 100)]
     pub slug: String,
+    #[schema(max_length = 500)]
     pub title: String,
+    #[schema(max_length = 500)]
     pub location: String,
-    #[schema(value_type = String, example = "2004-09-01")]
+    #[schema(value_type = String, example = "2004-09-01", max_length = 64)]
     pub started_on: PartialDate,
-    #[schema(value_type = String, example = "2004-09-03")]
+    #[schema(value_type = String, example = "2004-09-03", max_length = 64)]
     pub ended_on: PartialDate,
+    #[schema(max_length = 64)]
     pub timezone: String,
+    #[schema(max_length = 10000)]
     pub summary: String,
+    /// How far an approximate claim ("about 700") may be from its number, in
+    /// percent; `None` is the default, [`Event::DEFAULT_APPROXIMATION`].
+    #[serde(default)]
+    pub approximation: Option<u32>,
+}
+
+impl Event {
+    /// The tolerance of approximate claims when the event does not set one.
+    pub const DEFAULT_APPROXIMATION: u32 = 10;
+
+    /// The tolerance of approximate claims, in percent.
+    pub fn approximation_percent(&self) -> u32 {
+        self.approximation.unwrap_or(Self::DEFAULT_APPROXIMATION)
+    }
 }
 
 /// Something a number comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
+    #[schema(max_length = 100)]
     pub key: String,
+    #[schema(max_length = 500)]
     pub title: String,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub author: String,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub publisher: String,
     pub kind: SourceKind,
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "2006-12")]
+    #[schema(value_type = Option<String>, example = "2006-12", max_length = 64)]
     pub published_on: Option<PartialDate>,
     #[serde(default)]
+    #[schema(max_length = 2048)]
     pub url: String,
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub notes: String,
 }
 
@@ -110,10 +147,14 @@ pub struct Source {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Figure {
+    #[schema(max_length = 100)]
     pub key: String,
+    #[schema(max_length = 500)]
     pub label: String,
+    #[schema(max_length = 500)]
     pub unit: String,
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub parent: Option<String>,
     #[serde(default)]
     pub breakdown: Option<Breakdown>,
@@ -127,15 +168,19 @@ pub struct Figure {
     pub high: Option<i64>,
     pub status: Status,
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub notes: String,
 }
 
-/// "Source S states figure F = x, as of date D."
+/// "Source S states figure F = x, as of date D" (or undated).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Claim {
+    #[schema(max_length = 100)]
     pub id: String,
+    #[schema(max_length = 100)]
     pub figure: String,
+    #[schema(max_length = 100)]
     pub source: String,
     #[serde(default)]
     pub low: Option<i64>,
@@ -143,17 +188,26 @@ pub struct Claim {
     pub best: Option<i64>,
     #[serde(default)]
     pub high: Option<i64>,
-    /// YYYY, YYYY-MM or YYYY-MM-DD; the precision is kept.
-    #[schema(value_type = String, example = "2004-09-07")]
-    pub as_of: PartialDate,
+    /// How the number is qualified: none (as written), `approximate`,
+    /// `more_than` or `fewer_than`.
+    #[serde(default)]
+    pub qualifier: Option<Qualifier>,
+    /// YYYY, YYYY-MM or YYYY-MM-DD; the precision is kept. `None`: the
+    /// source does not date it ("undated"); no date is ever invented.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "2004-09-07", max_length = 64)]
+    pub as_of: Option<PartialDate>,
     pub rank: Rank,
     #[serde(default)]
     pub reason: Option<Reason>,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub locator: String,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub quote: String,
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub note: String,
 }
 
@@ -161,10 +215,13 @@ pub struct Claim {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
+    #[schema(max_length = 100)]
     pub id: String,
+    #[schema(max_length = 10000)]
     pub expression: String,
     pub severity: Severity,
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub note: String,
 }
 
@@ -180,12 +237,202 @@ impl Figure {
 }
 
 impl Claim {
-    /// The value the source states.
+    /// The numbers the source states, without the qualifier.
     pub fn value(&self) -> Value {
         Value {
             low: self.low,
             best: self.best,
             high: self.high,
         }
+    }
+
+    /// The interval the claim stands for in every check: the value's
+    /// interval, widened by `approximation` percent (rounded outward) when
+    /// approximate; above `low` for `more_than`; below `high` for
+    /// `fewer_than`.
+    pub fn interval(&self, approximation: u32) -> Interval {
+        let v = self.value();
+        match self.qualifier {
+            None => v.interval(),
+            Some(Qualifier::MoreThan) => Interval {
+                lo: v.low.map_or(0, |l| i128::from(l) + 1),
+                hi: None,
+            },
+            Some(Qualifier::FewerThan) => Interval {
+                lo: 0,
+                hi: Some(v.high.map_or(-1, |h| i128::from(h) - 1)),
+            },
+            Some(Qualifier::Approximate) => {
+                let p = i128::from(approximation);
+                let iv = v.interval();
+                // The ends as written: `best` alone is both.
+                let (lo, hi) = match (v.low, v.best, v.high) {
+                    (None, Some(_), None) => (iv.lo, iv.hi),
+                    (low, _, _) => (low.map_or(0, i128::from), iv.hi),
+                };
+                Interval {
+                    lo: (lo * (100 - p.min(100))).div_euclid(100).max(0),
+                    hi: hi.map(|h| -(-(h * (100 + p))).div_euclid(100)),
+                }
+            }
+        }
+    }
+
+    /// What is wrong with the claim's numbers and qualifier, if anything:
+    /// the value's shape problems, and a qualifier without its number.
+    pub fn shape_problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = self.value().shape_problems();
+        match self.qualifier {
+            Some(Qualifier::MoreThan)
+                if self.low.is_none() || self.best.is_some() || self.high.is_some() =>
+            {
+                out.push(("qualifier", "more_than keeps the stated number in low, and only there: \"more than 1,100\" is low 1100".into()));
+            }
+            Some(Qualifier::FewerThan)
+                if self.high.is_none() || self.best.is_some() || self.low.is_some() =>
+            {
+                out.push(("qualifier", "fewer_than keeps the stated number in high, and only there: \"fewer than 50\" is high 50".into()));
+            }
+            Some(Qualifier::FewerThan) if self.high == Some(0) => {
+                out.push(("qualifier", "fewer than 0 is impossible for a count".into()));
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// The claim as the source states it: "about 160", "more than 1,100",
+    /// "fewer than 50", "58–76".
+    pub fn stated(&self) -> String {
+        let v = self.value();
+        match (self.qualifier, v.low, v.high) {
+            (None, _, _) => v.to_string(),
+            (Some(Qualifier::Approximate), _, _) => format!("about {v}"),
+            (Some(Qualifier::MoreThan), Some(l), _) => format!("more than {}", group(l)),
+            (Some(Qualifier::FewerThan), _, Some(h)) => format!("fewer than {}", group(h)),
+            (Some(q), _, _) => format!("{v} ({q})"),
+        }
+    }
+
+    /// The claim's date as people write it, or "undated".
+    pub fn dated(&self) -> String {
+        self.as_of
+            .map_or_else(|| "undated".to_string(), |d| d.long())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claim(
+        low: Option<i64>,
+        best: Option<i64>,
+        high: Option<i64>,
+        q: Option<Qualifier>,
+    ) -> Claim {
+        Claim {
+            id: "c".into(),
+            figure: "f".into(),
+            source: "s".into(),
+            low,
+            best,
+            high,
+            qualifier: q,
+            as_of: None,
+            rank: Rank::Normal,
+            reason: None,
+            locator: String::new(),
+            quote: String::new(),
+            note: String::new(),
+        }
+    }
+
+    fn iv(lo: i128, hi: Option<i128>) -> Interval {
+        Interval { lo, hi }
+    }
+
+    #[test]
+    fn qualifiers_give_the_interval_the_source_means() {
+        let about = Some(Qualifier::Approximate);
+        // "some 160" at 10%: 144–176.
+        assert_eq!(
+            claim(None, Some(160), None, about).interval(10),
+            iv(144, Some(176))
+        );
+        // Rounded outward: 13 ± 10% is 11.7–14.3, so 11–15.
+        assert_eq!(
+            claim(None, Some(13), None, about).interval(10),
+            iv(11, Some(15))
+        );
+        // A range widens at both ends; an open end stays open.
+        assert_eq!(
+            claim(Some(58), None, Some(76), about).interval(10),
+            iv(52, Some(84))
+        );
+        assert_eq!(
+            claim(Some(800), None, None, about).interval(5),
+            iv(760, None)
+        );
+        assert_eq!(
+            claim(None, None, Some(50), about).interval(10),
+            iv(0, Some(55))
+        );
+        // 0% leaves the number as written.
+        assert_eq!(
+            claim(None, Some(700), None, about).interval(0),
+            iv(700, Some(700))
+        );
+        // "more than 1,100" is 1,101 and up; "fewer than 50" at most 49.
+        let more = claim(Some(1100), None, None, Some(Qualifier::MoreThan));
+        assert_eq!(more.interval(10), iv(1101, None));
+        let fewer = claim(None, None, Some(50), Some(Qualifier::FewerThan));
+        assert_eq!(fewer.interval(10), iv(0, Some(49)));
+        // No qualifier: the value as written, whatever the tolerance.
+        assert_eq!(
+            claim(None, Some(334), None, None).interval(10),
+            iv(334, Some(334))
+        );
+    }
+
+    #[test]
+    fn stated_as_the_source_says_it() {
+        let about = Some(Qualifier::Approximate);
+        assert_eq!(claim(None, Some(160), None, about).stated(), "about 160");
+        assert_eq!(
+            claim(Some(58), None, Some(76), about).stated(),
+            "about 58–76"
+        );
+        let more = claim(Some(1100), None, None, Some(Qualifier::MoreThan));
+        assert_eq!(more.stated(), "more than 1,100");
+        let fewer = claim(None, None, Some(50), Some(Qualifier::FewerThan));
+        assert_eq!(fewer.stated(), "fewer than 50");
+        assert_eq!(claim(Some(800), None, None, None).stated(), "800+");
+        assert_eq!(claim(None, Some(1128), None, None).dated(), "undated");
+        let mut dated = claim(None, Some(1128), None, None);
+        dated.as_of = Some(
+            "2004-09-07"
+                .parse()
+                .unwrap_or_else(|e: String| panic!("{e}")),
+        );
+        assert_eq!(dated.dated(), "7 September 2004");
+    }
+
+    #[test]
+    fn a_qualifier_needs_its_number_where_it_belongs() {
+        let fields = |c: Claim| {
+            c.shape_problems()
+                .into_iter()
+                .map(|(f, _)| f)
+                .collect::<Vec<_>>()
+        };
+        let more = Some(Qualifier::MoreThan);
+        let fewer = Some(Qualifier::FewerThan);
+        assert_eq!(fields(claim(None, Some(1100), None, more)), ["qualifier"]);
+        assert_eq!(fields(claim(Some(1), None, Some(5), more)), ["qualifier"]);
+        assert_eq!(fields(claim(Some(50), None, None, fewer)), ["qualifier"]);
+        assert_eq!(fields(claim(None, None, Some(0), fewer)), ["qualifier"]);
+        assert!(fields(claim(Some(1100), None, None, more)).is_empty());
+        assert!(fields(claim(None, None, Some(50), fewer)).is_empty());
     }
 }

@@ -88,7 +88,7 @@ pub fn add_user(
                 format!("there is already a user '{name}'")
             } else {
                 format!(
-                    "there is already a user '{}': names differ from each other in more than case",
+                    "there is already a user '{}'; names must differ in more than case",
                     u.name
                 )
             }));
@@ -187,8 +187,6 @@ pub fn change_user(
     }
     let hash = match &change.password {
         Some(p) => {
-            // The policy needs the stored spelling of the name; the name as
-            // given differs at most in case.
             check_password(name, p)?;
             Some(hash_password(p)?)
         }
@@ -497,7 +495,9 @@ pub fn session_principal(
     let Some(user) = user else {
         return Err(Error::Unauthorized("the account is disabled".into()));
     };
-    if now - last >= Duration::seconds(60) {
+    // Touched at most every tenth of the idle time (and every minute), so
+    // an active session never ends early by more than that.
+    if now - last >= (policy.idle / 10).min(Duration::seconds(60)) {
         let mut c = db.conn()?;
         db::touch_session(&mut c, &hash, &super::stamp(now))?;
     }

@@ -757,21 +757,30 @@ pub fn export(db: &Db, csv_format: bool, out: &mut dyn std::io::Write) -> Result
             if csv_format {
                 let seq = row.seq.to_string();
                 let o = |v: &Option<String>| v.clone().unwrap_or_default();
-                w.write_record([
-                    seq.as_str(),
-                    &row.at,
-                    &row.actor,
-                    &row.action,
-                    &row.entity,
-                    &row.entity_id,
-                    &o(&row.before),
-                    &o(&row.after),
-                    &o(&row.reason),
-                    &o(&row.summary),
-                    &o(&row.request_id),
-                    &o(&row.client),
-                    &row.leaf,
-                ])
+                // The CSV is for spreadsheets: a cell that would run as a
+                // formula (an anonymous log-in named `=HYPERLINK(…)`) is
+                // prefixed with a quote (OWASP); the JSON Lines export keeps
+                // every entry exact.
+                let cells = [
+                    seq,
+                    row.at.clone(),
+                    row.actor.clone(),
+                    row.action.clone(),
+                    row.entity.clone(),
+                    row.entity_id.clone(),
+                    o(&row.before),
+                    o(&row.after),
+                    o(&row.reason),
+                    o(&row.summary),
+                    o(&row.request_id),
+                    o(&row.client),
+                    row.leaf.clone(),
+                ];
+                w.write_record(
+                    cells
+                        .iter()
+                        .map(|c| crate::text::neutralise(c).into_owned()),
+                )
                 .map_err(|e| Error::Io(e.to_string()))?;
             } else {
                 out.write_all(audit::canonical_parts(&row.parts()).as_bytes())

@@ -155,10 +155,9 @@ fn table_entity(table: Table) -> &'static str {
 }
 
 fn table_of(entity: &str) -> Result<Table> {
-    Table::ALL
-        .into_iter()
-        .find(|t| t.as_str() == entity)
-        .ok_or_else(|| Error::Internal(format!("stored edit of unknown table '{entity}'")))
+    entity
+        .parse()
+        .map_err(|e| Error::Internal(format!("a stored edit's table: {e}")))
 }
 
 /// Which tables the changeset API edits, by their name in URLs.
@@ -192,11 +191,12 @@ fn item_edits(edits: &[Edit]) -> Result<Vec<ItemEdit>> {
         .collect()
 }
 
+/// The dataset with the edits applied, in order, sorted once.
 fn apply(mut ds: Dataset, edits: &[ItemEdit]) -> Result<Dataset> {
-    for e in edits {
-        ds.set_item(e)
-            .map_err(|err| Error::Conflict(format!("{}/{}: {err}", e.table.as_str(), e.key)))?;
-    }
+    ds.apply(edits).map_err(|(i, err)| {
+        let e = &edits[i];
+        Error::Conflict(format!("{}/{}: {err}", e.table.as_str(), e.key))
+    })?;
     Ok(ds)
 }
 
@@ -394,9 +394,53 @@ pub fn item(db: &Db, id: i64, table: Table, key: &str) -> Result<ItemView> {
     })
 }
 
+/// How many times a write that found its changeset moved meanwhile
+/// rebuilds and tries again before it gives up.
+const ATTEMPTS: usize = 3;
+
+/// Runs `prepare` in a read (the expensive part: rebuilding the changeset's
+/// result, validating, checking), then `commit` in the write transaction,
+/// which holds the global write lock only for as long as the writes take.
+/// `commit` answers `None` when the changeset moved since `prepare` read it;
+/// then the whole is done again, a few times at most.
+fn prepared_write<P, T>(
+    db: &Db,
+    id: i64,
+    prepare: impl Fn(&mut Conn) -> Result<P>,
+    commit: impl Fn(&mut Conn, P) -> Result<Option<T>>,
+) -> Result<T> {
+    for _ in 0..ATTEMPTS {
+        let p = db.read(&prepare)?;
+        if let Some(done) = db.write(|c| commit(c, p))? {
+            return Ok(done);
+        }
+    }
+    Err(Error::Conflict(format!(
+        "changeset {id} kept changing while this request was handled; try again"
+    )))
+}
+
+/// The changeset as stored now, if it is still at revision `was`.
+fn unmoved(c: &mut Conn, id: i64, was: i64) -> Result<Option<Changeset>> {
+    let row = db::changeset(c, id)?.ok_or_else(|| Error::NotFound(format!("no changeset {id}")))?;
+    let cs = from_row(row)?;
+    Ok((cs.revision == was).then_some(cs))
+}
+
+/// An edit rebuilt and checked, ready to be stored.
+struct PreparedEdit {
+    was: i64,
+    current: Option<Json>,
+    stored: Option<Json>,
+    before: Option<Json>,
+    problems: Vec<String>,
+}
+
 /// Puts an item into a changeset (`None` removes it), if `pre` matches the
 /// item as the changeset has it; otherwise 409 with the current item, and
-/// nothing changes. A submitted changeset goes back to draft.
+/// nothing changes. A submitted changeset goes back to draft. The changeset
+/// is rebuilt outside the write lock; the write only checks that it did not
+/// move meanwhile.
 pub fn put_item(
     db: &Db,
     ctx: &Context,
@@ -408,8 +452,8 @@ pub fn put_item(
     who.require(Permission::EditChangesets)?;
     let (table, key) = (edit.table, edit.key.clone());
     let key = key.as_str();
-    db.write(|c| {
-        let (mut cs, edits) = load(c, id)?;
+    let prepare = |c: &mut Conn| -> Result<PreparedEdit> {
+        let (cs, edits) = load(c, id)?;
         cs.may(Action::Edit, who, &Readiness::default(), None)
             .map_err(|r| refused(r, &cs))?;
         let base = base_dataset(c, &cs)?;
@@ -441,15 +485,30 @@ pub fn put_item(
             .map_err(|e| Error::BadRequest(e.to_string()))?;
         // The item as stored: normalised through the model's types.
         let stored = view.item(table, key)?;
-        let before = base.item(table, key)?;
+        let problems = if stored.is_some() {
+            problems_at(&view, table, key)
+        } else {
+            Vec::new()
+        };
+        Ok(PreparedEdit {
+            was: cs.revision,
+            before: base.item(table, key)?,
+            current,
+            stored,
+            problems,
+        })
+    };
+    let commit = |c: &mut Conn, p: PreparedEdit| -> Result<Option<ItemView>> {
+        let Some(mut cs) = unmoved(c, id, p.was)? else {
+            return Ok(None);
+        };
         let at = ctx.at();
-        record(c, id, table, key, &stored, &before, &who.actor(), &at)?;
-        let was = cs.revision;
+        record(c, id, table, key, &p.stored, &p.before, &who.actor(), &at)?;
         let reopened = cs.edit(who, &at).map_err(|r| refused(r, &cs))?;
-        store(c, was, &cs)?;
+        store(c, p.was, &cs)?;
         let mut summary = format!(
             "changeset {id}: {} {}/{key}",
-            match (&current, &stored) {
+            match (&p.current, &p.stored) {
                 (None, _) => "added",
                 (_, None) => "removed",
                 _ => "changed",
@@ -464,20 +523,17 @@ pub fn put_item(
             table_entity(table),
             format!("{}/{key}", cs.event),
         )
-        .before(&current)
-        .after(&stored)
+        .before(&p.current)
+        .after(&p.stored)
         .summary(summary)
         .write(c, ctx)?;
-        Ok(ItemView {
-            etag: item_tag(stored.as_ref()),
-            problems: if stored.is_some() {
-                problems_at(&view, table, key)
-            } else {
-                Vec::new()
-            },
-            item: stored,
-        })
-    })
+        Ok(Some(ItemView {
+            etag: item_tag(p.stored.as_ref()),
+            problems: p.problems,
+            item: p.stored,
+        }))
+    };
+    prepared_write(db, id, prepare, commit)
 }
 
 /// Stores that a changeset has `item` at `table/key`, made against the base
@@ -555,7 +611,8 @@ fn comment_of(comment: Option<&str>) -> Result<Option<&str>> {
 }
 
 /// Submits a draft for review. Refused when it has no edits or its result
-/// does not validate; check violations are shown, and block approval.
+/// does not validate; check violations are shown, and block approval. The
+/// result is validated outside the write lock.
 pub fn submit(
     db: &Db,
     ctx: &Context,
@@ -564,8 +621,8 @@ pub fn submit(
     comment: Option<&str>,
 ) -> Result<()> {
     let comment = comment_of(comment)?;
-    db.write(|c| {
-        let (mut cs, edits) = load(c, id)?;
+    let prepare = |c: &mut Conn| -> Result<(i64, usize)> {
+        let (cs, edits) = load(c, id)?;
         // Role and state first: they need no rebuild of the result.
         cs.may(
             Action::Submit,
@@ -590,16 +647,24 @@ pub fn submit(
                 problems.join("; ")
             )));
         }
+        Ok((cs.revision, edits.len()))
+    };
+    let commit = |c: &mut Conn, (was, edits): (i64, usize)| -> Result<Option<()>> {
+        let Some(mut cs) = unmoved(c, id, was)? else {
+            return Ok(None);
+        };
         let before = cs.clone();
         let ready = Readiness {
-            edits: edits.len(),
+            edits,
             ..Readiness::default()
         };
         cs.submit(who, &ready, comment, &ctx.at())
             .map_err(|r| refused(r, &before))?;
-        store(c, before.revision, &cs)?;
-        audit_transition(c, ctx, &before, &cs, "changeset.submit", None)
-    })
+        store(c, was, &cs)?;
+        audit_transition(c, ctx, &before, &cs, "changeset.submit", None)?;
+        Ok(Some(()))
+    };
+    prepared_write(db, id, prepare, commit)
 }
 
 /// Withdraws a changeset; only its author may.
@@ -651,11 +716,22 @@ pub struct Approved {
     pub sha256: String,
 }
 
+/// An approval's result, rebuilt and checked, ready to be published.
+struct PreparedApproval {
+    latest_version: i64,
+    edits: usize,
+    content: String,
+    result: Dataset,
+    report: Report,
+}
+
 /// Approves a submitted changeset at revision `seen`: rebases its edits
 /// onto the latest published version, re-runs the checks, and publishes the
-/// next version, all in one transaction. Refused when it moved since the
-/// reviewer saw it, an edited item changed meanwhile, the result does not
-/// validate, or an error check is violated.
+/// next version. Refused when it moved since the reviewer saw it, an edited
+/// item changed meanwhile, the result does not validate, or an error check
+/// is violated. The rebase and the checks run outside the write lock; the
+/// write checks that neither the changeset nor the latest version moved,
+/// then publishes, in one transaction.
 pub fn approve(
     db: &Db,
     ctx: &Context,
@@ -665,8 +741,8 @@ pub fn approve(
     comment: Option<&str>,
 ) -> Result<Approved> {
     let comment = comment_of(comment)?;
-    db.write(|c| {
-        let (mut cs, edits) = load(c, id)?;
+    let prepare = |c: &mut Conn| -> Result<PreparedApproval> {
+        let (cs, edits) = load(c, id)?;
         // Who, which state and which revision, before any rebuild.
         let nothing_yet = Readiness {
             edits: edits.len().max(1),
@@ -696,14 +772,38 @@ pub fn approve(
         if !blocking.is_empty() {
             return Err(Error::Refused(blocking));
         }
+        Ok(PreparedApproval {
+            latest_version,
+            edits: edits.len(),
+            content: content_hash(&edits),
+            result,
+            report,
+        })
+    };
+    let commit = |c: &mut Conn, p: PreparedApproval| -> Result<Option<Approved>> {
+        let Some(mut cs) = unmoved(c, id, seen)? else {
+            // It moved: refused with the changeset as it is now.
+            let (cs, _) = load(c, id)?;
+            return Err(cs
+                .may(Action::Approve, who, &Readiness::default(), Some(seen))
+                .err()
+                .map_or_else(
+                    || Error::Conflict(format!("changeset {id} moved; look at it again")),
+                    |r| refused(r, &cs),
+                ));
+        };
+        if db::latest_version(c, &cs.event)?.map_or(0, |v| v.number) != p.latest_version {
+            // Another version was published meanwhile: rebase again.
+            return Ok(None);
+        }
         let before = cs.clone();
         let ready = Readiness {
-            edits: edits.len(),
+            edits: p.edits,
             ..Readiness::default()
         };
         cs.approve(who, &ready, seen, comment, &ctx.at())
             .map_err(|r| refused(r, &before))?;
-        store(c, before.revision, &cs)?;
+        store(c, seen, &cs)?;
         audit_transition(
             c,
             ctx,
@@ -712,22 +812,24 @@ pub fn approve(
             "changeset.approve",
             Some(serde_json::json!({
                 "approved_revision": seen,
-                "content_sha256": content_hash(&edits),
+                "content_sha256": p.content,
             })),
         )?;
-        db::replace_dataset(c, &result)?;
-        let v = publish(c, ctx, &result, &report, Some(id))?;
-        Ok(Approved {
+        db::replace_dataset(c, &p.result)?;
+        let v = publish(c, ctx, &p.result, &p.report, Some(id))?;
+        Ok(Some(Approved {
             event: v.event,
             version: v.number,
             sha256: v.sha256,
-        })
-    })
+        }))
+    };
+    prepared_write(db, id, prepare, commit)
 }
 
 /// Imports an event folder into an open changeset: every item that differs
 /// from the changeset as it stands becomes an edit. A dry run only answers
 /// what would change. All or nothing; the files' problems are all named.
+/// The differences are found outside the write lock.
 pub fn import_into(
     db: &Db,
     ctx: &Context,
@@ -738,8 +840,8 @@ pub fn import_into(
 ) -> Result<Vec<Change>> {
     who.require(Permission::EditChangesets)?;
     let ds = folder.parse().map_err(Error::Files)?;
-    db.write(|c| {
-        let (mut cs, edits) = load(c, id)?;
+    let prepare = |c: &mut Conn| -> Result<(i64, Dataset, Vec<Change>)> {
+        let (cs, edits) = load(c, id)?;
         cs.may(Action::Edit, who, &Readiness::default(), None)
             .map_err(|r| refused(r, &cs))?;
         if ds.event.slug != cs.event {
@@ -751,9 +853,20 @@ pub fn import_into(
         let base = base_dataset(c, &cs)?;
         let view = apply(base.clone(), &item_edits(&edits)?)?;
         let changes = view.changes(&ds)?;
-        if dry_run || changes.is_empty() {
-            return Ok(changes);
+        Ok((cs.revision, base, changes))
+    };
+    if dry_run {
+        return Ok(db.read(prepare)?.2);
+    }
+    let commit = |c: &mut Conn,
+                  (was, base, changes): (i64, Dataset, Vec<Change>)|
+     -> Result<Option<Vec<Change>>> {
+        if changes.is_empty() {
+            return Ok(Some(changes));
         }
+        let Some(mut cs) = unmoved(c, id, was)? else {
+            return Ok(None);
+        };
         let at = ctx.at();
         for ch in &changes {
             let before = base.item(ch.table, &ch.key)?;
@@ -768,7 +881,6 @@ pub fn import_into(
                 &at,
             )?;
         }
-        let was = cs.revision;
         let reopened = cs.edit(who, &at).map_err(|r| refused(r, &cs))?;
         store(c, was, &cs)?;
         Audit::new("changeset.import", "changeset", id.to_string())
@@ -783,8 +895,9 @@ pub fn import_into(
                 }
             ))
             .write(c, ctx)?;
-        Ok(changes)
-    })
+        Ok(Some(changes))
+    };
+    prepared_write(db, id, prepare, commit)
 }
 
 /// Opens a submitted changeset of `changes` in the caller's transaction: an

@@ -19,11 +19,6 @@ use crate::error::{Error, Result};
 use crate::files::Folder;
 use crate::model::{Change, Dataset};
 
-/// The current time as stored: RFC 3339, UTC, whole seconds.
-pub fn now() -> String {
-    stamp(Utc::now())
-}
-
 /// A time as stored: RFC 3339, UTC, whole seconds.
 pub fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
