@@ -294,41 +294,6 @@ fn send(
     res.content_type(content_type).body(bytes)
 }
 
-#[cfg(test)]
-mod negotiation_tests {
-    use super::{coding, none_match};
-
-    #[test]
-    fn accept_encoding_picks_the_best_coding_held() {
-        let c = |h: &str, br| coding(Some(h.as_bytes()), br);
-        assert_eq!(coding(None, true), None);
-        assert_eq!(c("br", true), Some("br"));
-        assert_eq!(c("br", false), None, "brotli not made yet: identity");
-        assert_eq!(c("br, gzip", false), Some("gzip"));
-        assert_eq!(c("gzip, deflate, br", true), Some("br"));
-        assert_eq!(c("gzip;q=0.5, br;q=0.1", true), Some("gzip"));
-        assert_eq!(c("identity", true), None);
-        assert_eq!(c("*", true), Some("br"));
-        assert_eq!(c("*;q=0, gzip", true), Some("gzip"));
-        assert_eq!(c("br;q=0, gzip;q=0", true), None);
-        assert_eq!(c("GZIP", true), Some("gzip"));
-        assert_eq!(c("gzip;q=0.5, identity;q=0.9", true), None);
-        assert_eq!(c("", true), None);
-    }
-
-    #[test]
-    fn if_none_match_compares_weakly_and_takes_a_star() {
-        let e = b"\"abc\"";
-        assert!(none_match(b"\"abc\"", e));
-        assert!(none_match(b"W/\"abc\"", e));
-        assert!(none_match(b"\"x\", \"abc\"", e));
-        assert!(none_match(b"*", e));
-        assert!(!none_match(b"\"abcd\"", e));
-        assert!(!none_match(b"abc", e));
-        assert!(!none_match(b"", e));
-    }
-}
-
 /// Gives every request an id (the client's `X-Request-Id` when it is plain,
 /// else a new one), answers it in `X-Request-Id`, and logs the request with
 /// it; the audit log records the same id.
@@ -549,3 +514,38 @@ pub async fn serve(
 
 /// How long a shutdown waits for requests in flight.
 const SHUTDOWN_SECONDS: u64 = 30;
+
+#[cfg(test)]
+mod negotiation_tests {
+    use super::{coding, none_match};
+
+    #[test]
+    fn accept_encoding_picks_the_best_coding_held() {
+        let c = |h: &str, br| coding(Some(h.as_bytes()), br);
+        assert_eq!(coding(None, true), None);
+        assert_eq!(c("br", true), Some("br"));
+        assert_eq!(c("br", false), None, "brotli not made yet: identity");
+        assert_eq!(c("br, gzip", false), Some("gzip"));
+        assert_eq!(c("gzip, deflate, br", true), Some("br"));
+        assert_eq!(c("gzip;q=0.5, br;q=0.1", true), Some("gzip"));
+        assert_eq!(c("identity", true), None);
+        assert_eq!(c("*", true), Some("br"));
+        assert_eq!(c("*;q=0, gzip", true), Some("gzip"));
+        assert_eq!(c("br;q=0, gzip;q=0", true), None);
+        assert_eq!(c("GZIP", true), Some("gzip"));
+        assert_eq!(c("gzip;q=0.5, identity;q=0.9", true), None);
+        assert_eq!(c("", true), None);
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_and_takes_a_star() {
+        let e = b"\"abc\"";
+        assert!(none_match(b"\"abc\"", e));
+        assert!(none_match(b"W/\"abc\"", e));
+        assert!(none_match(b"\"x\", \"abc\"", e));
+        assert!(none_match(b"*", e));
+        assert!(!none_match(b"\"abcd\"", e));
+        assert!(!none_match(b"abc", e));
+        assert!(!none_match(b"", e));
+    }
+}
