@@ -58,6 +58,9 @@ fn entry(seq: i64) -> Entry {
 }
 
 fn bench(c: &mut Criterion) {
+    if !wanted("audit/1m_entries_leaf_hash_and_tree_root audit/1m_leaf_hashes_tree_root") {
+        return;
+    }
     let entries: Vec<Entry> = (1..=ENTRIES as i64).map(entry).collect();
     eprintln!("entry 1: {}", entries[0].canonical());
     // Where the time goes, measured once: the canonical form, then hashing it.
@@ -104,6 +107,9 @@ fn bench(c: &mut Criterion) {
 fn verify_sqlite(c: &mut Criterion) {
     use vigil::db::{Db, EntryRow};
     use vigil::service::audit;
+    if !wanted("audit/verify_1m_entries_sqlite") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(&format!("sqlite://{}", dir.path().join("a.db").display())).unwrap();
     db.migrate().unwrap();
@@ -138,6 +144,218 @@ fn verify_sqlite(c: &mut Criterion) {
     g.finish();
 }
 
+/// Whether a benchmark of this name was asked for: no filter on the
+/// command line, or one it contains.
+fn wanted(name: &str) -> bool {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()))
+}
+
+/// A SQLite log of `n` entries, stored in batches.
+fn stored_log(dir: &std::path::Path, n: i64) -> vigil::db::Db {
+    use vigil::db::{Db, EntryRow};
+    let db = Db::open(&format!("sqlite://{}", dir.join("t.db").display())).unwrap();
+    db.migrate().unwrap();
+    let t = Instant::now();
+    let mut start = 1;
+    while start <= n {
+        let end = (start + 50_000).min(n + 1);
+        let rows: Vec<EntryRow> = (start..end).map(|s| EntryRow::of(&entry(s))).collect();
+        db.write(|c| vigil::db::insert_audit_rows(c, &rows))
+            .unwrap();
+        start = end;
+    }
+    eprintln!("stored {n} entries in {:?}", t.elapsed());
+    db
+}
+
+fn percentiles(mut v: Vec<Duration>) -> String {
+    v.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    format!(
+        "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        ms(v[v.len() / 2]),
+        ms(v[(v.len() * 99 / 100).min(v.len() - 1)]),
+        ms(v[v.len() - 1])
+    )
+}
+
+/// Checkpoints and proofs over a log of `AUDIT_TREE_ENTRIES` (default
+/// 10,000,000) entries in SQLite, from the stored tree: the one-time fill
+/// of the tree (what a server does at start after the migration), then a
+/// checkpoint after each new entry, inclusion and consistency proofs at
+/// random places. Targets: checkpoint < 10 ms, proof < 5 ms.
+/// `cargo bench --bench audit -- tree`
+fn tree_at_scale(_: &mut Criterion) {
+    use vigil::service::audit;
+    if !wanted("tree_at_scale") {
+        return;
+    }
+    let n: i64 = std::env::var("AUDIT_TREE_ENTRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let db = stored_log(dir.path(), n);
+    let t = Instant::now();
+    let made = audit::complete_tree(&db).unwrap();
+    eprintln!(
+        "tree_at_scale: filled in the tree of {n} entries ({made} nodes) in {:?}",
+        t.elapsed()
+    );
+    let key_path = dir.path().join("k");
+    audit::keygen(&key_path, "bench/audit").unwrap();
+    let key = audit::load_key(&key_path).unwrap();
+    audit::checkpoint(&db, &key, chrono::Utc::now()).unwrap();
+    let mut took = Vec::new();
+    for i in 0..50 {
+        db.write(|c| vigil::db::append_audit(c, entry(n + 1 + i)))
+            .unwrap();
+        let t = Instant::now();
+        audit::checkpoint(&db, &key, chrono::Utc::now())
+            .unwrap()
+            .unwrap();
+        took.push(t.elapsed());
+    }
+    eprintln!(
+        "tree_at_scale: checkpoint after one new entry at {n} entries: {} (target < 10 ms)",
+        percentiles(took)
+    );
+    let size = db.read(vigil::db::audit_size).unwrap();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % size as u64) as i64 + 1
+    };
+    let mut inclusion = Vec::new();
+    let mut consistency = Vec::new();
+    for _ in 0..200 {
+        let seq = next();
+        let t = Instant::now();
+        let p = audit::inclusion(&db, seq, None).unwrap();
+        inclusion.push(t.elapsed());
+        assert!(!p.proof.is_empty());
+        let from = next();
+        let t = Instant::now();
+        audit::consistency(&db, from, None).unwrap();
+        consistency.push(t.elapsed());
+    }
+    eprintln!(
+        "tree_at_scale: inclusion proof at {size} entries: {} (target < 5 ms)",
+        percentiles(inclusion)
+    );
+    eprintln!(
+        "tree_at_scale: consistency proof at {size} entries: {} (target < 5 ms)",
+        percentiles(consistency)
+    );
+}
+
+/// The panel's audit page over a log of 1,000,000 entries in SQLite: a
+/// page of 200 entries newest first (the first, one deep in the log, one
+/// filtered by action), and the verification of what is new after 1,000
+/// new entries and a checkpoint. Targets: page < 50 ms, incremental
+/// verification < 100 ms. `cargo bench --bench audit -- panel`
+fn panel_at_scale(_: &mut Criterion) {
+    use vigil::db::AuditFilter;
+    use vigil::service::audit;
+    if !wanted("panel_at_scale") {
+        return;
+    }
+    let n = ENTRIES as i64;
+    let dir = tempfile::tempdir().unwrap();
+    let db = stored_log(dir.path(), n);
+    audit::complete_tree(&db).unwrap();
+    let key_path = dir.path().join("k");
+    audit::keygen(&key_path, "bench/audit").unwrap();
+    let key = audit::load_key(&key_path).unwrap();
+    let verifier = key.verifier();
+    audit::checkpoint(&db, &key, chrono::Utc::now()).unwrap();
+    let t = Instant::now();
+    let all = audit::verify_everything(&db, &verifier, chrono::Utc::now()).unwrap();
+    assert!(all.holds());
+    eprintln!(
+        "panel_at_scale: verify everything at {n} entries: {:?}",
+        t.elapsed()
+    );
+    for (what, filter) in [
+        (
+            "newest page",
+            AuditFilter {
+                newest_first: true,
+                limit: 200,
+                ..Default::default()
+            },
+        ),
+        (
+            "a page 500,000 deep",
+            AuditFilter {
+                newest_first: true,
+                before_seq: Some(500_000),
+                limit: 200,
+                ..Default::default()
+            },
+        ),
+        (
+            "newest page of one action",
+            AuditFilter {
+                newest_first: true,
+                action: Some("user.role_change".into()),
+                limit: 200,
+                ..Default::default()
+            },
+        ),
+        (
+            "newest page of one entity",
+            AuditFilter {
+                newest_first: true,
+                entity: Some("claim".into()),
+                entity_id: Some("beslan-2004/7".into()),
+                limit: 200,
+                ..Default::default()
+            },
+        ),
+    ] {
+        let took: Vec<Duration> = (0..50)
+            .map(|_| {
+                let t = Instant::now();
+                let page = audit::entries(&db, &filter).unwrap();
+                assert!(!page.is_empty());
+                t.elapsed()
+            })
+            .collect();
+        eprintln!(
+            "panel_at_scale: {what} at {n} entries: {} (target < 50 ms)",
+            percentiles(took)
+        );
+    }
+    let mut took = Vec::new();
+    for round in 0..10 {
+        let base = db.read(vigil::db::audit_size).unwrap();
+        for i in 0..1000 {
+            db.write(|c| vigil::db::append_audit(c, entry(base + 1 + i)))
+                .unwrap();
+        }
+        audit::checkpoint(&db, &key, chrono::Utc::now()).unwrap();
+        let t = Instant::now();
+        let v = audit::verify_new(&db, &verifier, chrono::Utc::now()).unwrap();
+        took.push(t.elapsed());
+        assert!(
+            v.holds() && v.entries_read == 1000,
+            "round {round}: {:?}",
+            v.problems
+        );
+    }
+    eprintln!(
+        "panel_at_scale: verification of 1,000 new entries at {n}+ entries: {} (target < 100 ms)",
+        percentiles(took)
+    );
+}
+
 /// What an audit entry adds to an edit: one edit of a changeset (its
 /// transaction, with its entry) against appending one entry alone.
 fn entry_cost(c: &mut Criterion) {
@@ -145,6 +363,9 @@ fn entry_cost(c: &mut Criterion) {
     use vigil::db::Db;
     use vigil::model::{ItemEdit, Table};
     use vigil::service::{self, changesets::Precondition, Context};
+    if !wanted("audit/edit_with_its_entry_sqlite audit/entry_alone_sqlite") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(&format!("sqlite://{}", dir.path().join("e.db").display())).unwrap();
     db.migrate().unwrap();
@@ -185,5 +406,12 @@ fn entry_cost(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench, verify_sqlite, entry_cost);
+criterion_group!(
+    benches,
+    bench,
+    verify_sqlite,
+    entry_cost,
+    tree_at_scale,
+    panel_at_scale
+);
 criterion_main!(benches);

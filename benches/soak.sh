@@ -28,12 +28,14 @@
 #   DURATION=300s BACKENDS=postgres bash benches/soak.sh
 #   WRITERS=6 CONNECTIONS=32 bash benches/soak.sh
 #
-# Memory: glibc's malloc gives each thread that allocates an arena of its
-# own (up to eight per core) and keeps each at its peak, so a server's RSS
-# climbs in steps with its thread count. README recommends running vigil
-# with MALLOC_ARENA_MAX=2 on glibc, and the soak runs it so: ARENAS (default
-# 2) is passed as MALLOC_ARENA_MAX; `ARENAS= bash benches/soak.sh` runs with
-# glibc's default instead.
+# Memory: vigil is built with mimalloc as its allocator, and the strict
+# check passes in the default environment. glibc's malloc gives each thread
+# that allocates an arena of its own (up to eight per core) and keeps each
+# at its peak, so a server's RSS climbs in steps with its thread count; to
+# compare, `VIGIL=target/release/vigil-glibc` (or `vigil-jemalloc`, both
+# built with `--features bench-tools`) runs the same server with glibc's
+# malloc or jemalloc. ARENAS, when set, is passed as MALLOC_ARENA_MAX (it
+# affects glibc's malloc only); unset by default.
 #
 # PG_URL (default postgres://postgres@127.0.0.1:5432) is the server where a
 # database vigil_soak_<pid> is created with psql and dropped at the end.
@@ -51,7 +53,7 @@ TIMEOUT="${TIMEOUT:-5s}"
 WORKERS="${WORKERS:-}"
 HOT="${HOT:-0.3}"
 RSS_GROWTH_MAX="${RSS_GROWTH_MAX:-20}"
-ARENAS="${ARENAS-2}"
+ARENAS="${ARENAS-}"
 PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
 EVENT=beslan-2004
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }

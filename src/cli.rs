@@ -10,6 +10,7 @@ use crate::checks::Outcome;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::files::{self, Folder};
+use crate::service::reads::Publisher;
 use crate::service::{self, Context, Imported};
 use crate::{demo, http};
 
@@ -238,6 +239,11 @@ pub struct WebOptions {
     /// Hours after log-in after which a session ends, however active.
     #[arg(long, default_value_t = 12)]
     pub session_max_hours: i64,
+    /// Memory for old versions read (`?version=N`), in MB: the least
+    /// recently read are dropped beyond it. The latest of each event is
+    /// always held, outside this budget.
+    #[arg(long, env = "VIGIL_VERSION_CACHE_MB", default_value_t = 64)]
+    pub version_cache_mb: usize,
     /// Serve `/metrics` on this address (e.g. 127.0.0.1:9090) instead of
     /// the public one, for deployments that keep it private.
     #[arg(long, value_name = "ADDR")]
@@ -649,14 +655,24 @@ fn import(url: &str, dir: &std::path::Path, dry_run: bool, key: &std::path::Path
     let folder = Folder::read_dir(dir).map_err(Error::Files)?;
     let db = open(url)?;
     let what = if dry_run { "would " } else { "" };
-    let imported = service::import(&db, &Context::cli(), &folder, dry_run)?;
-    if !dry_run && !matches!(imported, Imported::Unchanged { .. }) {
+    // A publish is followed by a checkpoint: the signing key is needed
+    // unless this is a dry run.
+    let signer = if dry_run {
+        None
+    } else {
         let (k, made) = service::audit::load_or_create_key(key, "vigil/audit")?;
         if made {
             println!("made the audit signing key {}", key.display());
         }
-        service::audit::checkpoint(&db, &k, chrono::Utc::now())?;
+        Some(k)
+    };
+    let imported = Publisher {
+        db: &db,
+        reads: None,
+        key: signer.as_ref(),
+        now: chrono::Utc::now(),
     }
+    .import(&Context::cli(), &folder, dry_run)?;
     match imported {
         Imported::Published {
             event,
@@ -758,6 +774,13 @@ fn serve(
     key_path: &std::path::Path,
 ) -> Result<()> {
     let db = open(url)?;
+    // The stored audit tree of a log written before it existed, or
+    // restored without it: filled in once, so that checkpoints and proofs
+    // read O(log n) nodes.
+    let made = service::audit::complete_tree(&db)?;
+    if made > 0 {
+        println!("stored {made} nodes of the audit log's tree");
+    }
     if with_demo && !service::events(&db)?.iter().any(|s| s == demo::SLUG) {
         service::import(&db, &Context::cli(), &demo::beslan(), false)?;
         println!("imported the Beslan demo dataset");
@@ -769,6 +792,7 @@ fn serve(
             idle: chrono::Duration::minutes(web.session_idle_minutes.max(1)),
             absolute: chrono::Duration::hours(web.session_max_hours.max(1)),
         },
+        version_cache_bytes: web.version_cache_mb.saturating_mul(1 << 20),
         metrics_elsewhere: web.metrics_bind.is_some(),
     };
     let trusted_proxies = web
@@ -788,7 +812,7 @@ fn serve(
     let mut state = http::State::with_config(db, config, std::sync::Arc::new(SystemClock))?;
     state.audit_key = Some(std::sync::Arc::new(key));
     state.trusted_proxies = trusted_proxies;
-    state.checkpoint(true)?;
+    state.publisher().checkpoint(true)?;
     if let Some(token) = state.setup_token()? {
         println!(
             "No accounts yet. Create the first admin at http://{bind}/admin/setup \

@@ -1437,3 +1437,97 @@ async fn metrics_count_requests_by_route_and_report_the_log() {
     assert_eq!(line("vigil_events_loaded "), 1.0);
     assert!(line("vigil_db_pool_connections ") >= 1.0);
 }
+
+#[actix_web::test]
+async fn the_audit_page_verifies_what_is_new_and_everything_on_request() {
+    for t in common::backends("the_audit_page_verifies_what_is_new") {
+        let dir = tempfile::tempdir().unwrap();
+        let key_path = dir.path().join("audit.key");
+        service::audit::keygen(&key_path, "test/audit").unwrap();
+        let st = state(&t, clock());
+        // A server with a key.
+        let mut inner =
+            State::with_config(st.db.clone(), Config::default(), Arc::new(clock())).unwrap();
+        inner.audit_key = Some(Arc::new(service::audit::load_key(&key_path).unwrap()));
+        inner.publisher().checkpoint(true).unwrap();
+        let st = web::Data::new(inner);
+        let app = svc!(st);
+        let aude = login(&app, "aude").await;
+        let page = |who: Session| {
+            TestRequest::get()
+                .uri("/admin/audit")
+                .insert_header((header::COOKIE, who.cookie))
+                .to_request()
+        };
+        // The first visit verifies everything, and records it.
+        let html = String::from_utf8(
+            read_body(call_service(&app, page(aude.clone())).await)
+                .await
+                .to_vec(),
+        )
+        .unwrap();
+        assert!(html.contains("The log holds"), "{html}");
+        assert!(
+            html.contains("every entry and every checkpoint recomputed"),
+            "{html}"
+        );
+        assert!(html.contains("Verify everything now"));
+        assert!(html.contains("newest first"));
+        // The next visit reads only what is new: a log-in since.
+        let clara = login(&app, "clara").await;
+        let html = String::from_utf8(
+            read_body(call_service(&app, page(aude.clone())).await)
+                .await
+                .to_vec(),
+        )
+        .unwrap();
+        assert!(html.contains("The log holds"), "{html}");
+        assert!(
+            html.contains("checked against the previous verification"),
+            "{html}"
+        );
+        // "Verify everything now": a form with the CSRF token.
+        let res = call_service(
+            &app,
+            TestRequest::post()
+                .uri("/admin/audit/verify")
+                .insert_header((header::COOKIE, aude.cookie.clone()))
+                .set_form([("csrf_token", "wrong")])
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        let res = call_service(
+            &app,
+            TestRequest::post()
+                .uri("/admin/audit/verify")
+                .insert_header((header::COOKIE, aude.cookie.clone()))
+                .set_form([("csrf_token", aude.csrf.as_str())])
+                .to_request(),
+        )
+        .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::SEE_OTHER,
+            "{:?}",
+            String::from_utf8_lossy(&read_body(res).await)
+        );
+        assert_eq!(
+            res.headers().get(header::LOCATION).unwrap(),
+            "/admin/audit?verified=all"
+        );
+        let last = service::audit::last_verification(&st.db).unwrap().unwrap();
+        assert!(last.full && last.holds());
+        // A curator may not.
+        let res = call_service(
+            &app,
+            TestRequest::post()
+                .uri("/admin/audit/verify")
+                .insert_header((header::COOKIE, clara.cookie.clone()))
+                .set_form([("csrf_token", clara.csrf.as_str())])
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    }
+}

@@ -301,7 +301,7 @@ async fn every_public_endpoint_on_both_backends() {
         // Versions; publish another; the history, the diff, old versions immutable.
         publish_v2(&state);
         assert_eq!(
-            state.refresh().unwrap(),
+            state.reads.refresh().unwrap(),
             1,
             "the poll picks up the new version"
         );

@@ -71,6 +71,13 @@ impl Tree {
         self.size += 1;
     }
 
+    /// A tree of `size` leaves from the roots of its complete subtrees,
+    /// largest first (see [`compact_range`]); none when their number does
+    /// not match the size.
+    pub fn from_compact(size: u64, stack: Vec<Hash>) -> Option<Self> {
+        (stack.len() == size.count_ones() as usize).then_some(Self { size, stack })
+    }
+
     /// The number of leaves pushed.
     pub fn size(&self) -> u64 {
         self.size
@@ -116,16 +123,29 @@ pub fn inclusion_proof(leaves: &[Hash], index: u64, size: u64) -> Result<Vec<Has
     if index >= size {
         return Err(ProofError::IndexOutOfRange { index, size });
     }
+    inclusion_path(index, size, |lo, hi| {
+        Ok::<_, ProofError>(root(&d[at(lo)..at(hi)]))
+    })
+}
+
+/// PATH(index, D[0:size]), with the root of the leaves `lo..hi` of every
+/// subtree it names from `root_of(lo, hi)`: from the leaves in memory, or
+/// from stored interior nodes in O(log n) reads. `index < size`.
+pub fn inclusion_path<E>(
+    index: u64,
+    size: u64,
+    mut root_of: impl FnMut(u64, u64) -> Result<Hash, E>,
+) -> Result<Vec<Hash>, E> {
     // Walk down from the root, collecting siblings top first.
     let (mut lo, mut hi) = (0u64, size);
     let mut path = Vec::new();
     while hi - lo > 1 {
         let mid = lo + split(hi - lo);
         if index < mid {
-            path.push(root(&d[at(mid)..at(hi)]));
+            path.push(root_of(mid, hi)?);
             hi = mid;
         } else {
-            path.push(root(&d[at(lo)..at(mid)]));
+            path.push(root_of(lo, mid)?);
             lo = mid;
         }
     }
@@ -144,8 +164,20 @@ pub fn consistency_proof(
     if old_size > new_size {
         return Err(ProofError::OldLargerThanNew { old_size, new_size });
     }
+    consistency_path(old_size, new_size, |lo, hi| {
+        Ok::<_, ProofError>(root(&d[at(lo)..at(hi)]))
+    })
+}
+
+/// PROOF(old_size, D[0:new_size]), with subtree roots from `root_of`, as
+/// in [`inclusion_path`]. `old_size <= new_size`.
+pub fn consistency_path<E>(
+    old_size: u64,
+    new_size: u64,
+    mut root_of: impl FnMut(u64, u64) -> Result<Hash, E>,
+) -> Result<Vec<Hash>, E> {
     let mut proof = Vec::new();
-    if old_size == 0 || old_size == new_size {
+    if old_size == 0 || old_size >= new_size {
         return Ok(proof);
     }
     // SUBPROOF(m, D[lo:hi], b), unrolled; m counts from lo.
@@ -154,16 +186,16 @@ pub fn consistency_proof(
         let n = hi - lo;
         if m == n {
             if !b {
-                proof.push(root(&d[at(lo)..at(hi)]));
+                proof.push(root_of(lo, hi)?);
             }
             break;
         }
         let k = split(n);
         if m <= k {
-            proof.push(root(&d[at(lo + k)..at(hi)]));
+            proof.push(root_of(lo + k, hi)?);
             hi = lo + k;
         } else {
-            proof.push(root(&d[at(lo)..at(lo + k)]));
+            proof.push(root_of(lo, lo + k)?);
             lo += k;
             m -= k;
             b = false;
@@ -171,6 +203,46 @@ pub fn consistency_proof(
     }
     proof.reverse();
     Ok(proof)
+}
+
+/// MTH(D[lo:hi]) from complete subtrees: `node(level, idx)` gives the root
+/// of the 2^level leaves from idx * 2^level. The ranges RFC 9162's proofs
+/// name start at a multiple of the largest power of two below their
+/// length, so this reads at most one node per level.
+pub fn range_root<E>(
+    lo: u64,
+    hi: u64,
+    node: &mut impl FnMut(u32, u64) -> Result<Hash, E>,
+) -> Result<Hash, E> {
+    let n = hi - lo;
+    if n == 0 {
+        return Ok(empty_root());
+    }
+    if n.is_power_of_two() && lo % n == 0 {
+        let level = n.trailing_zeros();
+        return node(level, lo >> level);
+    }
+    if n == 1 {
+        return node(0, lo);
+    }
+    let k = split(n);
+    let left = range_root(lo, lo + k, node)?;
+    let right = range_root(lo + k, hi, node)?;
+    Ok(node_hash(&left, &right))
+}
+
+/// The complete subtrees a tree of `size` leaves is made of, one per set
+/// bit of the size, largest (leftmost) first: (level, index).
+pub fn compact_range(size: u64) -> Vec<(u32, u64)> {
+    let mut out = Vec::new();
+    let mut offset = 0u64;
+    for level in (0..64u32).rev() {
+        if size & (1u64 << level) != 0 {
+            out.push((level, offset >> level));
+            offset += 1u64 << level;
+        }
+    }
+    out
 }
 
 /// Checks an inclusion proof as RFC 9162 §2.1.3.2 says: `leaf` is entry

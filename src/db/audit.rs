@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::{audit_checkpoints, audit_entries};
+use super::schema::{audit_checkpoints, audit_entries, audit_nodes, audit_verifications};
 use super::Conn;
 use crate::audit::Entry;
 use crate::error::{Error, Result};
@@ -138,10 +138,15 @@ pub struct AuditFilter {
     pub until: Option<String>,
     /// Entries after this sequence number.
     pub after_seq: Option<i64>,
+    /// Entries before this sequence number.
+    pub before_seq: Option<i64>,
+    /// Newest first, rather than in sequence order.
+    pub newest_first: bool,
     pub limit: i64,
 }
 
-/// Entries matching `f`, in sequence order, with their stored leaf hashes.
+/// Entries matching `f`, in sequence order (or newest first), with their
+/// stored leaf hashes.
 pub fn audit_entries(c: &mut Conn, f: &AuditFilter) -> Result<Vec<(Entry, String)>> {
     let mut q = audit_entries::table.into_boxed();
     if let Some(a) = &f.actor {
@@ -165,11 +170,15 @@ pub fn audit_entries(c: &mut Conn, f: &AuditFilter) -> Result<Vec<(Entry, String
     if let Some(s) = f.after_seq {
         q = q.filter(audit_entries::seq.gt(s));
     }
-    let rows: Vec<EntryRow> = q
-        .order(audit_entries::seq)
-        .limit(f.limit)
-        .select(EntryRow::as_select())
-        .load(c)?;
+    if let Some(s) = f.before_seq {
+        q = q.filter(audit_entries::seq.lt(s));
+    }
+    q = if f.newest_first {
+        q.order(audit_entries::seq.desc())
+    } else {
+        q.order(audit_entries::seq)
+    };
+    let rows: Vec<EntryRow> = q.limit(f.limit).select(EntryRow::as_select()).load(c)?;
     rows.into_iter().map(EntryRow::entry).collect()
 }
 
@@ -276,4 +285,111 @@ pub fn checkpoints(c: &mut Conn) -> Result<Vec<CheckpointRow>> {
         .order(audit_checkpoints::size)
         .select(CheckpointRow::as_select())
         .load(c)?)
+}
+
+/// The stored leaf hashes (hex) of entries `after < seq <= upto`, in order.
+pub fn audit_leaf_range(c: &mut Conn, after: i64, upto: i64) -> Result<Vec<(i64, String)>> {
+    Ok(audit_entries::table
+        .filter(audit_entries::seq.gt(after))
+        .filter(audit_entries::seq.le(upto))
+        .order(audit_entries::seq)
+        .select((audit_entries::seq, audit_entries::leaf))
+        .load(c)?)
+}
+
+/// How many leaves the stored tree nodes cover: twice one more than the
+/// last node of level 1 (a leaf left over is not a node yet).
+pub fn audit_tree_covered(c: &mut Conn) -> Result<i64> {
+    let last: Option<i64> = audit_nodes::table
+        .filter(audit_nodes::level.eq(1))
+        .select(diesel::dsl::max(audit_nodes::idx))
+        .first(c)?;
+    Ok(last.map_or(0, |i| 2 * (i + 1)))
+}
+
+/// One stored tree node.
+pub fn audit_node(c: &mut Conn, level: i32, idx: i64) -> Result<Option<Vec<u8>>> {
+    Ok(audit_nodes::table
+        .find((level, idx))
+        .select(audit_nodes::hash)
+        .first(c)
+        .optional()?)
+}
+
+/// Stored tree nodes of one level, by index.
+pub fn audit_nodes_at(c: &mut Conn, level: i32, idx: &[i64]) -> Result<Vec<(i64, Vec<u8>)>> {
+    Ok(audit_nodes::table
+        .filter(audit_nodes::level.eq(level))
+        .filter(audit_nodes::idx.eq_any(idx))
+        .select((audit_nodes::idx, audit_nodes::hash))
+        .load(c)?)
+}
+
+/// A tree node to store.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = audit_nodes, treat_none_as_default_value = false)]
+pub struct NodeRow {
+    pub level: i32,
+    pub idx: i64,
+    pub hash: Vec<u8>,
+}
+
+/// Stores tree nodes; one already there is left as it is.
+pub fn insert_audit_nodes(c: &mut Conn, rows: &[NodeRow]) -> Result<()> {
+    for chunk in rows.chunks(1000) {
+        match &mut *c {
+            Conn::Sqlite(c) => diesel::insert_into(audit_nodes::table)
+                .values(chunk)
+                .on_conflict_do_nothing()
+                .execute(c)?,
+            Conn::Postgres(c) => diesel::insert_into(audit_nodes::table)
+                .values(chunk)
+                .on_conflict_do_nothing()
+                .execute(c)?,
+        };
+    }
+    Ok(())
+}
+
+/// A verification of the log as recorded.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_verifications)]
+pub struct VerificationRow {
+    /// Numbered in order; 0 to take the next number.
+    pub id: i64,
+    pub size: i64,
+    pub root: String,
+    pub verified_at: String,
+    pub full_check: bool,
+    /// A JSON array of strings.
+    pub problems: String,
+}
+
+/// Records a verification under the next number; call it inside
+/// [`super::Db::write`].
+pub fn insert_verification(c: &mut Conn, row: &VerificationRow) -> Result<()> {
+    let last: Option<i64> = audit_verifications::table
+        .select(diesel::dsl::max(audit_verifications::id))
+        .first(c)?;
+    let row = VerificationRow {
+        id: last.unwrap_or(0) + 1,
+        ..row.clone()
+    };
+    diesel::insert_into(audit_verifications::table)
+        .values(&row)
+        .execute(c)?;
+    Ok(())
+}
+
+/// The latest recorded verification; with `held`, the latest that found
+/// no problem.
+pub fn latest_verification(c: &mut Conn, held: bool) -> Result<Option<VerificationRow>> {
+    let mut q = audit_verifications::table.into_boxed();
+    if held {
+        q = q.filter(audit_verifications::problems.eq("[]"));
+    }
+    Ok(q.order(audit_verifications::id.desc())
+        .select(VerificationRow::as_select())
+        .first(c)
+        .optional()?)
 }

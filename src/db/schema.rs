@@ -182,6 +182,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_nodes (level, idx) {
+        level -> Integer,
+        idx -> BigInt,
+        hash -> Binary,
+    }
+}
+
+diesel::table! {
+    audit_verifications (id) {
+        id -> BigInt,
+        size -> BigInt,
+        root -> Text,
+        verified_at -> Text,
+        full_check -> Bool,
+        problems -> Text,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_name));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -190,6 +209,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     audit_entries,
     audit_checkpoints,
+    audit_nodes,
+    audit_verifications,
     events,
     sources,
     figures,

@@ -53,6 +53,7 @@ routes! {
     POST "/admin/users" => add_user,
     POST "/admin/users/{name}" => change_user,
     GET "/admin/audit" => audit_log,
+    POST "/admin/audit/verify" => verify_everything,
     POST "/admin/changesets" => open,
     GET "/admin/changesets/{id}" => changeset,
     GET "/admin/changesets/{id}/edit" => edit_redirect,
@@ -729,27 +730,22 @@ async fn transition(
             })
         };
         match action {
-            Action::Submit => {
-                service::changesets::submit(db, ctx, p, id, c).map(|()| ("submitted", false))
-            }
+            Action::Submit => service::changesets::submit(db, ctx, p, id, c).map(|()| "submitted"),
             Action::Withdraw => {
-                service::changesets::withdraw(db, ctx, p, id, c).map(|()| ("withdrawn", false))
+                service::changesets::withdraw(db, ctx, p, id, c).map(|()| "withdrawn")
             }
-            Action::Reject => service::changesets::reject(db, ctx, p, id, seen()?, c)
-                .map(|()| ("rejected", false)),
-            _ => {
-                service::changesets::approve(db, ctx, p, id, seen()?, c).map(|_| ("approved", true))
+            Action::Reject => {
+                service::changesets::reject(db, ctx, p, id, seen()?, c).map(|()| "rejected")
             }
+            _ => st
+                .publisher()
+                .approve(ctx, p, id, seen()?, c)
+                .map(|_| "approved"),
         }
     })
     .await;
     match done {
-        Ok((code, published)) => {
-            if published {
-                super::admin_api::refresh(&state).await;
-            }
-            see_other(&format!("/admin/changesets/{id}?done={code}"))
-        }
+        Ok(code) => see_other(&format!("/admin/changesets/{id}?done={code}")),
         Err(e) => error_page(&e, f),
     }
 }
@@ -1378,6 +1374,10 @@ struct AuditForm {
     #[serde(default)]
     until: String,
     after: Option<i64>,
+    before: Option<i64>,
+    /// `all` after "verify everything now".
+    #[serde(default)]
+    verified: String,
 }
 
 #[derive(Template)]
@@ -1385,7 +1385,7 @@ struct AuditForm {
 struct AuditPage {
     f: Frame,
     q: AuditForm,
-    verification: Option<super::audit::VerificationReport>,
+    verification: Option<service::audit::Verified>,
     checkpoint: Option<crate::db::CheckpointRow>,
     entries: Vec<EntryRow>,
     more: bool,
@@ -1438,19 +1438,27 @@ async fn audit_log(
         since: Some(q.since.clone()).filter(|s| !s.is_empty()),
         until: Some(q.until.clone()).filter(|s| !s.is_empty()),
         after: q.after,
+        before: q.before,
         limit: Some(PAGE),
     };
     let filter = match query.filter() {
-        Ok(x) => x,
+        Ok(x) => crate::db::AuditFilter {
+            newest_first: true,
+            ..x
+        },
         Err(e) => return error_page(&e, f),
     };
-    let verification = if state.audit_key.is_some() {
-        match super::audit::verification(state.clone()).await {
-            Ok(v) => Some(v),
-            Err(e) => return error_page(&e, f),
+    // What is new since the last verification; everything on request.
+    let verification = match state.audit_key.as_ref().map(|k| k.verifier()) {
+        Some(key) => {
+            let st = state.clone();
+            let now = state.clock.now();
+            match blocking(move || service::audit::verify_new(&st.db, &key, now)).await {
+                Ok(v) => Some(v),
+                Err(e) => return error_page(&e, f),
+            }
         }
-    } else {
-        None
+        None => None,
     };
     let st = state.clone();
     let loaded = blocking(move || {
@@ -1464,6 +1472,7 @@ async fn audit_log(
         Err(e) => return error_page(&e, f),
     };
     let more = entries.len() as i64 == PAGE;
+    // Newest first: the next page is of the entries before the last shown.
     let last = entries.last().map_or(0, |e| e.seq);
     let enc = |s: &str| -> String {
         s.bytes()
@@ -1476,7 +1485,7 @@ async fn audit_log(
             .collect()
     };
     let next = format!(
-        "/admin/audit?actor={}&action={}&entity={}&entity_id={}&since={}&until={}&after={last}",
+        "/admin/audit?actor={}&action={}&entity={}&entity_id={}&since={}&until={}&before={last}",
         enc(&q.actor),
         enc(&q.action),
         enc(&q.entity),
@@ -1516,4 +1525,26 @@ async fn audit_log(
         }
         .render(),
     )
+}
+
+/// "Verify everything now": every entry recomputed and every checkpoint
+/// checked, recorded, then the log page again.
+async fn verify_everything(
+    state: web::Data<State>,
+    who: std::result::Result<WhoPosted<super::auth::Auditor, CsrfOnly>, actix_web::Error>,
+) -> HttpResponse {
+    let who = match who {
+        Ok(w) => w,
+        Err(e) => return rejected(e),
+    };
+    let f = Frame::of(&who.caller);
+    let Some(key) = state.audit_key.as_ref().map(|k| k.verifier()) else {
+        return error_page(&Error::NotFound("this server has no audit key".into()), f);
+    };
+    let st = state.clone();
+    let now = state.clock.now();
+    match blocking(move || service::audit::verify_everything(&st.db, &key, now)).await {
+        Ok(_) => see_other("/admin/audit?verified=all"),
+        Err(e) => error_page(&e, f),
+    }
 }

@@ -336,9 +336,6 @@ async fn answer(
     id: i64,
     published: Option<Approved>,
 ) -> Result<HttpResponse> {
-    if published.is_some() {
-        refresh(state).await;
-    }
     let st = state.clone();
     let changeset = blocking(move || service::changesets::get(&st.db, id)).await?;
     Ok(private(HttpResponse::Ok()).json(Transitioned {
@@ -565,7 +562,8 @@ pub async fn approve(
     let c = comment(body);
     let st = state.clone();
     let published = blocking(move || {
-        service::changesets::approve(&st.db, &who.ctx, &who.principal, id, seen, c.as_deref())
+        st.publisher()
+            .approve(&who.ctx, &who.principal, id, seen, c.as_deref())
     })
     .await?;
     answer(&state, id, Some(published)).await
@@ -697,20 +695,6 @@ pub async fn import(
     })
     .await?;
     Ok(private(HttpResponse::Ok()).json(ImportedChanges { dry_run, changes }))
-}
-
-/// Swaps a newly published version into memory at once, so this replica
-/// serves it without waiting for the poll, and signs a checkpoint of the
-/// audit log that now holds the publish.
-pub async fn refresh(state: &web::Data<State>) {
-    let st = state.clone();
-    if let Err(e) = blocking(move || st.refresh()).await {
-        tracing::warn!(error = %e, "could not load the version just published");
-    }
-    let st = state.clone();
-    if let Err(e) = blocking(move || st.checkpoint(true)).await {
-        tracing::warn!(error = %e, "could not sign an audit checkpoint after a publish");
-    }
 }
 
 /// What the item routes name: changeset, table, key.

@@ -10,6 +10,14 @@ use crate::db::VersionInfo;
 use crate::error::{Error, Result};
 use crate::service::{self, Diff};
 
+/// The hot small routes, first: the router tries resources in order, and
+/// these answer a few hundred bytes at most, too little to compress.
+pub fn configure_small(cfg: &mut web::ServiceConfig) {
+    use super::api_resource as at;
+    cfg.service(web::resource("/healthz").route(super::get().to(healthz)))
+        .service(at("/api/v1/events").route(super::get().to(events)));
+}
+
 /// Routes answered from pre-encoded snapshots.
 pub fn configure_encoded(cfg: &mut web::ServiceConfig) {
     use super::api_resource as at;
@@ -21,11 +29,9 @@ pub fn configure_encoded(cfg: &mut web::ServiceConfig) {
 /// Routes answered on the fly (compressed by the middleware).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use super::api_resource as at;
-    cfg.service(web::resource("/healthz").route(super::get().to(healthz)))
-        .service(web::resource("/readyz").route(super::get().to(readyz)))
+    cfg.service(web::resource("/readyz").route(super::get().to(readyz)))
         .service(web::resource("/metrics").route(super::get().to(super::metrics::metrics)))
         .service(at("/api/v1/openapi.json").route(super::get().to(openapi)))
-        .service(at("/api/v1/events").route(super::get().to(events)))
         .service(at("/api/v1/events/{slug}/versions/{n}").route(super::get().to(version)))
         .service(at("/api/v1/events/{slug}/diff").route(super::get().to(diff)))
         // The preflight of any other path under the API.
@@ -85,7 +91,7 @@ pub struct Readiness {
         (status = 503, description = "not ready, and why", body = Readiness),
     ))]
 pub async fn readyz(state: web::Data<State>) -> HttpResponse {
-    let events_loaded = state.latest.all().len();
+    let events_loaded = state.reads.all().len();
     let st = state.clone();
     let checked = blocking(move || Ok(st.db.migrations_current())).await;
     let mut problems = Vec::new();
@@ -142,7 +148,7 @@ pub struct EventSummary {
     responses((status = 200, description = "every published event", body = Vec<EventSummary>)))]
 pub async fn events(state: web::Data<State>) -> HttpResponse {
     let list: Vec<EventSummary> = state
-        .latest
+        .reads
         .all()
         .iter()
         .map(|s| EventSummary {
@@ -177,7 +183,7 @@ async fn snapshot(
     state: web::Data<State>,
     slug: String,
     version: Option<i64>,
-) -> Result<std::sync::Arc<super::Snapshot>> {
+) -> Result<std::sync::Arc<crate::service::reads::Snapshot>> {
     match version {
         None => state.snapshot(&slug, None),
         Some(n) => blocking(move || state.snapshot(&slug, Some(n))).await,
@@ -256,12 +262,7 @@ fn allow_any_origin(res: &mut HttpResponse) {
     );
 }
 
-/// The version history of an event.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct VersionList {
-    pub event: String,
-    pub versions: Vec<VersionInfo>,
-}
+pub use crate::service::reads::VersionList;
 
 /// Every published version of an event, oldest first.
 #[utoipa::path(get, path = "/api/v1/events/{slug}/versions", tag = "public",
@@ -277,7 +278,7 @@ pub async fn versions(
 ) -> Result<HttpResponse> {
     let slug = slug.into_inner();
     // A published event's history is held with its latest version.
-    if let Some((latest, history)) = state.latest.history(&slug) {
+    if let Some((latest, history)) = state.reads.history(&slug) {
         let mut res = send(
             &req,
             &history,

@@ -137,6 +137,9 @@ pub struct EntriesQuery {
     pub until: Option<String>,
     /// Entries after this sequence number (for paging).
     pub after: Option<i64>,
+    /// Entries before this sequence number (for paging newest first).
+    #[param(minimum = 1)]
+    pub before: Option<i64>,
     /// At most this many (default 100, at most 1,000).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
@@ -173,6 +176,8 @@ impl EntriesQuery {
             since: time_bound("since", &self.since)?,
             until: time_bound("until", &self.until)?,
             after_seq: self.after,
+            before_seq: self.before,
+            newest_first: false,
             limit,
         })
     }

@@ -81,7 +81,7 @@ pub fn request_id(req: &HttpRequest) -> String {
     if let Some(id) = req.extensions().get::<RequestId>() {
         return id.0.clone();
     }
-    let id = accounts::new_secret().unwrap_or_default();
+    let id = new_request_id();
     req.extensions_mut().insert(RequestId(id.clone()));
     id
 }
@@ -102,6 +102,28 @@ pub fn client_request_id(req: &HttpRequest) -> Option<String> {
 
 #[derive(Clone)]
 struct RequestId(String);
+
+/// A new request id: 128 bits, 32 hex digits, unique per request and not
+/// to be guessed from another: a counter through two SipHash functions
+/// keyed once per process from the system's randomness, so no system call
+/// per request (ids are not secrets).
+fn new_request_id() -> String {
+    use std::hash::BuildHasher;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static KEYS: std::sync::OnceLock<(
+        std::collections::hash_map::RandomState,
+        std::collections::hash_map::RandomState,
+    )> = std::sync::OnceLock::new();
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let (a, b) = KEYS.get_or_init(|| {
+        (
+            std::collections::hash_map::RandomState::new(),
+            std::collections::hash_map::RandomState::new(),
+        )
+    });
+    let n = COUNT.fetch_add(1, Ordering::Relaxed);
+    format!("{:016x}{:016x}", a.hash_one(n), b.hash_one(n))
+}
 
 /// The client's address: the peer's, or behind a trusted proxy the one
 /// `X-Forwarded-For` names (see [`super::proxy`]).

@@ -174,7 +174,7 @@ pub async fn private(state: web::Data<State>) -> HttpResponse {
         &mut out,
         "vigil_events_loaded",
         "Events whose latest version is held in memory.",
-        state.latest.all().len(),
+        state.reads.all().len(),
     );
     let st = state.clone();
     let log = blocking(move || {

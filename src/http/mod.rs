@@ -15,15 +15,11 @@ mod params;
 mod problem;
 pub mod proxy;
 mod site;
-pub mod snapshot;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::http::header::{
-    self, AcceptEncoding, CacheControl, CacheDirective, Encoding, EntityTag, Header, IfNoneMatch,
-};
+use actix_web::http::header;
 use actix_web::middleware::{Compress, DefaultHeaders};
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -31,10 +27,7 @@ use crate::accounts::{self, Clock, SessionPolicy, SystemClock};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::service::{self, accounts::LoginLimits};
-use snapshot::{Encoded, Latest, Snapshot};
-
-/// Older versions kept in memory after a first read; they never change.
-const OLD_VERSIONS_KEPT: usize = 64;
+use service::reads::{Encoded, Publisher, Reads, Snapshot};
 
 /// How the admin side behaves; see `vigil serve --help`.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +37,8 @@ pub struct Config {
     /// Reached over HTTPS: send Strict-Transport-Security.
     pub tls: bool,
     pub sessions: SessionPolicy,
+    /// The budget of old versions held in memory, in bytes.
+    pub version_cache_bytes: usize,
     /// `/metrics` is served on its own address (`--metrics-bind`), not on
     /// the public one.
     pub metrics_elsewhere: bool,
@@ -55,6 +50,7 @@ impl Default for Config {
             secure_cookies: true,
             tls: false,
             sessions: SessionPolicy::default(),
+            version_cache_bytes: service::reads::DEFAULT_VERSION_CACHE_BYTES,
             metrics_elsewhere: false,
         }
     }
@@ -63,8 +59,8 @@ impl Default for Config {
 /// What every handler shares.
 pub struct State {
     pub db: Db,
-    latest: Latest,
-    old: Mutex<HashMap<(String, i64), Arc<Snapshot>>>,
+    /// The published versions, held by the service; handlers send them.
+    pub reads: Reads,
     pub config: Config,
     pub clock: Arc<dyn Clock>,
     pub limits: LoginLimits,
@@ -88,9 +84,12 @@ impl State {
     /// The same, with the admin side configured and a clock to tell time.
     pub fn with_config(db: Db, config: Config, clock: Arc<dyn Clock>) -> Result<Self> {
         let state = Self {
+            reads: Reads::with_budget(
+                db.clone(),
+                pages::render_event_page,
+                config.version_cache_bytes,
+            ),
             db,
-            latest: Latest::default(),
-            old: Mutex::new(HashMap::new()),
             config,
             clock,
             limits: LoginLimits::default(),
@@ -99,23 +98,19 @@ impl State {
             metrics: metrics::Metrics::default(),
             trusted_proxies: Vec::new(),
         };
-        state.refresh()?;
+        state.reads.load()?;
         Ok(state)
     }
 
-    /// Signs a checkpoint when the log has grown since the last one; after
-    /// a publish, and from the poll loop at most once a minute.
-    pub fn checkpoint(&self, force: bool) -> Result<()> {
-        let Some(key) = &self.audit_key else {
-            return Ok(());
-        };
-        let now = self.clock.now();
-        if force || service::audit::checkpoint_due(&self.db, now, chrono::Duration::minutes(1))? {
-            if let Some(cp) = service::audit::checkpoint(&self.db, key, now)? {
-                tracing::info!(size = cp.size, "signed an audit checkpoint");
-            }
+    /// The service's publishing operations, with the post-publish hook
+    /// bound to this replica's read model and signing key.
+    pub fn publisher(&self) -> Publisher<'_> {
+        Publisher {
+            db: &self.db,
+            reads: Some(&self.reads),
+            key: self.audit_key.as_deref(),
+            now: self.clock.now(),
         }
-        Ok(())
     }
 
     /// When there are no users yet, makes a one-time setup token that lets
@@ -147,58 +142,9 @@ impl State {
         self.setup.lock().map(|s| s.is_some()).unwrap_or(false)
     }
 
-    /// Loads every event whose latest version is newer than the one held.
-    /// Returns how many were swapped in.
-    pub fn refresh(&self) -> Result<usize> {
-        let held = self.latest.versions();
-        let mut swapped = 0;
-        for (slug, number) in service::latest_numbers(&self.db)? {
-            if held.get(&slug).is_some_and(|n| *n >= number) {
-                continue;
-            }
-            let row = service::version(&self.db, &slug, Some(number))?;
-            // Up to this version: another may have been published since.
-            let mut versions = service::versions(&self.db, &slug)?;
-            versions.retain(|v| v.number <= number);
-            let history = api::VersionList {
-                event: slug.clone(),
-                versions,
-            };
-            let history = Encoded::quick(serde_json::to_vec(&history)?)?;
-            self.latest.put(Snapshot::build(row)?, history);
-            swapped += 1;
-        }
-        Ok(swapped)
-    }
-
-    /// A published version: the latest from memory, an older one from the
-    /// cache or the database.
+    /// A published version, from the read model (see [`Reads::snapshot`]).
     pub fn snapshot(&self, slug: &str, version: Option<i64>) -> Result<Arc<Snapshot>> {
-        let latest = self.latest.get(slug);
-        match (version, latest) {
-            (None, Some(s)) => return Ok(s),
-            (Some(n), Some(s)) if s.version == n => return Ok(s),
-            (None, None) => return Err(Error::NotFound(format!("no published event '{slug}'"))),
-            _ => {}
-        }
-        let n = version.unwrap_or(0);
-        if n < 1 {
-            return Err(Error::NotFound(format!(
-                "event '{slug}' has no version {n}"
-            )));
-        }
-        let key = (slug.to_string(), n);
-        if let Some(s) = self.old.lock().ok().and_then(|m| m.get(&key).cloned()) {
-            return Ok(s);
-        }
-        let s = Arc::new(Snapshot::build(service::version(&self.db, slug, Some(n))?)?);
-        if let Ok(mut m) = self.old.lock() {
-            if m.len() >= OLD_VERSIONS_KEPT {
-                m.clear();
-            }
-            m.insert(key, s.clone());
-        }
-        Ok(s)
+        self.reads.snapshot(slug, version)
     }
 }
 
@@ -233,6 +179,63 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
         .map_err(|e| Error::Internal(format!("worker: {e}")))?
 }
 
+/// Whether an `If-None-Match` value names `etag` (the quoted tag), weakly
+/// compared as RFC 9110 §13.1.2 says, or is `*`.
+fn none_match(header: &[u8], etag: &[u8]) -> bool {
+    header.split(|b| *b == b',').any(|t| {
+        let t = t.trim_ascii();
+        t == b"*" || t.strip_prefix(b"W/").unwrap_or(t) == etag
+    })
+}
+
+/// The coding to send among those held: brotli (when made), gzip or none,
+/// by the client's `Accept-Encoding` (RFC 9110 §12.5.3): the highest
+/// quality wins, brotli before gzip before identity on a tie; a coding
+/// not named takes `*`'s quality, or 0; identity is sent when nothing else
+/// is acceptable.
+fn coding(accept: Option<&[u8]>, brotli: bool) -> Option<&'static str> {
+    let accept = accept?;
+    let (mut br, mut gz, mut id, mut any) = (None, None, None, None);
+    for item in accept.split(|b| *b == b',') {
+        let mut parts = item.split(|b| *b == b';');
+        let name = parts.next().unwrap_or_default().trim_ascii();
+        let mut q = 1.0f32;
+        for p in parts {
+            if let Some(v) = p.trim_ascii().strip_prefix(b"q=") {
+                q = std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0.0);
+            }
+        }
+        if name.eq_ignore_ascii_case(b"br") {
+            br = Some(q);
+        } else if name.eq_ignore_ascii_case(b"gzip") || name.eq_ignore_ascii_case(b"x-gzip") {
+            gz = Some(q);
+        } else if name.eq_ignore_ascii_case(b"identity") {
+            id = Some(q);
+        } else if name == b"*" {
+            any = Some(q);
+        }
+    }
+    let br = if brotli {
+        br.or(any).unwrap_or(0.0)
+    } else {
+        0.0
+    };
+    let gz = gz.or(any).unwrap_or(0.0);
+    // Identity is the fallback: it beats a coding only when named with a
+    // higher quality.
+    let id = id.unwrap_or(0.0);
+    if br > 0.0 && br >= gz && br >= id {
+        Some("br")
+    } else if gz > 0.0 && gz >= id {
+        Some("gzip")
+    } else {
+        None
+    }
+}
+
 /// Sends a pre-encoded body with its ETag; 304 when the client has it.
 fn send(
     req: &HttpRequest,
@@ -241,44 +244,52 @@ fn send(
     etag: &str,
     immutable: bool,
 ) -> HttpResponse {
-    let tag = EntityTag::new_strong(etag.to_string());
+    let quoted = format!("\"{etag}\"");
+    // The latest may change on publish: caches revalidate with the ETag.
     let cache = if immutable {
-        CacheControl(vec![
-            CacheDirective::Public,
-            CacheDirective::MaxAge(31_536_000),
-            CacheDirective::Extension("immutable".into(), None),
-        ])
+        "public, max-age=31536000, immutable"
     } else {
-        // The latest may change on publish: caches revalidate with the ETag.
-        CacheControl(vec![CacheDirective::Public, CacheDirective::NoCache])
+        "public, no-cache"
     };
-    let fresh = req.headers().contains_key(header::IF_NONE_MATCH)
-        && match IfNoneMatch::parse(req) {
-            Ok(IfNoneMatch::Any) => true,
-            Ok(IfNoneMatch::Items(tags)) => tags.iter().any(|t| t.weak_eq(&tag)),
-            Err(_) => false,
-        };
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| none_match(v.as_bytes(), quoted.as_bytes()));
     let mut res = if fresh {
         HttpResponse::NotModified()
     } else {
         HttpResponse::Ok()
     };
-    res.insert_header(header::ETag(tag))
-        .insert_header(cache)
-        .insert_header((header::VARY, "Accept-Encoding"));
+    if let Ok(v) = header::HeaderValue::from_str(&quoted) {
+        res.insert_header((header::ETAG, v));
+    }
+    res.insert_header((
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static(cache),
+    ))
+    .insert_header((
+        header::VARY,
+        header::HeaderValue::from_static("Accept-Encoding"),
+    ));
     if fresh {
         return res.finish();
     }
-    let encoding = AcceptEncoding::parse(req).ok().and_then(|a| {
-        a.negotiate([Encoding::brotli(), Encoding::gzip(), Encoding::identity()].iter())
-    });
-    let (bytes, coding) = match encoding {
-        Some(e) if e == Encoding::brotli() => (body.brotli.clone(), Some("br")),
-        Some(e) if e == Encoding::gzip() => (body.gzip.clone(), Some("gzip")),
+    // Brotli once the compressor has made it; gzip until then.
+    let brotli = body.brotli();
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .map(|v| v.as_bytes());
+    let (bytes, coding) = match (coding(accept, brotli.is_some()), brotli) {
+        (Some("br"), Some(br)) => (br.clone(), Some("br")),
+        (Some("gzip"), _) => (body.gzip.clone(), Some("gzip")),
         _ => (body.identity.clone(), None),
     };
     if let Some(c) = coding {
-        res.insert_header((header::CONTENT_ENCODING, c));
+        res.insert_header((
+            header::CONTENT_ENCODING,
+            header::HeaderValue::from_static(c),
+        ));
     }
     res.content_type(content_type).body(bytes)
 }
@@ -388,6 +399,7 @@ fn security_headers(tls: bool) -> DefaultHeaders {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(problem::query_config())
         .app_data(params::path_config());
+    api::configure_small(cfg);
     api::configure_encoded(cfg);
     site::configure(cfg);
     admin::configure(cfg);
@@ -443,14 +455,10 @@ pub async fn serve(
         loop {
             tick.tick().await;
             let st = poller.clone();
-            match blocking(move || st.refresh()).await {
+            match blocking(move || st.publisher().poll()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(events = n, "loaded newly published versions"),
                 Err(e) => tracing::warn!(error = %e, "could not poll for new versions"),
-            }
-            let st = poller.clone();
-            if let Err(e) = blocking(move || st.checkpoint(false)).await {
-                tracing::warn!(error = %e, "could not sign an audit checkpoint");
             }
         }
     });
@@ -497,7 +505,7 @@ pub async fn serve(
         h.stop(true).await;
     }
     served?;
-    if let Err(e) = blocking(move || last.checkpoint(true)).await {
+    if let Err(e) = blocking(move || last.publisher().checkpoint(true)).await {
         tracing::warn!(error = %e, "could not sign a last audit checkpoint");
     }
     tracing::info!("stopped");
@@ -506,3 +514,38 @@ pub async fn serve(
 
 /// How long a shutdown waits for requests in flight.
 const SHUTDOWN_SECONDS: u64 = 30;
+
+#[cfg(test)]
+mod negotiation_tests {
+    use super::{coding, none_match};
+
+    #[test]
+    fn accept_encoding_picks_the_best_coding_held() {
+        let c = |h: &str, br| coding(Some(h.as_bytes()), br);
+        assert_eq!(coding(None, true), None);
+        assert_eq!(c("br", true), Some("br"));
+        assert_eq!(c("br", false), None, "brotli not made yet: identity");
+        assert_eq!(c("br, gzip", false), Some("gzip"));
+        assert_eq!(c("gzip, deflate, br", true), Some("br"));
+        assert_eq!(c("gzip;q=0.5, br;q=0.1", true), Some("gzip"));
+        assert_eq!(c("identity", true), None);
+        assert_eq!(c("*", true), Some("br"));
+        assert_eq!(c("*;q=0, gzip", true), Some("gzip"));
+        assert_eq!(c("br;q=0, gzip;q=0", true), None);
+        assert_eq!(c("GZIP", true), Some("gzip"));
+        assert_eq!(c("gzip;q=0.5, identity;q=0.9", true), None);
+        assert_eq!(c("", true), None);
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_and_takes_a_star() {
+        let e = b"\"abc\"";
+        assert!(none_match(b"\"abc\"", e));
+        assert!(none_match(b"W/\"abc\"", e));
+        assert!(none_match(b"\"x\", \"abc\"", e));
+        assert!(none_match(b"*", e));
+        assert!(!none_match(b"\"abcd\"", e));
+        assert!(!none_match(b"abc", e));
+        assert!(!none_match(b"", e));
+    }
+}

@@ -9,6 +9,22 @@ use askama::Template;
 use crate::checks::{Class, Report};
 use crate::model::{group, Claim, Dataset, Figure, Rank, Source, Status};
 
+/// The memorial page of a version as HTML: what the read model holds
+/// (see [`crate::service::reads::RenderPage`]).
+pub fn render_event_page(
+    ds: &Dataset,
+    version: i64,
+    published_at: &str,
+    sha256: &str,
+    report: &Report,
+) -> crate::error::Result<String> {
+    event_page(ds, version, published_at, sha256, report)
+        .render()
+        .map_err(|e| {
+            crate::error::Error::Io(format!("rendering the page of {}: {e}", ds.event.slug))
+        })
+}
+
 /// The stylesheet of the public pages.
 pub const STYLESHEET: &str = include_str!("static/vigil.css");
 

@@ -59,7 +59,7 @@ fn error_page(e: &Error) -> HttpResponse {
     responses((status = 200, description = "the list of events, as HTML", body = String, content_type = "text/html")))]
 pub async fn index(state: web::Data<State>) -> HttpResponse {
     let events = state
-        .latest
+        .reads
         .all()
         .iter()
         .map(|s| EventLink {

@@ -46,20 +46,166 @@ fn unhex(what: &str, s: &str) -> Result<Hash> {
         .map_err(|_| Error::Internal(format!("{what} '{s}' is not 32 bytes")))
 }
 
-/// The stored leaf hashes of entries 1 to `upto`; refused when some are
-/// missing (a log with gaps has no tree to prove anything in).
-fn leaves(c: &mut db::Conn, upto: i64) -> Result<Vec<Hash>> {
-    let all = db::audit_leaves(c, upto)?
-        .iter()
-        .map(|l| unhex("stored leaf", l))
-        .collect::<Result<Vec<_>>>()?;
-    if all.len() as i64 != upto.max(0) {
-        return Err(Error::Internal(format!(
-            "the audit log has {} of its first {upto} entries; run `vigil audit verify`",
-            all.len()
-        )));
+fn gap(upto: i64, found: usize) -> Error {
+    Error::Internal(format!(
+        "the audit log is missing some of its first {upto} entries ({found} read); run `vigil audit verify`"
+    ))
+}
+
+/// One node of the tree as stored: a leaf (level 0) from its entry, an
+/// interior node from `audit_nodes`.
+fn stored_node(c: &mut db::Conn, level: u32, idx: u64) -> Result<Option<Hash>> {
+    if level == 0 {
+        let seq = idx as i64 + 1;
+        return db::audit_leaf_range(c, seq - 1, seq)?
+            .first()
+            .map(|(_, l)| unhex("stored leaf", l))
+            .transpose();
     }
-    Ok(all)
+    db::audit_node(c, level as i32, idx as i64)?
+        .map(|h| {
+            <Hash>::try_from(h.as_slice())
+                .map_err(|_| Error::Internal(format!("tree node {level}/{idx} is not 32 bytes")))
+        })
+        .transpose()
+}
+
+/// The tree of the first `size` entries, as stored: the interior nodes
+/// that `audit_nodes` holds, and the leaves beyond them (written since the
+/// last checkpoint) read once and hashed in memory.
+struct Nodes<'c> {
+    c: &'c mut db::Conn,
+    /// Leaves covered by stored interior nodes.
+    covered: u64,
+    /// The leaves from `covered` to the size asked for.
+    tail: Vec<Hash>,
+}
+
+impl<'c> Nodes<'c> {
+    fn open(c: &'c mut db::Conn, size: i64) -> Result<Self> {
+        let covered = (db::audit_tree_covered(c)?.min(size)).max(0);
+        let rows = db::audit_leaf_range(c, covered, size)?;
+        if rows.len() as i64 != size - covered {
+            return Err(gap(size, covered as usize + rows.len()));
+        }
+        let tail = rows
+            .iter()
+            .map(|(_, l)| unhex("stored leaf", l))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            c,
+            covered: covered as u64,
+            tail,
+        })
+    }
+
+    /// The root of the 2^level leaves from idx * 2^level.
+    fn node(&mut self, level: u32, idx: u64) -> Result<Hash> {
+        let lo = idx << level;
+        let hi = lo + (1u64 << level);
+        if level == 0 && lo >= self.covered {
+            return self
+                .tail
+                .get((lo - self.covered) as usize)
+                .copied()
+                .ok_or_else(|| gap(hi as i64, self.covered as usize + self.tail.len()));
+        }
+        if hi <= self.covered || level == 0 {
+            if let Some(h) = stored_node(self.c, level, idx)? {
+                return Ok(h);
+            }
+            if level == 0 {
+                return Err(gap(hi as i64, 0));
+            }
+        }
+        // Beyond the stored nodes (or one missing): from its children.
+        let left = self.node(level - 1, 2 * idx)?;
+        let right = self.node(level - 1, 2 * idx + 1)?;
+        Ok(audit::node_hash(&left, &right))
+    }
+
+    /// MTH of the leaves `lo..hi`.
+    fn root(&mut self, lo: u64, hi: u64) -> Result<Hash> {
+        merkle::range_root(lo, hi, &mut |l, i| self.node(l, i))
+    }
+}
+
+/// Leaves hashed per pass while extending the stored tree.
+const SEGMENT: u64 = 1 << 16;
+
+/// Stores the interior nodes of the tree of the first `upto` entries that
+/// are not stored yet: every complete subtree of two leaves or more. Costs
+/// one hash per new node, and a few reads at the edge of what was stored;
+/// on a log that has none yet (after the migration that made the table),
+/// it fills in the whole tree. Call it inside [`Db::write`].
+pub(crate) fn extend_tree(c: &mut db::Conn, upto: i64) -> Result<u64> {
+    let end = upto.max(0) as u64;
+    let mut a = db::audit_tree_covered(c)?.max(0) as u64;
+    let mut made = 0u64;
+    while (end >> 1) > (a >> 1) {
+        let b = end.min((a / SEGMENT + 1) * SEGMENT);
+        let rows = db::audit_leaf_range(c, a as i64, b as i64)?;
+        if rows.len() as u64 != b - a || rows.first().is_some_and(|r| r.0 != a as i64 + 1) {
+            return Err(gap(b as i64, a as usize + rows.len()));
+        }
+        let mut prev = rows
+            .iter()
+            .map(|(_, l)| unhex("stored leaf", l))
+            .collect::<Result<Vec<_>>>()?;
+        drop(rows);
+        let mut prev_start = a;
+        let mut level = 1u32;
+        let mut out = Vec::new();
+        loop {
+            let (lo, hi) = (a >> level, b >> level);
+            if hi <= lo {
+                break;
+            }
+            let mut cur = Vec::with_capacity((hi - lo) as usize);
+            for i in lo..hi {
+                let mut child = |j: u64| -> Result<Hash> {
+                    if j >= prev_start {
+                        prev.get((j - prev_start) as usize)
+                            .copied()
+                            .ok_or_else(|| gap(b as i64, 0))
+                    } else {
+                        stored_node(c, level - 1, j)?.ok_or_else(|| gap(b as i64, 0))
+                    }
+                };
+                let left = child(2 * i)?;
+                let right = child(2 * i + 1)?;
+                cur.push(audit::node_hash(&left, &right));
+            }
+            out.extend(cur.iter().enumerate().map(|(k, h)| db::NodeRow {
+                level: level as i32,
+                idx: (lo + k as u64) as i64,
+                hash: h.to_vec(),
+            }));
+            prev = cur;
+            prev_start = lo;
+            level += 1;
+        }
+        made += out.len() as u64;
+        db::insert_audit_nodes(c, &out)?;
+        a = b;
+    }
+    Ok(made)
+}
+
+/// Fills in the stored tree of an existing log (after the migration that
+/// made it, or a restore): what a server does at start. Returns the nodes
+/// stored.
+pub fn complete_tree(db: &Db) -> Result<u64> {
+    db.write(|c| {
+        let size = db::audit_size(c)?;
+        extend_tree(c, size)
+    })
+}
+
+/// MTH of the first `size` entries, from the stored tree: O(log n) reads
+/// plus the leaves written since the nodes were last extended.
+fn tree_root(c: &mut db::Conn, size: i64) -> Result<Hash> {
+    Nodes::open(c, size)?.root(0, size as u64)
 }
 
 /// Signs a checkpoint of the log as it stands, when it has grown since the
@@ -71,7 +217,9 @@ pub fn checkpoint(db: &Db, key: &SignerKey, now: DateTime<Utc>) -> Result<Option
         if size == 0 || size <= last {
             return Ok(None);
         }
-        let root = merkle::root(&leaves(c, size)?);
+        // The new entries' nodes first: then the root is O(log n) reads.
+        extend_tree(c, size)?;
+        let root = tree_root(c, size)?;
         let at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let note = checkpoint::sign(
             key,
@@ -164,18 +312,17 @@ pub fn inclusion(db: &Db, seq: i64, size: Option<i64>) -> Result<InclusionProof>
                 "entry {seq} is not in the tree of size {size}"
             )));
         }
-        let all = leaves(c, size)?;
-        let proof = merkle::inclusion_proof(&all, (seq - 1) as u64, size as u64)
-            .map_err(|e| Error::BadRequest(e.to_string()))?;
+        let mut nodes = Nodes::open(c, size)?;
+        let index = (seq - 1) as u64;
+        let leaf = nodes.node(0, index)?;
+        let proof = merkle::inclusion_path(index, size as u64, |lo, hi| nodes.root(lo, hi))?;
+        let root = nodes.root(0, size as u64)?;
         Ok(InclusionProof {
             seq,
             size,
-            leaf: all
-                .get((seq - 1) as usize)
-                .map(hex::encode)
-                .unwrap_or_default(),
+            leaf: hex::encode(leaf),
             proof: proof.iter().map(hex::encode).collect(),
-            root: hex::encode(merkle::root(&all)),
+            root: hex::encode(root),
         })
     })
 }
@@ -189,15 +336,14 @@ pub fn consistency(db: &Db, from: i64, to: Option<i64>) -> Result<ConsistencyPro
                 "from must be between 1 and {to}, not {from}"
             )));
         }
-        let all = leaves(c, to)?;
-        let proof = merkle::consistency_proof(&all, from as u64, to as u64)
-            .map_err(|e| Error::BadRequest(e.to_string()))?;
+        let mut nodes = Nodes::open(c, to)?;
+        let proof = merkle::consistency_path(from as u64, to as u64, |lo, hi| nodes.root(lo, hi))?;
         Ok(ConsistencyProof {
             from,
             to,
             proof: proof.iter().map(hex::encode).collect(),
-            from_root: hex::encode(merkle::root(all.get(..from as usize).unwrap_or(&[]))),
-            to_root: hex::encode(merkle::root(&all)),
+            from_root: hex::encode(nodes.root(0, from as u64)?),
+            to_root: hex::encode(nodes.root(0, to as u64)?),
         })
     })
 }
@@ -220,6 +366,8 @@ pub struct Verification {
     pub checkpoints: usize,
     /// The latest checkpoint's size, if any.
     pub latest_checkpoint: Option<i64>,
+    /// The tree head of the entries read, hex.
+    pub root: String,
     /// Everything that does not hold, the first first; empty when all holds.
     pub problems: Vec<String>,
 }
@@ -371,8 +519,209 @@ pub fn verify(db: &Db, verifier: &VerifierKey, saved: Option<&str>) -> Result<Ve
         entries: tree.size() as i64,
         checkpoints: checkpoints.len(),
         latest_checkpoint: checkpoints.last().map(|c| c.size),
+        root: hex::encode(tree.root()),
         problems,
     })
+}
+
+/// A verification the panel ran and recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verified {
+    /// The tree size verified up to.
+    pub size: i64,
+    /// Its root, hex.
+    pub root: String,
+    /// When, RFC 3339 UTC.
+    pub verified_at: String,
+    /// Every entry read; else those after the previous verification.
+    pub full: bool,
+    /// Entries read this time.
+    pub entries_read: i64,
+    /// Signed checkpoints checked this time.
+    pub checkpoints_checked: usize,
+    pub problems: Vec<String>,
+}
+
+impl Verified {
+    pub fn holds(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    fn of(row: db::VerificationRow) -> Self {
+        Self {
+            size: row.size,
+            root: row.root,
+            verified_at: row.verified_at,
+            full: row.full_check,
+            entries_read: 0,
+            checkpoints_checked: 0,
+            problems: serde_json::from_str(&row.problems).unwrap_or_else(|_| {
+                vec!["the recorded verification's problems do not parse".into()]
+            }),
+        }
+    }
+}
+
+fn record(db: &Db, v: &Verified) -> Result<()> {
+    let row = db::VerificationRow {
+        id: 0,
+        size: v.size,
+        root: v.root.clone(),
+        verified_at: v.verified_at.clone(),
+        full_check: v.full,
+        problems: serde_json::to_string(&v.problems)?,
+    };
+    db.write(|c| db::insert_verification(c, &row))
+}
+
+fn stamp_ms(now: DateTime<Utc>) -> String {
+    now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The latest verification recorded, if any.
+pub fn last_verification(db: &Db) -> Result<Option<Verified>> {
+    Ok(db
+        .read(|c| db::latest_verification(c, false))?
+        .map(Verified::of))
+}
+
+/// Verifies everything now, as `vigil audit verify` does (every entry
+/// recomputed, every checkpoint), and records it.
+pub fn verify_everything(db: &Db, verifier: &VerifierKey, now: DateTime<Utc>) -> Result<Verified> {
+    let v = verify(db, verifier, None)?;
+    let done = Verified {
+        size: v.entries,
+        root: v.root,
+        verified_at: stamp_ms(now),
+        full: true,
+        entries_read: v.entries,
+        checkpoints_checked: v.checkpoints,
+        problems: v.problems,
+    };
+    record(db, &done)?;
+    Ok(done)
+}
+
+/// Verifies what is new since the last verification that held: the
+/// entries after it (each leaf recomputed from its entry, the tree grown
+/// from the verified one) and the checkpoints signed since; records the
+/// result. Entries the last verification covered are not read again:
+/// [`verify_everything`] does that. Without a verification that held, it
+/// verifies everything.
+pub fn verify_new(db: &Db, verifier: &VerifierKey, now: DateTime<Utc>) -> Result<Verified> {
+    let Some(prev) = db.read(|c| db::latest_verification(c, true))? else {
+        return verify_everything(db, verifier, now);
+    };
+    let total = db.read(db::audit_size)?;
+    if total == prev.size {
+        // Nothing new: the latest verification stands (one that found
+        // problems, too, when everything was verified since).
+        return Ok(db
+            .read(|c| db::latest_verification(c, false))?
+            .map_or_else(|| Verified::of(prev), Verified::of));
+    }
+    let mut problems = Vec::new();
+    // The verified tree, from the stored nodes of its compact range: they
+    // must give the root the last verification computed from the entries.
+    let stack = db.read(|c| {
+        let mut nodes = Nodes::open(c, prev.size)?;
+        merkle::compact_range(prev.size as u64)
+            .into_iter()
+            .map(|(l, i)| nodes.node(l, i))
+            .collect::<Result<Vec<_>>>()
+    })?;
+    let mut tree = Tree::from_compact(prev.size as u64, stack)
+        .ok_or_else(|| Error::Internal("the stored tree's compact range is incomplete".into()))?;
+    if hex::encode(tree.root()) != prev.root {
+        problems.push(format!(
+            "the stored tree of the first {} entries no longer has the root verified at {}; verify everything",
+            prev.size, prev.verified_at
+        ));
+    }
+    // The checkpoints signed since.
+    let mut wanted: Vec<(i64, Hash)> = Vec::new();
+    let checkpoints: Vec<CheckpointRow> = db
+        .read(db::checkpoints)?
+        .into_iter()
+        .filter(|cp| cp.size > prev.size)
+        .collect();
+    for cp in &checkpoints {
+        match checkpoint::open(&cp.note, verifier) {
+            Err(e) => problems.push(format!(
+                "checkpoint at size {}: its signature does not verify: {e}",
+                cp.size
+            )),
+            Ok(signed) => {
+                if signed.size as i64 != cp.size || hex::encode(signed.root) != cp.root {
+                    problems.push(format!(
+                        "checkpoint at size {}: the stored size or root differs from the signed note",
+                        cp.size
+                    ));
+                }
+                wanted.push((signed.size as i64, signed.root));
+            }
+        }
+    }
+    wanted.sort_by_key(|w| w.0);
+    let mut at = 0usize;
+    let mut next = prev.size + 1;
+    let mut text = String::new();
+    let mut stored = [0u8; 32];
+    let mut read = 0i64;
+    while next <= total {
+        let rows = db.read(|c| db::audit_range(c, next - 1, (next - 1 + BATCH).min(total)))?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in rows {
+            if row.seq != next {
+                problems.push(format!(
+                    "entries {next} to {} are missing: entry {} is followed by entry {}",
+                    row.seq - 1,
+                    next - 1,
+                    row.seq
+                ));
+                next = row.seq;
+            }
+            audit::canonical_parts_into(&row.parts(), &mut text);
+            let leaf = audit::leaf_hash(text.as_bytes());
+            if !(hex::decode_to_slice(&row.leaf, &mut stored).is_ok() && stored == leaf) {
+                problems.push(format!(
+                    "entry {}: its content does not match its stored leaf hash (action {}, actor {}, at {}); it was changed after it was written",
+                    row.seq, row.action, row.actor, row.at
+                ));
+            }
+            tree.push(leaf);
+            read += 1;
+            next += 1;
+            while at < wanted.len() && wanted[at].0 == tree.size() as i64 {
+                if tree.root() != wanted[at].1 {
+                    problems.push(format!(
+                        "checkpoint at size {}: the log's first {} entries no longer have the signed root",
+                        wanted[at].0, wanted[at].0
+                    ));
+                }
+                at += 1;
+            }
+        }
+    }
+    for (size, _) in &wanted[at..] {
+        problems.push(format!(
+            "checkpoint at size {size}: the log has only {} entries",
+            tree.size()
+        ));
+    }
+    let done = Verified {
+        size: tree.size() as i64,
+        root: hex::encode(tree.root()),
+        verified_at: stamp_ms(now),
+        full: false,
+        entries_read: read,
+        checkpoints_checked: checkpoints.len(),
+        problems,
+    };
+    record(db, &done)?;
+    Ok(done)
 }
 
 /// Writes the whole log as JSON Lines (one canonical entry per line) or CSV.

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod backup;
 pub mod changesets;
+pub mod reads;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

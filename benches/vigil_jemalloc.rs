@@ -1,0 +1,15 @@
+//! `vigil` with jemalloc instead of mimalloc, for benches/soak.sh's
+//! comparison of allocators. Built only with the `bench-tools` feature.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+fn main() -> ExitCode {
+    let cli = vigil::cli::Cli::parse();
+    vigil::cli::init_logging(cli.log_format);
+    vigil::cli::run(cli)
+}
