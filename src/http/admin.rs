@@ -293,7 +293,7 @@ async fn login(
             .finish(),
         Err(e) => {
             let mut f = Frame::anonymous();
-            f.error = e.to_string();
+            f.error = super::problem::public_detail(&e);
             login_answer(&req, &state, e.status_code(), f)
         }
     }

@@ -54,6 +54,19 @@ pub(super) fn database_detail(e: &DatabaseError) -> &'static str {
     }
 }
 
+/// What a person may read of an error: its message for the caller's own
+/// errors; for the database, vigil itself or the disk, only what it means
+/// for them (the details go to the log where the error is answered).
+pub(super) fn public_detail(e: &Error) -> String {
+    match e {
+        Error::Database(d) => database_detail(d).to_string(),
+        Error::Internal(_) | Error::Io(_) => {
+            "vigil could not complete the request; the operator has the details in the log".into()
+        }
+        other => other.to_string(),
+    }
+}
+
 /// The stable `type` URI of each kind of problem.
 pub(super) fn problem_type(e: &Error) -> &'static str {
     match e {
