@@ -539,7 +539,7 @@ pub async fn withdraw(
 /// version, atomically.
 #[utoipa::path(post, path = "/api/v1/changesets/{id}/approve", tag = "changesets",
     params(("id" = i64, Path, description = "the changeset", minimum = 1, example = 1),
-           ("If-Match" = String, Header, description = "the changeset's ETag (its revision) as reviewed")),
+           ("If-Match" = String, Header, description = "the changeset's ETag (its revision) as reviewed; without it the answer is 428", pattern = r#"^(W/)?"?[0-9]{1,18}"?$"#)),
     request_body(content = Option<Comment>, description = "optional"),
     responses(
         (status = 200, description = "approved and published", body = Transitioned),
@@ -572,7 +572,7 @@ pub async fn approve(
 /// Rejects a submitted changeset, with a comment (a reviewer who wrote none of it).
 #[utoipa::path(post, path = "/api/v1/changesets/{id}/reject", tag = "changesets",
     params(("id" = i64, Path, description = "the changeset", minimum = 1, example = 1),
-           ("If-Match" = String, Header, description = "the changeset's ETag (its revision) as reviewed")),
+           ("If-Match" = String, Header, description = "the changeset's ETag (its revision) as reviewed; without it the answer is 428", pattern = r#"^(W/)?"?[0-9]{1,18}"?$"#)),
     request_body = Rejection,
     responses(
         (status = 200, description = "rejected", body = Transitioned),
@@ -970,7 +970,7 @@ pub struct NewToken {
     /// The person the token acts for; by default the admin creating it.
     /// Its edits count as theirs, and disabling them revokes it.
     #[serde(default)]
-    #[schema(max_length = 64)]
+    #[schema(max_length = 64, pattern = r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")]
     pub owner: Option<String>,
 }
 
@@ -990,7 +990,8 @@ pub struct CreatedToken {
         (status = 400, description = "a bad name or no role", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "not an admin, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "the name is taken", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such owner", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "the name is taken, or the owner is disabled", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn create_token(
     state: web::Data<State>,

@@ -168,6 +168,11 @@ impl EntriesQuery {
                 "limit must be between 1 and 1000, not {limit}"
             )));
         }
+        if let Some(b) = self.before.filter(|b| *b < 1) {
+            return Err(Error::BadRequest(format!(
+                "before must be a sequence number, 1 or more, not {b}"
+            )));
+        }
         Ok(AuditFilter {
             actor: self.actor.clone().filter(|s| !s.is_empty()),
             action: self.action.clone().filter(|s| !s.is_empty()),

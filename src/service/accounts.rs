@@ -544,7 +544,10 @@ pub fn create_token(
             )));
         }
         let owner = match (owner, who.kind, &who.owner) {
-            (Some(o), _, _) => Some(existing(c, o)?.name),
+            (Some(o), _, _) => {
+                check_user_name(o)?;
+                Some(existing(c, o)?.name)
+            }
             (None, PrincipalKind::User, _) => Some(who.name.clone()),
             (None, PrincipalKind::Token, owner) => owner.clone(),
             (None, PrincipalKind::Operator, _) => None,
