@@ -10,5 +10,5 @@ use vigil_fuzz::check_folder;
 
 fuzz_target!(|data: &[u8]| {
     let parts = data.splitn(Table::ALL.len(), |b| *b == 0xFF);
-    check_folder(Table::ALL.into_iter().zip(parts.map(<[u8]>::to_vec)));
+    check_folder(Table::ALL.iter().copied().zip(parts.map(<[u8]>::to_vec)));
 });
