@@ -1263,13 +1263,18 @@ async fn the_first_admin_comes_from_a_one_time_setup_token() {
     // The right one creates the first admin, once.
     let res = call_service(&app, setup(&token, "ada")).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let users = service::accounts::users(&st.db).unwrap();
+    let users = service::accounts::users(&st.db, &vigil::service::operator().1).unwrap();
     assert_eq!(users.len(), 1);
     assert_eq!(users[0].name, "ada");
     assert_eq!(users[0].roles, vec![Role::Admin]);
     let res = call_service(&app, setup(&token, "eve")).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN, "the token is spent");
-    assert_eq!(service::accounts::users(&st.db).unwrap().len(), 1);
+    assert_eq!(
+        service::accounts::users(&st.db, &vigil::service::operator().1)
+            .unwrap()
+            .len(),
+        1
+    );
     assert!(
         st.setup_token().unwrap().is_none(),
         "users exist: no new token"
@@ -1311,6 +1316,7 @@ async fn readiness_and_request_ids() {
     assert_ne!(answered[0], answered[1]);
     let e = service::audit::entries(
         &st.db,
+        &vigil::service::operator().1,
         &vigil::db::AuditFilter {
             action: Some("session.login".into()),
             limit: 10,
@@ -1426,6 +1432,7 @@ async fn metrics_count_requests_by_route_and_report_the_log() {
     );
     let entries = service::audit::entries(
         &st.db,
+        &vigil::service::operator().1,
         &vigil::db::AuditFilter {
             limit: 100_000,
             ..Default::default()

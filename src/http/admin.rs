@@ -16,8 +16,7 @@ use super::{blocking, State};
 use crate::accounts::{format_roles, parse_roles, Permission, Role};
 use crate::checks::Outcome;
 use crate::error::Error;
-use crate::files::columns;
-use crate::model::{ItemEdit, Table};
+use crate::model::{Item, ItemEdit, Table};
 use crate::service;
 use crate::service::changesets::{
     self as changesets, editable_table, Action, Changeset, ChangesetView, Precondition,
@@ -425,8 +424,9 @@ async fn dashboard(
     };
     let f = Frame::of(&who).notice(q.done.as_deref());
     let st = state.clone();
+    let principal = who.principal.clone();
     let loaded = blocking(move || {
-        let changesets = service::changesets::list(&st.db, None, None)?;
+        let changesets = service::changesets::list(&st.db, &principal, None, None)?;
         let mut events = Vec::new();
         for slug in service::events(&st.db)? {
             let v = service::version(&st.db, &slug, None)?;
@@ -479,8 +479,14 @@ async fn review(
         Err(e) => return rejected(e),
     };
     let f = Frame::of(&who);
+    let principal = who.principal.clone();
     match blocking(move || {
-        service::changesets::list(&state.db, None, Some(service::changesets::State::Submitted))
+        service::changesets::list(
+            &state.db,
+            &principal,
+            None,
+            Some(service::changesets::State::Submitted),
+        )
     })
     .await
     {
@@ -797,10 +803,18 @@ async fn reject(
 }
 
 /// One field of the item editor.
+/// One field of the editor, as the registry describes it
+/// ([`crate::model::Kind::FIELDS`]).
 struct Field {
     name: &'static str,
+    label: &'static str,
+    help: &'static str,
     value: String,
     long: bool,
+    numeric: bool,
+    /// The words of a closed set, for a select; empty for free input.
+    choices: &'static [&'static str],
+    required: bool,
     readonly: bool,
     error: Option<String>,
 }
@@ -817,30 +831,13 @@ struct ItemPage {
     fields: Vec<Field>,
 }
 
-const NUMBERS: [&str; 5] = ["position", "low", "best", "high", "approximation"];
-const OPTIONAL: [&str; 6] = [
-    "parent",
-    "breakdown",
-    "published_on",
-    "reason",
-    "as_of",
-    "qualifier",
-];
-const LONG: [&str; 5] = ["notes", "note", "quote", "summary", "expression"];
-
-fn text_of(v: Option<&Json>) -> String {
-    match v {
-        None | Some(Json::Null) => String::new(),
-        Some(Json::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-    }
-}
-
 fn fields(table: Table, item: Option<&Json>, key: &str, problems: &[String]) -> Vec<Field> {
-    columns(table)
+    use crate::model::Input;
+    crate::model::item::fields(table)
         .iter()
-        .map(|&name| {
-            let is_key = name == crate::model::key_field(table);
+        .map(|field| {
+            let name = field.name;
+            let is_key = field.input == Input::Key;
             let prefix = format!("{name}: ");
             let error = problems
                 .iter()
@@ -849,12 +846,20 @@ fn fields(table: Table, item: Option<&Json>, key: &str, problems: &[String]) -> 
                 .reduce(|a, b| format!("{a}; {b}"));
             Field {
                 name,
+                label: field.label,
+                help: field.help,
                 value: if is_key {
                     key.to_string()
                 } else {
-                    text_of(item.and_then(|i| i.get(name)))
+                    crate::model::Field::cell(item.and_then(|i| i.get(name)))
                 },
-                long: LONG.contains(&name),
+                long: field.input == Input::LongText,
+                numeric: matches!(field.input, Input::Number | Input::Percent),
+                choices: match field.input {
+                    Input::Choice(words) => words,
+                    _ => &[],
+                },
+                required: field.required,
                 readonly: is_key,
                 error,
             }
@@ -862,55 +867,32 @@ fn fields(table: Table, item: Option<&Json>, key: &str, problems: &[String]) -> 
         .collect()
 }
 
-/// Turns the editor's fields into an item of the table's shape; errors are
-/// returned per field.
+/// Turns the editor's fields into an item of the table's kind, each field
+/// read through the registry; errors are returned per field.
 fn item_of(
     table: Table,
     key: &str,
     form: &Map<String, Json>,
-) -> std::result::Result<Json, Vec<(String, String)>> {
-    let mut out = Map::new();
-    let mut errors = Vec::new();
-    for &name in columns(table) {
-        let raw = form
-            .get(name)
-            .and_then(Json::as_str)
-            .unwrap_or("")
-            .trim()
-            .to_string();
-        let value = if name == crate::model::key_field(table) {
-            Json::String(key.to_string())
-        } else if NUMBERS.contains(&name) {
-            if raw.is_empty() {
-                if name == "position" {
-                    Json::from(0)
-                } else {
-                    Json::Null
-                }
-            } else {
-                match raw.parse::<i64>() {
-                    Ok(n) => Json::from(n),
-                    Err(_) => {
-                        errors.push((
-                            name.to_string(),
-                            format!("'{raw}' is not a whole number (write 1128, not 1,128)"),
-                        ));
-                        continue;
-                    }
-                }
-            }
-        } else if raw.is_empty() && OPTIONAL.contains(&name) {
-            Json::Null
-        } else {
-            Json::String(raw)
-        };
-        out.insert(name.to_string(), value);
-    }
-    if errors.is_empty() {
-        Ok(Json::Object(out))
-    } else {
-        Err(errors)
-    }
+) -> std::result::Result<Item, Vec<(String, String)>> {
+    let key_field = crate::model::key_field(table);
+    let cell = |name: &str| -> &str {
+        if name == key_field {
+            return key;
+        }
+        form.get(name).and_then(Json::as_str).map_or("", str::trim)
+    };
+    let json = crate::model::item::from_cells(table, cell).map_err(|errors| {
+        errors
+            .into_iter()
+            .map(|(field, message)| {
+                let message = message
+                    .strip_prefix(&format!("{field}: "))
+                    .map_or(message.clone(), str::to_string);
+                (field.to_string(), message)
+            })
+            .collect::<Vec<_>>()
+    })?;
+    Item::parse(table, json).map_err(|e| vec![(key_field.to_string(), e.to_string())])
 }
 
 type ItemPath = web::Path<(i64, String, String)>;
@@ -932,7 +914,8 @@ async fn item(
         Err(e) => return error_page(&e, f),
     };
     let k = key.clone();
-    match blocking(move || service::changesets::item(&state.db, id, table, &k)).await {
+    let principal = who.principal.clone();
+    match blocking(move || service::changesets::item(&state.db, &principal, id, table, &k)).await {
         Ok(v) => html(
             StatusCode::OK,
             ItemPage {
@@ -1124,7 +1107,8 @@ async fn users(
         Err(e) => return rejected(e),
     };
     let f = Frame::of(&who).notice(q.done.as_deref());
-    match blocking(move || service::accounts::users(&state.db)).await {
+    let principal = who.principal.clone();
+    match blocking(move || service::accounts::users(&state.db, &principal)).await {
         Ok(list) => html(
             StatusCode::OK,
             UsersPage {
@@ -1453,7 +1437,9 @@ async fn audit_log(
         Some(key) => {
             let st = state.clone();
             let now = state.clock.now();
-            match blocking(move || service::audit::verify_new(&st.db, &key, now)).await {
+            let principal = who.principal.clone();
+            match blocking(move || service::audit::verify_new(&st.db, &principal, &key, now)).await
+            {
                 Ok(v) => Some(v),
                 Err(e) => return error_page(&e, f),
             }
@@ -1461,8 +1447,9 @@ async fn audit_log(
         None => None,
     };
     let st = state.clone();
+    let principal = who.principal.clone();
     let loaded = blocking(move || {
-        let entries = service::audit::entries(&st.db, &filter)?;
+        let entries = service::audit::entries(&st.db, &principal, &filter)?;
         let cp = st.db.read(crate::db::latest_checkpoint)?;
         Ok((entries, cp))
     })
@@ -1543,7 +1530,8 @@ async fn verify_everything(
     };
     let st = state.clone();
     let now = state.clock.now();
-    match blocking(move || service::audit::verify_everything(&st.db, &key, now)).await {
+    let principal = who.caller.principal.clone();
+    match blocking(move || service::audit::verify_everything(&st.db, &principal, &key, now)).await {
         Ok(_) => see_other("/admin/audit?verified=all"),
         Err(e) => error_page(&e, f),
     }
