@@ -620,7 +620,14 @@ async fn the_memorial_page_is_accessible_html() {
     assert!(header_of(&res, header::CONTENT_SECURITY_POLICY).contains("default-src 'none'"));
     let html = String::from_utf8(body(res).await).unwrap();
     assert!(html.contains("<html lang=\"en\">"));
-    assert!(html.contains("<caption>Figures of the Beslan school siege, version 1</caption>"));
+    assert!(html.contains(
+        "<caption class=\"visually-hidden\">People killed: figures of version 1</caption>"
+    ));
+    // The toll first, the version and its hash last.
+    let toll = html.find("id=\"toll-fatalities\"").unwrap();
+    let about = html.find("id=\"about\"").unwrap();
+    let figures = html.find("id=\"figure-fatalities\"").unwrap();
+    assert!(toll < figures && figures < about);
     assert!(html.contains("<th scope=\"col\">Value</th>"));
     assert!(html.contains("<svg"), "the chart is inline SVG");
     assert!(!html.contains("<script"), "no script on the public pages");

@@ -759,7 +759,7 @@ fn figures_at_the_i64_limits_add_up_on_the_page_the_chart_the_checks_and_the_csv
     for p in ds.figures.iter_mut().filter(|f| f.parent.is_some()) {
         p.best = Some(i64::MAX);
     }
-    let chart = vigil::http::pages::chart(&ds).unwrap();
+    let chart = vigil::http::pages::chart(vigil::http::catalogue::for_lang("en"), &ds).unwrap();
     assert!(
         chart.contains("add up to 64,563,604,257,983,430,649;"),
         "{chart}"

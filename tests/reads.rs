@@ -35,6 +35,16 @@ fn submitted(db: &Db, notes: &str) -> i64 {
     id
 }
 
+/// A submitted changeset with its reason, editing one figure's notes.
+fn submitted_because(db: &Db, reason: &str, notes: &str) -> i64 {
+    let clara = person("clara", &[Role::Curator]);
+    let ctx = Context::actor("user:clara");
+    let id = service::changesets::open(db, &ctx, &clara, SLUG, reason).unwrap();
+    edit_notes(db, &clara, id, "injured.total", notes);
+    service::changesets::submit(db, &ctx, &clara, id, None).unwrap();
+    id
+}
+
 /// The revision of a changeset, as a reviewer sees it.
 fn revision(db: &Db, id: i64) -> i64 {
     service::changesets::get(db, &vigil::service::operator().1, id)
@@ -326,5 +336,99 @@ fn old_versions_are_built_once_however_many_ask_and_kept_within_a_byte_budget() 
         let none = Reads::with_budget(db.clone(), vigil::http::pages::render_event_page, 1000);
         assert_eq!(none.snapshot(SLUG, Some(1)).unwrap().version, 1);
         assert_eq!(none.old_versions_held(), (0, 0));
+    }
+}
+
+/// The memorial pages on both backends: shared links with parameters the
+/// pages do not know show the page (the JSON API still refuses them); an
+/// older version's page names the latest, and is made again when a newer
+/// one is published; the history and the diff are pages with the reason
+/// of each change; the favicon is there.
+#[actix_web::test]
+async fn pages_ignore_unknown_parameters_and_old_versions_name_the_latest() {
+    use actix_web::test::{call_service, init_service, read_body, TestRequest};
+    for t in common::backends("pages_ignore_unknown_parameters") {
+        let db = t.open();
+        let folder = Folder::read_dir(&common::beslan_dir()).unwrap();
+        service::import(&db, &Context::actor("cli:test"), &folder, false).unwrap();
+        let state = actix_web::web::Data::new(vigil::http::State::load(db.clone()).unwrap());
+        let app = init_service(vigil::http::app(state.clone())).await;
+        let get = |uri: &str| TestRequest::get().uri(uri).to_request();
+        macro_rules! page {
+            ($uri:expr) => {{
+                let res = call_service(&app, get($uri)).await;
+                let status = res.status().as_u16();
+                let body = String::from_utf8(read_body(res).await.to_vec()).unwrap();
+                (status, body)
+            }};
+        }
+        let (s, plain) = page!("/events/beslan-2004");
+        assert_eq!(s, 200);
+        let (s, shared) = page!("/events/beslan-2004?utm_source=x&fbclid=y");
+        assert_eq!(s, 200, "{}: {shared}", t.name);
+        assert_eq!(shared, plain);
+        let (s, api) = page!("/api/v1/events/beslan-2004?utm_source=x");
+        assert_eq!(s, 400, "the API stays strict: {api}");
+        assert!(api.contains("utm_source"), "{api}");
+        let (s, bad) = page!("/events/beslan-2004?version=two&utm_source=x");
+        assert_eq!(s, 400);
+        assert!(
+            bad.contains("&#39;version&#39;") && bad.contains("is not valid"),
+            "{bad}"
+        );
+        assert!(!plain.contains("id=\"old-version\""));
+
+        // Version 2, published through the service.
+        let id = submitted_because(&db, "a second version", "second");
+        let rafael = person("rafael", &[Role::Reviewer]);
+        state
+            .publisher()
+            .approve(
+                &Context::actor("user:rafael"),
+                &rafael,
+                id,
+                revision(&db, id),
+                None,
+            )
+            .unwrap();
+        let (s, v1) = page!("/events/beslan-2004?version=1&utm_medium=social");
+        assert_eq!(s, 200);
+        assert!(v1.contains("Version 1 of 2, published "), "{v1}");
+        assert!(v1.contains("the latest is version 2"));
+        let (_, latest) = page!("/events/beslan-2004");
+        assert!(!latest.contains("id=\"old-version\""));
+        assert!(latest.contains("This is version 2 of the figures, published "));
+
+        // A third: the cached page of version 1 is made again.
+        let id = submitted_because(&db, "a third version", "third");
+        state
+            .publisher()
+            .approve(
+                &Context::actor("user:rafael"),
+                &rafael,
+                id,
+                revision(&db, id),
+                None,
+            )
+            .unwrap();
+        let (_, v1) = page!("/events/beslan-2004?version=1");
+        assert!(v1.contains("Version 1 of 3, published "), "stale banner");
+        let (_, v2) = page!("/events/beslan-2004?version=2");
+        assert!(v2.contains("Version 2 of 3"));
+
+        let (s, history) = page!("/events/beslan-2004/history?fbclid=y");
+        assert_eq!(s, 200);
+        assert!(history.contains("a third version") && history.contains("a second version"));
+        assert!(history.contains("First publication of the figures."));
+        let (s, diff) = page!("/events/beslan-2004/diff?from=1&to=2&utm_source=x");
+        assert_eq!(s, 200, "{diff}");
+        assert!(diff.contains("Injured"), "{diff}");
+        let (s, _) = page!("/events/beslan-2004/diff?from=0&to=2");
+        assert_eq!(s, 400);
+        let (s, _) = page!("/events/beslan-2004/diff?from=1&to=9");
+        assert_eq!(s, 404);
+        let (s, icon) = page!("/favicon.ico");
+        assert_eq!(s, 200);
+        assert!(icon.starts_with("<svg"));
     }
 }

@@ -7,6 +7,7 @@ mod admin_api;
 mod api;
 mod audit;
 pub mod auth;
+pub mod catalogue;
 pub mod form;
 mod metrics;
 pub mod openapi;

@@ -128,6 +128,8 @@ pub type DiffSchema = Diff;
         api::openapi,
         site::index,
         site::event,
+        site::history,
+        site::diff,
         admin_api::login,
         admin_api::logout,
         admin_api::whoami,

@@ -83,6 +83,24 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
     }))
 }
 
+/// For HTML pages: the query string as `T`, with every parameter whose
+/// name is not in `known` left out first, so that a shared link
+/// (`?utm_source=…&fbclid=…`) shows the page. A known parameter with a bad
+/// value still answers 400 naming it. The JSON API uses [`Query`], which
+/// refuses unknown parameters.
+pub fn parse_page_query<T: DeserializeOwned>(query: &str, known: &[&str]) -> Result<T, Error> {
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(query)
+        .map(web::Query::into_inner)
+        .map_err(|e| Error::BadRequest(format!("bad query: {e}")))?;
+    let kept: Vec<(String, String)> = pairs
+        .into_iter()
+        .filter(|(name, _)| known.contains(&name.as_str()))
+        .collect();
+    let query = serde_urlencoded::to_string(&kept)
+        .map_err(|e| Error::BadRequest(format!("bad query: {e}")))?;
+    parse_query(&query)
+}
+
 /// Refuses a request whose path or query parameters hold the NUL character
 /// (U+0000), which no text in vigil may hold (PostgreSQL cannot store it):
 /// 400 naming the parameter, the same on every backend. Wraps each API
@@ -159,6 +177,32 @@ mod tests {
             Ok(v) => panic!("{q} parsed: {v:?}"),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct V {
+        version: Option<i64>,
+    }
+
+    #[test]
+    fn pages_ignore_parameters_they_do_not_know() {
+        let v: V = parse_page_query("utm_source=x&fbclid=y", &["version"]).unwrap();
+        assert_eq!(v, V { version: None });
+        let v: V = parse_page_query("version=2&utm_source=x", &["version"]).unwrap();
+        assert_eq!(v, V { version: Some(2) });
+        let v: V = parse_page_query("", &["version"]).unwrap();
+        assert_eq!(v, V { version: None });
+        // A known parameter with a bad value is still named.
+        let e = parse_page_query::<V>("version=two&fbclid=y", &["version"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'version'"), "{e}");
+        // The API's parser stays strict.
+        let e = parse_query::<V>("version=2&utm_source=x")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `utm_source`"), "{e}");
     }
 
     #[test]

@@ -30,9 +30,10 @@ use crate::model::{Dataset, Table};
 use super::changesets::Approved;
 use super::{Context, Imported};
 
-/// Renders the memorial page of a version: the dataset, its number, its
+/// Renders the memorial page of a version: the dataset, its number, the
+/// latest version's number (an older version says so at the top), its
 /// publication time, its hash and its check results, as HTML.
-pub type RenderPage = fn(&Dataset, i64, &str, &str, &Report) -> Result<String>;
+pub type RenderPage = fn(&Dataset, i64, i64, &str, &str, &Report) -> Result<String>;
 
 /// A body in the encodings a client may accept. The plain and gzip forms
 /// are made at once; brotli, whose highest level costs tens of
@@ -129,6 +130,8 @@ pub struct Snapshot {
     pub published_at: String,
     pub changeset: Option<i64>,
     pub sha256: String,
+    /// The latest version of the event when this one's page was made.
+    pub latest: i64,
     pub document: Arc<Encoded>,
     pub page: Arc<Encoded>,
     pub figures_csv: Arc<Encoded>,
@@ -138,12 +141,20 @@ impl Snapshot {
     /// Builds everything a reader can ask for about this version. The
     /// parsed dataset and check results serve the page and the CSV, and are
     /// dropped once they are built.
-    pub fn build(row: VersionRow, render: RenderPage) -> Result<Self> {
+    pub fn build(row: VersionRow, render: RenderPage, latest: i64) -> Result<Self> {
         let ds = document::dataset(&row.document)?;
         let doc: serde_json::Value = serde_json::from_str(&row.document)?;
         let report: Report = serde_json::from_value(doc["checks"].clone())?;
         drop(doc);
-        let page = render(&ds, row.number, &row.published_at, &row.sha256, &report)?;
+        let latest = latest.max(row.number);
+        let page = render(
+            &ds,
+            row.number,
+            latest,
+            &row.published_at,
+            &row.sha256,
+            &report,
+        )?;
         let csv = figures_csv(&ds)?;
         Ok(Self {
             title: ds.event.title.clone(),
@@ -152,6 +163,7 @@ impl Snapshot {
             published_at: row.published_at,
             changeset: row.changeset_id,
             sha256: row.sha256,
+            latest,
             document: Arc::new(Encoded::new(row.document.into_bytes())?),
             page: Arc::new(Encoded::new(page.into_bytes())?),
             figures_csv: Arc::new(Encoded::new(csv)?),
@@ -443,6 +455,23 @@ impl OldVersions {
         built
     }
 
+    /// Drops the versions held of an event (their pages name the latest
+    /// version, which has just changed).
+    fn forget(&self, slug: &str) {
+        let mut c = self.lock();
+        let keys: Vec<(String, i64)> = c
+            .map
+            .iter()
+            .filter(|(k, s)| k.0 == slug && matches!(s, Slot::Held { .. }))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in keys {
+            if let Some(Slot::Held { size, .. }) = c.map.remove(&k) {
+                c.bytes -= size;
+            }
+        }
+    }
+
     /// Bytes held, and how many versions.
     fn held(&self) -> (usize, usize) {
         let c = self.lock();
@@ -505,8 +534,8 @@ impl Reads {
 
     /// Builds a version's snapshot and queues its bodies for brotli, or
     /// makes brotli at once when `now`.
-    fn build(&self, row: VersionRow, now: bool) -> Result<Arc<Snapshot>> {
-        let s = Arc::new(Snapshot::build(row, self.render)?);
+    fn build(&self, row: VersionRow, now: bool, latest: i64) -> Result<Arc<Snapshot>> {
+        let s = Arc::new(Snapshot::build(row, self.render, latest)?);
         for body in s.bodies() {
             self.compress(body, now)?;
         }
@@ -582,9 +611,11 @@ impl Reads {
                 versions,
             };
             let history = Arc::new(Encoded::quick(serde_json::to_vec(&history)?)?);
-            let snapshot = self.build(row, now)?;
+            let snapshot = self.build(row, now, number)?;
             self.compress(&history, now)?;
             self.latest.put(snapshot, history);
+            // Older versions' pages name the latest: they are made again.
+            self.old.forget(&slug);
             swapped += 1;
         }
         Ok(swapped)
@@ -607,8 +638,9 @@ impl Reads {
                 "event '{slug}' has no version {n}"
             )));
         }
+        let latest = self.latest(slug).map_or(n, |s| s.version);
         self.old.get((slug.to_string(), n), || {
-            self.build(super::version(&self.db, slug, Some(n))?, false)
+            self.build(super::version(&self.db, slug, Some(n))?, false, latest)
         })
     }
 
