@@ -2,8 +2,6 @@
 //! (`utm_source`, `fbclid` …): a link shared on social media shows the
 //! memorial, not an error. The JSON API stays strict.
 
-use std::collections::HashMap;
-
 use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
@@ -149,16 +147,7 @@ pub async fn history(state: web::Data<State>, slug: web::Path<String>) -> HttpRe
     };
     let title = latest.title.clone();
     let s = slug.clone();
-    let found = blocking(move || {
-        let versions = service::versions(&state.db, &s)?;
-        let mut reasons = HashMap::new();
-        for id in versions.iter().filter_map(|v| v.changeset) {
-            let c = service::changesets::get(&state.db, id)?;
-            reasons.insert(id, c.reason);
-        }
-        Ok((versions, reasons))
-    })
-    .await;
+    let found = blocking(move || service::history(&state.db, &s)).await;
     match found {
         Ok((versions, reasons)) => html(
             StatusCode::OK,

@@ -327,6 +327,29 @@ pub fn versions(db: &Db, slug: &str) -> Result<Vec<db::VersionInfo>> {
     })
 }
 
+/// Every version of an event, oldest first, with the reason of the
+/// changeset that published each (by changeset id). Public: a published
+/// change's stated reason is part of what was published; the reasons of
+/// changesets that were never published are not read here.
+pub fn history(
+    db: &Db,
+    slug: &str,
+) -> Result<(Vec<db::VersionInfo>, std::collections::HashMap<i64, String>)> {
+    db.read(|c| {
+        if !db::event_exists(c, slug)? {
+            return Err(Error::NotFound(format!("no event '{slug}'")));
+        }
+        let versions = db::versions_of(c, slug)?;
+        let mut reasons = std::collections::HashMap::new();
+        for id in versions.iter().filter_map(|v| v.changeset) {
+            if let Some(cs) = db::changeset(c, id)? {
+                reasons.insert(id, cs.reason);
+            }
+        }
+        Ok((versions, reasons))
+    })
+}
+
 /// What changed from one version of an event to another.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Diff {
