@@ -124,6 +124,8 @@ pub struct ChangesetView {
     pub checks: Option<Report>,
     /// What the asking principal may do with it now, and why not.
     pub allowed_actions: Vec<Allowed>,
+    /// Its comments, oldest first: every one kept, with author and time.
+    pub comments: Vec<db::CommentRow>,
 }
 
 /// What an edit must match: the ETag of the item it was made against, or
@@ -349,6 +351,7 @@ pub fn view(db: &Db, who: &Principal, id: i64) -> Result<ChangesetView> {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(ChangesetView {
+            comments: db::comments(c, id)?,
             changes: base.changes(&result)?,
             changeset: cs,
             edits,
@@ -358,6 +361,16 @@ pub fn view(db: &Db, who: &Principal, id: i64) -> Result<ChangesetView> {
             checks,
             allowed_actions,
         })
+    })
+}
+
+/// Every item of the event as the changeset would make it, with the
+/// changeset: what the panel's item browser lists.
+pub fn result(db: &Db, id: i64) -> Result<(Changeset, Dataset)> {
+    db.read(|c| {
+        let (cs, edits) = load(c, id)?;
+        let result = apply(base_dataset(c, &cs)?, &item_edits(&edits)?)?;
+        Ok((cs, result))
     })
 }
 
@@ -595,6 +608,9 @@ fn audit_transition(
         .after(to);
     if let Some(comment) = after.comment.as_deref().filter(|c| !c.is_empty()) {
         a = a.reason(comment);
+        // The thread keeps every comment; the audit entry says the same.
+        let step = action.strip_prefix("changeset.").unwrap_or(action);
+        db::add_comment(c, after.id, &ctx.actor, &ctx.at(), step, comment)?;
     }
     a.write(c, ctx)?;
     Ok(())
