@@ -1,83 +1,15 @@
-//! The memorial page in a real headless Chromium, driven over WebDriver.
-//!
-//! Needs `chromedriver` and Chromium (Debian: `apt-get install chromium
-//! chromium-driver`); found on PATH or through `VIGIL_CHROMEDRIVER` and
-//! `VIGIL_CHROMIUM`. Skipped with a printed reason when absent, unless
-//! `VIGIL_REQUIRE_BROWSER=1` (as `.ci/run` sets). The screenshot is saved as
-//! `target/screenshots/beslan-2004.png`.
+//! The public and admin pages in a real headless Chromium, driven over
+//! WebDriver (see `tests/common/browser.rs` for what it needs and how it
+//! skips). Screenshots are saved in `target/screenshots/`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use common::{free_port, wait_for_port, Killed};
+use common::browser::{axe_violations, browser, screenshot, set_width};
 
 use thirtyfour::prelude::*;
-use thirtyfour::ChromiumLikeCapabilities;
-
-fn find(env: &str, names: &[&str]) -> Option<PathBuf> {
-    if let Ok(p) = std::env::var(env) {
-        return Some(PathBuf::from(p));
-    }
-    let path = std::env::var_os("PATH")?;
-    names
-        .iter()
-        .flat_map(|n| std::env::split_paths(&path).map(move |d| d.join(n)))
-        .find(|p| p.is_file())
-}
-
-/// A headless Chromium under WebDriver, or `None` (with the reason printed)
-/// when they are not installed and not required.
-async fn browser(test: &str) -> Option<(WebDriver, Killed)> {
-    let driver_bin = find("VIGIL_CHROMEDRIVER", &["chromedriver"]);
-    let browser_bin = find(
-        "VIGIL_CHROMIUM",
-        &["chromium", "chromium-browser", "google-chrome"],
-    );
-    let (Some(driver_bin), Some(browser_bin)) = (driver_bin, browser_bin) else {
-        let reason =
-            "chromedriver or chromium not found (apt-get install chromium chromium-driver)";
-        if matches!(
-            std::env::var("VIGIL_REQUIRE_BROWSER").as_deref(),
-            Ok("1") | Ok("true")
-        ) {
-            panic!("VIGIL_REQUIRE_BROWSER is set but {reason}");
-        }
-        common::say(&format!("SKIPPED (browser) {test}: {reason}"));
-        return None;
-    };
-    let driver_port = free_port();
-    let guard = Killed(
-        Command::new(&driver_bin)
-            .arg(format!("--port={driver_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for_port(driver_port);
-
-    let mut caps = DesiredCapabilities::chrome();
-    caps.set_binary(browser_bin.to_str().unwrap()).unwrap();
-    for arg in [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1200,2400",
-    ] {
-        caps.add_arg(arg).unwrap();
-    }
-    let driver = WebDriver::new(format!("http://127.0.0.1:{driver_port}"), caps)
-        .await
-        .unwrap();
-    Some((driver, guard))
-}
 
 #[tokio::test]
 async fn the_beslan_page_in_chromium() {
@@ -92,9 +24,12 @@ async fn the_beslan_page_in_chromium() {
 }
 
 async fn check_page(driver: &WebDriver, port: u16) -> WebDriverResult<()> {
+    set_width(driver, 1366, 768).await;
     driver
         .goto(format!("http://127.0.0.1:{port}/events/beslan-2004"))
         .await?;
+    let violations = axe_violations(driver).await;
+    assert!(violations.is_empty(), "axe-core: {violations:#?}");
     assert_eq!(driver.title().await?, "Beslan school siege — vigil");
 
     // The fatality table: the total and its seven categories, adding up to 334.
@@ -152,9 +87,7 @@ async fn check_page(driver: &WebDriver, port: u16) -> WebDriverResult<()> {
     let active = driver.active_element().await?;
     assert_eq!(active.text().await?, "Skip to the content");
 
-    let shots = common::repo().join("target/screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    driver.screenshot(&shots.join("beslan-2004.png")).await?;
+    screenshot(driver, "beslan-2004").await;
     Ok(())
 }
 
