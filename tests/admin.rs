@@ -1626,7 +1626,10 @@ async fn panel_review_queue_refusals_on_the_page_and_a_comment_thread() {
         assert!(p.contains("id=\"approve\" class=\"primary\""), "{p}");
         assert!(p.contains("id=\"reject\" class=\"danger\""), "{p}");
         assert!(p.contains("<textarea id=\"reject-comment\""), "{p}");
-        let revision = revision_of(&app, &rafael, id).await;
+        let revision = revision_of(&app, &rafael, id)
+            .await
+            .trim_matches('"')
+            .to_string();
 
         // Refused: the writer's approval answers on the changeset's page.
         let (s, _, to) = panel_post(
@@ -1811,12 +1814,12 @@ async fn panel_accounts_checkboxes_inline_errors_tokens_and_log_in() {
         let st = state(&t, clock());
         let app = svc!(st);
         let ada = login(&app, "ada").await;
-        let (s, _, to) = panel_post(
+        let (s, body, to) = panel_post(
             &app,
             &ada,
             "/admin/users",
             &[
-                ("name", "eve"),
+                ("name", "erin"),
                 ("role_curator", "1"),
                 ("role_reviewer", "1"),
                 ("password", PASSWORD),
@@ -1826,11 +1829,11 @@ async fn panel_accounts_checkboxes_inline_errors_tokens_and_log_in() {
         assert_eq!(
             (s, to.as_str()),
             (StatusCode::SEE_OTHER, "/admin/users?done=user"),
-            "{}",
+            "{}: {body}",
             t.name
         );
-        let eve = service::accounts::user(&st.db, "eve").unwrap();
-        assert_eq!(eve.roles, vec![Role::Curator, Role::Reviewer]);
+        let erin = service::accounts::user(&st.db, "erin").unwrap();
+        assert_eq!(erin.roles, vec![Role::Curator, Role::Reviewer]);
 
         // A refused account keeps the name and roles typed, the error at its field.
         let (s, p, _) = panel_post(
@@ -1866,7 +1869,7 @@ async fn panel_accounts_checkboxes_inline_errors_tokens_and_log_in() {
         let (s, _, to) = panel_post(
             &app,
             &ada,
-            "/admin/users/eve/password",
+            "/admin/users/erin/password",
             &[("password", fresh)],
         )
         .await;
@@ -1879,7 +1882,7 @@ async fn panel_accounts_checkboxes_inline_errors_tokens_and_log_in() {
             Method::POST,
             "/api/v1/session",
             None,
-            Some(json!({"username": "eve", "password": fresh})),
+            Some(json!({"username": "erin", "password": fresh})),
             &[],
         )
         .await;
@@ -2057,18 +2060,28 @@ async fn panel_curator_finds_edits_and_sees_what_blocks() {
             !blocked.contains("already in the published version"),
             "{blocked}"
         );
-        // Submit is refused at the button, with the reason.
+        // At the Submit button: what blocks publishing.
+        assert!(p.contains("id=\"submit-warn\""), "{p}");
+        // Withdraw is a secondary button.
+        assert!(p.contains("id=\"withdraw\" class=\"secondary\""), "{p}");
+        // A draft that does not hold together cannot be submitted: the
+        // button says why, and a submission is refused on the page.
+        let (s, _) = edit_figure(&app, &clara, id, "injured.total", "low", json!(500)).await;
+        assert_eq!(s, StatusCode::OK);
+        let (_, p, _) = panel_get(&app, &clara, &format!("/admin/changesets/{id}")).await;
         assert!(
             p.contains("id=\"submit\" class=\"primary\" disabled"),
             "{p}"
         );
         assert!(p.contains("id=\"submit-why\""), "{p}");
-        // Withdraw is a secondary button.
-        assert!(p.contains("id=\"withdraw\" class=\"secondary\""), "{p}");
         let (s, _, to) =
             panel_post(&app, &clara, &format!("/admin/changesets/{id}/submit"), &[]).await;
         assert_eq!(s, StatusCode::SEE_OTHER);
         assert!(to.contains("refused=submit"), "{to}");
+        let (_, p, _) = panel_get(&app, &clara, &to).await;
+        assert!(p.contains("id=\"submit-refused\""), "{p}");
+        let (s, _) = edit_figure(&app, &clara, id, "injured.total", "low", json!(1137)).await;
+        assert_eq!(s, StatusCode::OK);
 
         // A submitted changeset: the editor warns that saving reopens it.
         let (s, _) = edit_figure(&app, &clara, id, "injured.total", "high", json!(null)).await;

@@ -124,7 +124,9 @@ async fn a_writer_never_approves_even_after_another_writes_over_them() {
         assert_eq!(res.status(), StatusCode::OK);
         let page = String::from_utf8(read_body(res).await.to_vec()).unwrap();
         assert!(
-            page.contains(r#"id="approve" disabled aria-describedby="approve-why""#),
+            page.contains(
+                r#"id="approve" class="primary" disabled aria-describedby="approve-why""#
+            ),
             "{page}"
         );
         assert!(page.contains("you wrote part of changeset"));

@@ -74,6 +74,7 @@ catalogue! {
     reject: "Reject",
     edit: "Edit",
     refused: "Not done:",
+    submit_blocked: "error check(s) violated (see “Can it be published?”): a reviewer cannot approve it until they are fixed.",
     refused_moved: "the changeset changed since you saw it. It is shown as it is now: look at it again and decide again.",
     refused_invalid: "the comment is missing or longer than 2,000 characters.",
     refused_other: "it is not possible now; the page shows the changeset as it is now.",
