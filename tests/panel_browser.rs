@@ -151,11 +151,9 @@ async fn journeys(driver: &WebDriver, port: u16, f: &mut Vec<String>) -> WebDriv
         blocked.contains("introduced by this changeset"),
         "{blocked}"
     );
-    let submit = el(driver, By::Id("submit")).await?;
-    assert!(!submit.is_enabled().await?);
-    assert!(text(driver, By::Id("submit-why"))
-        .await?
-        .contains("violates"));
+    // At the Submit button: what blocks publishing.
+    let warn = text(driver, By::Id("submit-warn")).await?;
+    assert!(warn.contains("cannot approve"), "{warn}");
     check(driver, "changeset-blocked", f).await;
     driver
         .goto(format!("{changeset}/figures/injured.total"))
@@ -202,11 +200,23 @@ async fn journeys(driver: &WebDriver, port: u16, f: &mut Vec<String>) -> WebDriv
     // The auditor: newest entries first, a date as the filter, a history.
     log_in(driver, port, "aude").await?;
     driver.goto(format!("{base}/admin/audit")).await?;
-    let first = text(driver, By::Css("ol#entries > li.entry")).await?;
+    // Newest first: the log-in just made heads the page, the publication
+    // is on it.
+    let entries = driver.find_all(By::Css("ol#entries > li.entry")).await?;
+    let first = entries[0].text().await?;
     assert!(
-        first.contains("version.publish") || first.contains("changeset.approve"),
+        first.contains("session.login") && first.contains("aude"),
         "{first}"
     );
+    let mut seqs = Vec::new();
+    for e in &entries {
+        let id = e.id().await?.unwrap_or_default();
+        seqs.push(id.trim_start_matches("entry-").parse::<i64>().unwrap());
+    }
+    assert!(seqs.windows(2).all(|w| w[0] > w[1]), "{seqs:?}");
+    assert!(text(driver, By::Id("entries"))
+        .await?
+        .contains("version.publish"));
     check(driver, "audit", f).await;
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     fill(driver, "since", &today).await?;
