@@ -1667,6 +1667,20 @@ async fn panel_review_queue_refusals_on_the_page_and_a_comment_thread() {
             "nothing published"
         );
 
+        // Meanwhile another draft changes the same figure.
+        let clara = login(&app, "clara").await;
+        let other = open_changeset(&app, &clara, "Another note").await;
+        let (s, _) = edit_figure(
+            &app,
+            &clara,
+            other,
+            "hostages.total",
+            "notes",
+            json!("clara's"),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+
         // Approved with a comment: the thread keeps both comments.
         let (s, _, to) = panel_post(
             &app,
@@ -1703,6 +1717,14 @@ async fn panel_review_queue_refusals_on_the_page_and_a_comment_thread() {
         )
         .await;
         assert_eq!(v["comments"].as_array().unwrap().len(), 2, "{v}");
+        // The other draft now conflicts: published value beside its own.
+        let (_, p, _) = panel_get(&app, &clara, &format!("/admin/changesets/{other}")).await;
+        let c = &p[p.find("id=\"conflicts\"").expect("conflicts shown")..];
+        assert!(
+            c.contains("<dt>notes <strong class=\"bad\">(both changed it)</strong>"),
+            "{c}"
+        );
+        assert!(c.contains("published: n · this draft: clara"), "{c}");
     }
 }
 
@@ -2002,6 +2024,50 @@ async fn panel_curator_finds_edits_and_sees_what_blocks() {
             .trim_matches('"')
             .to_string();
 
+        // Plain labels with help, choices as selects, figures and sources
+        // as pickers, numbers for numbers.
+        assert!(p.contains("<label for=\"f-status\">Status</label>"), "{p}");
+        assert!(p.contains("<select id=\"f-status\""), "{p}");
+        assert!(
+            p.contains("<select id=\"f-parent\"") && p.contains("<option value=\"\">none</option>"),
+            "{p}"
+        );
+        assert!(
+            p.contains("id=\"f-low\" name=\"low\" value=\"\" inputmode=\"numeric\"")
+                || p.contains("inputmode=\"numeric\""),
+            "{p}"
+        );
+        let (_, p, _) = panel_get(
+            &app,
+            &clara,
+            &format!("/admin/changesets/{id}/claims/hostages-government-2005-1128"),
+        )
+        .await;
+        assert!(
+            p.contains("<select id=\"f-source\"")
+                && p.contains("<option value=\"government-2005\" selected>"),
+            "{p}"
+        );
+        // A choice that is not one: said at its field in plain words.
+        let src = format!("/admin/changesets/{id}/sources/government-2005");
+        let etag_src = etag_of(&app, &clara, id, "sources/government-2005")
+            .await
+            .0
+            .trim_matches('"')
+            .to_string();
+        let (s, p, _) = panel_post(
+            &app,
+            &clara,
+            &src,
+            &[("etag", &etag_src), ("title", "t"), ("kind", "government")],
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            p.contains("id=\"e-kind\">“government” is not one of the choices (official"),
+            "{p}"
+        );
+        assert!(p.contains("href=\"#f-kind\">Kind</a>"), "{p}");
         // A bad number: not saved, the error at its field and in the summary.
         let item = format!("/admin/changesets/{id}/figures/injured.total");
         let form = |low: &'static str, high: &'static str| {

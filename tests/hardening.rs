@@ -396,7 +396,7 @@ fn texts() -> impl proptest::strategy::Strategy<Value = String> {
     prop_oneof![
         any::<String>(),
         "[=+@\\-\t\r a-zé\\x00\\n\"',]{0,12}",
-        ("[=+@a]", "[a-z\\x00]{0,5}").prop_map(|(a, b)| a + &b),
+        ("[=+@a]", "[a-z\\x00]{0,5}").prop_map(|(a, b)| a + b.as_str()),
         (vigil::text::LONG - 3..vigil::text::LONG + 3).prop_map(|n| "n".repeat(n)),
     ]
     .prop_map(|s| s.trim().to_string())

@@ -364,6 +364,46 @@ pub fn view(db: &Db, who: &Principal, id: i64) -> Result<ChangesetView> {
     })
 }
 
+/// An item of a changeset that a later published version changed too:
+/// what it was in the changeset's base, what is published now, and what
+/// the changeset makes it.
+#[derive(Debug, Clone)]
+pub struct ConflictDetail {
+    pub table: Table,
+    pub key: String,
+    pub base: Option<Json>,
+    pub published: Option<Json>,
+    pub draft: Option<Json>,
+}
+
+/// The changeset's conflicts, item by item, with the three versions of each.
+pub fn conflict_details(db: &Db, id: i64) -> Result<Vec<ConflictDetail>> {
+    db.read(|c| {
+        let (cs, edits) = load(c, id)?;
+        let (latest_version, latest) = latest(c, &cs.event)?;
+        if latest_version == cs.base_version || !cs.state.open() {
+            return Ok(Vec::new());
+        }
+        let base = base_dataset(c, &cs)?;
+        let mut out = Vec::new();
+        for e in &edits {
+            let table = table_of(&e.entity)?;
+            let published = latest.item(table, &e.key)?;
+            if item_tag(published.as_ref()) == e.seen {
+                continue;
+            }
+            out.push(ConflictDetail {
+                table,
+                base: base.item(table, &e.key)?,
+                draft: e.item.as_deref().map(serde_json::from_str).transpose()?,
+                key: e.key.clone(),
+                published,
+            });
+        }
+        Ok(out)
+    })
+}
+
 /// Every item of the event as the changeset would make it, with the
 /// changeset: what the panel's item browser lists.
 pub fn result(db: &Db, id: i64) -> Result<(Changeset, Dataset)> {

@@ -106,7 +106,7 @@ pub async fn browser(test: &str) -> Option<(WebDriver, Killed)> {
 /// 1), as a window of that size on a desktop or a phone would have.
 pub async fn set_width(driver: &WebDriver, width: u32, height: u32) {
     let _ = driver
-        .set_window_rect(0, 0, width.into(), height.into())
+        .set_window_rect(0, 0, width, height)
         .await;
     ChromeDevTools::new(driver.handle.clone())
         .execute_cdp_with_params(

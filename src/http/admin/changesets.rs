@@ -230,9 +230,59 @@ fn split_checks(mine: &Report, published: Option<&Report>) -> (Vec<CheckRow>, Ve
         .partition(|row| !published.is_some_and(|p| p.results.iter().any(|c| row.same(c))))
 }
 
+/// One field of a conflicting item: published now beside the draft's,
+/// and whether the two sides changed it both (a choice to make).
+pub struct ConflictField {
+    pub field: String,
+    pub published: String,
+    pub draft: String,
+    pub both: bool,
+}
+
+/// An item a later published version changed too.
+pub struct ConflictRow {
+    pub table: &'static str,
+    pub key: String,
+    pub fields: Vec<ConflictField>,
+}
+
+fn conflict_row(d: &service::changesets::ConflictDetail) -> ConflictRow {
+    let get = |v: &Option<serde_json::Value>, k: &str| v.as_ref().and_then(|v| v.get(k)).cloned();
+    let mut names: Vec<String> = Vec::new();
+    for v in [&d.published, &d.draft].into_iter().flatten() {
+        if let Some(m) = v.as_object() {
+            names.extend(
+                m.keys()
+                    .filter(|k| !names.contains(k))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+        }
+    }
+    let fields = names
+        .into_iter()
+        .filter_map(|k| {
+            let (b, p, dr) = (get(&d.base, &k), get(&d.published, &k), get(&d.draft, &k));
+            (p != dr).then(|| ConflictField {
+                published: super::shown(p.as_ref()),
+                draft: super::shown(dr.as_ref()),
+                both: p != b && dr != b,
+                field: k,
+            })
+        })
+        .collect();
+    ConflictRow {
+        table: d.table.as_str(),
+        key: d.key.clone(),
+        fields,
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin_changeset.html")]
 struct ChangesetPage {
+    /// Items a later published version changed too, field by field.
+    conflicts: Vec<ConflictRow>,
     f: Frame,
     v: ChangesetView,
     changes: Vec<ChangeRow>,
@@ -280,13 +330,19 @@ pub async fn changeset(
     let id = id.into_inner();
     let p = who.principal.clone();
     let st = state.clone();
-    let (v, published) = blocking(move || {
+    let (v, published, conflicts) = blocking(move || {
         let v = service::changesets::view(&st.db, &p, id)?;
         let published = service::check(&st.db, &v.changeset.event).ok();
-        Ok((v, published))
+        let conflicts = if v.conflicts.is_empty() {
+            Vec::new()
+        } else {
+            service::changesets::conflict_details(&st.db, id)?
+        };
+        Ok((v, published, conflicts))
     })
     .await
     .on(&f)?;
+    let conflicts = conflicts.iter().map(conflict_row).collect();
     let changes = v.changes.iter().map(ChangeRow::of).collect();
     let (introduced, inherited) = v
         .checks
@@ -344,6 +400,7 @@ pub async fn changeset(
         f.error = format!("{} {}: {why}", T.refused, label(action));
     }
     page(&ChangesetPage {
+        conflicts,
         open: cs_state.open(),
         is_curator: p.has(Role::Curator),
         decisions,

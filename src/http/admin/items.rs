@@ -180,8 +180,14 @@ pub async fn edit_redirect(
 /// One field of the item editor.
 pub struct Field {
     pub name: &'static str,
+    /// Its plain label and a line of help (see [`super::fields`]).
+    pub label: &'static str,
+    pub help: &'static str,
+    /// `text`, `long`, `number`, `date` or `choice`.
+    pub input: &'static str,
+    /// For a choice: (value, what people read); "none" first when optional.
+    pub options: Vec<(String, String)>,
     pub value: String,
-    pub long: bool,
     pub readonly: bool,
     pub error: Option<String>,
     /// When a save was refused because the item changed meanwhile: the
@@ -219,6 +225,16 @@ struct ItemPage {
     violations: Vec<(bool, String)>,
 }
 
+impl ItemPage {
+    /// A field's plain label, for the error summary.
+    fn label_of(&self, name: &str) -> &'static str {
+        self.fields
+            .iter()
+            .find(|f| f.name == name)
+            .map_or("", |f| f.label)
+    }
+}
+
 /// The violated checks of the draft's result that are about this item.
 fn violations_at(ds: &Dataset, table: Table, key: &str) -> Vec<(bool, String)> {
     if !ds.validate().is_empty() {
@@ -253,7 +269,6 @@ const OPTIONAL: [&str; 6] = [
     "as_of",
     "qualifier",
 ];
-const LONG: [&str; 5] = ["notes", "note", "quote", "summary", "expression"];
 
 fn text_of(v: Option<&Json>) -> String {
     match v {
@@ -263,11 +278,33 @@ fn text_of(v: Option<&Json>) -> String {
     }
 }
 
-fn fields(table: Table, item: Option<&Json>, key: &str, problems: &[String]) -> Vec<Field> {
+fn fields(
+    table: Table,
+    item: Option<&Json>,
+    key: &str,
+    problems: &[String],
+    ds: &Dataset,
+) -> Vec<Field> {
     columns(table)
         .iter()
         .map(|&name| {
             let is_key = name == crate::model::key_field(table);
+            let look = super::fields::look(table, name, ds);
+            let (input, options) = match look.input {
+                super::fields::Input::Text => ("text", Vec::new()),
+                super::fields::Input::Long => ("long", Vec::new()),
+                super::fields::Input::Number => ("number", Vec::new()),
+                super::fields::Input::Date => ("date", Vec::new()),
+                super::fields::Input::Choice {
+                    mut options,
+                    optional,
+                } => {
+                    if optional {
+                        options.insert(0, (String::new(), "none".into()));
+                    }
+                    ("choice", options)
+                }
+            };
             let prefix = format!("{name}: ");
             let error = problems
                 .iter()
@@ -276,12 +313,19 @@ fn fields(table: Table, item: Option<&Json>, key: &str, problems: &[String]) -> 
                 .reduce(|a, b| format!("{a}; {b}"));
             Field {
                 name,
+                label: if look.label.is_empty() {
+                    name
+                } else {
+                    look.label
+                },
+                help: look.help,
+                input: if is_key { "text" } else { input },
+                options,
                 value: if is_key {
                     key.to_string()
                 } else {
                     text_of(item.and_then(|i| i.get(name)))
                 },
-                long: LONG.contains(&name),
                 readonly: is_key,
                 error,
                 current: None,
@@ -412,6 +456,7 @@ pub async fn item(
         v.item.as_ref().or(prefill.as_ref()),
         &key,
         &v.problems,
+        &ds,
     );
     let errors = errors_of(&fields);
     let violations = violations_at(&ds, table, &key);
@@ -492,11 +537,16 @@ pub async fn save_item(
     let (id, table_name, key) = path.into_inner();
     let table = editable_table(&table_name).on(&f)?;
     let WhoPosted { caller, form, .. } = who;
+    // The event as the changeset has it: the editor's pickers.
+    let st = state.clone();
+    let (_, ds) = blocking(move || service::changesets::result(&st.db, id))
+        .await
+        .on(&f)?;
     // The editor again, with what was typed, and why it was not saved.
     let again =
         |f: Frame, etag: String, problems: Vec<String>, exists: bool, current: Option<&Json>| {
             let item = Json::Object(form.fields.clone());
-            let mut fields = fields(table, Some(&item), &key, &problems);
+            let mut fields = fields(table, Some(&item), &key, &problems, &ds);
             if let Some(now) = current {
                 for fl in fields.iter_mut().filter(|fl| !fl.readonly) {
                     let held = text_of(now.get(fl.name));
@@ -534,9 +584,25 @@ pub async fn save_item(
                 .render(),
             )
         };
+    let unreadable = super::fields::check(table, &form.fields, &ds);
     let item = match item_of(table, &key, &form.fields) {
-        Ok(i) => i,
-        Err(errors) => {
+        Ok(i) if unreadable.is_empty() => i,
+        Ok(_) => {
+            f.error = T.not_saved_fields.into();
+            let problems = unreadable
+                .iter()
+                .map(|(k, m)| format!("{k}: {m}"))
+                .collect();
+            return Ok(again(
+                f,
+                form.etag.clone(),
+                problems,
+                form.etag != "absent",
+                None,
+            ));
+        }
+        Err(mut errors) => {
+            errors.extend(unreadable);
             f.error = T.not_saved_fields.into();
             let problems = errors.iter().map(|(k, m)| format!("{k}: {m}")).collect();
             return Ok(again(

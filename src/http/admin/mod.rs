@@ -26,6 +26,7 @@ use crate::error::Error;
 
 mod audit;
 mod changesets;
+mod fields;
 mod items;
 mod login;
 mod review;
@@ -167,29 +168,32 @@ struct ErrorPage {
 
 /// The panel's one error: an [`Error`] answered as an admin page, with the
 /// page chrome of whoever asked. No session sends the browser to log in.
-pub struct PanelError {
+pub struct PanelError(Box<Failed>);
+
+/// What a [`PanelError`] holds: boxed, as handlers pass it around.
+struct Failed {
     error: Error,
     frame: Frame,
 }
 
 impl std::fmt::Debug for PanelError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("PanelError").field(&self.error).finish()
+        f.debug_tuple("PanelError").field(&self.0.error).finish()
     }
 }
 
 impl std::fmt::Display for PanelError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.error.fmt(f)
+        self.0.error.fmt(f)
     }
 }
 
 impl From<Error> for PanelError {
     fn from(error: Error) -> Self {
-        Self {
+        Self(Box::new(Failed {
             error,
             frame: Frame::anonymous(),
-        }
+        }))
     }
 }
 
@@ -211,14 +215,14 @@ impl From<actix_web::Error> for PanelError {
 
 impl ResponseError for PanelError {
     fn status_code(&self) -> StatusCode {
-        self.error.status_code()
+        self.0.error.status_code()
     }
 
     fn error_response(&self) -> HttpResponse {
-        if matches!(self.error, Error::Unauthorized(_)) {
+        if matches!(self.0.error, Error::Unauthorized(_)) {
             return see_other("/admin/login");
         }
-        let e = &self.error;
+        let e = &self.0.error;
         let title = match e {
             Error::Forbidden(_) => T.error_forbidden,
             Error::NotFound(_) => T.error_not_found,
@@ -236,7 +240,7 @@ impl ResponseError for PanelError {
         html(
             self.status_code(),
             ErrorPage {
-                f: self.frame.clone(),
+                f: self.0.frame.clone(),
                 title: title.into(),
                 detail,
             }
@@ -252,9 +256,11 @@ trait OnPage<T> {
 
 impl<T> OnPage<T> for Result<T, Error> {
     fn on(self, f: &Frame) -> Result<T, PanelError> {
-        self.map_err(|error| PanelError {
-            error,
-            frame: f.clone(),
+        self.map_err(|error| {
+            PanelError(Box::new(Failed {
+                error,
+                frame: f.clone(),
+            }))
         })
     }
 }
