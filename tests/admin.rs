@@ -2158,3 +2158,55 @@ async fn panel_curator_finds_edits_and_sees_what_blocks() {
         assert!(p.contains("id=\"back-to-draft\""), "{p}");
     }
 }
+
+/// Item 7, two tabs: a save refused because the item changed meanwhile
+/// keeps the values typed, shows the value held now beside each, and asks
+/// for a choice before saving over it.
+#[actix_web::test]
+async fn panel_a_stale_save_shows_both_values_and_asks() {
+    for t in common::backends("panel_stale_save") {
+        let st = state(&t, clock());
+        let app = svc!(st);
+        let clara = login(&app, "clara").await;
+        let id = open_changeset(&app, &clara, "Two tabs").await;
+        let seen = etag_of(&app, &clara, id, "figures/hostages.total")
+            .await
+            .0
+            .trim_matches('"')
+            .to_string();
+        // The other tab saves first.
+        let (s, _) = edit_figure(
+            &app,
+            &clara,
+            id,
+            "hostages.total",
+            "notes",
+            json!("first tab"),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, p, _) = panel_post(
+            &app,
+            &clara,
+            &format!("/admin/changesets/{id}/figures/hostages.total"),
+            &[
+                ("etag", &seen),
+                ("label", "Hostages"),
+                ("unit", "persons"),
+                ("best", "1128"),
+                ("status", "confirmed"),
+                ("notes", "second tab"),
+            ],
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{}", t.name);
+        assert!(
+            p.contains(">second tab</textarea>"),
+            "your values kept: {p}"
+        );
+        assert!(p.contains("Now holds: <strong>first tab</strong>"), "{p}");
+        assert!(p.contains("name=\"overwrite\" value=\"1\" required"), "{p}");
+        let (_, v) = etag_of(&app, &clara, id, "figures/hostages.total").await;
+        assert_eq!(v["notes"], "first tab", "nothing overwritten");
+    }
+}
