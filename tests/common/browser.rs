@@ -105,9 +105,7 @@ pub async fn browser(test: &str) -> Option<(WebDriver, Killed)> {
 /// Makes the viewport exactly `width` × `height` CSS pixels (device scale
 /// 1), as a window of that size on a desktop or a phone would have.
 pub async fn set_width(driver: &WebDriver, width: u32, height: u32) {
-    let _ = driver
-        .set_window_rect(0, 0, width, height)
-        .await;
+    let _ = driver.set_window_rect(0, 0, width, height).await;
     ChromeDevTools::new(driver.handle.clone())
         .execute_cdp_with_params(
             "Emulation.setDeviceMetricsOverride",
