@@ -86,7 +86,9 @@ fn approve(c: &mut Criterion) {
                     &Context::actor("user:rafael"),
                     &reviewer,
                     id,
-                    vigil::service::changesets::get(&db, id).unwrap().revision,
+                    vigil::service::changesets::get(&db, &vigil::service::operator().1, id)
+                        .unwrap()
+                        .revision,
                     None,
                 )
                 .unwrap();
@@ -123,7 +125,9 @@ fn approve(c: &mut Criterion) {
                         &Context::actor("user:rafael"),
                         &reviewer,
                         id,
-                        vigil::service::changesets::get(&db, id).unwrap().revision,
+                        vigil::service::changesets::get(&db, &vigil::service::operator().1, id)
+                            .unwrap()
+                            .revision,
                         None,
                     )
                     .unwrap();
@@ -149,7 +153,14 @@ fn submitted_beslan(db: &Db, n: usize) -> i64 {
     let curator = person("clara", Role::Curator);
     let ctx = Context::actor("user:clara");
     let id = service::changesets::open(db, &ctx, &curator, "beslan-2004", "a note").unwrap();
-    let v = service::changesets::item(db, id, Table::Figures, "injured.total").unwrap();
+    let v = service::changesets::item(
+        db,
+        &vigil::service::operator().1,
+        id,
+        Table::Figures,
+        "injured.total",
+    )
+    .unwrap();
     let mut item = v.item.unwrap();
     item["notes"] = serde_json::json!(format!("checked again ({n})"));
     service::changesets::put_item(
@@ -157,11 +168,7 @@ fn submitted_beslan(db: &Db, n: usize) -> i64 {
         &ctx,
         &curator,
         id,
-        ItemEdit {
-            table: Table::Figures,
-            key: "injured.total".into(),
-            item: Some(item),
-        },
+        ItemEdit::put(Table::Figures, "injured.total", item).unwrap(),
         &Precondition::Matches(v.etag),
     )
     .unwrap();
@@ -194,7 +201,9 @@ fn approvals_in_a_row(db: &Db, dir: &std::path::Path, label: &str, inline: bool)
             key: Some(&key),
             now: chrono::Utc::now(),
         };
-        let seen = service::changesets::get(db, id).unwrap().revision;
+        let seen = service::changesets::get(db, &vigil::service::operator().1, id)
+            .unwrap()
+            .revision;
         let t = std::time::Instant::now();
         publisher
             .approve(&Context::actor("user:rafael"), &reviewer, id, seen, None)

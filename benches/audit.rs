@@ -137,7 +137,7 @@ fn verify_sqlite(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(40));
     g.bench_function("verify_1m_entries_sqlite", |b| {
         b.iter(|| {
-            let v = audit::verify(&db, &verifier, None).unwrap();
+            let v = audit::verify(&db, &vigil::service::operator().1, &verifier, None).unwrap();
             assert!(v.holds() && v.entries == ENTRIES as i64);
         })
     });
@@ -276,7 +276,13 @@ fn panel_at_scale(_: &mut Criterion) {
     let verifier = key.verifier();
     audit::checkpoint(&db, &key, chrono::Utc::now()).unwrap();
     let t = Instant::now();
-    let all = audit::verify_everything(&db, &verifier, chrono::Utc::now()).unwrap();
+    let all = audit::verify_everything(
+        &db,
+        &vigil::service::operator().1,
+        &verifier,
+        chrono::Utc::now(),
+    )
+    .unwrap();
     assert!(all.holds());
     eprintln!(
         "panel_at_scale: verify everything at {n} entries: {:?}",
@@ -323,7 +329,7 @@ fn panel_at_scale(_: &mut Criterion) {
         let took: Vec<Duration> = (0..50)
             .map(|_| {
                 let t = Instant::now();
-                let page = audit::entries(&db, &filter).unwrap();
+                let page = audit::entries(&db, &vigil::service::operator().1, &filter).unwrap();
                 assert!(!page.is_empty());
                 t.elapsed()
             })
@@ -342,7 +348,13 @@ fn panel_at_scale(_: &mut Criterion) {
         }
         audit::checkpoint(&db, &key, chrono::Utc::now()).unwrap();
         let t = Instant::now();
-        let v = audit::verify_new(&db, &verifier, chrono::Utc::now()).unwrap();
+        let v = audit::verify_new(
+            &db,
+            &vigil::service::operator().1,
+            &verifier,
+            chrono::Utc::now(),
+        )
+        .unwrap();
         took.push(t.elapsed());
         assert!(
             v.holds() && v.entries_read == 1000,
@@ -380,7 +392,14 @@ fn entry_cost(c: &mut Criterion) {
     g.bench_function("edit_with_its_entry_sqlite", |b| {
         b.iter(|| {
             n += 1;
-            let v = service::changesets::item(&db, id, Table::Figures, "injured.total").unwrap();
+            let v = service::changesets::item(
+                &db,
+                &vigil::service::operator().1,
+                id,
+                Table::Figures,
+                "injured.total",
+            )
+            .unwrap();
             let mut item = v.item.unwrap();
             item["notes"] = json!(format!("note {n}"));
             service::changesets::put_item(
@@ -388,11 +407,7 @@ fn entry_cost(c: &mut Criterion) {
                 &ctx,
                 &clara,
                 id,
-                ItemEdit {
-                    table: Table::Figures,
-                    key: "injured.total".into(),
-                    item: Some(item),
-                },
+                ItemEdit::put(Table::Figures, "injured.total", item).unwrap(),
                 &Precondition::Matches(v.etag),
             )
             .unwrap();

@@ -97,7 +97,14 @@ fn main() {
     println!("view:           median {:.1?}", median(views));
 
     let edit_once = |n: usize| {
-        let v = service::changesets::item(&db, id, Table::Figures, &last).unwrap();
+        let v = service::changesets::item(
+            &db,
+            &vigil::service::operator().1,
+            id,
+            Table::Figures,
+            &last,
+        )
+        .unwrap();
         let mut item = v.item.unwrap();
         item["notes"] = serde_json::json!(format!("edit {n}"));
         let t = Instant::now();
@@ -106,11 +113,7 @@ fn main() {
             &ctx,
             &clara,
             id,
-            ItemEdit {
-                table: Table::Figures,
-                key: last.clone(),
-                item: Some(item),
-            },
+            ItemEdit::put(Table::Figures, last.clone(), item).unwrap(),
             &Precondition::Matches(v.etag),
         )
         .unwrap();

@@ -354,7 +354,7 @@ fn user(url: &str, cmd: UserCommand) -> Result<()> {
             println!("enabled {name}");
         }
         UserCommand::ResetPassword { name } => {
-            service::accounts::user(&db, &name)?;
+            service::accounts::user(&db, &me, &name)?;
             let password = read_password(&name)?;
             service::accounts::reset_password(&db, &ctx, &me, &name, &password)?;
             println!("set a new password for {name}; their sessions have ended");
@@ -364,7 +364,7 @@ fn user(url: &str, cmd: UserCommand) -> Result<()> {
             println!("{} now has: {}", u.name, format_roles(&u.roles));
         }
         UserCommand::List => {
-            for u in service::accounts::users(&db)? {
+            for u in service::accounts::users(&db, &me)? {
                 println!(
                     "{}\t{}{}",
                     u.name,
@@ -868,7 +868,12 @@ fn audit(url: &str, cmd: AuditCommand) -> ExitCode {
                             .map_err(|e| Error::Io(format!("cannot read {}: {e}", p.display())))
                     })
                     .transpose()?;
-                let v = service::audit::verify(&db, &verifier, saved.as_deref())?;
+                let v = service::audit::verify(
+                    &db,
+                    &service::operator().1,
+                    &verifier,
+                    saved.as_deref(),
+                )?;
                 if v.holds() {
                     println!(
                         "the audit log holds: {} entries, {} signed checkpoint(s){}",
@@ -896,9 +901,14 @@ fn audit(url: &str, cmd: AuditCommand) -> ExitCode {
                     Some(p) => {
                         let mut f = std::fs::File::create(&p)
                             .map_err(|e| Error::Io(format!("cannot write {}: {e}", p.display())))?;
-                        service::audit::export(&db, csv, &mut f)?
+                        service::audit::export(&db, &service::operator().1, csv, &mut f)?
                     }
-                    None => service::audit::export(&db, csv, &mut std::io::stdout().lock())?,
+                    None => service::audit::export(
+                        &db,
+                        &service::operator().1,
+                        csv,
+                        &mut std::io::stdout().lock(),
+                    )?,
                 };
                 eprintln!("exported {n} entries");
                 Ok(ExitCode::SUCCESS)

@@ -6,78 +6,28 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
-use std::str::FromStr;
 
 use serde::Serialize;
 
-use crate::model::{Claim, Dataset, Event, Figure, PartialDate, Rule, Source, Table};
+use crate::model::item::{from_cells, to_cells, with_kind, Kind};
+use crate::model::{Dataset, Table};
 
 /// The largest CSV file an import accepts.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// The columns of each file, in the order exports write them.
-pub fn columns(table: Table) -> &'static [&'static str] {
-    match table {
-        Table::Event => &[
-            "slug",
-            "title",
-            "location",
-            "started_on",
-            "ended_on",
-            "timezone",
-            "summary",
-            "approximation",
-        ],
-        Table::Sources => &[
-            "key",
-            "title",
-            "author",
-            "publisher",
-            "kind",
-            "published_on",
-            "url",
-            "notes",
-        ],
-        Table::Figures => &[
-            "key",
-            "label",
-            "unit",
-            "parent",
-            "breakdown",
-            "position",
-            "low",
-            "best",
-            "high",
-            "status",
-            "notes",
-        ],
-        Table::Claims => &[
-            "id",
-            "figure",
-            "source",
-            "low",
-            "best",
-            "high",
-            "qualifier",
-            "as_of",
-            "rank",
-            "reason",
-            "locator",
-            "quote",
-            "note",
-        ],
-        Table::Rules => &["id", "expression", "severity", "note"],
-    }
+/// The columns of each file, in the order exports write them: the fields
+/// of the table's kind ([`crate::model::Kind::FIELDS`]).
+pub fn columns(table: Table) -> Vec<&'static str> {
+    crate::model::item::fields(table)
+        .iter()
+        .map(|f| f.name)
+        .collect()
 }
 
 /// The columns a file may leave out, for folders written before they were
 /// added: an empty value in each.
 pub fn optional_columns(table: Table) -> &'static [&'static str] {
-    match table {
-        Table::Event => &["approximation"],
-        Table::Claims => &["qualifier"],
-        Table::Sources | Table::Figures | Table::Rules => &[],
-    }
+    with_kind!(table, K => K::OPTIONAL_COLUMNS)
 }
 
 /// One problem in an import folder, with where it is. Line and column are
@@ -191,13 +141,27 @@ impl Folder {
         ) else {
             return Err(r.errors);
         };
-        let event = r.event(ev);
-        let sources: Vec<Source> = (0..so.rows.len()).filter_map(|i| r.source(so, i)).collect();
-        let figures: Vec<Figure> = (0..fi.rows.len()).filter_map(|i| r.figure(fi, i)).collect();
-        let claims: Vec<Claim> = (0..cl.rows.len()).filter_map(|i| r.claim(cl, i)).collect();
-        let rules: Vec<Rule> = (0..ru.rows.len()).filter_map(|i| r.rule(ru, i)).collect();
-        let Some(event) = event else {
-            return Err(r.errors);
+        let events = r.items::<crate::model::Event>(ev);
+        let sources = r.items(so);
+        let figures = r.items(fi);
+        let claims = r.items(cl);
+        let rules = r.items(ru);
+        if ev.rows.len() > 1 {
+            r.error(
+                ev.table,
+                Some(ev.lines[1]),
+                None,
+                format!(
+                    "event.csv holds exactly one event; found {} rows",
+                    ev.rows.len()
+                ),
+            );
+        } else if ev.rows.is_empty() {
+            r.error(ev.table, None, None, "the file has no event row".into());
+        }
+        let event = match <[crate::model::Event; 1]>::try_from(events) {
+            Ok([event]) if r.errors.is_empty() => event,
+            _ => return Err(r.errors),
         };
         if !r.errors.is_empty() {
             return Err(r.errors);
@@ -377,181 +341,30 @@ impl Reader {
         Some(sheet)
     }
 
-    fn field<'s>(&self, s: &'s Sheet, row: usize, name: &str) -> &'s str {
-        let i = columns(s.table).iter().position(|c| *c == name);
-        i.and_then(|i| s.rows[row].get(i))
-            .map_or("", |v| v.as_str())
-    }
-
-    fn text(&self, s: &Sheet, row: usize, name: &str) -> String {
-        self.field(s, row, name).to_string()
-    }
-
-    fn optional_text(&self, s: &Sheet, row: usize, name: &str) -> Option<String> {
-        Some(self.field(s, row, name))
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
-    }
-
-    /// An optional field parsed with `FromStr`; `Err` after recording the problem.
-    fn optional<T>(&mut self, s: &Sheet, row: usize, name: &str) -> Result<Option<T>, ()>
-    where
-        T: FromStr,
-        T::Err: fmt::Display,
-    {
-        let v = self.field(s, row, name);
-        if v.is_empty() {
-            return Ok(None);
-        }
-        v.parse::<T>().map(Some).map_err(|e| {
-            let message = format!("{name}: {e}");
-            self.error(s.table, Some(s.lines[row]), s.column(name), message);
-        })
-    }
-
-    fn required<T>(&mut self, s: &Sheet, row: usize, name: &str) -> Result<T, ()>
-    where
-        T: FromStr,
-        T::Err: fmt::Display,
-    {
-        match self.optional(s, row, name)? {
-            Some(v) => Ok(v),
-            None => {
-                self.error(
-                    s.table,
-                    Some(s.lines[row]),
-                    s.column(name),
-                    format!("{name} is required"),
-                );
-                Err(())
+    /// Every row of a file as items of its kind; the rows with problems
+    /// are left out, each problem recorded at its line and column.
+    fn items<K: Kind>(&mut self, s: &Sheet) -> Vec<K> {
+        let names = columns(s.table);
+        let mut out = Vec::with_capacity(s.rows.len());
+        for (row, line) in s.rows.iter().zip(&s.lines) {
+            let cell = |name: &str| {
+                names
+                    .iter()
+                    .position(|c| *c == name)
+                    .and_then(|i| row.get(i))
+                    .map_or("", String::as_str)
+            };
+            match from_cells(s.table, cell).map(serde_json::from_value::<K>) {
+                Ok(Ok(item)) => out.push(item),
+                Ok(Err(e)) => self.error(s.table, Some(*line), None, e.to_string()),
+                Err(problems) => {
+                    for (field, message) in problems {
+                        self.error(s.table, Some(*line), s.column(field), message);
+                    }
+                }
             }
         }
-    }
-
-    fn number(&mut self, s: &Sheet, row: usize, name: &str) -> Result<Option<i64>, ()> {
-        let v = self.field(s, row, name);
-        if v.is_empty() {
-            return Ok(None);
-        }
-        v.parse::<i64>().map(Some).map_err(|_| {
-            let hint = if v.contains([',', ' ', '.']) {
-                ": write digits only, without separators or decimals (1128, not 1,128)"
-            } else if v
-                .trim_start_matches('-')
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-            {
-                ": the number is too large"
-            } else {
-                ""
-            };
-            let message = format!("{name}: '{v}' is not a whole number{hint}");
-            self.error(s.table, Some(s.lines[row]), s.column(name), message);
-        })
-    }
-
-    fn event(&mut self, s: &Sheet) -> Option<Event> {
-        if s.rows.is_empty() {
-            self.error(s.table, None, None, "the file has no event row".into());
-            return None;
-        }
-        if s.rows.len() > 1 {
-            self.error(
-                s.table,
-                Some(s.lines[1]),
-                None,
-                format!(
-                    "event.csv holds exactly one event; found {} rows",
-                    s.rows.len()
-                ),
-            );
-            return None;
-        }
-        let started_on = self.required(s, 0, "started_on");
-        let ended_on = self.required(s, 0, "ended_on");
-        let approximation = self.optional::<u32>(s, 0, "approximation");
-        Some(Event {
-            slug: self.text(s, 0, "slug"),
-            title: self.text(s, 0, "title"),
-            location: self.text(s, 0, "location"),
-            started_on: started_on.ok()?,
-            ended_on: ended_on.ok()?,
-            timezone: self.text(s, 0, "timezone"),
-            summary: self.text(s, 0, "summary"),
-            approximation: approximation.ok()?,
-        })
-    }
-
-    fn source(&mut self, s: &Sheet, i: usize) -> Option<Source> {
-        let kind = self.required(s, i, "kind");
-        let published_on = self.optional::<PartialDate>(s, i, "published_on");
-        Some(Source {
-            key: self.text(s, i, "key"),
-            title: self.text(s, i, "title"),
-            author: self.text(s, i, "author"),
-            publisher: self.text(s, i, "publisher"),
-            kind: kind.ok()?,
-            published_on: published_on.ok()?,
-            url: self.text(s, i, "url"),
-            notes: self.text(s, i, "notes"),
-        })
-    }
-
-    fn figure(&mut self, s: &Sheet, i: usize) -> Option<Figure> {
-        let breakdown = self.optional(s, i, "breakdown");
-        let position = self.number(s, i, "position");
-        let low = self.number(s, i, "low");
-        let best = self.number(s, i, "best");
-        let high = self.number(s, i, "high");
-        let status = self.required(s, i, "status");
-        Some(Figure {
-            key: self.text(s, i, "key"),
-            label: self.text(s, i, "label"),
-            unit: self.text(s, i, "unit"),
-            parent: self.optional_text(s, i, "parent"),
-            breakdown: breakdown.ok()?,
-            position: position.ok()?.unwrap_or(0),
-            low: low.ok()?,
-            best: best.ok()?,
-            high: high.ok()?,
-            status: status.ok()?,
-            notes: self.text(s, i, "notes"),
-        })
-    }
-
-    fn claim(&mut self, s: &Sheet, i: usize) -> Option<Claim> {
-        let low = self.number(s, i, "low");
-        let best = self.number(s, i, "best");
-        let high = self.number(s, i, "high");
-        let qualifier = self.optional(s, i, "qualifier");
-        let as_of = self.optional(s, i, "as_of");
-        let rank = self.required(s, i, "rank");
-        let reason = self.optional(s, i, "reason");
-        Some(Claim {
-            id: self.text(s, i, "id"),
-            figure: self.text(s, i, "figure"),
-            source: self.text(s, i, "source"),
-            low: low.ok()?,
-            best: best.ok()?,
-            high: high.ok()?,
-            qualifier: qualifier.ok()?,
-            as_of: as_of.ok()?,
-            rank: rank.ok()?,
-            reason: reason.ok()?,
-            locator: self.text(s, i, "locator"),
-            quote: self.text(s, i, "quote"),
-            note: self.text(s, i, "note"),
-        })
-    }
-
-    fn rule(&mut self, s: &Sheet, i: usize) -> Option<Rule> {
-        let severity = self.required(s, i, "severity");
-        Some(Rule {
-            id: self.text(s, i, "id"),
-            expression: self.text(s, i, "expression"),
-            severity: severity.ok()?,
-            note: self.text(s, i, "note"),
-        })
+        out
     }
 }
 
@@ -567,107 +380,23 @@ fn position_of(bytes: &[u8], offset: usize) -> (u64, usize) {
     (line, column)
 }
 
+fn file_of<K: Kind>(ds: &Dataset) -> Result<Vec<u8>, csv::Error> {
+    let cells = K::of(ds)
+        .iter()
+        .map(to_cells)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| csv::Error::from(std::io::Error::other(e)))?;
+    rows(K::TABLE, cells)
+}
+
 /// The five files of a dataset, in canonical order (see [`Dataset::sort`]).
 pub fn write(ds: &Dataset) -> Result<Vec<(Table, Vec<u8>)>, csv::Error> {
     let mut ds = ds.clone();
     ds.sort();
-    let opt = |v: &Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
-    let s = |v: &str| v.to_string();
-    let mut out = Vec::new();
-    let e = &ds.event;
-    out.push((
-        Table::Event,
-        rows(
-            Table::Event,
-            [vec![
-                s(&e.slug),
-                s(&e.title),
-                s(&e.location),
-                e.started_on.to_string(),
-                e.ended_on.to_string(),
-                s(&e.timezone),
-                s(&e.summary),
-                e.approximation.map(|a| a.to_string()).unwrap_or_default(),
-            ]],
-        )?,
-    ));
-    out.push((
-        Table::Sources,
-        rows(
-            Table::Sources,
-            ds.sources.iter().map(|x| {
-                vec![
-                    s(&x.key),
-                    s(&x.title),
-                    s(&x.author),
-                    s(&x.publisher),
-                    x.kind.to_string(),
-                    x.published_on.map(|d| d.to_string()).unwrap_or_default(),
-                    s(&x.url),
-                    s(&x.notes),
-                ]
-            }),
-        )?,
-    ));
-    out.push((
-        Table::Figures,
-        rows(
-            Table::Figures,
-            ds.figures.iter().map(|x| {
-                vec![
-                    s(&x.key),
-                    s(&x.label),
-                    s(&x.unit),
-                    x.parent.clone().unwrap_or_default(),
-                    x.breakdown.map(|b| b.to_string()).unwrap_or_default(),
-                    x.position.to_string(),
-                    opt(&x.low),
-                    opt(&x.best),
-                    opt(&x.high),
-                    x.status.to_string(),
-                    s(&x.notes),
-                ]
-            }),
-        )?,
-    ));
-    out.push((
-        Table::Claims,
-        rows(
-            Table::Claims,
-            ds.claims.iter().map(|x| {
-                vec![
-                    s(&x.id),
-                    s(&x.figure),
-                    s(&x.source),
-                    opt(&x.low),
-                    opt(&x.best),
-                    opt(&x.high),
-                    x.qualifier.map(|q| q.to_string()).unwrap_or_default(),
-                    x.as_of.map(|d| d.to_string()).unwrap_or_default(),
-                    x.rank.to_string(),
-                    x.reason.map(|r| r.to_string()).unwrap_or_default(),
-                    s(&x.locator),
-                    s(&x.quote),
-                    s(&x.note),
-                ]
-            }),
-        )?,
-    ));
-    out.push((
-        Table::Rules,
-        rows(
-            Table::Rules,
-            ds.rules.iter().map(|x| {
-                vec![
-                    s(&x.id),
-                    s(&x.expression),
-                    x.severity.to_string(),
-                    s(&x.note),
-                ]
-            }),
-        )?,
-    ));
-    Ok(out)
+    Table::ALL
+        .iter()
+        .map(|&t| Ok((t, with_kind!(t, K => file_of::<K>(&ds))?)))
+        .collect()
 }
 
 /// A header and rows as CSV bytes, `\n`-terminated, quoted only where needed.

@@ -14,6 +14,9 @@ macro_rules! word_enum {
             /// Every word, in order.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
+            /// Every word as written, in order.
+            pub const WORDS: &'static [&'static str] = &[$($text),+];
+
             /// The word as written in files, documents and the API.
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }

@@ -30,6 +30,7 @@ fn ctx(actor: &str) -> Context {
 fn all(db: &Db) -> Vec<vigil::audit::Entry> {
     audit::entries(
         db,
+        &vigil::service::operator().1,
         &AuditFilter {
             limit: 1_000_000,
             ..Default::default()
@@ -72,7 +73,9 @@ fn populated(t: &common::TestDb, dir: &Path) -> (Db, vigil::audit::checkpoint::S
         &ctx("user:rafael"),
         &rafael,
         id,
-        vigil::service::changesets::get(&db, id).unwrap().revision,
+        vigil::service::changesets::get(&db, &vigil::service::operator().1, id)
+            .unwrap()
+            .revision,
         Some("checked"),
     )
     .unwrap();
@@ -402,7 +405,7 @@ async fn proofs_verify_with_an_independent_implementation() {
 
         // The leaves, computed here from the JSON Lines export.
         let mut out = Vec::new();
-        audit::export(&db, false, &mut out).unwrap();
+        audit::export(&db, &vigil::service::operator().1, false, &mut out).unwrap();
         let leaves: Vec<reference::H> = String::from_utf8(out)
             .unwrap()
             .lines()
@@ -632,7 +635,9 @@ fn each_action_writes_exactly_one_entry_and_a_failure_none() {
                 &ctx("user:rafael"),
                 &rafael,
                 id,
-                vigil::service::changesets::get(&db, id).unwrap().revision,
+                vigil::service::changesets::get(&db, &vigil::service::operator().1, id)
+                    .unwrap()
+                    .revision,
                 None
             )
             .is_ok()),
@@ -651,7 +656,9 @@ fn each_action_writes_exactly_one_entry_and_a_failure_none() {
                     &ctx("user:rafael"),
                     &rafael,
                     id,
-                    vigil::service::changesets::get(&db, id).unwrap().revision,
+                    vigil::service::changesets::get(&db, &vigil::service::operator().1, id)
+                        .unwrap()
+                        .revision,
                     None,
                 )
                 .is_ok()
@@ -742,7 +749,7 @@ fn concurrent_writers_never_leave_a_gap() {
         audit::keygen(&key_path, "test/audit").unwrap();
         let key = audit::load_key(&key_path).unwrap();
         audit::checkpoint(&db, &key, chrono::Utc::now()).unwrap();
-        let v = audit::verify(&db, &key.verifier(), None).unwrap();
+        let v = audit::verify(&db, &vigil::service::operator().1, &key.verifier(), None).unwrap();
         assert!(v.holds(), "{:?}", v.problems);
         assert_eq!(v.entries, 56);
     }
@@ -911,17 +918,18 @@ fn the_panel_verifies_only_what_is_new_and_everything_on_request() {
         let verifier = key.verifier();
         let now = chrono::Utc::now;
         // The first verification reads everything.
-        let first = audit::verify_new(&db, &verifier, now()).unwrap();
+        let first =
+            audit::verify_new(&db, &vigil::service::operator().1, &verifier, now()).unwrap();
         assert!(first.holds() && first.full, "{:?}", first.problems);
         let n = first.size;
         assert_eq!(first.entries_read, n);
         // Nothing new: nothing read again.
-        let same = audit::verify_new(&db, &verifier, now()).unwrap();
+        let same = audit::verify_new(&db, &vigil::service::operator().1, &verifier, now()).unwrap();
         assert_eq!((same.size, same.entries_read), (n, 0));
         // 25 new entries and a checkpoint: only they are read.
         append(&db, 25, "new");
         audit::checkpoint(&db, &key, now()).unwrap().unwrap();
-        let next = audit::verify_new(&db, &verifier, now()).unwrap();
+        let next = audit::verify_new(&db, &vigil::service::operator().1, &verifier, now()).unwrap();
         assert!(next.holds(), "{:?}", next.problems);
         assert!(!next.full);
         assert_eq!(
@@ -941,15 +949,17 @@ fn the_panel_verifies_only_what_is_new_and_everything_on_request() {
             "UPDATE audit_entries SET reason = 'rewritten' WHERE seq = 2",
         );
         append(&db, 3, "more");
-        let inc = audit::verify_new(&db, &verifier, now()).unwrap();
+        let inc = audit::verify_new(&db, &vigil::service::operator().1, &verifier, now()).unwrap();
         assert!(inc.holds() && inc.entries_read == 3, "{:?}", inc.problems);
-        let all = audit::verify_everything(&db, &verifier, now()).unwrap();
+        let all =
+            audit::verify_everything(&db, &vigil::service::operator().1, &verifier, now()).unwrap();
         assert!(!all.holds() && all.full);
         assert!(all.problems[0].contains("entry 2:"), "{:?}", all.problems);
         let last = audit::last_verification(&db).unwrap().unwrap();
         assert!(!last.holds() && last.full);
         // Nothing new since: the page shows that full verification's result.
-        let shown = audit::verify_new(&db, &verifier, now()).unwrap();
+        let shown =
+            audit::verify_new(&db, &vigil::service::operator().1, &verifier, now()).unwrap();
         assert!(!shown.holds(), "the problem stays shown");
 
         // A new entry changed after it was written: found incrementally.
@@ -959,7 +969,8 @@ fn the_panel_verifies_only_what_is_new_and_everything_on_request() {
             &t,
             &format!("UPDATE audit_entries SET actor = 'someone' WHERE seq = {size}"),
         );
-        let found = audit::verify_new(&db, &verifier, now()).unwrap();
+        let found =
+            audit::verify_new(&db, &vigil::service::operator().1, &verifier, now()).unwrap();
         assert!(
             found
                 .problems
@@ -981,6 +992,7 @@ fn log_pages_newest_first_by_sequence_number() {
         let page = |before: Option<i64>| {
             audit::entries(
                 &db,
+                &vigil::service::operator().1,
                 &AuditFilter {
                     action: Some("test.append".into()),
                     before_seq: before,

@@ -87,7 +87,7 @@ fn deployment(t: &common::TestDb, dir: &Path) -> Db {
         &ctx(&rafael),
         &rafael,
         approved,
-        vigil::service::changesets::get(&db, approved)
+        vigil::service::changesets::get(&db, &vigil::service::operator().1, approved)
             .unwrap()
             .revision,
         Some("checked"),
@@ -101,7 +101,7 @@ fn deployment(t: &common::TestDb, dir: &Path) -> Db {
         &ctx(&rafael),
         &rafael,
         rejected,
-        vigil::service::changesets::get(&db, rejected)
+        vigil::service::changesets::get(&db, &vigil::service::operator().1, rejected)
             .unwrap()
             .revision,
         Some("needs a source"),
@@ -158,6 +158,7 @@ fn contents(db: &Db) -> Contents {
             .collect(),
         entries: audit::entries(
             db,
+            &vigil::service::operator().1,
             &AuditFilter {
                 limit: 1_000_000,
                 ..Default::default()
@@ -305,7 +306,7 @@ fn a_backup_restores_to_identical_hashes_and_a_verifying_log_on_both_backends() 
             &ctx(&reviewer),
             &reviewer,
             id,
-            vigil::service::changesets::get(&restored, id)
+            vigil::service::changesets::get(&restored, &vigil::service::operator().1, id)
                 .unwrap()
                 .revision,
             None,

@@ -104,6 +104,7 @@ fn generated_folder(groups: usize, sources: usize, notes: &str) -> tempfile::Tem
 fn entries(db: &Db, action: &str) -> Vec<vigil::audit::Entry> {
     service::audit::entries(
         db,
+        &vigil::service::operator().1,
         &AuditFilter {
             action: Some(action.into()),
             limit: 100_000,
@@ -222,6 +223,7 @@ fn pending_approval(url: &str, dir: &Path, groups: usize) -> (i64, String) {
     let db = Db::open(url).unwrap();
     let cs = service::changesets::list(
         &db,
+        &service::operator().1,
         Some(GENERATED),
         Some(service::changesets::State::Submitted),
     )
@@ -497,9 +499,14 @@ fn a_read_only_disk_gives_a_clear_error_and_loses_nothing() {
     verify(&url, d);
     import(&url, d, changed.path());
     assert_eq!(
-        service::changesets::list(&db, None, Some(service::changesets::State::Submitted))
-            .unwrap()
-            .len(),
+        service::changesets::list(
+            &db,
+            &vigil::service::operator().1,
+            None,
+            Some(service::changesets::State::Submitted)
+        )
+        .unwrap()
+        .len(),
         1
     );
 }
@@ -570,6 +577,11 @@ fn postgres_going_away_gives_503_on_writes_reads_go_on_and_it_recovers() {
     let opened = open();
     assert_eq!(opened.status, 201, "{}", opened.body);
     let db = Db::open(&t.url).unwrap();
-    assert_eq!(service::changesets::list(&db, None, None).unwrap().len(), 1);
+    assert_eq!(
+        service::changesets::list(&db, &vigil::service::operator().1, None, None)
+            .unwrap()
+            .len(),
+        1
+    );
     verify(&t.url, d);
 }

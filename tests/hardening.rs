@@ -214,6 +214,7 @@ fn entries(url: &str) -> Vec<vigil::audit::Entry> {
     let db = Db::open(url).unwrap();
     service::audit::entries(
         &db,
+        &vigil::service::operator().1,
         &AuditFilter {
             limit: 1_000_000,
             ..Default::default()

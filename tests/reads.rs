@@ -37,7 +37,9 @@ fn submitted(db: &Db, notes: &str) -> i64 {
 
 /// The revision of a changeset, as a reviewer sees it.
 fn revision(db: &Db, id: i64) -> i64 {
-    service::changesets::get(db, id).unwrap().revision
+    service::changesets::get(db, &vigil::service::operator().1, id)
+        .unwrap()
+        .revision
 }
 
 fn audit_size(db: &Db) -> i64 {

@@ -22,6 +22,7 @@ fn entries(
 ) -> Vec<vigil::audit::Entry> {
     service::audit::entries(
         &st.db,
+        &vigil::service::operator().1,
         &vigil::db::AuditFilter {
             action: Some(action.into()),
             limit: 1000,
@@ -34,6 +35,7 @@ fn entries(
 fn audit_size(st: &actix_web::web::Data<vigil::http::State>) -> usize {
     service::audit::entries(
         &st.db,
+        &vigil::service::operator().1,
         &vigil::db::AuditFilter {
             limit: 100_000,
             ..Default::default()
@@ -385,7 +387,11 @@ async fn tokens_act_for_their_owner_and_die_with_them() {
         )
         .await;
         assert_eq!(s, StatusCode::UNAUTHORIZED);
-        assert!(service::accounts::user(&st.db, "ada").unwrap().disabled);
+        assert!(
+            service::accounts::user(&st.db, &vigil::service::operator().1, "ada")
+                .unwrap()
+                .disabled
+        );
     }
 }
 
@@ -431,7 +437,7 @@ async fn the_last_admin_cannot_remove_themselves() {
         )
         .unwrap_err();
         assert!(err.to_string().contains("last enabled admin"), "{err}");
-        let u = service::accounts::user(&st.db, "ada").unwrap();
+        let u = service::accounts::user(&st.db, &vigil::service::operator().1, "ada").unwrap();
         assert_eq!(u.roles, vec![Role::Admin]);
         assert!(!u.disabled);
         assert_eq!(audit_size(&st), size, "nothing written");
@@ -792,7 +798,91 @@ async fn request_ids_are_vigils_own_and_unique() {
         }
         // The whole log, these entries included, recomputes to its leaves.
         let key = vigil::audit::checkpoint::SignerKey::generate("vigil.test").unwrap();
-        let v = service::audit::verify(&st.db, &key.verifier(), None).unwrap();
+        let v =
+            service::audit::verify(&st.db, &vigil::service::operator().1, &key.verifier(), None)
+                .unwrap();
         assert!(v.holds(), "{}: {:?}", t.name, v.problems);
+    }
+}
+
+/// Every read use case asks the one policy: changesets need an account with
+/// a role, accounts an admin, the audit log an auditor or admin — at the
+/// service, whatever door the caller came through.
+#[test]
+fn every_read_use_case_asks_the_policy() {
+    use vigil::accounts::Role;
+    use vigil::model::Table;
+    use vigil::service::{self, Context};
+    for t in common::backends("every_read_use_case_asks_the_policy") {
+        let db = t.open();
+        let (ctx, _) = service::operator();
+        let folder = vigil::files::Folder::read_dir(&common::beslan_dir()).unwrap();
+        service::import(&db, &ctx, &folder, false).unwrap();
+        let curator = common::person("clara", &[Role::Curator]);
+        let reviewer = common::person("rita", &[Role::Reviewer]);
+        let auditor = common::person("aude", &[Role::Auditor]);
+        let admin = common::person("ada", &[Role::Admin]);
+        let nobody = common::person("nobody", &[]);
+        let id = service::changesets::open(
+            &db,
+            &Context::actor("user:clara"),
+            &curator,
+            "beslan-2004",
+            "a note",
+        )
+        .unwrap();
+        let forbidden = |r: vigil::Result<()>, what: &str| match r {
+            Err(vigil::Error::Forbidden(m)) => assert!(m.contains("this needs"), "{what}: {m}"),
+            other => panic!("{}: {what} answered {other:?}", t.name),
+        };
+        let ok = |r: vigil::Result<()>, what: &str| {
+            r.unwrap_or_else(|e| panic!("{}: {what}: {e}", t.name));
+        };
+        let filter = vigil::db::AuditFilter::default();
+        let list = |who: &vigil::accounts::Principal| {
+            service::changesets::list(&db, who, None, None).map(|_| ())
+        };
+        let get =
+            |who: &vigil::accounts::Principal| service::changesets::get(&db, who, id).map(|_| ());
+        let view =
+            |who: &vigil::accounts::Principal| service::changesets::view(&db, who, id).map(|_| ());
+        let item = |who: &vigil::accounts::Principal| {
+            service::changesets::item(&db, who, id, Table::Figures, "fatalities").map(|_| ())
+        };
+        let users =
+            |who: &vigil::accounts::Principal| service::accounts::users(&db, who).map(|_| ());
+        let entries = |who: &vigil::accounts::Principal| {
+            service::audit::entries(&db, who, &filter).map(|_| ())
+        };
+        let export = |who: &vigil::accounts::Principal| {
+            service::audit::export(&db, who, true, &mut Vec::new()).map(|_| ())
+        };
+        for (what, f) in [
+            (
+                "list",
+                &list as &dyn Fn(&vigil::accounts::Principal) -> vigil::Result<()>,
+            ),
+            ("get", &get),
+            ("view", &view),
+            ("item", &item),
+        ] {
+            forbidden(f(&nobody), what);
+            for who in [&curator, &reviewer, &auditor, &admin] {
+                ok(f(who), what);
+            }
+        }
+        for who in [&curator, &reviewer, &auditor, &nobody] {
+            forbidden(users(who), "users");
+            forbidden(service::accounts::user(&db, who, "ada").map(|_| ()), "user");
+        }
+        ok(users(&admin), "users");
+        for who in [&curator, &reviewer, &nobody] {
+            forbidden(entries(who), "entries");
+            forbidden(export(who), "export");
+        }
+        for who in [&auditor, &admin] {
+            ok(entries(who), "entries");
+            ok(export(who), "export");
+        }
     }
 }

@@ -9,7 +9,7 @@ use super::schema::{
 };
 use super::Conn;
 use crate::error::{Error, Result};
-use crate::model::{Claim, Dataset, Event, Figure, Rule, Source};
+use crate::model::{Claim, Dataset, Event, Figure, Kind, Rule, Source};
 
 /// Rows per INSERT statement, under SQLite's limit of bound parameters.
 const CHUNK: usize = 1000;
@@ -235,19 +235,6 @@ pub struct Edit {
     pub edited_at: String,
 }
 
-fn parse<T: std::str::FromStr<Err = String>>(what: &str, value: &str) -> Result<T> {
-    value
-        .parse()
-        .map_err(|e| Error::Internal(format!("stored {what}: {e}")))
-}
-
-fn parse_opt<T: std::str::FromStr<Err = String>>(
-    what: &str,
-    v: Option<String>,
-) -> Result<Option<T>> {
-    v.map(|v| parse(what, &v)).transpose()
-}
-
 /// Whether an event with this slug exists.
 pub fn event_exists(c: &mut Conn, slug: &str) -> Result<bool> {
     let n: i64 = events::table
@@ -268,18 +255,8 @@ pub fn event_slugs(c: &mut Conn) -> Result<Vec<String>> {
 /// Stores a whole dataset for an event that does not exist yet.
 pub fn insert_dataset(c: &mut Conn, ds: &Dataset) -> Result<()> {
     let slug = ds.event.slug.clone();
-    let e = &ds.event;
     diesel::insert_into(events::table)
-        .values(EventRow {
-            slug: slug.clone(),
-            title: e.title.clone(),
-            location: e.location.clone(),
-            started_on: e.started_on.to_string(),
-            ended_on: e.ended_on.to_string(),
-            timezone: e.timezone.clone(),
-            summary: e.summary.clone(),
-            approximation: e.approximation.map(i64::from),
-        })
+        .values(row_of::<_, EventRow>(None, &ds.event)?)
         .execute(c)?;
     insert_items(c, &slug, &ds.sources, &ds.figures, &ds.claims, &ds.rules)
 }
@@ -314,21 +291,10 @@ fn insert_items(
     cl: &[Claim],
     r: &[Rule],
 ) -> Result<()> {
-    let ev = || slug.to_string();
     let rows: Vec<SourceRow> = s
         .iter()
-        .map(|x| SourceRow {
-            event: ev(),
-            key: x.key.clone(),
-            title: x.title.clone(),
-            author: x.author.clone(),
-            publisher: x.publisher.clone(),
-            kind: x.kind.to_string(),
-            published_on: x.published_on.map(|d| d.to_string()),
-            url: x.url.clone(),
-            notes: x.notes.clone(),
-        })
-        .collect();
+        .map(|x| row_of(Some(slug), x))
+        .collect::<Result<_>>()?;
     for chunk in rows.chunks(CHUNK) {
         on_backend!(&mut *c, |c| diesel::insert_into(sources::table)
             .values(chunk)
@@ -336,21 +302,8 @@ fn insert_items(
     }
     let rows: Vec<FigureRow> = f
         .iter()
-        .map(|x| FigureRow {
-            event: ev(),
-            key: x.key.clone(),
-            label: x.label.clone(),
-            unit: x.unit.clone(),
-            parent: x.parent.clone(),
-            breakdown: x.breakdown.map(|b| b.to_string()),
-            position: x.position,
-            low: x.low,
-            best: x.best,
-            high: x.high,
-            status: x.status.to_string(),
-            notes: x.notes.clone(),
-        })
-        .collect();
+        .map(|x| row_of(Some(slug), x))
+        .collect::<Result<_>>()?;
     for chunk in rows.chunks(CHUNK) {
         on_backend!(&mut *c, |c| diesel::insert_into(figures::table)
             .values(chunk)
@@ -358,23 +311,8 @@ fn insert_items(
     }
     let rows: Vec<ClaimRow> = cl
         .iter()
-        .map(|x| ClaimRow {
-            event: ev(),
-            id: x.id.clone(),
-            figure: x.figure.clone(),
-            source: x.source.clone(),
-            low: x.low,
-            best: x.best,
-            high: x.high,
-            qualifier: x.qualifier.map(|q| q.to_string()),
-            as_of: x.as_of.map(|d| d.to_string()),
-            rank: x.rank.to_string(),
-            reason: x.reason.map(|r| r.to_string()),
-            locator: x.locator.clone(),
-            quote: x.quote.clone(),
-            note: x.note.clone(),
-        })
-        .collect();
+        .map(|x| row_of(Some(slug), x))
+        .collect::<Result<_>>()?;
     for chunk in rows.chunks(CHUNK) {
         on_backend!(&mut *c, |c| diesel::insert_into(claims::table)
             .values(chunk)
@@ -382,20 +320,52 @@ fn insert_items(
     }
     let rows: Vec<RuleRow> = r
         .iter()
-        .map(|x| RuleRow {
-            event: ev(),
-            id: x.id.clone(),
-            expression: x.expression.clone(),
-            severity: x.severity.to_string(),
-            note: x.note.clone(),
-        })
-        .collect();
+        .map(|x| row_of(Some(slug), x))
+        .collect::<Result<_>>()?;
     for chunk in rows.chunks(CHUNK) {
         on_backend!(&mut *c, |c| diesel::insert_into(rules::table)
             .values(chunk)
             .execute(c))?;
     }
     Ok(())
+}
+
+/// An item as its table's row: the row has the item's fields, by the same
+/// names, and the event's slug. Words and dates are stored as the text the
+/// item is written in, so one serde pass converts both ways and a new field
+/// needs only its column and its line in the row.
+fn row_of<K: Kind, R: serde::de::DeserializeOwned>(event: Option<&str>, item: &K) -> Result<R> {
+    let mut json = serde_json::to_value(item)?;
+    if let (serde_json::Value::Object(m), Some(event)) = (&mut json, event) {
+        m.insert("event".into(), serde_json::Value::String(event.into()));
+    }
+    serde_json::from_value(json).map_err(|e| {
+        Error::Internal(format!(
+            "{} '{}' does not fit its row: {e}",
+            K::TABLE,
+            item.key()
+        ))
+    })
+}
+
+/// A stored row as the item it holds; the error names the row.
+fn item_of<R: serde::Serialize, K: Kind>(row: R) -> Result<K> {
+    let mut json = serde_json::to_value(row)?;
+    let mut key = String::new();
+    if let serde_json::Value::Object(m) = &mut json {
+        m.remove("event");
+        key = m
+            .get(K::KEY)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+    }
+    serde_json::from_value(json).map_err(|e| {
+        Error::Internal(format!(
+            "the stored {} '{key}' does not read: {e}",
+            K::TABLE
+        ))
+    })
 }
 
 /// The current data of an event, in canonical order; `None` if there is no
@@ -409,99 +379,35 @@ pub fn load_dataset(c: &mut Conn, slug: &str) -> Result<Option<Dataset>> {
     else {
         return Ok(None);
     };
-    let event = Event {
-        slug: e.slug,
-        title: e.title,
-        location: e.location,
-        started_on: parse("event date", &e.started_on)?,
-        ended_on: parse("event date", &e.ended_on)?,
-        timezone: e.timezone,
-        summary: e.summary,
-        approximation: e
-            .approximation
-            .map(|a| {
-                u32::try_from(a).map_err(|_| {
-                    Error::Internal(format!("stored approximation {a} is out of range"))
-                })
-            })
-            .transpose()?,
-    };
+    let event: Event = item_of(e)?;
     let sources = sources::table
         .filter(sources::event.eq(slug))
         .select(SourceRow::as_select())
         .load(c)?
         .into_iter()
-        .map(|r| {
-            Ok(Source {
-                kind: parse("source kind", &r.kind)?,
-                published_on: parse_opt("source date", r.published_on)?,
-                key: r.key,
-                title: r.title,
-                author: r.author,
-                publisher: r.publisher,
-                url: r.url,
-                notes: r.notes,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+        .map(item_of)
+        .collect::<Result<Vec<Source>>>()?;
     let figures = figures::table
         .filter(figures::event.eq(slug))
         .select(FigureRow::as_select())
         .load(c)?
         .into_iter()
-        .map(|r| {
-            Ok(Figure {
-                breakdown: parse_opt("figure breakdown", r.breakdown)?,
-                status: parse("figure status", &r.status)?,
-                key: r.key,
-                label: r.label,
-                unit: r.unit,
-                parent: r.parent,
-                position: r.position,
-                low: r.low,
-                best: r.best,
-                high: r.high,
-                notes: r.notes,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+        .map(item_of)
+        .collect::<Result<Vec<Figure>>>()?;
     let claims = claims::table
         .filter(claims::event.eq(slug))
         .select(ClaimRow::as_select())
         .load(c)?
         .into_iter()
-        .map(|r| {
-            Ok(Claim {
-                qualifier: parse_opt("claim qualifier", r.qualifier)?,
-                as_of: parse_opt("claim date", r.as_of)?,
-                rank: parse("claim rank", &r.rank)?,
-                reason: parse_opt("claim reason", r.reason)?,
-                id: r.id,
-                figure: r.figure,
-                source: r.source,
-                low: r.low,
-                best: r.best,
-                high: r.high,
-                locator: r.locator,
-                quote: r.quote,
-                note: r.note,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+        .map(item_of)
+        .collect::<Result<Vec<Claim>>>()?;
     let rules = rules::table
         .filter(rules::event.eq(slug))
         .select(RuleRow::as_select())
         .load(c)?
         .into_iter()
-        .map(|r| {
-            Ok(Rule {
-                severity: parse("rule severity", &r.severity)?,
-                id: r.id,
-                expression: r.expression,
-                note: r.note,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+        .map(item_of)
+        .collect::<Result<Vec<Rule>>>()?;
     let mut ds = Dataset {
         event,
         sources,

@@ -12,7 +12,7 @@ use super::params::Query;
 use super::{blocking, State};
 use crate::accounts::{Principal, Role};
 use crate::error::{Error, Result};
-use crate::model::ItemEdit;
+use crate::model::{Item, ItemEdit};
 use crate::service;
 use crate::service::accounts::{TokenInfo, UserInfo};
 use crate::service::changesets::{
@@ -236,12 +236,14 @@ pub struct ListQuery {
     ))]
 pub async fn list(
     state: web::Data<State>,
-    _who: Who<Member>,
+    who: Who<Member>,
     q: Query<ListQuery>,
 ) -> Result<HttpResponse> {
     let q = q.into_inner();
-    let list =
-        blocking(move || service::changesets::list(&state.db, q.event.as_deref(), q.state)).await?;
+    let list = blocking(move || {
+        service::changesets::list(&state.db, &who.principal, q.event.as_deref(), q.state)
+    })
+    .await?;
     Ok(private(HttpResponse::Ok()).json(list))
 }
 
@@ -333,11 +335,12 @@ type IdPath = web::Path<i64>;
 
 async fn answer(
     state: &web::Data<State>,
+    who: Principal,
     id: i64,
     published: Option<Approved>,
 ) -> Result<HttpResponse> {
     let st = state.clone();
-    let changeset = blocking(move || service::changesets::get(&st.db, id)).await?;
+    let changeset = blocking(move || service::changesets::get(&st.db, &who, id)).await?;
     Ok(private(HttpResponse::Ok()).json(Transitioned {
         changeset,
         published,
@@ -499,11 +502,12 @@ pub async fn submit(
     let id = id.into_inner();
     let c = comment(body);
     let st = state.clone();
+    let principal = who.principal.clone();
     blocking(move || {
         service::changesets::submit(&st.db, &who.ctx, &who.principal, id, c.as_deref())
     })
     .await?;
-    answer(&state, id, None).await
+    answer(&state, principal, id, None).await
 }
 
 /// Withdraws a changeset (its author).
@@ -527,11 +531,12 @@ pub async fn withdraw(
     let id = id.into_inner();
     let c = comment(body);
     let st = state.clone();
+    let principal = who.principal.clone();
     blocking(move || {
         service::changesets::withdraw(&st.db, &who.ctx, &who.principal, id, c.as_deref())
     })
     .await?;
-    answer(&state, id, None).await
+    answer(&state, principal, id, None).await
 }
 
 /// Approves a submitted changeset (a reviewer who wrote none of it): rebases
@@ -561,12 +566,13 @@ pub async fn approve(
     let seen = seen_revision(&req)?;
     let c = comment(body);
     let st = state.clone();
+    let principal = who.principal.clone();
     let published = blocking(move || {
         st.publisher()
             .approve(&who.ctx, &who.principal, id, seen, c.as_deref())
     })
     .await?;
-    answer(&state, id, Some(published)).await
+    answer(&state, principal, id, Some(published)).await
 }
 
 /// Rejects a submitted changeset, with a comment (a reviewer who wrote none of it).
@@ -594,11 +600,12 @@ pub async fn reject(
     let seen = seen_revision(&req)?;
     let c = comment(body);
     let st = state.clone();
+    let principal = who.principal.clone();
     blocking(move || {
         service::changesets::reject(&st.db, &who.ctx, &who.principal, id, seen, c.as_deref())
     })
     .await?;
-    answer(&state, id, None).await
+    answer(&state, principal, id, None).await
 }
 
 /// CSV files to import into a draft.
@@ -718,12 +725,13 @@ fn item_response(res: actix_web::HttpResponseBuilder, v: ItemView) -> HttpRespon
     ))]
 pub async fn get_item(
     state: web::Data<State>,
-    _who: Who<Member>,
+    who: Who<Member>,
     path: ItemPath,
 ) -> Result<HttpResponse> {
     let (id, table, key) = path.into_inner();
     let table = editable_table(&table)?;
-    let v = blocking(move || service::changesets::item(&state.db, id, table, &key)).await?;
+    let v = blocking(move || service::changesets::item(&state.db, &who.principal, id, table, &key))
+        .await?;
     Ok(item_response(HttpResponse::Ok(), v))
 }
 
@@ -778,7 +786,8 @@ pub async fn put_item(
     let (id, table, key) = path.into_inner();
     let table = editable_table(&table)?;
     let pre = precondition(&req)?;
-    let item = body.into_inner();
+    let item =
+        Item::parse(table, body.into_inner()).map_err(|e| Error::BadRequest(e.to_string()))?;
     let v = blocking(move || {
         service::changesets::put_item(
             &state.db,
@@ -845,8 +854,8 @@ pub async fn delete_item(
         (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "not an admin", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
     ))]
-pub async fn users(state: web::Data<State>, _who: Who<Admin>) -> Result<HttpResponse> {
-    let list = blocking(move || service::accounts::users(&state.db)).await?;
+pub async fn users(state: web::Data<State>, who: Who<Admin>) -> Result<HttpResponse> {
+    let list = blocking(move || service::accounts::users(&state.db, &who.principal)).await?;
     Ok(private(HttpResponse::Ok()).json(list))
 }
 

@@ -200,11 +200,11 @@ impl EntriesQuery {
     ))]
 pub async fn entries(
     state: web::Data<State>,
-    _who: Who<Auditor>,
+    who: Who<Auditor>,
     q: Query<EntriesQuery>,
 ) -> Result<HttpResponse> {
     let filter = q.filter()?;
-    let list = blocking(move || log::entries(&state.db, &filter)).await?;
+    let list = blocking(move || log::entries(&state.db, &who.principal, &filter)).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
         .json(list))
@@ -228,21 +228,24 @@ pub struct VerificationReport {
         (status = 403, description = "not an auditor or admin", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "this server has no audit key", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
     ))]
-pub async fn verify(state: web::Data<State>, _who: Who<Auditor>) -> Result<HttpResponse> {
-    let v = verification(state).await?;
+pub async fn verify(state: web::Data<State>, who: Who<Auditor>) -> Result<HttpResponse> {
+    let v = verification(state, who.principal.clone()).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
         .json(v))
 }
 
 /// Runs the verification with the server's key.
-pub async fn verification(state: web::Data<State>) -> Result<VerificationReport> {
+pub async fn verification(
+    state: web::Data<State>,
+    who: crate::accounts::Principal,
+) -> Result<VerificationReport> {
     let key = state
         .audit_key
         .as_ref()
         .ok_or_else(|| Error::NotFound("this server has no audit key".into()))?
         .verifier();
-    let v = blocking(move || log::verify(&state.db, &key, None)).await?;
+    let v = blocking(move || log::verify(&state.db, &who, &key, None)).await?;
     Ok(VerificationReport {
         holds: v.holds(),
         entries: v.entries,
@@ -252,10 +255,14 @@ pub async fn verification(state: web::Data<State>) -> Result<VerificationReport>
     })
 }
 
-async fn export(state: web::Data<State>, csv: bool) -> Result<HttpResponse> {
+async fn export(
+    state: web::Data<State>,
+    who: crate::accounts::Principal,
+    csv: bool,
+) -> Result<HttpResponse> {
     let bytes = blocking(move || {
         let mut out = Vec::new();
-        log::export(&state.db, csv, &mut out)?;
+        log::export(&state.db, &who, csv, &mut out)?;
         Ok(out)
     })
     .await?;
@@ -281,8 +288,8 @@ async fn export(state: web::Data<State>, csv: bool) -> Result<HttpResponse> {
         (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "not an auditor or admin", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
     ))]
-pub async fn export_jsonl(state: web::Data<State>, _who: Who<Auditor>) -> Result<HttpResponse> {
-    export(state, false).await
+pub async fn export_jsonl(state: web::Data<State>, who: Who<Auditor>) -> Result<HttpResponse> {
+    export(state, who.principal.clone(), false).await
 }
 
 /// The whole log as CSV (auditors and admins).
@@ -292,6 +299,6 @@ pub async fn export_jsonl(state: web::Data<State>, _who: Who<Auditor>) -> Result
         (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "not an auditor or admin", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
     ))]
-pub async fn export_csv(state: web::Data<State>, _who: Who<Auditor>) -> Result<HttpResponse> {
-    export(state, true).await
+pub async fn export_csv(state: web::Data<State>, who: Who<Auditor>) -> Result<HttpResponse> {
+    export(state, who.principal.clone(), true).await
 }

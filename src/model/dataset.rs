@@ -105,63 +105,27 @@ impl Dataset {
     }
 
     /// The text policy ([`crate::text::check_data`]) on every free-text
-    /// field; keys and references have rules of their own.
+    /// field the registry names ([`super::Field::is_text`]); keys and
+    /// references have rules of their own.
     fn validate_text(&self, p: &mut Problems) {
-        let e = &self.event;
-        let mut each = |t: Table, i: usize, fields: &[(&'static str, &str)]| {
-            for (field, value) in fields {
-                if let Err(err) = crate::text::check_data(field, value) {
-                    p.add(t, i, field, err.to_string());
+        for &table in Table::ALL {
+            super::item::with_kind!(table, K => self.validate_text_of::<K>(p));
+        }
+    }
+
+    fn validate_text_of<K: super::Kind>(&self, p: &mut Problems) {
+        let texts: Vec<&super::Field> = K::FIELDS.iter().filter(|f| f.is_text()).collect();
+        for (i, item) in K::of(self).iter().enumerate() {
+            let Ok(json) = serde_json::to_value(item) else {
+                continue;
+            };
+            for f in &texts {
+                if let Some(serde_json::Value::String(value)) = json.get(f.name) {
+                    if let Err(err) = crate::text::check_data(f.name, value) {
+                        p.add(K::TABLE, i, f.name, err.to_string());
+                    }
                 }
             }
-        };
-        each(
-            Table::Event,
-            0,
-            &[
-                ("title", &e.title),
-                ("location", &e.location),
-                ("timezone", &e.timezone),
-                ("summary", &e.summary),
-            ],
-        );
-        for (i, s) in self.sources.iter().enumerate() {
-            each(
-                Table::Sources,
-                i,
-                &[
-                    ("title", &s.title),
-                    ("author", &s.author),
-                    ("publisher", &s.publisher),
-                    ("url", &s.url),
-                    ("notes", &s.notes),
-                ],
-            );
-        }
-        for (i, f) in self.figures.iter().enumerate() {
-            each(
-                Table::Figures,
-                i,
-                &[("label", &f.label), ("unit", &f.unit), ("notes", &f.notes)],
-            );
-        }
-        for (i, c) in self.claims.iter().enumerate() {
-            each(
-                Table::Claims,
-                i,
-                &[
-                    ("locator", &c.locator),
-                    ("quote", &c.quote),
-                    ("note", &c.note),
-                ],
-            );
-        }
-        for (i, r) in self.rules.iter().enumerate() {
-            each(
-                Table::Rules,
-                i,
-                &[("expression", &r.expression), ("note", &r.note)],
-            );
         }
     }
 

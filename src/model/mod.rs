@@ -6,12 +6,14 @@ mod dataset;
 mod date;
 mod diff;
 pub mod expr;
+pub mod item;
 mod types;
 mod value;
 
 pub use dataset::{key_problem, Dataset, Problem, Table};
 pub use date::PartialDate;
-pub use diff::{key_field, Change, ItemEdit, ItemError};
+pub use diff::{Change, ItemEdit};
+pub use item::{key_field, Field, FieldChange, Input, Item, ItemError, Kind};
 pub use types::{
     Breakdown, Claim, Event, Figure, Qualifier, Rank, Reason, Rule, Severity, Source, SourceKind,
     Status,

@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{group, Interval, PartialDate, Value};
+use super::item::{Field, Input, Item, Kind};
+use super::{group, Dataset, Interval, PartialDate, Table, Value};
 
 use crate::words::word_enum;
 
@@ -223,6 +224,211 @@ pub struct Rule {
     #[serde(default)]
     #[schema(max_length = 10000)]
     pub note: String,
+}
+
+// The fields of each kind, beside the types: labels and help are what the
+// panel shows; the order is the CSV columns' order.
+
+impl Kind for Event {
+    const TABLE: Table = Table::Event;
+    const KEY: &'static str = "slug";
+    const OPTIONAL_COLUMNS: &'static [&'static str] = &["approximation"];
+    const FIELDS: &'static [Field] = &[
+        Field::new("slug", "Short name", Input::Key)
+            .help("Lower-case letters, digits and hyphens, as in the page's address."),
+        Field::new("title", "Title", Input::Text),
+        Field::new("location", "Place", Input::Text),
+        Field::new("started_on", "Began on", Input::Date)
+            .help("YYYY, YYYY-MM or YYYY-MM-DD: only as precise as known.")
+            .required(),
+        Field::new("ended_on", "Ended on", Input::Date)
+            .help("YYYY, YYYY-MM or YYYY-MM-DD: only as precise as known.")
+            .required(),
+        Field::new("timezone", "Time zone", Input::Text)
+            .help("An IANA name, such as Europe/Moscow."),
+        Field::new("summary", "Summary", Input::LongText),
+        Field::new(
+            "approximation",
+            "Tolerance of \"about\" (percent)",
+            Input::Percent,
+        )
+        .help("How far a claim written \"about N\" may be from N in the checks; empty for 10."),
+    ];
+    fn key(&self) -> &str {
+        &self.slug
+    }
+    fn of(ds: &Dataset) -> &[Self] {
+        std::slice::from_ref(&ds.event)
+    }
+    fn list(_: &mut Dataset) -> Option<&mut Vec<Self>> {
+        None
+    }
+    fn into_item(self) -> Item {
+        Item::Event(self)
+    }
+    fn from_item(item: Item) -> Option<Self> {
+        match item {
+            Item::Event(x) => Some(x),
+            _ => None,
+        }
+    }
+}
+
+impl Kind for Source {
+    const TABLE: Table = Table::Sources;
+    const KEY: &'static str = "key";
+    const FIELDS: &'static [Field] = &[
+        Field::new("key", "Source key", Input::Key)
+            .help("Lower-case letters, digits, and - _ . between them."),
+        Field::new("title", "Title", Input::Text),
+        Field::new("author", "Author", Input::Text)
+            .help("As the source names its author; empty when it names none."),
+        Field::new("publisher", "Publisher", Input::Text),
+        Field::new("kind", "Kind of source", Input::Choice(SourceKind::WORDS)).required(),
+        Field::new("published_on", "Published on", Input::Date)
+            .help("YYYY, YYYY-MM or YYYY-MM-DD; empty when the source is undated."),
+        Field::new("url", "Web address", Input::Url).help("http or https."),
+        Field::new("notes", "Notes", Input::LongText),
+    ];
+    fn key(&self) -> &str {
+        &self.key
+    }
+    fn of(ds: &Dataset) -> &[Self] {
+        &ds.sources
+    }
+    fn list(ds: &mut Dataset) -> Option<&mut Vec<Self>> {
+        Some(&mut ds.sources)
+    }
+    fn into_item(self) -> Item {
+        Item::Source(self)
+    }
+    fn from_item(item: Item) -> Option<Self> {
+        match item {
+            Item::Source(x) => Some(x),
+            _ => None,
+        }
+    }
+}
+
+impl Kind for Figure {
+    const TABLE: Table = Table::Figures;
+    const KEY: &'static str = "key";
+    const FIELDS: &'static [Field] = &[
+        Field::new("key", "Figure key", Input::Key)
+            .help("Dotted from its parent's key, such as fatalities.children."),
+        Field::new("label", "Label", Input::Text).help("What the figure counts, in plain words."),
+        Field::new("unit", "Unit", Input::Text).help("Usually persons."),
+        Field::new("parent", "Part of", Input::Reference(Table::Figures))
+            .help("The figure this one is a part of; empty for a top-level figure."),
+        Field::new("breakdown", "How its parts add up", Input::Choice(Breakdown::WORDS)).help(
+            "exhaustive: the parts add up to it; partial: at most to it; overlapping: each part at most it.",
+        ),
+        Field::new("position", "Order", Input::Number)
+            .help("Its place among the figures with the same parent."),
+        Field::new("low", "Lowest", Input::Number).help("The low end of the published range."),
+        Field::new("best", "Best estimate", Input::Number),
+        Field::new("high", "Highest", Input::Number).help("The high end of the published range."),
+        Field::new("status", "Status", Input::Choice(Status::WORDS)).required(),
+        Field::new("notes", "Notes", Input::LongText),
+    ];
+    fn key(&self) -> &str {
+        &self.key
+    }
+    fn of(ds: &Dataset) -> &[Self] {
+        &ds.figures
+    }
+    fn list(ds: &mut Dataset) -> Option<&mut Vec<Self>> {
+        Some(&mut ds.figures)
+    }
+    fn into_item(self) -> Item {
+        Item::Figure(self)
+    }
+    fn from_item(item: Item) -> Option<Self> {
+        match item {
+            Item::Figure(x) => Some(x),
+            _ => None,
+        }
+    }
+}
+
+impl Kind for Claim {
+    const TABLE: Table = Table::Claims;
+    const KEY: &'static str = "id";
+    const OPTIONAL_COLUMNS: &'static [&'static str] = &["qualifier"];
+    const FIELDS: &'static [Field] = &[
+        Field::new("id", "Claim id", Input::Key)
+            .help("Lower-case letters, digits, and - _ . between them."),
+        Field::new("figure", "Figure", Input::Reference(Table::Figures)).required(),
+        Field::new("source", "Source", Input::Reference(Table::Sources)).required(),
+        Field::new("low", "Lowest stated", Input::Number),
+        Field::new("best", "Number stated", Input::Number)
+            .help("The number as the source writes it; digits only."),
+        Field::new("high", "Highest stated", Input::Number),
+        Field::new("qualifier", "Qualifier", Input::Choice(Qualifier::WORDS)).help(
+            "approximate for \"about N\"; more_than keeps N in Lowest; fewer_than keeps N in Highest.",
+        ),
+        Field::new("as_of", "As of", Input::Date)
+            .help("The date the source gives for the number; empty when it gives none."),
+        Field::new("rank", "Rank", Input::Choice(Rank::WORDS))
+            .help("preferred: the published value rests on it; deprecated: kept for the record, with a reason.")
+            .required(),
+        Field::new("reason", "Why deprecated", Input::Choice(Reason::WORDS)),
+        Field::new("locator", "Where in the source", Input::Text)
+            .help("Page, section or paragraph."),
+        Field::new("quote", "Quote", Input::LongText).help("The source's words, as written."),
+        Field::new("note", "Note", Input::LongText),
+    ];
+    fn key(&self) -> &str {
+        &self.id
+    }
+    fn of(ds: &Dataset) -> &[Self] {
+        &ds.claims
+    }
+    fn list(ds: &mut Dataset) -> Option<&mut Vec<Self>> {
+        Some(&mut ds.claims)
+    }
+    fn into_item(self) -> Item {
+        Item::Claim(self)
+    }
+    fn from_item(item: Item) -> Option<Self> {
+        match item {
+            Item::Claim(x) => Some(x),
+            _ => None,
+        }
+    }
+}
+
+impl Kind for Rule {
+    const TABLE: Table = Table::Rules;
+    const KEY: &'static str = "id";
+    const FIELDS: &'static [Field] = &[
+        Field::new("id", "Rule id", Input::Key)
+            .help("Lower-case letters, digits, and - _ . between them."),
+        Field::new("expression", "Rule", Input::LongText)
+            .help("Figure keys with + and -, compared with =, <= or >=; such as deaths.burns <= fatalities."),
+        Field::new("severity", "Severity", Input::Choice(Severity::WORDS))
+            .help("error blocks publishing; warning is shown.")
+            .required(),
+        Field::new("note", "Note", Input::LongText),
+    ];
+    fn key(&self) -> &str {
+        &self.id
+    }
+    fn of(ds: &Dataset) -> &[Self] {
+        &ds.rules
+    }
+    fn list(ds: &mut Dataset) -> Option<&mut Vec<Self>> {
+        Some(&mut ds.rules)
+    }
+    fn into_item(self) -> Item {
+        Item::Rule(self)
+    }
+    fn from_item(item: Item) -> Option<Self> {
+        match item {
+            Item::Rule(x) => Some(x),
+            _ => None,
+        }
+    }
 }
 
 impl Figure {

@@ -146,14 +146,18 @@ pub fn has_users(db: &Db) -> Result<bool> {
     Ok(db.read(db::user_count)? > 0)
 }
 
-pub fn users(db: &Db) -> Result<Vec<UserInfo>> {
+/// Every account (admins only).
+pub fn users(db: &Db, who: &Principal) -> Result<Vec<UserInfo>> {
+    who.require(Permission::ManageAccounts)?;
     db.read(db::users_all)?
         .into_iter()
         .map(UserInfo::from_row)
         .collect()
 }
 
-pub fn user(db: &Db, name: &str) -> Result<UserInfo> {
+/// One account (admins only).
+pub fn user(db: &Db, who: &Principal, name: &str) -> Result<UserInfo> {
+    who.require(Permission::ManageAccounts)?;
     db.read(|c| db::user(c, name))?
         .ok_or_else(|| Error::NotFound(format!("no user '{name}'")))
         .and_then(UserInfo::from_row)

@@ -5,6 +5,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::accounts::{Permission, Principal};
 use crate::audit::checkpoint::{self, Checkpoint, SignerKey, VerifierKey};
 use crate::audit::merkle::{self, Hash, Tree};
 use crate::audit::{self, Entry};
@@ -349,7 +350,9 @@ pub fn consistency(db: &Db, from: i64, to: Option<i64>) -> Result<ConsistencyPro
 }
 
 /// Entries matching a filter, in order.
-pub fn entries(db: &Db, filter: &AuditFilter) -> Result<Vec<Entry>> {
+/// Entries that match `filter` (auditors and admins).
+pub fn entries(db: &Db, who: &Principal, filter: &AuditFilter) -> Result<Vec<Entry>> {
+    who.require(Permission::ReadAudit)?;
     Ok(db
         .read(|c| db::audit_entries(c, filter))?
         .into_iter()
@@ -418,7 +421,13 @@ const READERS: usize = 2;
 /// root; with `saved` (a signed checkpoint kept by someone), proves the log
 /// as it is extends it. Names the first entry or checkpoint that does not
 /// match and what differs.
-pub fn verify(db: &Db, verifier: &VerifierKey, saved: Option<&str>) -> Result<Verification> {
+pub fn verify(
+    db: &Db,
+    who: &Principal,
+    verifier: &VerifierKey,
+    saved: Option<&str>,
+) -> Result<Verification> {
+    who.require(Permission::ReadAudit)?;
     let mut problems = Vec::new();
     let checkpoints = db.read(db::checkpoints)?;
     let saved = match saved {
@@ -617,8 +626,13 @@ pub fn last_verification(db: &Db) -> Result<Option<Verified>> {
 
 /// Verifies everything now, as `vigil audit verify` does (every entry
 /// recomputed, every checkpoint), and records it.
-pub fn verify_everything(db: &Db, verifier: &VerifierKey, now: DateTime<Utc>) -> Result<Verified> {
-    let v = verify(db, verifier, None)?;
+pub fn verify_everything(
+    db: &Db,
+    who: &Principal,
+    verifier: &VerifierKey,
+    now: DateTime<Utc>,
+) -> Result<Verified> {
+    let v = verify(db, who, verifier, None)?;
     let done = Verified {
         size: v.entries,
         root: v.root,
@@ -638,9 +652,15 @@ pub fn verify_everything(db: &Db, verifier: &VerifierKey, now: DateTime<Utc>) ->
 /// result. Entries the last verification covered are not read again:
 /// [`verify_everything`] does that. Without a verification that held, it
 /// verifies everything.
-pub fn verify_new(db: &Db, verifier: &VerifierKey, now: DateTime<Utc>) -> Result<Verified> {
+pub fn verify_new(
+    db: &Db,
+    who: &Principal,
+    verifier: &VerifierKey,
+    now: DateTime<Utc>,
+) -> Result<Verified> {
+    who.require(Permission::ReadAudit)?;
     let Some(prev) = db.read(|c| db::latest_verification(c, true))? else {
-        return verify_everything(db, verifier, now);
+        return verify_everything(db, who, verifier, now);
     };
     let total = db.read(db::audit_size)?;
     if total == prev.size {
@@ -755,7 +775,13 @@ pub fn verify_new(db: &Db, verifier: &VerifierKey, now: DateTime<Utc>) -> Result
 }
 
 /// Writes the whole log as JSON Lines (one canonical entry per line) or CSV.
-pub fn export(db: &Db, csv_format: bool, out: &mut dyn std::io::Write) -> Result<i64> {
+pub fn export(
+    db: &Db,
+    who: &Principal,
+    csv_format: bool,
+    out: &mut dyn std::io::Write,
+) -> Result<i64> {
+    who.require(Permission::ReadAudit)?;
     let io = |e: std::io::Error| Error::Io(format!("cannot write the export: {e}"));
     let mut w = csv::Writer::from_writer(Vec::new());
     if csv_format {

@@ -20,7 +20,7 @@ use crate::document;
 use crate::error::{Error, Result};
 pub use crate::model::changeset::{Action, Allowed, Changeset, Readiness, State};
 use crate::model::changeset::{Refusal, Refused};
-use crate::model::{Change, Dataset, ItemEdit, Table};
+use crate::model::{Change, Dataset, Item, ItemEdit, Table};
 
 /// A changeset as stored, as the domain sees it.
 fn from_row(r: db::Changeset) -> Result<Changeset> {
@@ -184,10 +184,22 @@ fn item_edits(edits: &[Edit]) -> Result<Vec<ItemEdit>> {
     edits
         .iter()
         .map(|e| {
+            let table = table_of(&e.entity)?;
+            let item = match e.item.as_deref() {
+                None => None,
+                Some(text) => Some(Item::parse(table, serde_json::from_str(text)?).map_err(
+                    |err| {
+                        Error::Internal(format!(
+                            "changeset {}: the stored edit of {}/{} does not read: {err}",
+                            e.changeset_id, e.entity, e.key
+                        ))
+                    },
+                )?),
+            };
             Ok(ItemEdit {
-                table: table_of(&e.entity)?,
+                table,
                 key: e.key.clone(),
-                item: e.item.as_deref().map(serde_json::from_str).transpose()?,
+                item,
             })
         })
         .collect()
@@ -300,7 +312,13 @@ fn insert(c: &mut Conn, cs: &Changeset) -> Result<i64> {
 }
 
 /// Changesets, newest first, optionally of one event or in one state.
-pub fn list(db: &Db, event: Option<&str>, state: Option<State>) -> Result<Vec<Changeset>> {
+pub fn list(
+    db: &Db,
+    who: &Principal,
+    event: Option<&str>,
+    state: Option<State>,
+) -> Result<Vec<Changeset>> {
+    who.require(Permission::ReadDrafts)?;
     db.read(|c| db::changesets_where(c, event, state.map(State::as_str)))?
         .into_iter()
         .map(from_row)
@@ -308,7 +326,8 @@ pub fn list(db: &Db, event: Option<&str>, state: Option<State>) -> Result<Vec<Ch
 }
 
 /// One changeset, without its edits.
-pub fn get(db: &Db, id: i64) -> Result<Changeset> {
+pub fn get(db: &Db, who: &Principal, id: i64) -> Result<Changeset> {
+    who.require(Permission::ReadDrafts)?;
     let row = db
         .read(|c| db::changeset(c, id))?
         .ok_or_else(|| Error::NotFound(format!("no changeset {id}")))?;
@@ -318,6 +337,7 @@ pub fn get(db: &Db, id: i64) -> Result<Changeset> {
 /// A changeset with its edits, what they change, their conflicts with
 /// later versions, the checks on the result, and what `who` may do with it.
 pub fn view(db: &Db, who: &Principal, id: i64) -> Result<ChangesetView> {
+    who.require(Permission::ReadDrafts)?;
     db.read(|c| {
         let (cs, edits) = load(c, id)?;
         let base = base_dataset(c, &cs)?;
@@ -430,7 +450,8 @@ fn problems_at(ds: &Dataset, table: Table, key: &str) -> Vec<String> {
 }
 
 /// One item as the changeset has it, with its ETag.
-pub fn item(db: &Db, id: i64, table: Table, key: &str) -> Result<ItemView> {
+pub fn item(db: &Db, who: &Principal, id: i64, table: Table, key: &str) -> Result<ItemView> {
+    who.require(Permission::ReadDrafts)?;
     db.read(|c| {
         let (cs, edits) = load(c, id)?;
         let view = apply(base_dataset(c, &cs)?, &item_edits(&edits)?)?;

@@ -338,7 +338,8 @@ pub fn person(name: &str, roles: &[vigil::accounts::Role]) -> vigil::accounts::P
 pub fn edit_notes(db: &Db, who: &vigil::accounts::Principal, id: i64, key: &str, notes: &str) {
     use vigil::model::{ItemEdit, Table};
     use vigil::service::{self, changesets::Precondition, Context};
-    let v = service::changesets::item(db, id, Table::Figures, key).unwrap();
+    let v = service::changesets::item(db, &vigil::service::operator().1, id, Table::Figures, key)
+        .unwrap();
     let mut item = v.item.unwrap();
     item["notes"] = serde_json::json!(notes);
     service::changesets::put_item(
@@ -346,11 +347,7 @@ pub fn edit_notes(db: &Db, who: &vigil::accounts::Principal, id: i64, key: &str,
         &Context::actor(&who.actor()),
         who,
         id,
-        ItemEdit {
-            table: Table::Figures,
-            key: key.into(),
-            item: Some(item),
-        },
+        ItemEdit::put(Table::Figures, key, item).unwrap(),
         &Precondition::Matches(v.etag),
     )
     .unwrap();

@@ -164,8 +164,9 @@ pub async fn audit_log(
         Some(key) => {
             let st = state.clone();
             let now = state.clock.now();
+            let p = who.principal.clone();
             Some(
-                blocking(move || service::audit::verify_new(&st.db, &key, now))
+                blocking(move || service::audit::verify_new(&st.db, &p, &key, now))
                     .await
                     .on(&f)?,
             )
@@ -173,8 +174,9 @@ pub async fn audit_log(
         None => None,
     };
     let st = state.clone();
+    let p = who.principal.clone();
     let (entries, checkpoint, total, newer, values, fates) = blocking(move || {
-        let entries = service::audit::entries(&st.db, &filter)?;
+        let entries = service::audit::entries(&st.db, &p, &filter)?;
         let cp = st.db.read(crate::db::latest_checkpoint)?;
         let all = crate::db::AuditFilter {
             before_seq: None,
@@ -292,7 +294,8 @@ pub async fn verify_everything(
     };
     let st = state.clone();
     let now = state.clock.now();
-    blocking(move || service::audit::verify_everything(&st.db, &key, now))
+    let p = who.caller.principal.clone();
+    blocking(move || service::audit::verify_everything(&st.db, &p, &key, now))
         .await
         .on(&f)?;
     Ok(see_other("/admin/audit?verified=all"))

@@ -102,8 +102,9 @@ pub async fn dashboard(
     let who = who?;
     let f = Frame::of(&who).notice(q.done.as_deref());
     let st = state.clone();
+    let me_p = who.principal.clone();
     let (events, list) = blocking(move || {
-        let changesets = service::changesets::list(&st.db, None, None)?;
+        let changesets = service::changesets::list(&st.db, &me_p, None, None)?;
         let mut events = Vec::new();
         for slug in service::events(&st.db)? {
             let v = service::version(&st.db, &slug, None)?;

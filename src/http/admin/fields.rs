@@ -1,8 +1,10 @@
 //! How the item editor presents a column to a person: a plain label, a
 //! line of help, and the input it needs (a choice from the domain's words,
 //! a picker of the event's figures or sources, a whole number, a date).
-//! Until the typed field registry (issue 14) lands, this sits beside the
-//! editor's column lists; the server's own validation is unchanged.
+//! The columns are the field registry's (`crate::model::item::fields`), and
+//! a form is read through it; this adds what only the panel needs: pickers
+//! of the event's figures and sources, and a check of dates and choices in
+//! plain words before anything is stored.
 
 use crate::model::{
     Breakdown, Dataset, Qualifier, Rank, Reason, Severity, SourceKind, Status, Table,
@@ -138,7 +140,7 @@ pub fn check(
     ds: &Dataset,
 ) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for &name in crate::files::columns(table) {
+    for name in crate::files::columns(table) {
         let typed = form
             .get(name)
             .and_then(serde_json::Value::as_str)

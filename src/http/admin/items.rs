@@ -260,16 +260,6 @@ fn violations_at(ds: &Dataset, table: Table, key: &str) -> Vec<(bool, String)> {
         .collect()
 }
 
-const NUMBERS: [&str; 5] = ["position", "low", "best", "high", "approximation"];
-const OPTIONAL: [&str; 6] = [
-    "parent",
-    "breakdown",
-    "published_on",
-    "reason",
-    "as_of",
-    "qualifier",
-];
-
 fn text_of(v: Option<&Json>) -> String {
     match v {
         None | Some(Json::Null) => String::new(),
@@ -286,8 +276,8 @@ fn fields(
     ds: &Dataset,
 ) -> Vec<Field> {
     columns(table)
-        .iter()
-        .map(|&name| {
+        .into_iter()
+        .map(|name| {
             let is_key = name == crate::model::key_field(table);
             let look = super::fields::look(table, name, ds);
             let (input, options) = match look.input {
@@ -334,55 +324,32 @@ fn fields(
         .collect()
 }
 
-/// Turns the editor's fields into an item of the table's shape; errors are
-/// returned per field.
+/// Turns the editor's fields into an item of the table's kind, each field
+/// read through the registry; errors are returned per field.
 fn item_of(
     table: Table,
     key: &str,
     form: &Map<String, Json>,
-) -> std::result::Result<Json, Vec<(String, String)>> {
-    let mut out = Map::new();
-    let mut errors = Vec::new();
-    for &name in columns(table) {
-        let raw = form
-            .get(name)
-            .and_then(Json::as_str)
-            .unwrap_or("")
-            .trim()
-            .to_string();
-        let value = if name == crate::model::key_field(table) {
-            Json::String(key.to_string())
-        } else if NUMBERS.contains(&name) {
-            if raw.is_empty() {
-                if name == "position" {
-                    Json::from(0)
-                } else {
-                    Json::Null
-                }
-            } else {
-                match raw.parse::<i64>() {
-                    Ok(n) => Json::from(n),
-                    Err(_) => {
-                        errors.push((
-                            name.to_string(),
-                            format!("'{raw}' is not a whole number (write 1128, not 1,128)"),
-                        ));
-                        continue;
-                    }
-                }
-            }
-        } else if raw.is_empty() && OPTIONAL.contains(&name) {
-            Json::Null
-        } else {
-            Json::String(raw)
-        };
-        out.insert(name.to_string(), value);
-    }
-    if errors.is_empty() {
-        Ok(Json::Object(out))
-    } else {
-        Err(errors)
-    }
+) -> std::result::Result<crate::model::Item, Vec<(String, String)>> {
+    let key_field = crate::model::key_field(table);
+    let cell = |name: &str| -> &str {
+        if name == key_field {
+            return key;
+        }
+        form.get(name).and_then(Json::as_str).map_or("", str::trim)
+    };
+    let json = crate::model::item::from_cells(table, cell).map_err(|errors| {
+        errors
+            .into_iter()
+            .map(|(field, message)| {
+                let message = message
+                    .strip_prefix(&format!("{field}: "))
+                    .map_or(message.clone(), str::to_string);
+                (field.to_string(), message)
+            })
+            .collect::<Vec<_>>()
+    })?;
+    crate::model::Item::parse(table, json).map_err(|e| vec![(key_field.to_string(), e.to_string())])
 }
 
 /// The errors of the fields, for the summary.
@@ -439,8 +406,9 @@ pub async fn item(
     let (id, table, key) = path.into_inner();
     let table = editable_table(&table).on(&f)?;
     let k = key.clone();
+    let p = who.principal.clone();
     let (v, cs, ds) = blocking(move || {
-        let v = service::changesets::item(&state.db, id, table, &k)?;
+        let v = service::changesets::item(&state.db, &p, id, table, &k)?;
         let (cs, ds) = service::changesets::result(&state.db, id)?;
         Ok((v, cs, ds))
     })
@@ -602,7 +570,12 @@ pub async fn save_item(
             ));
         }
         Err(mut errors) => {
-            errors.extend(unreadable);
+            // What the registry already said of a field is not said twice.
+            let more: Vec<(String, String)> = unreadable
+                .into_iter()
+                .filter(|(k, _)| !errors.iter().any(|(e, _)| e == k))
+                .collect();
+            errors.extend(more);
             f.error = T.not_saved_fields.into();
             let problems = errors.iter().map(|(k, m)| format!("{k}: {m}")).collect();
             return Ok(again(

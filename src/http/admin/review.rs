@@ -33,7 +33,7 @@ pub async fn queue(
     let st = state.clone();
     let listed = blocking(move || {
         let mut out = Vec::new();
-        for c in service::changesets::list(&st.db, None, Some(CsState::Submitted))? {
+        for c in service::changesets::list(&st.db, &p, None, Some(CsState::Submitted))? {
             let v = service::changesets::view(&st.db, &p, c.id)?;
             let checks = match &v.checks {
                 Some(r) => r.status.as_str(),

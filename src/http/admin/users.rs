@@ -85,7 +85,7 @@ async fn load(
     let p = caller.principal.clone();
     blocking(move || {
         Ok((
-            service::accounts::users(&st.db)?,
+            service::accounts::users(&st.db, &p)?,
             service::accounts::tokens(&st.db, &p)?,
         ))
     })
