@@ -407,7 +407,7 @@ pub fn rows(
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());
-    w.write_record(&columns(table))?;
+    w.write_record(columns(table))?;
     for r in rows {
         w.write_record(&r)?;
     }

@@ -1538,3 +1538,685 @@ async fn the_audit_page_verifies_what_is_new_and_everything_on_request() {
         assert_eq!(res.status(), StatusCode::FORBIDDEN);
     }
 }
+
+// ---------------------------------------------------------------------------
+// The panel as a tool (issue 20): plain HTTP, both backends.
+
+/// A panel page as `who` sees it: status, HTML, headers.
+async fn panel_get<S: TestApp<B>, B: actix_web::body::MessageBody>(
+    app: &S,
+    who: &Session,
+    uri: &str,
+) -> (StatusCode, String, header::HeaderMap) {
+    let req = TestRequest::get()
+        .uri(uri)
+        .peer_addr("192.0.2.10:4000".parse().unwrap())
+        .insert_header((header::COOKIE, who.cookie.clone()))
+        .to_request();
+    let res = call_service(app, req).await;
+    let (status, headers) = (res.status(), res.headers().clone());
+    let body = String::from_utf8(read_body(res).await.to_vec()).unwrap();
+    (status, body, headers)
+}
+
+/// A panel form posted by `who`, with the session's CSRF token.
+async fn panel_post<S: TestApp<B>, B: actix_web::body::MessageBody>(
+    app: &S,
+    who: &Session,
+    uri: &str,
+    fields: &[(&str, &str)],
+) -> (StatusCode, String, String) {
+    let mut form: Vec<(&str, &str)> = fields.to_vec();
+    form.push(("csrf_token", &who.csrf));
+    let req = TestRequest::post()
+        .uri(uri)
+        .peer_addr("192.0.2.10:4000".parse().unwrap())
+        .insert_header((header::COOKIE, who.cookie.clone()))
+        .set_form(form)
+        .to_request();
+    let res = call_service(app, req).await;
+    let status = res.status();
+    let location = res
+        .headers()
+        .get(header::LOCATION)
+        .map(|l| l.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = String::from_utf8(read_body(res).await.to_vec()).unwrap();
+    (status, body, location)
+}
+
+/// Items 9–11: the queue shows what a reviewer needs and marks one's own;
+/// Approve is disabled with the reason; a refused decision answers on the
+/// changeset's page (POST, redirect, GET); comments are a thread.
+#[actix_web::test]
+async fn panel_review_queue_refusals_on_the_page_and_a_comment_thread() {
+    for t in common::backends("panel_review_queue") {
+        let st = state(&t, clock());
+        let app = svc!(st);
+        let cora = login(&app, "cora").await;
+        let rafael = login(&app, "rafael").await;
+        let id = open_changeset(&app, &cora, "Note who counted the hostages").await;
+        let (s, _) = edit_figure(&app, &cora, id, "hostages.total", "notes", json!("n")).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(
+            act(&app, &cora, id, "submit", "ready for review").await.0,
+            StatusCode::OK
+        );
+
+        // The queue: the row links the changeset and says what it holds.
+        let (s, q, _) = panel_get(&app, &rafael, "/admin/review").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            q.contains(&format!(
+                "href=\"/admin/changesets/{id}\">#{id} Note who counted"
+            )),
+            "{q}"
+        );
+        assert!(
+            q.contains("1 item(s)") && q.contains("checks:") && q.contains("by cora"),
+            "{q}"
+        );
+        assert!(!q.contains("yours"), "{}: not rafael's", t.name);
+        // Its writer sees it marked as theirs, apart from what they may review.
+        let (_, q, _) = panel_get(&app, &cora, "/admin/review").await;
+        assert!(q.contains("yours: you cannot approve or reject it"), "{q}");
+
+        // Approve is shown disabled to its writer, with the reason.
+        let (_, p, _) = panel_get(&app, &cora, &format!("/admin/changesets/{id}")).await;
+        assert!(
+            p.contains("id=\"approve\" class=\"primary\" disabled"),
+            "{p}"
+        );
+        assert!(p.contains("id=\"approve-why\""), "{p}");
+        // Approve and Reject look different; the reason is a text area.
+        let (_, p, _) = panel_get(&app, &rafael, &format!("/admin/changesets/{id}")).await;
+        assert!(p.contains("id=\"approve\" class=\"primary\""), "{p}");
+        assert!(p.contains("id=\"reject\" class=\"danger\""), "{p}");
+        assert!(p.contains("<textarea id=\"reject-comment\""), "{p}");
+        let revision = revision_of(&app, &rafael, id)
+            .await
+            .trim_matches('"')
+            .to_string();
+
+        // Refused: the writer's approval answers on the changeset's page.
+        let (s, _, to) = panel_post(
+            &app,
+            &cora,
+            &format!("/admin/changesets/{id}/approve"),
+            &[("revision", &revision), ("comment", "mine")],
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER, "{}", t.name);
+        assert!(
+            to.starts_with(&format!("/admin/changesets/{id}?refused=approve")),
+            "{to}"
+        );
+        let (s, p, _) = panel_get(&app, &cora, &to).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            p.contains("id=\"error\"") && p.contains("you wrote part of"),
+            "{p}"
+        );
+        // A stale revision: sent back to look again.
+        let (s, _, to) = panel_post(
+            &app,
+            &rafael,
+            &format!("/admin/changesets/{id}/reject"),
+            &[("revision", "1"), ("comment", "no")],
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let (_, p, _) = panel_get(&app, &rafael, &to).await;
+        assert!(p.contains("changed since you saw it"), "{p}");
+        assert_eq!(
+            public_version(&app).await["version"],
+            1,
+            "nothing published"
+        );
+
+        // Meanwhile another draft changes the same figure.
+        let clara = login(&app, "clara").await;
+        let other = open_changeset(&app, &clara, "Another note").await;
+        let (s, _) = edit_figure(
+            &app,
+            &clara,
+            other,
+            "hostages.total",
+            "notes",
+            json!("clara's"),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+
+        // Approved with a comment: the thread keeps both comments.
+        let (s, _, to) = panel_post(
+            &app,
+            &rafael,
+            &format!("/admin/changesets/{id}/approve"),
+            &[
+                ("revision", &revision),
+                ("comment", "checked against the article"),
+            ],
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert_eq!(to, format!("/admin/changesets/{id}?done=approved"));
+        let (_, p, _) = panel_get(&app, &rafael, &to).await;
+        let thread = &p[p.find("id=\"thread\"").unwrap()..];
+        let first = thread
+            .find("ready for review")
+            .expect("the author's comment");
+        let second = thread
+            .find("checked against the article")
+            .expect("the reviewer's");
+        assert!(first < second, "oldest first");
+        assert!(
+            thread.contains("user:cora") && thread.contains("user:rafael"),
+            "{thread}"
+        );
+        let (_, v, _) = send(
+            &app,
+            Method::GET,
+            &format!("/api/v1/changesets/{id}"),
+            Some(&rafael),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(v["comments"].as_array().unwrap().len(), 2, "{v}");
+        // The other draft now conflicts: published value beside its own.
+        let (_, p, _) = panel_get(&app, &clara, &format!("/admin/changesets/{other}")).await;
+        let c = &p[p.find("id=\"conflicts\"").expect("conflicts shown")..];
+        assert!(
+            c.contains("<dt>notes <strong class=\"bad\">(both changed it)</strong>"),
+            "{c}"
+        );
+        assert!(c.contains("published: n · this draft: clara"), "{c}");
+    }
+}
+
+/// Items 12–15: newest first with page counts; field diffs; filters as
+/// choices; a date alone; a bad date said at its field with the form kept;
+/// an entity's history with its changeset's fate; the download follows.
+#[actix_web::test]
+async fn panel_audit_newest_first_dates_fields_and_history() {
+    for t in common::backends("panel_audit") {
+        let st = state(&t, clock());
+        let app = svc!(st);
+        let clara = login(&app, "clara").await;
+        let rafael = login(&app, "rafael").await;
+        let aude = login(&app, "aude").await;
+        let id = open_changeset(&app, &clara, "A note").await;
+        edit_figure(
+            &app,
+            &clara,
+            id,
+            "hostages.total",
+            "notes",
+            json!("counted twice"),
+        )
+        .await;
+        act(&app, &clara, id, "submit", "").await;
+        assert_eq!(
+            act(&app, &rafael, id, "approve", "").await.0,
+            StatusCode::OK
+        );
+
+        let (s, p, _) = panel_get(&app, &aude, "/admin/audit").await;
+        assert_eq!(s, StatusCode::OK, "{}", t.name);
+        assert!(p.contains("Page 1 of 1"), "{p}");
+        let seqs: Vec<i64> = p
+            .match_indices("<li class=\"entry\" id=\"entry-")
+            .map(|(i, m)| {
+                let rest = &p[i + m.len()..];
+                rest[..rest.find('"').unwrap()].parse().unwrap()
+            })
+            .collect();
+        assert!(
+            seqs.len() > 5 && seqs.windows(2).all(|w| w[0] > w[1]),
+            "{seqs:?}"
+        );
+        // Filters offer the values the log holds.
+        assert!(p.contains("<option value=\"changeset.edit\""), "{p}");
+        assert!(p.contains("<option value=\"user:clara\""), "{p}");
+
+        // An entity's history: field by field, with its changeset and fate.
+        let (_, p, _) = panel_get(
+            &app,
+            &aude,
+            "/admin/audit?entity=figure&entity_id=hostages.total",
+        )
+        .await;
+        assert!(
+            p.contains("<dt>notes</dt>") && p.contains("<ins>counted twice</ins>"),
+            "{p}"
+        );
+        assert!(
+            p.contains(&format!("changeset {id}</a>: published as version 2")),
+            "{p}"
+        );
+        // Part of an id finds it too.
+        let (_, p, _) = panel_get(&app, &aude, "/admin/audit?entity_id=hostages.tot").await;
+        assert!(p.contains("<ins>counted twice</ins>"), "{p}");
+        assert!(
+            p.contains("entity_id=hostages.tot"),
+            "the download follows the filter: {p}"
+        );
+
+        // A date alone is a bound.
+        let (_, p, _) = panel_get(&app, &aude, "/admin/audit?since=2999-01-01").await;
+        assert!(
+            p.contains("No entries match") && p.contains("Page 1 of 1 · 0 entries"),
+            "{p}"
+        );
+        let (_, p, _) = panel_get(&app, &aude, "/admin/audit?until=2000-01-01").await;
+        assert!(p.contains("No entries match"), "{p}");
+        let (_, p, _) = panel_get(
+            &app,
+            &aude,
+            "/admin/audit?since=2000-01-01&action=changeset.submit",
+        )
+        .await;
+        assert!(p.contains("· 1 entry,"), "{p}");
+        // A bound that is not a date: said at its field, the form kept.
+        let (s, p, _) = panel_get(
+            &app,
+            &aude,
+            "/admin/audit?since=yesterday&actor=user%3Aclara",
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            p.contains("id=\"since-error\"") && p.contains("value=\"yesterday\""),
+            "{p}"
+        );
+        assert!(p.contains("<option value=\"user:clara\" selected>"), "{p}");
+    }
+}
+
+/// Items 16–18: role checkboxes; errors inline keeping what was typed; the
+/// last admin refused at their row; password reset; a token shown once; the
+/// log-in page asks the database whether accounts exist.
+#[actix_web::test]
+async fn panel_accounts_checkboxes_inline_errors_tokens_and_log_in() {
+    for t in common::backends("panel_accounts") {
+        let st = state(&t, clock());
+        let app = svc!(st);
+        let ada = login(&app, "ada").await;
+        let (s, body, to) = panel_post(
+            &app,
+            &ada,
+            "/admin/users",
+            &[
+                ("name", "erin"),
+                ("role_curator", "1"),
+                ("role_reviewer", "1"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (s, to.as_str()),
+            (StatusCode::SEE_OTHER, "/admin/users?done=user"),
+            "{}: {body}",
+            t.name
+        );
+        let erin = service::accounts::user(&st.db, &vigil::service::operator().1, "erin").unwrap();
+        assert_eq!(erin.roles, vec![Role::Curator, Role::Reviewer]);
+
+        // A refused account keeps the name and roles typed, the error at its field.
+        let (s, p, _) = panel_post(
+            &app,
+            &ada,
+            "/admin/users",
+            &[
+                ("name", "frank"),
+                ("role_auditor", "1"),
+                ("password", "short"),
+            ],
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(
+            p.contains("id=\"new-password-error\"") && p.contains("value=\"frank\""),
+            "{p}"
+        );
+        assert!(p.contains("id=\"new-role-auditor\" checked"), "{p}");
+        assert!(service::accounts::user(&st.db, &vigil::service::operator().1, "frank").is_err());
+
+        // The last admin cannot stop being one: said at the row, as typed.
+        let (s, p, _) = panel_post(&app, &ada, "/admin/users/ada", &[("role_curator", "1")]).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{p}");
+        assert!(p.contains("id=\"user-ada-error\""), "{p}");
+        assert_eq!(
+            service::accounts::user(&st.db, &vigil::service::operator().1, "ada")
+                .unwrap()
+                .roles,
+            vec![Role::Admin]
+        );
+
+        // A new password from the panel.
+        let fresh = "another long quiet evening";
+        let (s, _, to) = panel_post(
+            &app,
+            &ada,
+            "/admin/users/erin/password",
+            &[("password", fresh)],
+        )
+        .await;
+        assert_eq!(
+            (s, to.as_str()),
+            (StatusCode::SEE_OTHER, "/admin/users?done=password")
+        );
+        let (s, _, _) = send(
+            &app,
+            Method::POST,
+            "/api/v1/session",
+            None,
+            Some(json!({"username": "erin", "password": fresh})),
+            &[],
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+
+        // A token, shown once, that works.
+        let (s, p, _) = panel_post(
+            &app,
+            &ada,
+            "/admin/tokens",
+            &[("name", "robot"), ("owner", "ada"), ("role_auditor", "1")],
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        let at = p.find("<code class=\"secret\">").expect("the secret")
+            + "<code class=\"secret\">".len();
+        let secret = p[at..at + p[at..].find('<').unwrap()].to_string();
+        assert!(secret.starts_with("vigil_"), "{secret}");
+        let (_, again, _) = panel_get(&app, &ada, "/admin/users").await;
+        assert!(
+            again.contains("robot") && !again.contains(&secret),
+            "shown once"
+        );
+        let bearer = format!("Bearer {secret}");
+        let (s, _, _) = send(
+            &app,
+            Method::GET,
+            "/api/v1/audit/entries",
+            None,
+            None,
+            &[("Authorization", &bearer)],
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _, _) = panel_post(&app, &ada, "/admin/tokens/robot/revoke", &[]).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let (s, _, _) = send(
+            &app,
+            Method::GET,
+            "/api/v1/audit/entries",
+            None,
+            None,
+            &[("Authorization", &bearer)],
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+
+    // The log-in page asks the database, not what was true at start.
+    let t = common::sqlite();
+    let st =
+        web::Data::new(State::with_config(t.open(), Config::default(), Arc::new(clock())).unwrap());
+    let app = svc!(st);
+    let page = |app| async move {
+        let req = TestRequest::get().uri("/admin/login").to_request();
+        String::from_utf8(read_body(call_service(app, req).await).await.to_vec()).unwrap()
+    };
+    assert!(page(&app).await.contains("No accounts exist yet"));
+    service::accounts::add_user(
+        &st.db,
+        &Context::actor("cli:test"),
+        &vigil::accounts::Principal::operator("test"),
+        "ada",
+        PASSWORD,
+        &[Role::Admin],
+    )
+    .unwrap();
+    assert!(!page(&app).await.contains("No accounts exist yet"));
+}
+
+/// Items 1, 3–6, 8: find items; errors on their fields, never "Saved" with
+/// problems; what blocks publishing, introduced or inherited; Submit
+/// refused with the reason at the button; field diffs; confirm before
+/// removing; the warning before an edit reopens a submitted changeset.
+#[actix_web::test]
+async fn panel_curator_finds_edits_and_sees_what_blocks() {
+    for t in common::backends("panel_curator") {
+        let st = state(&t, clock());
+        let app = svc!(st);
+        let clara = login(&app, "clara").await;
+        let id = open_changeset(&app, &clara, "Correct the injured").await;
+
+        // Found by label, with an edit link; other items are not listed.
+        let (s, p, _) = panel_get(
+            &app,
+            &clara,
+            &format!("/admin/changesets/{id}/items?q=hospital"),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{}", t.name);
+        assert!(
+            p.contains(&format!(
+                "/admin/changesets/{id}/figures/injured.hospitalised\""
+            )),
+            "{p}"
+        );
+        assert!(!p.contains("/figures/hostages.total\""), "{p}");
+        // A figure's editor lists its claims and offers to add one.
+        let (_, p, _) = panel_get(
+            &app,
+            &clara,
+            &format!("/admin/changesets/{id}/figures/hostages.total"),
+        )
+        .await;
+        assert!(p.contains("/claims/hostages-government-2005-1128\""), "{p}");
+        assert!(
+            p.contains("id=\"add-claim\"") && p.contains("?figure=hostages.total"),
+            "{p}"
+        );
+        assert!(
+            p.contains("<details class=\"remove\">"),
+            "removing asks first: {p}"
+        );
+        let etag = etag_of(&app, &clara, id, "figures/injured.total")
+            .await
+            .0
+            .trim_matches('"')
+            .to_string();
+
+        // Plain labels with help, choices as selects, figures and sources
+        // as pickers, numbers for numbers.
+        assert!(p.contains("<label for=\"f-status\">Status</label>"), "{p}");
+        assert!(p.contains("<select id=\"f-status\""), "{p}");
+        assert!(
+            p.contains("<select id=\"f-parent\"") && p.contains("<option value=\"\">none</option>"),
+            "{p}"
+        );
+        assert!(
+            p.contains("id=\"f-low\" name=\"low\" value=\"\" inputmode=\"numeric\"")
+                || p.contains("inputmode=\"numeric\""),
+            "{p}"
+        );
+        let (_, p, _) = panel_get(
+            &app,
+            &clara,
+            &format!("/admin/changesets/{id}/claims/hostages-government-2005-1128"),
+        )
+        .await;
+        assert!(
+            p.contains("<select id=\"f-source\"")
+                && p.contains("<option value=\"government-2005\" selected>"),
+            "{p}"
+        );
+        // A choice that is not one: said at its field in plain words.
+        let src = format!("/admin/changesets/{id}/sources/government-2005");
+        let etag_src = etag_of(&app, &clara, id, "sources/government-2005")
+            .await
+            .0
+            .trim_matches('"')
+            .to_string();
+        let (s, p, _) = panel_post(
+            &app,
+            &clara,
+            &src,
+            &[("etag", &etag_src), ("title", "t"), ("kind", "government")],
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            p.contains("id=\"e-kind\">&#39;government&#39; is not one of: official,")
+                && !p.contains("“government”"),
+            "{p}"
+        );
+        assert!(p.contains("href=\"#f-kind\">Kind</a>"), "{p}");
+        // A bad number: not saved, the error at its field and in the summary.
+        let item = format!("/admin/changesets/{id}/figures/injured.total");
+        let form = |low: &'static str, high: &'static str| {
+            vec![
+                ("etag", etag.clone()),
+                ("label", "Injured".to_string()),
+                ("unit", "persons".to_string()),
+                ("breakdown", "overlapping".to_string()),
+                ("position", "500".to_string()),
+                ("low", low.to_string()),
+                ("high", high.to_string()),
+                ("status", "estimate".to_string()),
+            ]
+        };
+        let f = form("1,137", "");
+        let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (s, p, _) = panel_post(&app, &clara, &item, &f).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            p.contains("id=\"error-summary\"") && p.contains("href=\"#f-low\""),
+            "{p}"
+        );
+        assert!(
+            p.contains("id=\"e-low\"") && !p.contains("Saved in the draft."),
+            "{p}"
+        );
+
+        // 300–400, below the 437 hospitalised: kept in the draft, never "Saved".
+        let f = form("300", "400");
+        let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (s, _, to) = panel_post(&app, &clara, &item, &f).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let (_, p, _) = panel_get(&app, &clara, &to).await;
+        assert!(
+            !p.contains("Saved in the draft.") && p.contains("Kept in the draft"),
+            "{p}"
+        );
+        assert!(
+            p.contains("id=\"violations\"") && p.contains("Blocks publishing"),
+            "{p}"
+        );
+
+        // The changeset page: the field diff, and what blocks publishing.
+        let (_, p, _) = panel_get(&app, &clara, &format!("/admin/changesets/{id}")).await;
+        assert!(
+            p.contains("<dt>low</dt><dd><del>1137</del> → <ins>300</ins>"),
+            "{p}"
+        );
+        let blocked = &p[p.find("id=\"publishing\"").unwrap()..p.find("id=\"changes\"").unwrap()];
+        assert!(
+            blocked.contains("Publishing is blocked by")
+                && blocked.contains("introduced by this changeset"),
+            "{blocked}"
+        );
+        assert!(
+            !blocked.contains("already in the published version"),
+            "{blocked}"
+        );
+        // At the Submit button: what blocks publishing.
+        assert!(p.contains("id=\"submit-warn\""), "{p}");
+        // Withdraw is a secondary button.
+        assert!(p.contains("id=\"withdraw\" class=\"secondary\""), "{p}");
+        // A draft that does not hold together cannot be submitted: the
+        // button says why, and a submission is refused on the page.
+        let (s, _) = edit_figure(&app, &clara, id, "injured.total", "low", json!(500)).await;
+        assert_eq!(s, StatusCode::OK);
+        let (_, p, _) = panel_get(&app, &clara, &format!("/admin/changesets/{id}")).await;
+        assert!(
+            p.contains("id=\"submit\" class=\"primary\" disabled"),
+            "{p}"
+        );
+        assert!(p.contains("id=\"submit-why\""), "{p}");
+        let (s, _, to) =
+            panel_post(&app, &clara, &format!("/admin/changesets/{id}/submit"), &[]).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert!(to.contains("refused=submit"), "{to}");
+        let (_, p, _) = panel_get(&app, &clara, &to).await;
+        assert!(p.contains("id=\"submit-refused\""), "{p}");
+        let (s, _) = edit_figure(&app, &clara, id, "injured.total", "low", json!(1137)).await;
+        assert_eq!(s, StatusCode::OK);
+
+        // A submitted changeset: the editor warns that saving reopens it.
+        let (s, _) = edit_figure(&app, &clara, id, "injured.total", "high", json!(null)).await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, v) = act(&app, &clara, id, "submit", "").await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (_, p, _) = panel_get(&app, &clara, &item).await;
+        assert!(p.contains("id=\"back-to-draft\""), "{p}");
+    }
+}
+
+/// Item 7, two tabs: a save refused because the item changed meanwhile
+/// keeps the values typed, shows the value held now beside each, and asks
+/// for a choice before saving over it.
+#[actix_web::test]
+async fn panel_a_stale_save_shows_both_values_and_asks() {
+    for t in common::backends("panel_stale_save") {
+        let st = state(&t, clock());
+        let app = svc!(st);
+        let clara = login(&app, "clara").await;
+        let id = open_changeset(&app, &clara, "Two tabs").await;
+        let seen = etag_of(&app, &clara, id, "figures/hostages.total")
+            .await
+            .0
+            .trim_matches('"')
+            .to_string();
+        // The other tab saves first.
+        let (s, _) = edit_figure(
+            &app,
+            &clara,
+            id,
+            "hostages.total",
+            "notes",
+            json!("first tab"),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, p, _) = panel_post(
+            &app,
+            &clara,
+            &format!("/admin/changesets/{id}/figures/hostages.total"),
+            &[
+                ("etag", &seen),
+                ("label", "Hostages"),
+                ("unit", "persons"),
+                ("best", "1128"),
+                ("status", "confirmed"),
+                ("notes", "second tab"),
+            ],
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{}", t.name);
+        assert!(
+            p.contains(">second tab</textarea>"),
+            "your values kept: {p}"
+        );
+        assert!(p.contains("Now holds: <strong>first tab</strong>"), "{p}");
+        assert!(p.contains("name=\"overwrite\" value=\"1\" required"), "{p}");
+        let (_, v) = etag_of(&app, &clara, id, "figures/hostages.total").await;
+        assert_eq!(v["notes"], "first tab", "nothing overwritten");
+    }
+}

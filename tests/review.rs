@@ -126,7 +126,9 @@ async fn a_writer_never_approves_even_after_another_writes_over_them() {
         assert_eq!(res.status(), StatusCode::OK);
         let page = String::from_utf8(read_body(res).await.to_vec()).unwrap();
         assert!(
-            page.contains(r#"id="approve" disabled aria-describedby="approve-why""#),
+            page.contains(
+                r#"id="approve" class="primary" disabled aria-describedby="approve-why""#
+            ),
             "{page}"
         );
         assert!(page.contains("you wrote part of changeset"));
@@ -675,6 +677,11 @@ async fn panel_role_matrix_covers_every_route() {
         // A password too short: the admin passes the role check and is refused on it.
         ("POST", "/admin/users", "/admin/users".into(), vec![("name", "eve"), ("password", "short"), ("roles", "curator")], [303, 400, 403, 403, 403, 403]),
         ("POST", "/admin/users/{name}", "/admin/users/nobody".into(), vec![("roles", "curator")], [303, 404, 403, 403, 403, 403]),
+        ("POST", "/admin/users/{name}/password", "/admin/users/nobody/password".into(), vec![("password", PASSWORD)], [303, 404, 403, 403, 403, 403]),
+        // A token without a role: the admin passes the role check and is
+        // refused on the form (400), on the accounts page.
+        ("POST", "/admin/tokens", "/admin/tokens".into(), vec![("name", "robot")], [303, 400, 403, 403, 403, 403]),
+        ("POST", "/admin/tokens/{name}/revoke", "/admin/tokens/nothing/revoke".into(), vec![], [303, 404, 403, 403, 403, 403]),
         ("GET", "/admin/audit", "/admin/audit".into(), vec![], [303, 200, 403, 403, 200, 403]),
         // This server has no signing key: auditors and admins pass the role
         // check and are told so.
@@ -682,15 +689,18 @@ async fn panel_role_matrix_covers_every_route() {
         // An event that does not exist: the curator passes the role check.
         ("POST", "/admin/changesets", "/admin/changesets".into(), vec![("event", "nowhere"), ("reason", "r")], [303, 403, 404, 403, 403, 403]),
         ("GET", "/admin/changesets/{id}", format!("/admin/changesets/{draft}"), vec![], [303, 200, 200, 200, 200, 200]),
+        ("GET", "/admin/changesets/{id}/items", format!("/admin/changesets/{draft}/items?q=injured"), vec![], [303, 200, 200, 200, 200, 200]),
         // Only a redirect to the item's editor, which checks for itself.
         ("GET", "/admin/changesets/{id}/edit", format!("/admin/changesets/{draft}/edit?table=figures&key=injured.total"), vec![], [303; 6]),
-        // Submitting what is already submitted: the curator gets 409.
-        ("POST", "/admin/changesets/{id}/submit", format!("/admin/changesets/{submitted}/submit"), vec![], [303, 403, 409, 403, 403, 403]),
-        // Only its author (cora) may withdraw it.
-        ("POST", "/admin/changesets/{id}/withdraw", format!("/admin/changesets/{submitted}/withdraw"), vec![], [303, 403, 403, 403, 403, 403]),
-        // A draft is not reviewable: the reviewer gets 409.
-        ("POST", "/admin/changesets/{id}/approve", format!("/admin/changesets/{draft}/approve"), vec![("revision", "2")], [303, 403, 403, 409, 403, 403]),
-        ("POST", "/admin/changesets/{id}/reject", format!("/admin/changesets/{draft}/reject"), vec![("revision", "2"), ("comment", "no")], [303, 403, 403, 409, 403, 403]),
+        // A decision refused by the changeset (not by the role) answers on
+        // the changeset's page: 303 to it, where the reason is shown.
+        // Submitting what is already submitted: the curator is sent back.
+        ("POST", "/admin/changesets/{id}/submit", format!("/admin/changesets/{submitted}/submit"), vec![], [303, 403, 303, 403, 403, 403]),
+        // Only its author (cora) may withdraw it: clara is sent back.
+        ("POST", "/admin/changesets/{id}/withdraw", format!("/admin/changesets/{submitted}/withdraw"), vec![], [303, 403, 303, 403, 403, 403]),
+        // A draft is not reviewable: the reviewer is sent back.
+        ("POST", "/admin/changesets/{id}/approve", format!("/admin/changesets/{draft}/approve"), vec![("revision", "2")], [303, 403, 403, 303, 403, 403]),
+        ("POST", "/admin/changesets/{id}/reject", format!("/admin/changesets/{draft}/reject"), vec![("revision", "2"), ("comment", "no")], [303, 403, 403, 303, 403, 403]),
         // The item editor is the curators'.
         ("GET", "/admin/changesets/{id}/{table}/{key}", format!("/admin/changesets/{draft}/{item}"), vec![], [303, 403, 200, 403, 403, 200]),
         // A figure with only its notes: the curator's edit is refused on its

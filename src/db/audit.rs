@@ -133,6 +133,8 @@ pub struct AuditFilter {
     pub action: Option<String>,
     pub entity: Option<String>,
     pub entity_id: Option<String>,
+    /// `entity_id` is a part of the id, not all of it.
+    pub entity_id_partial: bool,
     /// RFC 3339 bounds, inclusive.
     pub since: Option<String>,
     pub until: Option<String>,
@@ -148,6 +150,43 @@ pub struct AuditFilter {
 /// Entries matching `f`, in sequence order (or newest first), with their
 /// stored leaf hashes.
 pub fn audit_entries(c: &mut Conn, f: &AuditFilter) -> Result<Vec<(Entry, String)>> {
+    let q = filtered(f);
+    let q = if f.newest_first {
+        q.order(audit_entries::seq.desc())
+    } else {
+        q.order(audit_entries::seq)
+    };
+    let rows: Vec<EntryRow> = q.limit(f.limit).select(EntryRow::as_select()).load(c)?;
+    rows.into_iter().map(EntryRow::entry).collect()
+}
+
+/// How many entries match `f` (its limit and order aside).
+pub fn audit_count(c: &mut Conn, f: &AuditFilter) -> Result<i64> {
+    Ok(filtered(f).count().get_result(c)?)
+}
+
+/// The values the log holds for actor, action and entity: what a filter
+/// can choose from.
+pub fn audit_values(c: &mut Conn) -> Result<[Vec<String>; 3]> {
+    let actors = audit_entries::table
+        .select(audit_entries::actor)
+        .distinct()
+        .order(audit_entries::actor)
+        .load(c)?;
+    let actions = audit_entries::table
+        .select(audit_entries::action)
+        .distinct()
+        .order(audit_entries::action)
+        .load(c)?;
+    let entities = audit_entries::table
+        .select(audit_entries::entity)
+        .distinct()
+        .order(audit_entries::entity)
+        .load(c)?;
+    Ok([actors, actions, entities])
+}
+
+fn filtered(f: &AuditFilter) -> audit_entries::BoxedQuery<'static, super::MultiBackend> {
     let mut q = audit_entries::table.into_boxed();
     if let Some(a) = &f.actor {
         q = q.filter(audit_entries::actor.eq(a.clone()));
@@ -158,8 +197,23 @@ pub fn audit_entries(c: &mut Conn, f: &AuditFilter) -> Result<Vec<(Entry, String
     if let Some(e) = &f.entity {
         q = q.filter(audit_entries::entity.eq(e.clone()));
     }
-    if let Some(e) = &f.entity_id {
-        q = q.filter(audit_entries::entity_id.eq(e.clone()));
+    match &f.entity_id {
+        Some(e) if f.entity_id_partial => {
+            let escaped: String = e
+                .chars()
+                .flat_map(|ch| match ch {
+                    '%' | '_' | '\\' => vec!['\\', ch],
+                    ch => vec![ch],
+                })
+                .collect();
+            q = q.filter(
+                audit_entries::entity_id
+                    .like(format!("%{escaped}%"))
+                    .escape('\\'),
+            );
+        }
+        Some(e) => q = q.filter(audit_entries::entity_id.eq(e.clone())),
+        None => {}
     }
     if let Some(t) = &f.since {
         q = q.filter(audit_entries::at.ge(t.clone()));
@@ -173,13 +227,7 @@ pub fn audit_entries(c: &mut Conn, f: &AuditFilter) -> Result<Vec<(Entry, String
     if let Some(s) = f.before_seq {
         q = q.filter(audit_entries::seq.lt(s));
     }
-    q = if f.newest_first {
-        q.order(audit_entries::seq.desc())
-    } else {
-        q.order(audit_entries::seq)
-    };
-    let rows: Vec<EntryRow> = q.limit(f.limit).select(EntryRow::as_select()).load(c)?;
-    rows.into_iter().map(EntryRow::entry).collect()
+    q
 }
 
 /// Stores entries exactly as given (sequence numbers and leaves included),

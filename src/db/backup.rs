@@ -6,12 +6,13 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::schema::{
-    api_tokens, audit_checkpoints, audit_entries, changeset_edits, changesets, claims, events,
-    figures, rules, sessions, sources, users, versions,
+    api_tokens, audit_checkpoints, audit_entries, changeset_comments, changeset_edits, changesets,
+    claims, events, figures, rules, sessions, sources, users, versions,
 };
 use super::store::{ClaimRow, EventRow, FigureRow, RuleRow, SourceRow};
 use super::{
-    audit_rows, Changeset, CheckpointRow, Conn, Edit, EntryRow, TokenRow, UserRow, VersionRow,
+    audit_rows, Changeset, CheckpointRow, CommentRow, Conn, Edit, EntryRow, TokenRow, UserRow,
+    VersionRow,
 };
 use crate::error::Result;
 
@@ -38,6 +39,7 @@ enum Row {
     Rules(RuleRow),
     Changesets(Changeset),
     ChangesetEdits(Edit),
+    ChangesetComments(CommentRow),
     Versions(VersionRow),
     AuditCheckpoints(CheckpointRow),
     AuditEntries(EntryRow),
@@ -46,7 +48,7 @@ enum Row {
 /// The tables an archive holds, in the order they are written and restored:
 /// every table after those it refers to, and the checkpoints before the
 /// entries so that a restore can check each root as the tree grows.
-pub const BACKUP_TABLES: [&str; 12] = [
+pub const BACKUP_TABLES: [&str; 13] = [
     "users",
     "api_tokens",
     "events",
@@ -56,6 +58,7 @@ pub const BACKUP_TABLES: [&str; 12] = [
     "rules",
     "changesets",
     "changeset_edits",
+    "changeset_comments",
     "versions",
     "audit_checkpoints",
     "audit_entries",
@@ -88,9 +91,10 @@ impl Record {
             Row::Rules(_) => 6,
             Row::Changesets(_) => 7,
             Row::ChangesetEdits(_) => 8,
-            Row::Versions(_) => 9,
-            Row::AuditCheckpoints(_) => 10,
-            Row::AuditEntries(_) => 11,
+            Row::ChangesetComments(_) => 9,
+            Row::Versions(_) => 10,
+            Row::AuditCheckpoints(_) => 11,
+            Row::AuditEntries(_) => 12,
         }
     }
 
@@ -158,6 +162,12 @@ pub fn dump(
         ChangesetEdits
     );
     all!(
+        changeset_comments,
+        CommentRow,
+        changeset_comments::id,
+        ChangesetComments
+    );
+    all!(
         versions,
         VersionRow,
         (versions::event, versions::number),
@@ -197,6 +207,10 @@ pub fn nonempty_tables(c: &mut Conn) -> Result<Vec<(&'static str, i64)>> {
         (
             "changeset_edits",
             changeset_edits::table.count().get_result(c)?,
+        ),
+        (
+            "changeset_comments",
+            changeset_comments::table.count().get_result(c)?,
         ),
         ("versions", versions::table.count().get_result(c)?),
         (
@@ -239,6 +253,7 @@ pub fn insert_records(c: &mut Conn, batch: Vec<Record>) -> Result<()> {
         Row::Rules(_) => insert!(rules, Rules),
         Row::Changesets(_) => insert!(changesets, Changesets),
         Row::ChangesetEdits(_) => insert!(changeset_edits, ChangesetEdits),
+        Row::ChangesetComments(_) => insert!(changeset_comments, ChangesetComments),
         Row::Versions(_) => insert!(versions, Versions),
         Row::AuditCheckpoints(_) => insert!(audit_checkpoints, AuditCheckpoints),
         Row::AuditEntries(_) => insert!(audit_entries, AuditEntries),
@@ -254,6 +269,11 @@ pub fn reset_sequences(c: &mut Conn) -> Result<()> {
         diesel::sql_query(
             "SELECT setval(pg_get_serial_sequence('changesets', 'id'), \
              COALESCE((SELECT MAX(id) FROM changesets), 0) + 1, false)",
+        )
+        .execute(c)?;
+        diesel::sql_query(
+            "SELECT setval(pg_get_serial_sequence('changeset_comments', 'id'), \
+             COALESCE((SELECT MAX(id) FROM changeset_comments), 0) + 1, false)",
         )
         .execute(c)?;
     }

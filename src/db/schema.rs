@@ -111,6 +111,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    changeset_comments (id) {
+        id -> BigInt,
+        changeset_id -> BigInt,
+        author -> Text,
+        at -> Text,
+        action -> Text,
+        body -> Text,
+    }
+}
+
+diesel::table! {
     versions (event, number) {
         event -> Text,
         number -> BigInt,
@@ -218,5 +229,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     rules,
     changesets,
     changeset_edits,
+    changeset_comments,
     versions,
 );

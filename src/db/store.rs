@@ -4,7 +4,8 @@
 use diesel::prelude::*;
 
 use super::schema::{
-    changeset_edits, changesets, claims, events, figures, rules, sources, versions,
+    changeset_comments, changeset_edits, changesets, claims, events, figures, rules, sources,
+    versions,
 };
 use super::Conn;
 use crate::error::{Error, Result};
@@ -152,6 +153,61 @@ pub struct NewChangeset {
     pub updated_at: String,
     pub revision: i64,
     pub writers: String,
+}
+
+/// One comment of a changeset's thread: who wrote it, when, with which
+/// step (`submit`, `approve`, `reject`, `withdraw`, or a state of old).
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Queryable,
+    Selectable,
+    Insertable,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[diesel(table_name = changeset_comments)]
+#[serde(deny_unknown_fields)]
+pub struct CommentRow {
+    pub id: i64,
+    pub changeset_id: i64,
+    pub author: String,
+    pub at: String,
+    pub action: String,
+    pub body: String,
+}
+
+/// Adds a comment to a changeset's thread.
+pub fn add_comment(
+    c: &mut Conn,
+    changeset_id: i64,
+    author: &str,
+    at: &str,
+    action: &str,
+    body: &str,
+) -> Result<()> {
+    diesel::insert_into(changeset_comments::table)
+        .values((
+            changeset_comments::changeset_id.eq(changeset_id),
+            changeset_comments::author.eq(author),
+            changeset_comments::at.eq(at),
+            changeset_comments::action.eq(action),
+            changeset_comments::body.eq(body),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+/// A changeset's comments, oldest first.
+pub fn comments(c: &mut Conn, changeset_id: i64) -> Result<Vec<CommentRow>> {
+    Ok(changeset_comments::table
+        .filter(changeset_comments::changeset_id.eq(changeset_id))
+        .order(changeset_comments::id)
+        .select(CommentRow::as_select())
+        .load(c)?)
 }
 
 /// One edit of a changeset: the item as JSON, or `None` to delete it.

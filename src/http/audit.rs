@@ -178,6 +178,7 @@ impl EntriesQuery {
             action: self.action.clone().filter(|s| !s.is_empty()),
             entity: self.entity.clone().filter(|s| !s.is_empty()),
             entity_id: self.entity_id.clone().filter(|s| !s.is_empty()),
+            entity_id_partial: false,
             since: time_bound("since", &self.since)?,
             until: time_bound("until", &self.until)?,
             after_seq: self.after,

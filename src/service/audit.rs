@@ -360,6 +360,36 @@ pub fn entries(db: &Db, who: &Principal, filter: &AuditFilter) -> Result<Vec<Ent
         .collect())
 }
 
+/// How many entries match a filter (its limit aside).
+pub fn count(db: &Db, filter: &AuditFilter) -> Result<i64> {
+    db.read(|c| db::audit_count(c, filter))
+}
+
+/// The actors, actions and entities the log holds: what its filters offer.
+pub fn values(db: &Db) -> Result<[Vec<String>; 3]> {
+    db.read(db::audit_values)
+}
+
+/// What became of a changeset, for an entity's history: its state, and
+/// the version that published it when it was approved.
+pub fn fate(db: &Db, changeset: i64) -> Result<(crate::model::changeset::State, Option<i64>)> {
+    db.read(|c| {
+        let Some(row) = db::changeset(c, changeset)? else {
+            return Err(crate::error::Error::NotFound(format!(
+                "no changeset {changeset}"
+            )));
+        };
+        let state = row.state.parse().map_err(|e| {
+            crate::error::Error::Internal(format!("changeset {changeset}: stored state: {e}"))
+        })?;
+        let version = db::versions_of(c, &row.event)?
+            .into_iter()
+            .find(|v| v.changeset == Some(changeset))
+            .map(|v| v.number);
+        Ok((state, version))
+    })
+}
+
 /// What `vigil audit verify` found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Verification {

@@ -124,6 +124,8 @@ pub struct ChangesetView {
     pub checks: Option<Report>,
     /// What the asking principal may do with it now, and why not.
     pub allowed_actions: Vec<Allowed>,
+    /// Its comments, oldest first: every one kept, with author and time.
+    pub comments: Vec<db::CommentRow>,
 }
 
 /// What an edit must match: the ETag of the item it was made against, or
@@ -369,6 +371,7 @@ pub fn view(db: &Db, who: &Principal, id: i64) -> Result<ChangesetView> {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(ChangesetView {
+            comments: db::comments(c, id)?,
             changes: base.changes(&result)?,
             changeset: cs,
             edits,
@@ -378,6 +381,56 @@ pub fn view(db: &Db, who: &Principal, id: i64) -> Result<ChangesetView> {
             checks,
             allowed_actions,
         })
+    })
+}
+
+/// An item of a changeset that a later published version changed too:
+/// what it was in the changeset's base, what is published now, and what
+/// the changeset makes it.
+#[derive(Debug, Clone)]
+pub struct ConflictDetail {
+    pub table: Table,
+    pub key: String,
+    pub base: Option<Json>,
+    pub published: Option<Json>,
+    pub draft: Option<Json>,
+}
+
+/// The changeset's conflicts, item by item, with the three versions of each.
+pub fn conflict_details(db: &Db, id: i64) -> Result<Vec<ConflictDetail>> {
+    db.read(|c| {
+        let (cs, edits) = load(c, id)?;
+        let (latest_version, latest) = latest(c, &cs.event)?;
+        if latest_version == cs.base_version || !cs.state.open() {
+            return Ok(Vec::new());
+        }
+        let base = base_dataset(c, &cs)?;
+        let mut out = Vec::new();
+        for e in &edits {
+            let table = table_of(&e.entity)?;
+            let published = latest.item(table, &e.key)?;
+            if item_tag(published.as_ref()) == e.seen {
+                continue;
+            }
+            out.push(ConflictDetail {
+                table,
+                base: base.item(table, &e.key)?,
+                draft: e.item.as_deref().map(serde_json::from_str).transpose()?,
+                key: e.key.clone(),
+                published,
+            });
+        }
+        Ok(out)
+    })
+}
+
+/// Every item of the event as the changeset would make it, with the
+/// changeset: what the panel's item browser lists.
+pub fn result(db: &Db, id: i64) -> Result<(Changeset, Dataset)> {
+    db.read(|c| {
+        let (cs, edits) = load(c, id)?;
+        let result = apply(base_dataset(c, &cs)?, &item_edits(&edits)?)?;
+        Ok((cs, result))
     })
 }
 
@@ -616,6 +669,9 @@ fn audit_transition(
         .after(to);
     if let Some(comment) = after.comment.as_deref().filter(|c| !c.is_empty()) {
         a = a.reason(comment);
+        // The thread keeps every comment; the audit entry says the same.
+        let step = action.strip_prefix("changeset.").unwrap_or(action);
+        db::add_comment(c, after.id, &ctx.actor, &ctx.at(), step, comment)?;
     }
     a.write(c, ctx)?;
     Ok(())
