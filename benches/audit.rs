@@ -261,7 +261,7 @@ fn tree_at_scale(_: &mut Criterion) {
 /// new entries and a checkpoint. Targets: page < 50 ms, incremental
 /// verification < 100 ms. `cargo bench --bench audit -- panel`
 fn panel_at_scale(_: &mut Criterion) {
-    use vigil::db::AuditFilter;
+    use vigil::audit::AuditFilter;
     use vigil::service::audit;
     if !wanted("panel_at_scale") {
         return;

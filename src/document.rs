@@ -30,6 +30,15 @@ pub struct Header<'a> {
 }
 
 /// Builds the published document of `ds` at `header`, with its check report.
+/// A published version without its document: what lists of versions show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct VersionInfo {
+    pub number: i64,
+    pub published_at: String,
+    pub changeset: Option<i64>,
+    pub sha256: String,
+}
+
 pub fn build(ds: &Dataset, header: &Header<'_>, checks: &Report) -> Result<Published> {
     let mut ds = ds.clone();
     ds.sort();

@@ -225,7 +225,7 @@ async fn four_eyes_flow_end_to_end() {
             .read(|c| {
                 vigil::db::audit_entries(
                     c,
-                    &vigil::db::AuditFilter {
+                    &vigil::audit::AuditFilter {
                         limit: 10_000,
                         ..Default::default()
                     },
@@ -532,7 +532,7 @@ async fn login_lockout_expiry_fixation_and_disable() {
             .read(|c| {
                 vigil::db::audit_entries(
                     c,
-                    &vigil::db::AuditFilter {
+                    &vigil::audit::AuditFilter {
                         action: Some("session.login_failed".into()),
                         limit: 100,
                         ..Default::default()
@@ -549,7 +549,7 @@ async fn login_lockout_expiry_fixation_and_disable() {
             .read(|c| {
                 vigil::db::audit_entries(
                     c,
-                    &vigil::db::AuditFilter {
+                    &vigil::audit::AuditFilter {
                         action: Some("session.lockout".into()),
                         limit: 100,
                         ..Default::default()
@@ -563,7 +563,7 @@ async fn login_lockout_expiry_fixation_and_disable() {
             .read(|c| {
                 vigil::db::audit_entries(
                     c,
-                    &vigil::db::AuditFilter {
+                    &vigil::audit::AuditFilter {
                         limit: 10_000,
                         ..Default::default()
                     },
@@ -1317,7 +1317,7 @@ async fn readiness_and_request_ids() {
     let e = service::audit::entries(
         &st.db,
         &vigil::service::operator().1,
-        &vigil::db::AuditFilter {
+        &vigil::audit::AuditFilter {
             action: Some("session.login".into()),
             limit: 10,
             ..Default::default()
@@ -1433,7 +1433,7 @@ async fn metrics_count_requests_by_route_and_report_the_log() {
     let entries = service::audit::entries(
         &st.db,
         &vigil::service::operator().1,
-        &vigil::db::AuditFilter {
+        &vigil::audit::AuditFilter {
             limit: 100_000,
             ..Default::default()
         },

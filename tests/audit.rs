@@ -16,7 +16,8 @@ use diesel::Connection;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use vigil::accounts::Role;
-use vigil::db::{AuditFilter, Db};
+use vigil::audit::AuditFilter;
+use vigil::db::Db;
 use vigil::files::Folder;
 use vigil::service::{self, audit, Context};
 

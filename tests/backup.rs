@@ -14,7 +14,8 @@ use std::process::Command;
 
 use serde_json::json;
 use vigil::accounts::{Principal, Role};
-use vigil::db::{self, AuditFilter, Db};
+use vigil::audit::AuditFilter;
+use vigil::db::{self, Db};
 use vigil::files::Folder;
 use vigil::service::{self, audit, Context};
 

@@ -7,9 +7,9 @@
 mod browser;
 mod common;
 
-use std::process::Stdio;
-
-use browser::{axe_violations, browser, screenshot, scroll_width_fits, set_width};
+use browser::{
+    add_user, axe_violations, browser, click, el, screenshot, scroll_width_fits, set_width,
+};
 
 use thirtyfour::prelude::*;
 
@@ -99,42 +99,6 @@ async fn check_page(driver: &WebDriver, port: u16) -> WebDriverResult<()> {
     Ok(())
 }
 
-/// Adds a user through the CLI, the password on standard input.
-fn add_user(dir: &std::path::Path, name: &str, role: &str) {
-    use std::io::Write;
-    let mut child = common::vigil(dir)
-        .args(["user", "add", name, "--role", role])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"a long quiet evening\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The element, once the page has it (waits for a page that is loading).
-async fn el(driver: &WebDriver, by: By) -> WebDriverResult<WebElement> {
-    driver.query(by).first().await
-}
-
-/// Clicks a button that loads a new page, and waits until the old page is gone.
-async fn submit(driver: &WebDriver, by: By) -> WebDriverResult<()> {
-    let button = el(driver, by).await?;
-    button.click().await?;
-    button.wait_until().stale().await
-}
-
 async fn log_in(driver: &WebDriver, port: u16, name: &str) -> WebDriverResult<()> {
     driver
         .goto(format!("http://127.0.0.1:{port}/admin"))
@@ -154,7 +118,7 @@ async fn log_in(driver: &WebDriver, port: u16, name: &str) -> WebDriverResult<()
         .await?
         .send_keys("a long quiet evening")
         .await?;
-    submit(driver, By::Css("form[action='/admin/login'] button")).await?;
+    click(driver, By::Css("form[action='/admin/login'] button")).await?;
     assert_eq!(el(driver, By::Css("h1")).await?.text().await?, "Dashboard");
     Ok(())
 }
@@ -171,7 +135,7 @@ async fn four_eyes(driver: &WebDriver, port: u16, shots: &std::path::Path) -> We
         .await?
         .send_keys("Clarify what the count of the injured includes")
         .await?;
-    submit(driver, By::Css("form[action='/admin/changesets'] button")).await?;
+    click(driver, By::Css("form[action='/admin/changesets'] button")).await?;
     assert!(notice(driver).await?.contains("The draft is open"));
     let changeset_url = driver
         .current_url()
@@ -186,12 +150,12 @@ async fn four_eyes(driver: &WebDriver, port: u16, shots: &std::path::Path) -> We
         .await?
         .send_keys("injured.total")
         .await?;
-    submit(driver, By::Css("form.inline button")).await?;
+    click(driver, By::Css("form.inline button")).await?;
     // A bad number is refused, the message next to its field, nothing stored.
     let low = el(driver, By::Id("f-low")).await?;
     low.clear().await?;
     low.send_keys("1,000").await?;
-    submit(driver, By::Id("save")).await?;
+    click(driver, By::Id("save")).await?;
     let err = el(driver, By::Id("e-low")).await?.text().await?;
     assert!(err.contains("not a whole number"), "{err}");
     let low = el(driver, By::Id("f-low")).await?;
@@ -203,7 +167,7 @@ async fn four_eyes(driver: &WebDriver, port: u16, shots: &std::path::Path) -> We
     notes
         .send_keys("800+ treated in hospital; counts differ by what is counted.")
         .await?;
-    submit(driver, By::Id("save")).await?;
+    click(driver, By::Id("save")).await?;
     assert!(notice(driver).await?.contains("Saved in the draft"));
     // An upload of the repository's files, previewed: it would undo the edit.
     driver.goto(&changeset_url).await?;
@@ -221,7 +185,7 @@ async fn four_eyes(driver: &WebDriver, port: u16, shots: &std::path::Path) -> We
         .await?
         .send_keys(paths.join("\n"))
         .await?;
-    submit(driver, By::Id("import")).await?;
+    click(driver, By::Id("import")).await?;
     let preview = driver
         .find_all(By::Css("table#import-changes tbody tr"))
         .await?;
@@ -232,14 +196,14 @@ async fn four_eyes(driver: &WebDriver, port: u16, shots: &std::path::Path) -> We
     let changes = driver.find_all(By::Css("table#changes tbody tr")).await?;
     assert_eq!(changes.len(), 1);
     assert!(changes[0].text().await?.contains("figures/injured.total"));
-    submit(driver, By::Id("submit")).await?;
+    click(driver, By::Id("submit")).await?;
     assert!(notice(driver).await?.contains("Submitted for review"));
     // The author sees no approve button.
     assert!(driver.find_all(By::Id("approve")).await?.is_empty());
     driver
         .screenshot(&shots.join("admin-changeset-submitted.png"))
         .await?;
-    submit(driver, By::Css("form.logout button")).await?;
+    click(driver, By::Css("form.logout button")).await?;
     assert!(driver
         .current_url()
         .await?
@@ -251,8 +215,8 @@ async fn four_eyes(driver: &WebDriver, port: u16, shots: &std::path::Path) -> We
     driver
         .goto(format!("http://127.0.0.1:{port}/admin/review"))
         .await?;
-    submit(driver, By::Css("table tbody tr td a")).await?;
-    submit(driver, By::Id("approve")).await?;
+    click(driver, By::Css("table tbody tr td a")).await?;
+    click(driver, By::Id("approve")).await?;
     assert!(notice(driver).await?.contains("Approved"));
     driver
         .screenshot(&shots.join("admin-changeset-approved.png"))
@@ -276,7 +240,7 @@ async fn four_eyes(driver: &WebDriver, port: u16, shots: &std::path::Path) -> We
     driver
         .goto(format!("http://127.0.0.1:{port}/admin"))
         .await?;
-    submit(driver, By::Css("form.logout button")).await?;
+    click(driver, By::Css("form.logout button")).await?;
     log_in(driver, port, "aude").await?;
     driver
         .goto(format!("http://127.0.0.1:{port}/admin/audit"))

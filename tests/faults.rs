@@ -19,7 +19,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{generated, http, Killed};
-use vigil::db::{self, AuditFilter, Db};
+use vigil::audit::AuditFilter;
+use vigil::db::{self, Db};
 use vigil::service;
 
 const GENERATED: &str = "generated";

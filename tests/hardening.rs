@@ -10,7 +10,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
-use vigil::db::{AuditFilter, Db};
+use vigil::audit::AuditFilter;
+use vigil::db::Db;
 use vigil::service;
 
 const SLUG: &str = "beslan-2004";

@@ -23,7 +23,7 @@ fn entries(
     service::audit::entries(
         &st.db,
         &vigil::service::operator().1,
-        &vigil::db::AuditFilter {
+        &vigil::audit::AuditFilter {
             action: Some(action.into()),
             limit: 1000,
             ..Default::default()
@@ -36,7 +36,7 @@ fn audit_size(st: &actix_web::web::Data<vigil::http::State>) -> usize {
     service::audit::entries(
         &st.db,
         &vigil::service::operator().1,
-        &vigil::db::AuditFilter {
+        &vigil::audit::AuditFilter {
             limit: 100_000,
             ..Default::default()
         },
@@ -838,7 +838,7 @@ fn every_read_use_case_asks_the_policy() {
         let ok = |r: vigil::Result<()>, what: &str| {
             r.unwrap_or_else(|e| panic!("{}: {what}: {e}", t.name));
         };
-        let filter = vigil::db::AuditFilter::default();
+        let filter = vigil::audit::AuditFilter::default();
         let list = |who: &vigil::accounts::Principal| {
             service::changesets::list(&db, who, None, None).map(|_| ())
         };

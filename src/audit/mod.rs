@@ -16,6 +16,27 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
+/// What to select from the log: a query, whatever stores it.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub entity: Option<String>,
+    pub entity_id: Option<String>,
+    /// `entity_id` is a part of the id, not all of it.
+    pub entity_id_partial: bool,
+    /// RFC 3339 bounds, inclusive.
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// Entries after this sequence number.
+    pub after_seq: Option<i64>,
+    /// Entries before this sequence number.
+    pub before_seq: Option<i64>,
+    /// Newest first, rather than in sequence order.
+    pub newest_first: bool,
+    pub limit: i64,
+}
+
 /// One audit entry. Every field is inside the hashed leaf, so the time, the
 /// actor and the request id cannot be changed without the tree noticing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

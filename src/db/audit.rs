@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::{audit_checkpoints, audit_entries, audit_nodes, audit_verifications};
 use super::Conn;
+use crate::audit::AuditFilter;
 use crate::audit::Entry;
 use crate::error::{Error, Result};
 
@@ -124,27 +125,6 @@ pub fn append_audit(c: &mut Conn, mut entry: Entry) -> Result<Entry> {
         .values(EntryRow::of(&entry))
         .execute(c)?;
     Ok(entry)
-}
-
-/// What to select from the log.
-#[derive(Debug, Clone, Default)]
-pub struct AuditFilter {
-    pub actor: Option<String>,
-    pub action: Option<String>,
-    pub entity: Option<String>,
-    pub entity_id: Option<String>,
-    /// `entity_id` is a part of the id, not all of it.
-    pub entity_id_partial: bool,
-    /// RFC 3339 bounds, inclusive.
-    pub since: Option<String>,
-    pub until: Option<String>,
-    /// Entries after this sequence number.
-    pub after_seq: Option<i64>,
-    /// Entries before this sequence number.
-    pub before_seq: Option<i64>,
-    /// Newest first, rather than in sequence order.
-    pub newest_first: bool,
-    pub limit: i64,
 }
 
 /// Entries matching `f`, in sequence order (or newest first), with their

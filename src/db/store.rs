@@ -8,6 +8,7 @@ use super::schema::{
     versions,
 };
 use super::Conn;
+use crate::document::VersionInfo;
 use crate::error::{Error, Result};
 use crate::model::{Claim, Dataset, Event, Figure, Kind, Rule, Source};
 
@@ -435,15 +436,6 @@ pub fn latest_version(c: &mut Conn, slug: &str) -> Result<Option<VersionRow>> {
         .optional()?)
 }
 
-/// A version without its document.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, serde::Serialize, utoipa::ToSchema)]
-pub struct VersionInfo {
-    pub number: i64,
-    pub published_at: String,
-    pub changeset: Option<i64>,
-    pub sha256: String,
-}
-
 /// Every version of an event, oldest first, without documents.
 pub fn versions_of(c: &mut Conn, slug: &str) -> Result<Vec<VersionInfo>> {
     Ok(versions::table
@@ -455,7 +447,15 @@ pub fn versions_of(c: &mut Conn, slug: &str) -> Result<Vec<VersionInfo>> {
             versions::changeset_id,
             versions::sha256,
         ))
-        .load(c)?)
+        .load::<(i64, String, Option<i64>, String)>(c)?
+        .into_iter()
+        .map(|(number, published_at, changeset, sha256)| VersionInfo {
+            number,
+            published_at,
+            changeset,
+            sha256,
+        })
+        .collect())
 }
 
 /// The latest version number of every event that has one.

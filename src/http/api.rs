@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::params::Query;
 use super::{blocking, send, State};
-use crate::db::VersionInfo;
+use crate::document::VersionInfo;
 use crate::error::{Error, Result};
 use crate::service::{self, Diff};
 

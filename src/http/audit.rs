@@ -8,8 +8,8 @@ use serde::Deserialize;
 use super::auth::{Auditor, Who};
 use super::params::Query;
 use super::{blocking, State};
+use crate::audit::AuditFilter;
 use crate::audit::Entry;
-use crate::db::AuditFilter;
 use crate::error::{Error, Result};
 use crate::service::audit::{self as log, ConsistencyProof, InclusionProof};
 

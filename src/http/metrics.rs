@@ -177,11 +177,7 @@ pub async fn private(state: web::Data<State>) -> HttpResponse {
         state.reads.all().len(),
     );
     let st = state.clone();
-    let log = blocking(move || {
-        st.db
-            .read(|c| Ok((crate::db::audit_size(c)?, crate::db::latest_checkpoint(c)?)))
-    })
-    .await;
+    let log = blocking(move || crate::service::audit::head(&st.db)).await;
     match log {
         Ok((size, checkpoint)) => {
             gauge(

@@ -7,7 +7,7 @@ use utoipa::{OpenApi, ToSchema};
 use super::{admin_api, api, audit, metrics, site};
 use crate::accounts::{Principal, PrincipalKind, Role};
 use crate::checks::{CheckResult, Class, Implied, Outcome, Report};
-use crate::db::VersionInfo;
+use crate::document::VersionInfo;
 use crate::model::{
     Breakdown, Change, Claim, Event, Figure, Qualifier, Rank, Reason, Rule, Severity, Source,
     SourceKind, Status, Table,

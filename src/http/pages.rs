@@ -11,7 +11,7 @@ use askama::Template;
 
 use super::catalogue::{self, Catalogue};
 use crate::checks::{CheckResult, Class, Report};
-use crate::db::VersionInfo;
+use crate::document::VersionInfo;
 use crate::model::{group, Change, Claim, Dataset, Figure, PartialDate, Source, Table};
 
 /// How many key figures the toll at the top shows: the heads of the first

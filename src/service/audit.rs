@@ -8,8 +8,11 @@ use serde::Serialize;
 use crate::accounts::{Permission, Principal};
 use crate::audit::checkpoint::{self, Checkpoint, SignerKey, VerifierKey};
 use crate::audit::merkle::{self, Hash, Tree};
+use crate::audit::AuditFilter;
 use crate::audit::{self, Entry};
-use crate::db::{self, AuditFilter, CheckpointRow, Db};
+/// A signed checkpoint as stored: the tree's size, root, time and note.
+pub use crate::db::CheckpointRow;
+use crate::db::{self, Db};
 use crate::error::{Error, Result};
 
 /// The default place of the signing key: beside the database, not in it.
@@ -256,6 +259,12 @@ pub fn checkpoint_due(db: &Db, now: DateTime<Utc>, every: chrono::Duration) -> R
             }
         })
     })
+}
+
+/// The log's head: how many entries it holds, and its latest signed
+/// checkpoint if any (public: both are in every checkpoint anyway).
+pub fn head(db: &Db) -> Result<(i64, Option<CheckpointRow>)> {
+    db.read(|c| Ok((db::audit_size(c)?, db::latest_checkpoint(c)?)))
 }
 
 /// The latest signed checkpoint.

@@ -318,7 +318,7 @@ pub fn version(db: &Db, slug: &str, number: Option<i64>) -> Result<VersionRow> {
 }
 
 /// Every version of an event, oldest first.
-pub fn versions(db: &Db, slug: &str) -> Result<Vec<db::VersionInfo>> {
+pub fn versions(db: &Db, slug: &str) -> Result<Vec<document::VersionInfo>> {
     db.read(|c| {
         if !db::event_exists(c, slug)? {
             return Err(Error::NotFound(format!("no event '{slug}'")));
@@ -334,7 +334,10 @@ pub fn versions(db: &Db, slug: &str) -> Result<Vec<db::VersionInfo>> {
 pub fn history(
     db: &Db,
     slug: &str,
-) -> Result<(Vec<db::VersionInfo>, std::collections::HashMap<i64, String>)> {
+) -> Result<(
+    Vec<document::VersionInfo>,
+    std::collections::HashMap<i64, String>,
+)> {
     db.read(|c| {
         if !db::event_exists(c, slug)? {
             return Err(Error::NotFound(format!("no event '{slug}'")));

@@ -179,3 +179,40 @@ pub async fn screenshot(driver: &WebDriver, name: &str) {
         .await
         .unwrap();
 }
+
+/// Adds a user through the CLI, the password on standard input.
+pub fn add_user(dir: &std::path::Path, name: &str, role: &str) {
+    use std::io::Write;
+    let mut child = crate::common::vigil(dir)
+        .args(["user", "add", name, "--role", role])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long quiet evening\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The element, once the page has it (waits for a page that is loading).
+pub async fn el(driver: &WebDriver, by: By) -> WebDriverResult<WebElement> {
+    driver.query(by).first().await
+}
+
+/// Clicks something that loads a new page, and waits until the old page is
+/// gone.
+pub async fn click(driver: &WebDriver, by: By) -> WebDriverResult<()> {
+    let e = el(driver, by).await?;
+    e.click().await?;
+    e.wait_until().stale().await
+}

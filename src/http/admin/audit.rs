@@ -59,7 +59,7 @@ struct AuditPage {
     f: Frame,
     q: AuditForm,
     verification: Option<service::audit::Verified>,
-    checkpoint: Option<crate::db::CheckpointRow>,
+    checkpoint: Option<service::audit::CheckpointRow>,
     entries: Vec<EntryRow>,
     /// The values the filters offer: actors, actions, entities.
     actors: Vec<String>,
@@ -146,7 +146,7 @@ pub async fn audit_log(
         Err(e) => (None, Some(e)),
     };
     let some = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-    let filter = crate::db::AuditFilter {
+    let filter = crate::audit::AuditFilter {
         actor: some(&q.actor),
         action: some(&q.action),
         entity: some(&q.entity),
@@ -177,8 +177,8 @@ pub async fn audit_log(
     let p = who.principal.clone();
     let (entries, checkpoint, total, newer, values, fates) = blocking(move || {
         let entries = service::audit::entries(&st.db, &p, &filter)?;
-        let cp = st.db.read(crate::db::latest_checkpoint)?;
-        let all = crate::db::AuditFilter {
+        let (_, cp) = service::audit::head(&st.db)?;
+        let all = crate::audit::AuditFilter {
             before_seq: None,
             ..filter.clone()
         };
@@ -187,7 +187,7 @@ pub async fn audit_log(
         let newer = match filter.before_seq {
             Some(b) => service::audit::count(
                 &st.db,
-                &crate::db::AuditFilter {
+                &crate::audit::AuditFilter {
                     before_seq: None,
                     after_seq: Some(b - 1),
                     ..filter.clone()
