@@ -2077,7 +2077,7 @@ async fn panel_curator_finds_edits_and_sees_what_blocks() {
                 && !p.contains("“government”"),
             "{p}"
         );
-        assert!(p.contains("href=\"#f-kind\">Kind</a>"), "{p}");
+        assert!(p.contains("href=\"#f-kind\">Kind of source</a>"), "{p}");
         // A bad number: not saved, the error at its field and in the summary.
         let item = format!("/admin/changesets/{id}/figures/injured.total");
         let form = |low: &'static str, high: &'static str| {
