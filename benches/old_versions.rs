@@ -15,9 +15,12 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use vigil::db::Db;
 use vigil::files::Folder;
+use vigil::service::Db;
 use vigil::service::{self, Context};
+
+#[path = "../tests/common/publish.rs"]
+mod publish;
 
 const VERSIONS: i64 = 100;
 const READERS: i64 = 200;
@@ -143,7 +146,7 @@ fn main() {
     let mut ds = service::dataset(&db, "beslan-2004").unwrap();
     for v in 2..=VERSIONS + 1 {
         ds.figures[0].notes = format!("note {v}");
-        service::publish_dataset(&db, &Context::actor("bench"), &ds, None).unwrap();
+        publish::publish_reviewed(&db, &ds, "a note changed, to make another version");
     }
     drop(db);
     eprintln!("published {} versions in {:?}", VERSIONS + 1, t.elapsed());

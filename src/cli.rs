@@ -7,10 +7,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::accounts::{format_roles, parse_roles, Role, SessionPolicy, SystemClock};
 use crate::checks::Outcome;
-use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::files::{self, Folder};
 use crate::service::reads::Publisher;
+use crate::service::Db;
 use crate::service::{self, Context, Imported};
 use crate::{demo, http};
 

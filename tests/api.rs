@@ -40,13 +40,11 @@ fn publish_v2(state: &State) {
         .unwrap();
     f.low = Some(181);
     ds.rules.retain(|r| r.id != "burns-within-toll");
-    service::publish_dataset(
+    common::publish::publish_reviewed(
         &state.db,
-        &vigil::service::Context::actor("test"),
         &ds,
-        None,
-    )
-    .unwrap();
+        "the early missing, as a newer source states",
+    );
 }
 
 /// A GET with one header.

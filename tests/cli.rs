@@ -165,8 +165,7 @@ fn a_running_server_picks_up_a_version_published_elsewhere() {
         .find(|f| f.key == "missing.early")
         .unwrap()
         .low = Some(181);
-    vigil::service::publish_dataset(&db, &vigil::service::Context::actor("test"), &ds, None)
-        .unwrap();
+    common::publish::publish_reviewed(&db, &ds, "the early missing, as a newer source states");
     let start = Instant::now();
     loop {
         let r = get(port, "/api/v1/events/beslan-2004").unwrap();

@@ -262,7 +262,7 @@ fn with_versions(db: &Db, n: usize) {
     let mut ds = service::dataset(db, SLUG).unwrap();
     for v in 2..=n {
         ds.figures[0].notes = format!("note {v}");
-        service::publish_dataset(db, &Context::actor("cli:test"), &ds, None).unwrap();
+        common::publish::publish_reviewed(db, &ds, "a note changed, to make another version");
     }
 }
 

@@ -25,8 +25,8 @@ use actix_web::middleware::{Compress, DefaultHeaders};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::accounts::{self, Clock, SessionPolicy, SystemClock};
-use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::service::Db;
 use crate::service::{self, accounts::LoginLimits};
 use service::reads::{Encoded, Publisher, Reads, Snapshot};
 

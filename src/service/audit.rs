@@ -11,7 +11,7 @@ use crate::audit::merkle::{self, Hash, Tree};
 use crate::audit::AuditFilter;
 use crate::audit::{self, Entry};
 /// A signed checkpoint as stored: the tree's size, root, time and note.
-pub use crate::db::CheckpointRow;
+use crate::db::CheckpointRow;
 use crate::db::{self, Db};
 use crate::error::{Error, Result};
 
@@ -212,9 +212,44 @@ fn tree_root(c: &mut db::Conn, size: i64) -> Result<Hash> {
     Nodes::open(c, size)?.root(0, size as u64)
 }
 
+/// A signed checkpoint of the log: its size, its root, when it was signed
+/// and the signed note (C2SP tlog-checkpoint) that carries all three.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignedCheckpoint {
+    pub size: i64,
+    /// The tree's root hash, hex.
+    pub root: String,
+    pub at: DateTime<Utc>,
+    pub note: String,
+}
+
+impl TryFrom<CheckpointRow> for SignedCheckpoint {
+    type Error = Error;
+    fn try_from(row: CheckpointRow) -> Result<Self> {
+        let at = DateTime::parse_from_rfc3339(&row.at)
+            .map_err(|e| {
+                Error::Internal(format!(
+                    "checkpoint of size {}: its time '{}' does not read: {e}",
+                    row.size, row.at
+                ))
+            })?
+            .with_timezone(&Utc);
+        Ok(Self {
+            size: row.size,
+            root: row.root,
+            at,
+            note: row.note,
+        })
+    }
+}
+
 /// Signs a checkpoint of the log as it stands, when it has grown since the
 /// last one. Serialised with every writer, so checkpoints never fork.
-pub fn checkpoint(db: &Db, key: &SignerKey, now: DateTime<Utc>) -> Result<Option<CheckpointRow>> {
+pub fn checkpoint(
+    db: &Db,
+    key: &SignerKey,
+    now: DateTime<Utc>,
+) -> Result<Option<SignedCheckpoint>> {
     db.write(|c| {
         let size = db::audit_size(c)?;
         let last = db::latest_checkpoint(c)?.map_or(0, |r| r.size);
@@ -241,7 +276,7 @@ pub fn checkpoint(db: &Db, key: &SignerKey, now: DateTime<Utc>) -> Result<Option
             note,
         };
         db::insert_checkpoint(c, &row)?;
-        Ok(Some(row))
+        Ok(Some(row.try_into()?))
     })
 }
 
@@ -263,14 +298,16 @@ pub fn checkpoint_due(db: &Db, now: DateTime<Utc>, every: chrono::Duration) -> R
 
 /// The log's head: how many entries it holds, and its latest signed
 /// checkpoint if any (public: both are in every checkpoint anyway).
-pub fn head(db: &Db) -> Result<(i64, Option<CheckpointRow>)> {
-    db.read(|c| Ok((db::audit_size(c)?, db::latest_checkpoint(c)?)))
+pub fn head(db: &Db) -> Result<(i64, Option<SignedCheckpoint>)> {
+    let (size, latest) = db.read(|c| Ok((db::audit_size(c)?, db::latest_checkpoint(c)?)))?;
+    Ok((size, latest.map(SignedCheckpoint::try_from).transpose()?))
 }
 
 /// The latest signed checkpoint.
-pub fn latest_checkpoint(db: &Db) -> Result<CheckpointRow> {
+pub fn latest_checkpoint(db: &Db) -> Result<SignedCheckpoint> {
     db.read(db::latest_checkpoint)?
-        .ok_or_else(|| Error::NotFound("no checkpoint has been signed yet".into()))
+        .ok_or_else(|| Error::NotFound("no checkpoint has been signed yet".into()))?
+        .try_into()
 }
 
 /// An inclusion proof: entry `seq` is leaf `seq - 1` of the tree of `size`.

@@ -7,13 +7,17 @@ pub mod backup;
 pub mod changesets;
 pub mod reads;
 
+/// The storage handle. HTTP and the CLI open it and hand it to the service;
+/// only the service reads or writes through it (`tests/architecture.rs`).
+pub use crate::db::Db;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::audit::Entry;
 use crate::checks::{self, Report};
-use crate::db::{self, Db, VersionRow};
+use crate::db::{self, VersionRow};
 use crate::document::{self, Header};
 use crate::error::{Error, Result};
 use crate::files::Folder;
@@ -377,37 +381,6 @@ pub fn diff(db: &Db, slug: &str, from: i64, to: i64) -> Result<Diff> {
 /// The latest version number of every event.
 pub fn latest_numbers(db: &Db) -> Result<Vec<(String, i64)>> {
     db.read(db::latest_numbers)
-}
-
-/// Replaces an existing event's data with `ds` and publishes it as the next
-/// version, in one transaction. Refused when the data does not validate or
-/// an error-severity check is violated; then nothing is written.
-pub fn publish_dataset(
-    db: &Db,
-    ctx: &Context,
-    ds: &Dataset,
-    changeset: Option<i64>,
-) -> Result<VersionRow> {
-    let problems = ds.validate();
-    if !problems.is_empty() {
-        let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-        return Err(Error::BadRequest(format!(
-            "the data does not validate: {}",
-            list.join("; ")
-        )));
-    }
-    let report = checks::run(ds);
-    let blocking: Vec<_> = report.blocking().into_iter().cloned().collect();
-    if !blocking.is_empty() {
-        return Err(Error::Refused(blocking));
-    }
-    db.write(|c| {
-        if !db::event_exists(c, &ds.event.slug)? {
-            return Err(Error::NotFound(format!("no event '{}'", ds.event.slug)));
-        }
-        db::replace_dataset(c, ds)?;
-        publish(c, ctx, ds, &report, changeset)
-    })
 }
 
 /// The ETag of one item as an edit sees it: the SHA-256 of its canonical

@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod generated;
+pub mod publish;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

@@ -59,7 +59,7 @@ struct AuditPage {
     f: Frame,
     q: AuditForm,
     verification: Option<service::audit::Verified>,
-    checkpoint: Option<service::audit::CheckpointRow>,
+    checkpoint: Option<service::audit::SignedCheckpoint>,
     entries: Vec<EntryRow>,
     /// The values the filters offer: actors, actions, entities.
     actors: Vec<String>,
