@@ -3,6 +3,8 @@
 //! log's tree know nothing of HTTP, SQL or the service. Read off the
 //! sources, so a shortcut through a layer fails here with its file and line.
 
+#![allow(clippy::unwrap_used)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
