@@ -223,7 +223,7 @@ async fn every_public_endpoint_on_both_backends() {
                 "/api/v1/events/beslan-2004?versoin=1",
                 400,
                 "/api/v1/events/{slug}",
-                "unknown field `versoin`",
+                "'versoin' is not a parameter here; it takes version",
             ),
             (
                 "/api/v1/events/beslan-2004/versions/x",
@@ -247,7 +247,7 @@ async fn every_public_endpoint_on_both_backends() {
                 "/api/v1/events/beslan-2004/diff?from=1",
                 400,
                 "/api/v1/events/{slug}/diff",
-                "missing field `to`",
+                "the parameter 'to' is missing",
             ),
             (
                 "/api/v1/events/beslan-2004/diff?from=1&to=5",
@@ -511,7 +511,7 @@ async fn bad_parameters_and_methods_answer_as_documented() {
         (
             "/api/v1/events/beslan-2004/diff?from=1",
             "/api/v1/events/{slug}/diff",
-            "missing field `to`",
+            "the parameter 'to' is missing",
         ),
         (
             "/api/v1/audit/proof?seq=1&size=%C3%A9",

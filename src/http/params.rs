@@ -12,8 +12,8 @@ use crate::error::Error;
 const SEARCHED: usize = 32;
 
 /// The query string as `T`, like `web::Query`, but a bad parameter answers
-/// 400 naming it (`query parameter 'version': invalid digit found in
-/// string`).
+/// 400 naming it (`query parameter 'version' ("abc") is not valid: it
+/// must be a whole number`).
 #[derive(Debug)]
 pub struct Query<T>(pub T);
 
@@ -57,7 +57,7 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
     };
     // serde names the parameter when one is missing, unknown or repeated.
     if err.contains(" field `") {
-        return Err(Error::BadRequest(format!("bad query: {err}")));
+        return Err(Error::BadRequest(plain(&err)));
     }
     let parts: Vec<&str> = query.split('&').collect();
     let culprit = (parts.len() <= SEARCHED)
@@ -78,9 +78,46 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
                 .and_then(|q| q.into_inner().into_iter().next())
         });
     Err(Error::BadRequest(match culprit {
-        Some((name, value)) => format!("query parameter '{name}' ({value:?}) is not valid: {err}"),
-        None => format!("bad query: {err}"),
+        Some((name, value)) => format!(
+            "query parameter '{name}' ({value:?}) is not valid: {}",
+            plain(&err)
+        ),
+        None => format!("bad query: {}", plain(&err)),
     }))
+}
+
+/// The parser's words, where they are Rust's, in words for people.
+fn plain(err: &str) -> String {
+    let err = err
+        .replace("invalid digit found in string", "it must be a whole number")
+        .replace("cannot parse integer from empty string", "it is empty")
+        .replace(
+            "number too large to fit in target type",
+            "the number is too large",
+        )
+        .replace(
+            "number too small to fit in target type",
+            "the number is too small",
+        );
+    let named = |word: &str| {
+        let rest = err.split_once(word)?.1;
+        let (name, after) = rest.split_once('`')?;
+        Some((name.to_string(), after.to_string()))
+    };
+    if let Some((name, expected)) = named("unknown field `") {
+        let expected = expected
+            .trim_start_matches(", expected ")
+            .replace("one of ", "")
+            .replace('`', "");
+        return format!("'{name}' is not a parameter here; it takes {expected}");
+    }
+    if let Some((name, _)) = named("missing field `") {
+        return format!("the parameter '{name}' is missing");
+    }
+    if let Some((name, _)) = named("duplicate field `") {
+        return format!("the parameter '{name}' is given more than once");
+    }
+    err
 }
 
 /// For HTML pages: the query string as `T`, with every parameter whose
@@ -151,7 +188,10 @@ pub fn path_config() -> web::PathConfig {
             .find(|(_, value)| err.contains(&format!("{value:?}")));
         Error::BadRequest(match named {
             Some((name, value)) => {
-                format!("path parameter '{name}' ({value:?}) is not valid: {err}")
+                format!(
+                    "path parameter '{name}' ({value:?}) is not valid: {}",
+                    plain(&err)
+                )
             }
             None => format!("bad path: {err}"),
         })
