@@ -42,43 +42,22 @@ pub fn json_config() -> web::JsonConfig {
         })
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    use super::api_resource as at;
-    cfg.service(
-        at("/api/v1/session")
-            .route(web::post().to(login))
-            .route(web::delete().to(logout))
-            .route(super::get().to(whoami)),
-    )
-    .service(
-        at("/api/v1/changesets")
-            .route(web::post().to(open))
-            .route(super::get().to(list)),
-    )
-    .service(at("/api/v1/changesets/{id}").route(super::get().to(view)))
-    .service(at("/api/v1/changesets/{id}/submit").route(web::post().to(submit)))
-    .service(at("/api/v1/changesets/{id}/withdraw").route(web::post().to(withdraw)))
-    .service(at("/api/v1/changesets/{id}/approve").route(web::post().to(approve)))
-    .service(at("/api/v1/changesets/{id}/reject").route(web::post().to(reject)))
-    .service(at("/api/v1/changesets/{id}/import").route(web::post().to(import)))
-    .service(
-        at("/api/v1/changesets/{id}/{table}/{key}")
-            .route(super::get().to(get_item))
-            .route(web::put().to(put_item))
-            .route(web::delete().to(delete_item)),
-    )
-    .service(
-        at("/api/v1/users")
-            .route(super::get().to(users))
-            .route(web::post().to(add_user)),
-    )
-    .service(at("/api/v1/users/{name}").route(web::patch().to(change_user)))
-    .service(
-        at("/api/v1/tokens")
-            .route(super::get().to(tokens))
-            .route(web::post().to(create_token)),
-    )
-    .service(at("/api/v1/tokens/{name}").route(web::delete().to(revoke_token)));
+route_table! {
+    /// The account and changeset API.
+    pub fn configure, const ROUTES, resource super::api_resource;
+    "/api/v1/session" => { POST login, DELETE logout, GET whoami }
+    "/api/v1/changesets" => { POST open, GET list }
+    "/api/v1/changesets/{id}" => { GET view }
+    "/api/v1/changesets/{id}/submit" => { POST submit }
+    "/api/v1/changesets/{id}/withdraw" => { POST withdraw }
+    "/api/v1/changesets/{id}/approve" => { POST approve }
+    "/api/v1/changesets/{id}/reject" => { POST reject }
+    "/api/v1/changesets/{id}/import" => { POST import }
+    "/api/v1/changesets/{id}/{table}/{key}" => { GET get_item, PUT put_item, DELETE delete_item }
+    "/api/v1/users" => { GET users, POST add_user }
+    "/api/v1/users/{name}" => { PATCH change_user }
+    "/api/v1/tokens" => { GET tokens, POST create_token }
+    "/api/v1/tokens/{name}" => { DELETE revoke_token }
 }
 
 /// Log-in credentials.

@@ -10,35 +10,54 @@ use crate::document::VersionInfo;
 use crate::error::{Error, Result};
 use crate::service::{self, Diff};
 
-/// The hot small routes, first: the router tries resources in order, and
-/// these answer a few hundred bytes at most, too little to compress.
-pub fn configure_small(cfg: &mut web::ServiceConfig) {
-    use super::api_resource as at;
-    cfg.service(web::resource("/healthz").route(super::get().to(healthz)))
-        .service(at("/api/v1/events").route(super::get().to(events)));
+route_table! {
+    /// The hot small routes, first: the router tries resources in order, and
+    /// these answer a few hundred bytes at most, too little to compress.
+    pub fn configure_small, const SMALL, resource web::resource;
+    "/healthz" => { GET healthz }
 }
 
-/// Routes answered from pre-encoded snapshots.
-pub fn configure_encoded(cfg: &mut web::ServiceConfig) {
-    use super::api_resource as at;
-    cfg.service(at("/api/v1/events/{slug}").route(super::get().to(document)))
-        .service(at("/api/v1/events/{slug}/figures.csv").route(super::get().to(figures_csv)))
-        .service(at("/api/v1/events/{slug}/versions").route(super::get().to(versions)));
+route_table! {
+    /// The events' list, answered from memory, small too.
+    pub fn configure_events, const EVENTS, resource super::api_resource;
+    "/api/v1/events" => { GET events }
 }
 
-/// Routes answered on the fly (compressed by the middleware).
+route_table! {
+    /// Routes answered from pre-encoded snapshots.
+    pub fn configure_encoded, const ENCODED, resource super::api_resource;
+    "/api/v1/events/{slug}" => { GET document }
+    "/api/v1/events/{slug}/figures.csv" => { GET figures_csv }
+    "/api/v1/events/{slug}/versions" => { GET versions }
+}
+
+route_table! {
+    /// Operations, outside the API's CORS and parameter rules.
+    pub fn configure_operations, const OPERATIONS, resource web::resource;
+    "/readyz" => { GET readyz }
+    "/metrics" => { GET super::metrics::metrics }
+}
+
+route_table! {
+    /// Routes answered on the fly (compressed by the middleware).
+    pub fn configure_api, const API, resource super::api_resource;
+    "/api/v1/openapi.json" => { GET openapi }
+    "/api/v1/events/{slug}/versions/{n}" => { GET version }
+    "/api/v1/events/{slug}/diff" => { GET diff }
+}
+
+/// The preflight of any other path under the API.
+pub const PREFLIGHT: &str = "/api/v1/{tail:.*}";
+
+/// Routes answered on the fly (compressed by the middleware), and the
+/// preflight of any API path.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    use super::api_resource as at;
-    cfg.service(web::resource("/readyz").route(super::get().to(readyz)))
-        .service(web::resource("/metrics").route(super::get().to(super::metrics::metrics)))
-        .service(at("/api/v1/openapi.json").route(super::get().to(openapi)))
-        .service(at("/api/v1/events/{slug}/versions/{n}").route(super::get().to(version)))
-        .service(at("/api/v1/events/{slug}/diff").route(super::get().to(diff)))
-        // The preflight of any other path under the API.
-        .route(
-            "/api/v1/{tail:.*}",
-            web::method(actix_web::http::Method::OPTIONS).to(preflight),
-        );
+    configure_operations(cfg);
+    configure_api(cfg);
+    cfg.route(
+        PREFLIGHT,
+        web::method(actix_web::http::Method::OPTIONS).to(preflight),
+    );
 }
 
 /// Public GETs may come from any origin.

@@ -13,15 +13,17 @@ use crate::audit::Entry;
 use crate::error::{Error, Result};
 use crate::service::audit::{self as log, ConsistencyProof, InclusionProof};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    use super::api_resource as at;
-    cfg.service(at("/api/v1/audit/checkpoint").route(super::get().to(checkpoint)))
-        .service(at("/api/v1/audit/key").route(super::get().to(key)))
-        .service(at("/api/v1/audit/proof").route(super::get().to(proof)))
-        .service(at("/api/v1/audit/entries").route(super::get().to(entries)))
-        .service(at("/api/v1/audit/verify").route(super::get().to(verify)))
-        .service(at("/api/v1/audit/export.jsonl").route(super::get().to(export_jsonl)))
-        .service(at("/api/v1/audit/export.csv").route(super::get().to(export_csv)));
+route_table! {
+    /// The audit log's API: public checkpoints and proofs, and what
+    /// auditors read.
+    pub fn configure, const ROUTES, resource super::api_resource;
+    "/api/v1/audit/checkpoint" => { GET checkpoint }
+    "/api/v1/audit/key" => { GET key }
+    "/api/v1/audit/proof" => { GET proof }
+    "/api/v1/audit/entries" => { GET entries }
+    "/api/v1/audit/verify" => { GET verify }
+    "/api/v1/audit/export.jsonl" => { GET export_jsonl }
+    "/api/v1/audit/export.csv" => { GET export_csv }
 }
 
 fn text(body: String) -> HttpResponse {

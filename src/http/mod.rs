@@ -2,6 +2,31 @@
 //! versions are served from memory ([`snapshot`]): the latest of each event is
 //! held pre-serialised and pre-compressed, so public reads touch no database.
 
+/// A table of routes, declared once: the function it names registers them
+/// (each path one resource made by the given constructor, with its methods)
+/// and the constant it names lists them as (method, path pattern), so that
+/// [`routes`] and the tests read the router's own declaration.
+macro_rules! route_table {
+    (
+        $(#[$meta:meta])*
+        $vis:vis fn $configure:ident, const $list:ident, resource $at:path;
+        $($path:literal => { $($method:ident $handler:path),+ $(,)? })+
+    ) => {
+        $(#[$meta])*
+        $vis fn $configure(cfg: &mut actix_web::web::ServiceConfig) {
+            $(cfg.service($at($path)$(.route(route_table!(@method $method).to($handler)))+);)+
+        }
+
+        /// The routes [`$configure`] registers, as (method, path pattern).
+        $vis const $list: &[(&str, &str)] = &[$($((stringify!($method), $path)),+),+];
+    };
+    (@method GET) => { $crate::http::get() };
+    (@method POST) => { actix_web::web::post() };
+    (@method PUT) => { actix_web::web::put() };
+    (@method PATCH) => { actix_web::web::patch() };
+    (@method DELETE) => { actix_web::web::delete() };
+}
+
 pub mod admin;
 mod admin_api;
 mod api;
@@ -395,12 +420,75 @@ fn security_headers(tls: bool) -> DefaultHeaders {
         .add((header::X_FRAME_OPTIONS, "DENY"))
 }
 
+/// Where a route is described: in the OpenAPI document (under the path
+/// given, when its pattern is written differently there), or outside it,
+/// and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Described {
+    OpenApi,
+    OpenApiAs(&'static str),
+    Outside(&'static str),
+}
+
+/// One route the router serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// GET routes answer HEAD too.
+    pub method: &'static str,
+    pub path: &'static str,
+    pub described: Described,
+}
+
+/// Every route the router serves, read off the route tables that
+/// [`configure`] registers, each with where it is described.
+pub fn routes() -> Vec<Route> {
+    use Described::{OpenApi, OpenApiAs, Outside};
+    let tables: [(&[(&'static str, &'static str)], Described); 9] = [
+        (api::SMALL, OpenApi),
+        (api::EVENTS, OpenApi),
+        (api::ENCODED, OpenApi),
+        (api::OPERATIONS, OpenApi),
+        (api::API, OpenApi),
+        (admin_api::ROUTES, OpenApi),
+        (audit::ROUTES, OpenApi),
+        (site::PAGES, OpenApi),
+        (
+            site::ASSETS,
+            Outside("the pages' stylesheet and icon, not part of the API"),
+        ),
+    ];
+    let mut all: Vec<Route> = tables
+        .into_iter()
+        .flat_map(|(list, described)| {
+            list.iter().map(move |&(method, path)| Route {
+                method,
+                path,
+                described,
+            })
+        })
+        .collect();
+    all.extend(admin::ROUTES.iter().map(|&(method, path)| Route {
+        method,
+        path,
+        described: Outside(
+            "the admin panel: HTML forms for people; the API under /api/v1 does the same",
+        ),
+    }));
+    all.push(Route {
+        method: "OPTIONS",
+        path: api::PREFLIGHT,
+        described: OpenApiAs("/api/v1/{path}"),
+    });
+    all
+}
+
 /// Registers every route. Pre-encoded resources come first, outside the
 /// compression middleware; the rest is compressed on the fly.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(problem::query_config())
         .app_data(params::path_config());
     api::configure_small(cfg);
+    api::configure_events(cfg);
     api::configure_encoded(cfg);
     site::configure(cfg);
     admin::configure(cfg);

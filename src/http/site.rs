@@ -16,14 +16,27 @@ use super::{blocking, send, State};
 use crate::error::Error;
 use crate::service;
 
+route_table! {
+    /// The memorial pages.
+    pub fn configure_pages, const PAGES, resource web::resource;
+    "/" => { GET index }
+    "/events/{slug}" => { GET event }
+    "/events/{slug}/history" => { GET history }
+    "/events/{slug}/diff" => { GET diff }
+}
+
+route_table! {
+    /// The pages' stylesheet and icon.
+    pub fn configure_assets, const ASSETS, resource web::resource;
+    "/static/vigil.css" => { GET stylesheet }
+    "/favicon.svg" => { GET favicon }
+    "/favicon.ico" => { GET favicon }
+}
+
+/// The memorial pages, their stylesheet and icon.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/").route(super::get().to(index)))
-        .service(web::resource("/events/{slug}").route(super::get().to(event)))
-        .service(web::resource("/events/{slug}/history").route(super::get().to(history)))
-        .service(web::resource("/events/{slug}/diff").route(super::get().to(diff)))
-        .service(web::resource("/static/vigil.css").route(super::get().to(stylesheet)))
-        .service(web::resource("/favicon.svg").route(super::get().to(favicon)))
-        .service(web::resource("/favicon.ico").route(super::get().to(favicon)));
+    configure_pages(cfg);
+    configure_assets(cfg);
 }
 
 fn html(status: StatusCode, body: Result<String, askama::Error>) -> HttpResponse {
