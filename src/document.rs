@@ -7,12 +7,13 @@
 //! that member, so anyone can recompute it.
 
 use serde::Serialize;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
+use utoipa::openapi::{RefOr, Schema};
 
-use crate::checks::Report;
+use crate::checks::{Implied, Report};
 use crate::error::{Error, Result};
-use crate::model::{Claim, Dataset, Figure};
+use crate::model::{Claim, Dataset, Event, Figure, Rule, Source};
 
 /// A document ready to store: its canonical text and hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +30,6 @@ pub struct Header<'a> {
     pub changeset: Option<i64>,
 }
 
-/// Builds the published document of `ds` at `header`, with its check report.
 /// A published version without its document: what lists of versions show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct VersionInfo {
@@ -39,53 +39,154 @@ pub struct VersionInfo {
     pub sha256: String,
 }
 
+/// Builds the published document of `ds` at `header`, with its check report.
 pub fn build(ds: &Dataset, header: &Header<'_>, checks: &Report) -> Result<Published> {
     let mut ds = ds.clone();
     ds.sort();
-    let mut figures = Vec::with_capacity(ds.figures.len());
     let mut by_figure: std::collections::HashMap<&str, Vec<&Claim>> = Default::default();
     for c in &ds.claims {
         by_figure.entry(c.figure.as_str()).or_default().push(c);
     }
-    for f in &ds.figures {
-        let mut v = serde_json::to_value(f)?;
-        let claims = by_figure.remove(f.key.as_str()).unwrap_or_default();
-        let mut shown = Vec::with_capacity(claims.len());
-        for c in claims {
-            let mut cv = serde_json::to_value(c)?;
-            if let Json::Object(m) = &mut cv {
-                // As a reader says it: "about 160", "more than 1,100";
-                // "7 September 2004" or "undated".
-                m.insert("stated".into(), c.stated().into());
-                m.insert("dated".into(), c.dated().into());
-            }
-            shown.push(cv);
-        }
-        if let Json::Object(m) = &mut v {
-            m.insert("claims".into(), Json::Array(shown));
-            // The tightest range the ranges, breakdowns and rules allow.
-            if let Some(imp) = checks.implied.get(&f.key) {
-                m.insert("implied".into(), serde_json::to_value(imp)?);
-            }
-        }
-        figures.push(v);
+    let figures = ds
+        .figures
+        .iter()
+        .map(|f| PublishedFigure {
+            figure: f.clone(),
+            implied: checks.implied.get(&f.key).copied(),
+            claims: by_figure
+                .remove(f.key.as_str())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| PublishedClaim {
+                    stated: c.stated(),
+                    dated: c.dated(),
+                    claim: c.clone(),
+                })
+                .collect(),
+        })
+        .collect();
+    let doc = PublishedDocument {
+        event: ds.event.clone(),
+        version: header.version,
+        published_at: header.published_at.to_string(),
+        changeset: header.changeset,
+        sha256: None,
+        figures,
+        sources: ds.sources.clone(),
+        rules: ds.rules.clone(),
+        checks: checks.clone(),
+    };
+    let mut value = serde_json::to_value(&doc)?;
+    let sha256 = hash(&value);
+    if let Json::Object(m) = &mut value {
+        m.insert("sha256".into(), sha256.clone().into());
     }
-    let mut doc = Map::new();
-    doc.insert("event".into(), serde_json::to_value(&ds.event)?);
-    doc.insert("version".into(), header.version.into());
-    doc.insert("published_at".into(), header.published_at.into());
-    doc.insert("changeset".into(), serde_json::to_value(header.changeset)?);
-    doc.insert("figures".into(), Json::Array(figures));
-    doc.insert("sources".into(), serde_json::to_value(&ds.sources)?);
-    doc.insert("rules".into(), serde_json::to_value(&ds.rules)?);
-    doc.insert("checks".into(), serde_json::to_value(checks)?);
-    let sha256 = hash(&Json::Object(doc.clone()));
-    doc.insert("sha256".into(), sha256.clone().into());
     Ok(Published {
-        json: canonical(&Json::Object(doc)),
+        json: canonical(&value),
         sha256,
     })
 }
+
+/// The published document of one version of an event. `sha256` is the
+/// SHA-256 of the canonical JSON (keys sorted, no whitespace) of the document
+/// without `sha256`. [`build`] makes it; the OpenAPI document describes it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PublishedDocument {
+    pub event: Event,
+    pub version: i64,
+    pub published_at: String,
+    /// The changeset that made this version; none for an import.
+    pub changeset: Option<i64>,
+    /// Present in every published document; absent only while it is hashed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = true, value_type = String)]
+    pub sha256: Option<String>,
+    pub figures: Vec<PublishedFigure>,
+    pub sources: Vec<Source>,
+    pub rules: Vec<Rule>,
+    pub checks: Report,
+}
+
+/// A figure as published: every field of the figure, the tightest range the
+/// ranges, breakdowns and rules allow together (absent when they cannot all
+/// hold), and the claims that state it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishedFigure {
+    #[serde(flatten)]
+    pub figure: Figure,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub implied: Option<Implied>,
+    pub claims: Vec<PublishedClaim>,
+}
+
+/// A claim as published: every field of the claim, and how a reader says
+/// it: "about 160", "more than 1,100"; "7 September 2004" or "undated".
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishedClaim {
+    #[serde(flatten)]
+    pub claim: Claim,
+    pub stated: String,
+    pub dated: String,
+}
+
+/// The schema of `T` (an object) with `extra` properties added to it, each
+/// required when its flag says so: a flattened type keeps its own schema,
+/// field for field, and a new field of it shows in the document and in its
+/// description at once.
+fn extended<T: utoipa::PartialSchema>(extra: Vec<(&str, RefOr<Schema>, bool)>) -> RefOr<Schema> {
+    let mut schema = T::schema();
+    if let RefOr::T(Schema::Object(object)) = &mut schema {
+        for (name, property, required) in extra {
+            object.properties.insert(name.to_string(), property);
+            if required {
+                object.required.push(name.to_string());
+            }
+        }
+    }
+    schema
+}
+
+impl utoipa::PartialSchema for PublishedFigure {
+    fn schema() -> RefOr<Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, Ref};
+        extended::<Figure>(vec![
+            ("implied", Ref::from_schema_name("Implied").into(), false),
+            (
+                "claims",
+                ArrayBuilder::new()
+                    .items(Ref::from_schema_name("PublishedClaim"))
+                    .build()
+                    .into(),
+                true,
+            ),
+        ])
+    }
+}
+
+impl utoipa::ToSchema for PublishedFigure {}
+
+impl utoipa::PartialSchema for PublishedClaim {
+    fn schema() -> RefOr<Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let text = |description: &str| -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(description))
+                .build()
+                .into()
+        };
+        extended::<Claim>(vec![
+            (
+                "stated",
+                text("The claim as the source states it: \"about 160\", \"more than 1,100\"."),
+                true,
+            ),
+            ("dated", text("\"7 September 2004\", or \"undated\"."), true),
+        ])
+    }
+}
+
+impl utoipa::ToSchema for PublishedClaim {}
 
 /// The SHA-256 (lower-case hex) of a value's canonical JSON.
 pub fn hash(v: &Json) -> String {

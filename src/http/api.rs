@@ -213,7 +213,7 @@ async fn snapshot(
 #[utoipa::path(get, path = "/api/v1/events/{slug}", tag = "public",
     params(("slug" = String, Path, description = "the event", example = "beslan-2004"), VersionQuery),
     responses(
-        (status = 200, description = "the published document; ETag is its sha256", body = super::openapi::PublishedDocument),
+        (status = 200, description = "the published document; ETag is its sha256", body = crate::document::PublishedDocument),
         (status = 304, description = "the client's copy (If-None-Match) is current"),
         (status = 400, description = "bad query", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "no such event or version", body = super::openapi::ProblemDetails, content_type = "application/problem+json")))]

@@ -7,7 +7,7 @@ use utoipa::{OpenApi, ToSchema};
 use super::{admin_api, api, audit, metrics, site};
 use crate::accounts::{Principal, PrincipalKind, Role};
 use crate::checks::{CheckResult, Class, Implied, Outcome, Report};
-use crate::document::VersionInfo;
+use crate::document::{PublishedClaim, PublishedDocument, PublishedFigure, VersionInfo};
 use crate::model::{
     Breakdown, Change, Claim, Event, Figure, Qualifier, Rank, Reason, Rule, Severity, Source,
     SourceKind, Status, Table,
@@ -39,69 +39,6 @@ pub struct ProblemDetails {
     /// On a stale edit (409): the current item's ETag.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
-}
-
-/// A figure as published: the figure's fields and the claims that state it.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PublishedFigure {
-    pub key: String,
-    pub label: String,
-    pub unit: String,
-    pub parent: Option<String>,
-    pub breakdown: Option<Breakdown>,
-    pub position: i64,
-    pub low: Option<i64>,
-    pub best: Option<i64>,
-    pub high: Option<i64>,
-    pub status: Status,
-    pub notes: String,
-    /// The tightest range the curated ranges, breakdowns and rules allow
-    /// together; absent when they cannot all hold.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub implied: Option<Implied>,
-    pub claims: Vec<PublishedClaim>,
-}
-
-/// A claim as published: its fields, and how a reader says it.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PublishedClaim {
-    pub id: String,
-    pub figure: String,
-    pub source: String,
-    pub low: Option<i64>,
-    pub best: Option<i64>,
-    pub high: Option<i64>,
-    pub qualifier: Option<Qualifier>,
-    #[schema(value_type = Option<String>, example = "2004-09-07")]
-    pub as_of: Option<String>,
-    pub rank: Rank,
-    pub reason: Option<Reason>,
-    pub locator: String,
-    pub quote: String,
-    pub note: String,
-    /// The claim as the source states it: "about 160", "more than 1,100".
-    pub stated: String,
-    /// "7 September 2004", or "undated".
-    pub dated: String,
-}
-
-/// The published document of one version of an event. `sha256` is the
-/// SHA-256 of the canonical JSON (keys sorted, no whitespace) of the document
-/// without `sha256`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PublishedDocument {
-    pub event: Event,
-    pub version: i64,
-    pub published_at: String,
-    /// The changeset that made this version; none for an import.
-    pub changeset: Option<i64>,
-    pub sha256: String,
-    pub figures: Vec<PublishedFigure>,
-    pub sources: Vec<Source>,
-    pub rules: Vec<Rule>,
-    pub checks: Report,
 }
 
 /// The changes between two versions.
