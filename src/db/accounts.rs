@@ -248,10 +248,11 @@ pub fn login_attempts(c: &mut Conn, scope: &str, key: &str) -> Result<Option<Log
 }
 
 /// The attempts of `key` in `scope`, to be changed in the caller's write
-/// transaction ([`super::Db::write`]). That transaction already holds the
-/// writers' lock, so no other writer reads the row until it commits; on
-/// PostgreSQL the row is locked as well (`FOR UPDATE`), so that the count
-/// holds even for a writer that would not take that lock.
+/// transaction ([`super::Db::write`]). That transaction holds the writers'
+/// lock from its first statement, so no other writer, in this process or
+/// another, reads the row until it commits: the read, the decision and the
+/// write that follows are one step. On PostgreSQL an existing row is locked
+/// as well (`FOR UPDATE`) until then.
 pub fn login_attempts_to_change(
     c: &mut Conn,
     scope: &str,
