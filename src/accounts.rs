@@ -1,5 +1,5 @@
 //! Accounts without HTTP or SQL: roles, the password policy and hashing,
-//! random secrets and their stored hashes, the log-in limiter and the clock.
+//! random secrets and their stored hashes, the log-in limit and the clock.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -435,71 +435,104 @@ impl RefusalTally {
     }
 }
 
-/// Counts failed log-ins per key (an account name, a client address) and
-/// locks a key out for a while after too many; the lockout ends by itself.
-/// Held in memory: each replica counts for itself.
-pub struct Limiter {
-    max_failures: u32,
-    window: Duration,
-    lockout: Duration,
-    state: Mutex<HashMap<String, Failures>>,
+/// How many log-in attempts one key (an account name, a client address) may
+/// make within a window, and how long it is locked out once it has made
+/// them; the lockout ends by itself. An attempt counts from before its
+/// password is checked, so that attempts made at the same time cannot pass
+/// together; a successful one is taken back. The counts themselves are kept
+/// in the database (see `service::accounts::login`), shared by every replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimit {
+    /// Attempts allowed per window; the one that reaches it starts the lockout.
+    pub max_failures: u32,
+    pub window: Duration,
+    pub lockout: Duration,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Failures {
-    count: u32,
-    first: DateTime<Utc>,
-    locked_until: Option<DateTime<Utc>>,
+/// The attempts a key has made in its current window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempts {
+    /// Attempts counted: failures, and those whose password is being checked.
+    pub count: u32,
+    pub window_start: DateTime<Utc>,
+    pub locked_until: Option<DateTime<Utc>>,
 }
 
-impl Limiter {
+/// The answer to an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// The attempt may check its password; the attempts with it counted,
+    /// and whether it is the last the window allows: it locked the key out,
+    /// and a failure is a lockout.
+    Granted { attempts: Attempts, last: bool },
+    /// Refused: the key is locked out, or has used its attempts, for this
+    /// many seconds more.
+    Refused { retry_after: i64 },
+}
+
+impl LoginLimit {
     pub fn new(max_failures: u32, window: Duration, lockout: Duration) -> Self {
         Self {
             max_failures,
             window,
             lockout,
-            state: Mutex::new(HashMap::new()),
         }
     }
 
-    /// When `key` is locked out at `now`, the seconds until it is not.
-    pub fn locked(&self, key: &str, now: DateTime<Utc>) -> Option<i64> {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let until = state.get(key)?.locked_until?;
-        (until > now).then(|| (until - now).num_seconds().max(1))
-    }
-
-    /// Records a failure; true when this failure starts a lockout.
-    pub fn fail(&self, key: &str, now: DateTime<Utc>) -> bool {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.len() > 100_000 {
-            let window = self.window;
-            state.retain(|_, f| f.locked_until.is_some_and(|u| u > now) || now - f.first < window);
-        }
-        let f = state.entry(key.to_string()).or_insert(Failures {
-            count: 0,
-            first: now,
-            locked_until: None,
-        });
-        if f.locked_until.is_some_and(|u| u <= now) || now - f.first >= self.window {
-            *f = Failures {
+    /// Counts an attempt at `now` against the key's attempts so far: an
+    /// ended window or lockout starts the count again; a locked-out key, or
+    /// one that used its attempts, is refused.
+    pub fn reserve(&self, before: Option<Attempts>, now: DateTime<Utc>) -> Reservation {
+        let seconds = |until: DateTime<Utc>| (until - now).num_seconds().max(1);
+        let mut a = match before {
+            Some(Attempts {
+                locked_until: Some(until),
+                ..
+            }) if until > now => {
+                return Reservation::Refused {
+                    retry_after: seconds(until),
+                }
+            }
+            Some(a) if a.locked_until.is_none() && now - a.window_start < self.window => a,
+            _ => Attempts {
                 count: 0,
-                first: now,
+                window_start: now,
                 locked_until: None,
+            },
+        };
+        if a.count >= self.max_failures {
+            return Reservation::Refused {
+                retry_after: seconds(a.window_start + self.window),
             };
         }
-        f.count += 1;
-        if f.count >= self.max_failures && f.locked_until.is_none() {
-            f.locked_until = Some(now + self.lockout);
-            return true;
+        a.count += 1;
+        let last = a.count >= self.max_failures;
+        if last {
+            a.locked_until = Some(now + self.lockout);
         }
-        false
+        Reservation::Granted { attempts: a, last }
     }
 
-    /// Forgets the failures of `key`, after a successful log-in.
-    pub fn clear(&self, key: &str) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.remove(key);
+    /// The attempts after a granted one (`granted`, as it was counted)
+    /// succeeded: it counts no more, and a lockout it started ends. In a
+    /// window begun since, it was never counted.
+    pub fn refund(&self, granted: &Attempts, now: Attempts) -> Attempts {
+        if now.window_start != granted.window_start {
+            return now;
+        }
+        let count = now.count.saturating_sub(1);
+        Attempts {
+            count,
+            window_start: now.window_start,
+            locked_until: now.locked_until.filter(|_| count >= self.max_failures),
+        }
+    }
+
+    /// When the attempts say nothing any more: their window and their
+    /// lockout are over, and they may be forgotten.
+    pub fn expires(&self, a: &Attempts) -> DateTime<Utc> {
+        let end = a.window_start + self.window;
+        a.locked_until.map_or(end, |u| u.max(end))
     }
 }
 
@@ -558,19 +591,42 @@ mod tests {
     }
 
     #[test]
-    fn limiter_locks_and_unlocks_by_itself() {
+    fn a_limit_counts_before_the_check_locks_and_unlocks_by_itself() {
         let t0 = Utc::now();
-        let l = Limiter::new(3, Duration::minutes(15), Duration::minutes(15));
-        assert!(!l.fail("a", t0));
-        assert!(!l.fail("a", t0));
-        assert_eq!(l.locked("a", t0), None);
-        assert!(l.fail("a", t0));
-        assert_eq!(l.locked("a", t0), Some(900));
-        assert_eq!(l.locked("b", t0), None);
-        assert_eq!(l.locked("a", t0 + Duration::minutes(15)), None);
-        assert!(
-            !l.fail("a", t0 + Duration::minutes(16)),
-            "the count starts again"
+        let l = LoginLimit::new(3, Duration::minutes(15), Duration::minutes(15));
+        let granted = |r: Reservation| match r {
+            Reservation::Granted { attempts, last } => (attempts, last),
+            Reservation::Refused { retry_after } => panic!("refused for {retry_after} s"),
+        };
+        let (a1, last) = granted(l.reserve(None, t0));
+        assert_eq!((a1.count, a1.window_start, last), (1, t0, false));
+        let (a2, last) = granted(l.reserve(Some(a1), t0));
+        assert!(!last);
+        let (a3, last) = granted(l.reserve(Some(a2), t0));
+        assert!(last, "the third attempt is the last: it locks the key");
+        assert_eq!(a3.locked_until, Some(t0 + Duration::minutes(15)));
+        assert_eq!(
+            l.reserve(Some(a3), t0),
+            Reservation::Refused { retry_after: 900 }
+        );
+        assert_eq!(l.expires(&a3), t0 + Duration::minutes(15));
+        // The lockout ends by itself, and the count starts again.
+        let later = t0 + Duration::minutes(15);
+        let (again, last) = granted(l.reserve(Some(a3), later));
+        assert_eq!((again.count, again.window_start, last), (1, later, false));
+        // A window that ended starts again too.
+        let (fresh, _) = granted(l.reserve(Some(a2), t0 + Duration::minutes(16)));
+        assert_eq!(fresh.count, 1);
+        // A success takes its attempt back, and the lockout it started.
+        let back = l.refund(&a3, a3);
+        assert_eq!((back.count, back.locked_until), (2, None));
+        assert_eq!(l.refund(&a3, fresh), fresh, "a new window owes nothing");
+        // Attempts used up without a lockout (a limit made smaller) wait
+        // for the window's end.
+        let tight = LoginLimit::new(2, Duration::minutes(15), Duration::minutes(15));
+        assert_eq!(
+            tight.reserve(Some(back), t0 + Duration::minutes(5)),
+            Reservation::Refused { retry_after: 600 }
         );
     }
 

@@ -1366,3 +1366,250 @@ fn after_a_restore_without_secrets_a_log_in_answers_alike_for_every_name() {
         assert_eq!(answers[0], answers[1], "{}", t.name);
     }
 }
+
+// The log-in limit across replicas (issue 17, item 8): the attempts are
+// counted in the database, before the password is checked.
+
+/// A log-in for `name` with `password` over the JSON API: the status and
+/// the `Retry-After` it gave.
+fn attempt_login(port: u16, name: &str, password: &str) -> (u16, Option<i64>) {
+    let a = request(
+        port,
+        "POST",
+        "/api/v1/session",
+        &[],
+        Some((
+            "application/json",
+            &json_body(&json!({"username": name, "password": password})),
+        )),
+    );
+    let retry = a.header("retry-after").and_then(|r| r.parse().ok());
+    (a.status, retry)
+}
+
+/// The audit entries of one action (and entity), as the log keeps them.
+fn actions(url: &str, action: &str, entity_id: &str) -> usize {
+    entries(url)
+        .iter()
+        .filter(|e| e.action == action && e.entity_id == entity_id)
+        .count()
+}
+
+#[test]
+fn two_replicas_on_one_database_allow_five_password_checks_per_account_together() {
+    for t in common::backends("log-in limit across replicas") {
+        let a = serve(&t.url, &[]);
+        // The second replica signs with the same audit key.
+        let dir = tempfile::tempdir().unwrap();
+        for f in std::fs::read_dir(a.dir.path()).unwrap() {
+            let f = f.unwrap();
+            std::fs::copy(f.path(), dir.path().join(f.file_name())).unwrap();
+        }
+        let b = serve_only(&t.url, dir, &[]);
+        // Five wrong passwords, taking turns between the replicas: each is
+        // checked and answered 401.
+        for i in 0..5 {
+            let port = if i % 2 == 0 { a.port } else { b.port };
+            let (status, _) = attempt_login(port, "clara", "not the password at all");
+            assert_eq!(status, 401, "{}: attempt {}", t.name, i + 1);
+        }
+        // Then both refuse, the right password too, for the lockout's time.
+        for port in [a.port, b.port, a.port, b.port] {
+            let (status, retry) = attempt_login(port, "clara", PASSWORD);
+            assert_eq!(status, 429, "{}", t.name);
+            assert!(
+                retry.is_some_and(|r| (1..=900).contains(&r)),
+                "{}: Retry-After {retry:?}",
+                t.name
+            );
+        }
+        // Names differing in case are one account, and one count.
+        assert_eq!(attempt_login(b.port, "CLARA", PASSWORD).0, 429);
+        assert_eq!(actions(&t.url, "session.login_failed", "clara"), 5);
+        assert_eq!(actions(&t.url, "session.lockout", "clara"), 1);
+        assert_eq!(actions(&t.url, "session.login", "clara"), 0);
+        // Another account name is not locked out by clara's attempts.
+        assert_eq!(attempt_login(b.port, "nobody", "p").0, 401);
+    }
+}
+
+#[test]
+fn twelve_log_ins_at_once_get_at_most_five_password_checks() {
+    for t in common::backends("concurrent log-ins") {
+        let s = serve(&t.url, &[]);
+        let start = std::sync::Arc::new(std::sync::Barrier::new(12));
+        let answers: Vec<u16> = (0..12)
+            .map(|_| {
+                let start = start.clone();
+                let port = s.port;
+                std::thread::spawn(move || {
+                    start.wait();
+                    attempt_login(port, "clara", "not the password at all").0
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect();
+        let checked = answers.iter().filter(|s| **s == 401).count();
+        let refused = answers.iter().filter(|s| **s == 429).count();
+        assert_eq!(
+            (checked, refused),
+            (5, 7),
+            "{}: answers {answers:?}",
+            t.name
+        );
+        // The log says the same: five checks failed, one lockout, and the
+        // refusals left their trace.
+        assert_eq!(actions(&t.url, "session.login_failed", "clara"), 5);
+        assert_eq!(actions(&t.url, "session.lockout", "clara"), 1);
+        assert!(actions(&t.url, "session.login_refused", "clara") >= 1);
+        assert_eq!(attempt_login(s.port, "clara", PASSWORD).0, 429);
+    }
+}
+
+/// One log-in through the application in process, from `peer`: the status
+/// and the `Retry-After` it gave.
+async fn login_in_process<S, B>(
+    app: &S,
+    peer: &str,
+    name: &str,
+    password: &str,
+) -> (u16, Option<i64>)
+where
+    S: common::app::TestApp<B>,
+    B: actix_web::body::MessageBody,
+{
+    let res = actix_web::test::call_service(
+        app,
+        actix_web::test::TestRequest::post()
+            .uri("/api/v1/session")
+            .peer_addr(peer.parse().unwrap())
+            .set_json(json!({"username": name, "password": password}))
+            .to_request(),
+    )
+    .await;
+    let retry = res
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    (res.status().as_u16(), retry)
+}
+
+/// A second replica of `first`: its own state and pool on the same
+/// database, telling time by the same clock.
+fn replica(
+    t: &common::TestDb,
+    clock: &vigil::accounts::ManualClock,
+) -> actix_web::web::Data<vigil::http::State> {
+    actix_web::web::Data::new(
+        vigil::http::State::with_config(
+            Db::open(&t.url).unwrap(),
+            vigil::http::Config::default(),
+            std::sync::Arc::new(clock.clone()),
+        )
+        .unwrap(),
+    )
+}
+
+/// How many rows of log-in attempts the database holds.
+fn attempt_rows(db: &Db) -> i64 {
+    use diesel::prelude::*;
+    use vigil::db::schema::login_attempts;
+    db.read(|c| Ok(login_attempts::table.count().get_result::<i64>(c)?))
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn a_lockout_shared_by_replicas_ends_by_itself_and_old_counts_are_deleted() {
+    use vigil::accounts::ManualClock;
+    for t in common::backends("lockout ends by itself") {
+        let clock = ManualClock::new(chrono::Utc::now());
+        let first = common::app::state(&t, clock.clone());
+        let second = replica(&t, &clock);
+        let a = actix_web::test::init_service(vigil::http::app(first.clone())).await;
+        let b = actix_web::test::init_service(vigil::http::app(second.clone())).await;
+        const PEER: &str = "198.51.100.20:5000";
+        for i in 0..5 {
+            let (status, _) = if i % 2 == 0 {
+                login_in_process(&a, PEER, "clara", "not the password at all").await
+            } else {
+                login_in_process(&b, PEER, "clara", "not the password at all").await
+            };
+            assert_eq!(status, 401, "{}: attempt {}", t.name, i + 1);
+        }
+        // A name that does not exist is counted alike.
+        for _ in 0..5 {
+            let (status, _) = login_in_process(&b, PEER, "ghost", "whatever it is").await;
+            assert_eq!(status, 401, "{}", t.name);
+        }
+        assert_eq!(login_in_process(&b, PEER, "ghost", "again").await.0, 429);
+        let (status, retry) = login_in_process(&b, PEER, "clara", PASSWORD).await;
+        assert_eq!((status, retry), (429, Some(900)), "{}", t.name);
+        clock.advance(chrono::Duration::minutes(10));
+        let (status, retry) = login_in_process(&a, PEER, "clara", PASSWORD).await;
+        assert_eq!((status, retry), (429, Some(300)), "{}", t.name);
+        assert_eq!(
+            attempt_rows(&first.db),
+            3,
+            "{}: clara, ghost, the address",
+            t.name
+        );
+        // Fifteen minutes on, the lockout is over on both replicas, without
+        // anyone lifting it; the rows that said nothing more are gone.
+        clock.advance(chrono::Duration::minutes(5));
+        let (status, _) = login_in_process(&b, PEER, "clara", PASSWORD).await;
+        assert_eq!(status, 200, "{}", t.name);
+        assert_eq!(
+            attempt_rows(&first.db),
+            1,
+            "{}: only the address's fresh count is left",
+            t.name
+        );
+        let lockouts = entries(&t.url)
+            .into_iter()
+            .filter(|e| e.action == "session.lockout")
+            .map(|e| e.entity_id)
+            .collect::<Vec<_>>();
+        assert_eq!(lockouts, ["clara", "ghost"], "{}", t.name);
+    }
+}
+
+#[actix_web::test]
+async fn a_successful_log_in_clears_the_count_on_every_replica() {
+    use vigil::accounts::ManualClock;
+    for t in common::backends("success clears the count") {
+        let clock = ManualClock::new(chrono::Utc::now());
+        let first = common::app::state(&t, clock.clone());
+        let second = replica(&t, &clock);
+        let a = actix_web::test::init_service(vigil::http::app(first.clone())).await;
+        let b = actix_web::test::init_service(vigil::http::app(second.clone())).await;
+        const PEER: &str = "198.51.100.30:5000";
+        for _ in 0..4 {
+            let (status, _) = login_in_process(&a, PEER, "clara", "not the password at all").await;
+            assert_eq!(status, 401, "{}", t.name);
+        }
+        // The fifth attempt, on the other replica, is the right one.
+        assert_eq!(login_in_process(&b, PEER, "clara", PASSWORD).await.0, 200);
+        // The count starts again: five more attempts are checked.
+        for i in 0..5 {
+            let (status, _) = login_in_process(&b, PEER, "clara", "still not the password").await;
+            assert_eq!(
+                status,
+                401,
+                "{}: attempt {} after the success",
+                t.name,
+                i + 1
+            );
+        }
+        assert_eq!(login_in_process(&a, PEER, "clara", PASSWORD).await.0, 429);
+        // Successes take nothing from the address: twenty-five log-ins
+        // from it (by others) all go through.
+        for _ in 0..25 {
+            assert_eq!(login_in_process(&a, PEER, "cora", PASSWORD).await.0, 200);
+        }
+        assert_eq!(actions(&t.url, "session.login_failed", "clara"), 9);
+        assert_eq!(actions(&t.url, "session.lockout", "clara"), 1);
+    }
+}

@@ -1,9 +1,9 @@
-//! Users, sessions and API tokens as stored. Secrets are stored hashed; the
-//! callers hash them before they get here.
+//! Users, sessions, API tokens and log-in attempts as stored. Secrets are
+//! stored hashed; the callers hash them before they get here.
 
 use diesel::prelude::*;
 
-use super::schema::{api_tokens, sessions, users};
+use super::schema::{api_tokens, login_attempts, sessions, users};
 use super::Conn;
 use crate::error::Result;
 
@@ -217,4 +217,78 @@ pub fn touch_token(c: &mut Conn, name: &str, at: &str) -> Result<()> {
         .set(api_tokens::last_used_at.eq(at))
         .execute(c)?;
     Ok(())
+}
+
+/// The log-in attempts of one key (an account name, a client address) as
+/// stored; what they allow is the service's rule.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(
+    table_name = login_attempts,
+    primary_key(scope, key),
+    treat_none_as_default_value = false,
+    treat_none_as_null = true
+)]
+pub struct LoginAttemptRow {
+    pub scope: String,
+    pub key: String,
+    pub count: i64,
+    pub window_start: String,
+    pub locked_until: Option<String>,
+    /// When the row says nothing any more and may be deleted.
+    pub expires_at: String,
+}
+
+/// The attempts of `key` in `scope`, for a look without writing.
+pub fn login_attempts(c: &mut Conn, scope: &str, key: &str) -> Result<Option<LoginAttemptRow>> {
+    Ok(login_attempts::table
+        .find((scope, key))
+        .select(LoginAttemptRow::as_select())
+        .first(c)
+        .optional()?)
+}
+
+/// The attempts of `key` in `scope`, to be changed in the caller's write
+/// transaction ([`super::Db::write`]). That transaction holds the writers'
+/// lock from its first statement, so no other writer, in this process or
+/// another, reads the row until it commits: the read, the decision and the
+/// write that follows are one step. On PostgreSQL an existing row is locked
+/// as well (`FOR UPDATE`) until then.
+pub fn login_attempts_to_change(
+    c: &mut Conn,
+    scope: &str,
+    key: &str,
+) -> Result<Option<LoginAttemptRow>> {
+    let q = login_attempts::table.find((scope, key));
+    Ok(match &mut *c {
+        Conn::Sqlite(c) => q.select(LoginAttemptRow::as_select()).first(c).optional()?,
+        Conn::Postgres(c) => q
+            .select(LoginAttemptRow::as_select())
+            .for_update()
+            .first(c)
+            .optional()?,
+    })
+}
+
+/// Stores the attempts of a key, in place of any stored before.
+pub fn put_login_attempts(c: &mut Conn, row: &LoginAttemptRow) -> Result<()> {
+    on_backend!(&mut *c, |c| diesel::insert_into(login_attempts::table)
+        .values(row)
+        .on_conflict((login_attempts::scope, login_attempts::key))
+        .do_update()
+        .set(row)
+        .execute(c))?;
+    Ok(())
+}
+
+/// Forgets the attempts of a key; returns whether there were any.
+pub fn delete_login_attempts(c: &mut Conn, scope: &str, key: &str) -> Result<bool> {
+    Ok(diesel::delete(login_attempts::table.find((scope, key))).execute(c)? > 0)
+}
+
+/// Deletes the rows that expired by `now` (as stored); returns how many.
+pub fn delete_expired_login_attempts(c: &mut Conn, now: &str) -> Result<usize> {
+    Ok(
+        diesel::delete(login_attempts::table.filter(login_attempts::expires_at.le(now)))
+            .execute(c)?,
+    )
 }

@@ -153,6 +153,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    login_attempts (scope, key) {
+        scope -> Text,
+        key -> Text,
+        count -> BigInt,
+        window_start -> Text,
+        locked_until -> Nullable<Text>,
+        expires_at -> Text,
+    }
+}
+
+diesel::table! {
     api_tokens (name) {
         name -> Text,
         token_hash -> Text,
@@ -217,6 +228,7 @@ diesel::joinable!(sessions -> users (user_name));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
+    login_attempts,
     api_tokens,
     audit_entries,
     audit_checkpoints,

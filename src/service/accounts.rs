@@ -1,15 +1,15 @@
 //! Accounts, sessions and API tokens, with their audit entries.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde::Serialize;
 
 use super::{Audit, Context};
 use crate::accounts::{
     self, check_password, check_user_name, format_roles, hash_password, parse_roles, secret_hash,
-    verify_password, Limiter, Permission, Principal, PrincipalKind, RefusalTally, Role,
-    SessionPolicy,
+    verify_password, Attempts, LoginLimit, Permission, Principal, PrincipalKind, RefusalTally,
+    Reservation, Role, SessionPolicy,
 };
-use crate::db::{self, Db, SessionRow, TokenRow, UserRow};
+use crate::db::{self, Db, LoginAttemptRow, SessionRow, TokenRow, UserRow};
 use crate::error::{Error, Result};
 
 /// A user, as the API shows it (never the password hash).
@@ -351,22 +351,117 @@ pub fn reset_password(
     .map(|_| ())
 }
 
-/// The two limiters a log-in goes through.
+/// The two limits a log-in goes through. The attempts are counted in the
+/// database, so every replica on it (and every request in one) counts
+/// against the same numbers.
 pub struct LoginLimits {
-    pub per_account: Limiter,
-    pub per_address: Limiter,
-    /// Log-ins refused while locked out, tallied for the audit log.
+    /// Per account name, without regard to case.
+    pub per_account: LoginLimit,
+    /// Per client address.
+    pub per_address: LoginLimit,
+    /// Log-ins refused while locked out, tallied for the audit log (per
+    /// replica: it only thins out the entries).
     pub refused: RefusalTally,
 }
 
 impl Default for LoginLimits {
     fn default() -> Self {
         Self {
-            per_account: Limiter::new(5, Duration::minutes(15), Duration::minutes(15)),
-            per_address: Limiter::new(20, Duration::minutes(15), Duration::minutes(15)),
+            per_account: LoginLimit::new(5, Duration::minutes(15), Duration::minutes(15)),
+            per_address: LoginLimit::new(20, Duration::minutes(15), Duration::minutes(15)),
             refused: RefusalTally::default(),
         }
     }
+}
+
+/// The scopes the attempts are counted in, as stored.
+const ACCOUNT: &str = "account";
+const ADDRESS: &str = "address";
+
+fn attempts_from(row: Option<LoginAttemptRow>) -> Result<Option<Attempts>> {
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(Attempts {
+        count: u32::try_from(r.count.max(0)).unwrap_or(u32::MAX),
+        window_start: stamp_parse("log-in window", &r.window_start)?,
+        locked_until: r
+            .locked_until
+            .as_deref()
+            .map(|s| stamp_parse("lockout time", s))
+            .transpose()?,
+    }))
+}
+
+fn attempts_row(limit: &LoginLimit, scope: &str, key: &str, a: &Attempts) -> LoginAttemptRow {
+    LoginAttemptRow {
+        scope: scope.to_string(),
+        key: key.to_string(),
+        count: i64::from(a.count),
+        window_start: super::stamp(a.window_start),
+        locked_until: a.locked_until.map(super::stamp),
+        expires_at: super::stamp(limit.expires(a)),
+    }
+}
+
+/// An attempt that may check its password: whether it was the last the
+/// account name and the address allow, and what the address counted.
+struct Granted {
+    account_last: bool,
+    address: Attempts,
+    address_last: bool,
+}
+
+/// Counts a log-in attempt for the account name and the address, before
+/// its password is checked: in one write transaction (writers are
+/// serialised, see [`Db::write`]), so that attempts made at once, in this
+/// replica or another, are counted one after another. Both are counted or
+/// neither; `Err(retry_after)` when either refuses. Rows past their time are
+/// deleted on the way.
+fn reserve(
+    db: &Db,
+    limits: &LoginLimits,
+    account_key: &str,
+    address_key: &str,
+    now: DateTime<Utc>,
+) -> Result<std::result::Result<Granted, i64>> {
+    // A look first, without the writers' lock: a key that is locked out
+    // (an attack, most likely) is refused without queueing for it.
+    let seen = db.read(|c| {
+        Ok((
+            db::login_attempts(c, ACCOUNT, account_key)?,
+            db::login_attempts(c, ADDRESS, address_key)?,
+        ))
+    })?;
+    for (limit, row) in [(&limits.per_account, seen.0), (&limits.per_address, seen.1)] {
+        if let Reservation::Refused { retry_after } = limit.reserve(attempts_from(row)?, now) {
+            return Ok(Err(retry_after));
+        }
+    }
+    db.write(|c| {
+        db::delete_expired_login_attempts(c, &super::stamp(now))?;
+        let account = attempts_from(db::login_attempts_to_change(c, ACCOUNT, account_key)?)?;
+        let address = attempts_from(db::login_attempts_to_change(c, ADDRESS, address_key)?)?;
+        let (account, account_last) = match limits.per_account.reserve(account, now) {
+            Reservation::Granted { attempts, last } => (attempts, last),
+            Reservation::Refused { retry_after } => return Ok(Err(retry_after)),
+        };
+        let (address, address_last) = match limits.per_address.reserve(address, now) {
+            Reservation::Granted { attempts, last } => (attempts, last),
+            Reservation::Refused { retry_after } => return Ok(Err(retry_after)),
+        };
+        db::put_login_attempts(
+            c,
+            &attempts_row(&limits.per_account, ACCOUNT, account_key, &account),
+        )?;
+        db::put_login_attempts(
+            c,
+            &attempts_row(&limits.per_address, ADDRESS, address_key, &address),
+        )?;
+        Ok(Ok(Granted {
+            account_last,
+            address,
+            address_last,
+        }))
+    })
 }
 
 /// A session just opened: the id for the cookie (shown once, stored
@@ -379,8 +474,11 @@ pub struct Opened {
 }
 
 /// Logs in. Unknown users and wrong passwords get the same answer after the
-/// same work; too many failures lock the account name and the address out
-/// for a while. Failures and lockouts go into the audit log.
+/// same work; too many attempts lock the account name and the address out
+/// for a while. Each attempt is counted before its password is checked, in
+/// the database that every replica shares; a success clears the account's
+/// count and takes its attempt back from the address's. Failures and
+/// lockouts go into the audit log.
 pub fn login(
     db: &Db,
     ctx: &Context,
@@ -388,14 +486,13 @@ pub fn login(
     name: &str,
     password: &str,
 ) -> Result<Opened> {
-    let now = ctx.now;
+    // Stored times are whole seconds; the rule reckons in them too.
+    let now = ctx.now.trunc_subsecs(0);
     let account_key = name.to_lowercase();
     let address_key = ctx.client.clone().unwrap_or_default();
-    for (l, key) in [
-        (&limits.per_account, &account_key),
-        (&limits.per_address, &address_key),
-    ] {
-        if let Some(retry_after) = l.locked(key, now) {
+    let granted = match reserve(db, limits, &account_key, &address_key, now)? {
+        Ok(g) => g,
+        Err(retry_after) => {
             if let Some(count) = limits.refused.refuse(&account_key, &address_key, now) {
                 let anonymous = ctx.as_actor("anonymous".into());
                 db.write(|c| {
@@ -410,24 +507,22 @@ pub fn login(
             }
             return Err(Error::TooManyRequests { retry_after });
         }
-    }
+    };
     let user = db.read(|c| db::user(c, name))?;
     let ok = verify_password(user.as_ref().map(|u| u.password_hash.as_str()), password);
     let user = user.filter(|u| ok && !u.disabled);
     let anonymous = ctx.as_actor("anonymous".into());
     let Some(user) = user else {
-        let locked_account = limits.per_account.fail(&account_key, now);
-        let locked_address = limits.per_address.fail(&address_key, now);
         db.write(|c| {
             Audit::new("session.login_failed", "user", name)
                 .summary("wrong user name or password, or the account is disabled")
                 .write(c, &anonymous)?;
-            if locked_account {
+            if granted.account_last {
                 Audit::new("session.lockout", "user", name)
                     .summary("too many failed log-ins for this account name")
                     .write(c, &anonymous)?;
             }
-            if locked_address {
+            if granted.address_last {
                 Audit::new("session.lockout", "address", address_key.clone())
                     .summary("too many failed log-ins from this address")
                     .write(c, &anonymous)?;
@@ -436,7 +531,6 @@ pub fn login(
         })?;
         return Err(Error::Unauthorized("wrong user name or password".into()));
     };
-    limits.per_account.clear(&account_key);
     let principal = Principal::user(
         &user.name,
         &parse_roles(&user.roles).map_err(Error::Internal)?,
@@ -445,6 +539,16 @@ pub fn login(
     let at = ctx.at();
     let as_user = ctx.as_actor(principal.actor());
     db.write(|c| {
+        db::delete_login_attempts(c, ACCOUNT, &account_key)?;
+        if let Some(current) =
+            attempts_from(db::login_attempts_to_change(c, ADDRESS, &address_key)?)?
+        {
+            let after = limits.per_address.refund(&granted.address, current);
+            db::put_login_attempts(
+                c,
+                &attempts_row(&limits.per_address, ADDRESS, &address_key, &after),
+            )?;
+        }
         db::insert_session(
             c,
             &SessionRow {
