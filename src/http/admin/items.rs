@@ -654,6 +654,14 @@ pub async fn save_item(
             }
         }
         let mut errors = errors_of(&fields);
+        // A field saved meanwhile with another value waits for a choice:
+        // the summary links to each, and takes the focus.
+        errors.extend(
+            fields
+                .iter()
+                .filter(|fl| fl.current.is_some())
+                .map(|fl| (fl.name, T.choose_which.to_string())),
+        );
         for p in &problems {
             if !fields
                 .iter()

@@ -111,6 +111,7 @@ catalogue! {
     blocks_publishing: "Blocks publishing:",
     back_to_draft: "This changeset is submitted for review. Saving a change takes it back to draft: it must be submitted again, and the reviewer sees the change.",
     saved_meanwhile: "Saved meanwhile:",
+    choose_which: "saved meanwhile with another value: choose which to keep",
     keep_typed: "Keep the value in the field (yours)",
     keep_saved: "Keep the value saved meanwhile",
     save: "Save in the draft",
