@@ -1898,6 +1898,34 @@ async fn panel_audit_newest_first_dates_fields_and_history() {
         )
         .await;
         assert_eq!(s, StatusCode::BAD_REQUEST);
+        // The document says so: the filters are query parameters (absent,
+        // never null), and a bad one is a documented 400.
+        let doc = vigil::http::openapi::document();
+        for path in ["/api/v1/audit/export.csv", "/api/v1/audit/export.jsonl"] {
+            let op = &doc["paths"][path]["get"];
+            let params = op["parameters"].as_array().unwrap();
+            let names: Vec<&str> = params
+                .iter()
+                .filter(|p| p["in"] == "query")
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            for name in [
+                "actor",
+                "action",
+                "entity",
+                "entity_id",
+                "entity_id_contains",
+                "since",
+                "until",
+            ] {
+                assert!(names.contains(&name), "{path}: ?{name} in {names:?}");
+            }
+            assert!(
+                params.iter().all(|p| !p["schema"]["type"].is_array()),
+                "{path}: {params:?}"
+            );
+            assert!(op["responses"]["400"].is_object(), "{path}");
+        }
 
         // A date alone is a bound.
         let (_, p, _) = panel_get(&app, &aude, "/admin/audit?since=2999-01-01").await;
