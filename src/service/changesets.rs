@@ -398,15 +398,29 @@ pub struct ConflictDetail {
 
 /// The changeset's conflicts, item by item, with the three versions of each.
 pub fn conflict_details(db: &Db, id: i64) -> Result<Vec<ConflictDetail>> {
+    conflicts_where(db, id, None)
+}
+
+/// The conflicts of a changeset, of one item only when `only` names it.
+/// Nothing is rebuilt when no version was published since its base.
+fn conflicts_where(db: &Db, id: i64, only: Option<(Table, &str)>) -> Result<Vec<ConflictDetail>> {
     db.read(|c| {
         let (cs, edits) = load(c, id)?;
-        let (latest_version, latest) = latest(c, &cs.event)?;
-        if latest_version == cs.base_version || !cs.state.open() {
+        let latest_number = db::latest_version(c, &cs.event)?.map_or(0, |v| v.number);
+        if latest_number == cs.base_version || !cs.state.open() {
             return Ok(Vec::new());
         }
+        let edits: Vec<&Edit> = edits
+            .iter()
+            .filter(|e| only.is_none_or(|(t, k)| e.entity == t.as_str() && e.key == k))
+            .collect();
+        if edits.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (_, latest) = latest(c, &cs.event)?;
         let base = base_dataset(c, &cs)?;
         let mut out = Vec::new();
-        for e in &edits {
+        for e in edits {
             let table = table_of(&e.entity)?;
             let published = latest.item(table, &e.key)?;
             if item_tag(published.as_ref()) == e.seen {
@@ -439,9 +453,7 @@ struct PreparedRebase {
 /// One conflicting item of a changeset, with its three versions; `None`
 /// when the item is not in conflict.
 pub fn conflict_at(db: &Db, id: i64, table: Table, key: &str) -> Result<Option<ConflictDetail>> {
-    Ok(conflict_details(db, id)?
-        .into_iter()
-        .find(|d| d.table == table && d.key == key))
+    Ok(conflicts_where(db, id, Some((table, key)))?.pop())
 }
 
 /// "Take the latest and apply my change again": the changeset's edit of
@@ -849,9 +861,12 @@ fn chosen(
     now: Option<&Json>,
     choices: &Choices,
 ) -> std::result::Result<Json, Vec<String>> {
-    let (Some(m), Some(n)) = (mine.as_object(), now.and_then(Json::as_object)) else {
+    // An item removed meanwhile differs in every field it had.
+    let nothing = serde_json::Map::new();
+    let Some(m) = mine.as_object() else {
         return Ok(mine.clone());
     };
+    let n = now.and_then(Json::as_object).unwrap_or(&nothing);
     let mut out = m.clone();
     let mut unchosen = Vec::new();
     let mut names: Vec<&String> = m.keys().collect();
@@ -1506,6 +1521,11 @@ mod tests {
         assert_eq!(
             chosen(&mine, Some(&now), &overwrite).unwrap()["notes"],
             "second tab"
+        );
+        // Removed meanwhile: nothing is put back without a choice.
+        assert_eq!(
+            chosen(&mine, None, &Choices::new()),
+            Err(vec!["label".to_string(), "notes".to_string()])
         );
     }
 }
