@@ -2181,6 +2181,13 @@ async fn panel_curator_finds_edits_and_sees_what_blocks() {
                 && p.contains("<option value=\"government-2005\" selected>"),
             "{p}"
         );
+        // Item 1: a claim is headed by its figure and its source, the key
+        // secondary.
+        assert!(
+            p.contains("<h1 class=\"item-title\">People held hostage, according to ")
+                && p.contains("<span class=\"item-key\" id=\"item-key\">claims/hostages-government-2005-1128</span>"),
+            "{p}"
+        );
         // A choice that is not one: said at its field in plain words.
         let src = format!("/admin/changesets/{id}/sources/government-2005");
         let etag_src = etag_of(&app, &clara, id, "sources/government-2005")
