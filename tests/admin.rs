@@ -127,12 +127,62 @@ async fn four_eyes_flow_end_to_end() {
             v["checks"]["status"], "violated",
             "the changeset page shows it live"
         );
-        assert_eq!(act(&app, &clara, id, "submit", "").await.0, StatusCode::OK);
-        let (s, v) = act(&app, &rafael, id, "approve", "").await;
+        // Submitting it is refused at once, with the reason, as approving
+        // it would be; it is not offered either.
+        let (_, v, _) = send(
+            &app,
+            Method::GET,
+            &format!("/api/v1/changesets/{id}"),
+            Some(&clara),
+            None,
+            &[],
+        )
+        .await;
+        let submit = v["allowed_actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["action"] == "submit")
+            .unwrap()
+            .clone();
+        let (s, v) = act(&app, &clara, id, "submit", "").await;
         assert_eq!(s, StatusCode::CONFLICT, "{v}");
-        assert_eq!(v["title"], "Publishing refused");
-        assert!(v["errors"].to_string().contains("fatalities"), "{v}");
+        let detail = v["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("violates 1 error check") && detail.contains("fatalities"),
+            "{v}"
+        );
+        assert_eq!(submit["allowed"], false, "{submit}");
+        assert!(
+            submit["reason"]
+                .as_str()
+                .unwrap()
+                .contains("violates 1 error check"),
+            "{submit}"
+        );
         assert_eq!(public_version(&app).await["version"], 3);
+        // Put right, it is submitted, and the reviewer rejects it anyway.
+        let (s, _) = edit_figure(
+            &app,
+            &clara,
+            id,
+            "fatalities.children",
+            "best",
+            json!(children),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _) = edit_figure(
+            &app,
+            &clara,
+            id,
+            "fatalities.children",
+            "notes",
+            json!("Recounted."),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(act(&app, &clara, id, "submit", "").await.0, StatusCode::OK);
         let (s, _) = act(
             &app,
             &rafael,
@@ -1798,10 +1848,84 @@ async fn panel_audit_newest_first_dates_fields_and_history() {
         // Part of an id finds it too.
         let (_, p, _) = panel_get(&app, &aude, "/admin/audit?entity_id=hostages.tot").await;
         assert!(p.contains("<ins>counted twice</ins>"), "{p}");
-        assert!(
-            p.contains("entity_id=hostages.tot"),
-            "the download follows the filter: {p}"
+        // Item 15: the downloads follow the active filter, and the export
+        // holds only what it selects.
+        let href = |p: &str, id: &str| {
+            let end = p.find(&format!("\" id=\"{id}\"")).unwrap();
+            let start = p[..end].rfind("href=\"").unwrap() + 6;
+            p[start..end].replace("&amp;", "&").replace("&#38;", "&")
+        };
+        let csv = href(&p, "download-csv");
+        assert_eq!(
+            csv, "/api/v1/audit/export.csv?entity_id_contains=hostages.tot",
+            "{p}"
         );
+        let (s, body, _) = panel_get(&app, &aude, &csv).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        let rows: Vec<&str> = body.lines().skip(1).collect();
+        assert!(!rows.is_empty(), "{body}");
+        assert!(
+            rows.iter().all(|r| r.contains("hostages.tot")),
+            "only the filter's entries: {body}"
+        );
+        let (_, whole, _) = panel_get(&app, &aude, "/api/v1/audit/export.csv").await;
+        assert!(whole.lines().count() > rows.len() + 1, "{whole}");
+        // A date alone is passed on as the time it stands for.
+        let (_, p, _) = panel_get(
+            &app,
+            &aude,
+            "/admin/audit?since=2000-01-01&action=changeset.submit",
+        )
+        .await;
+        let jsonl = href(&p, "download-jsonl");
+        assert_eq!(
+            jsonl,
+            "/api/v1/audit/export.jsonl?action=changeset.submit&since=2000-01-01T00%3A00%3A00.000Z",
+            "{p}"
+        );
+        let (s, body, _) = panel_get(&app, &aude, &jsonl).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        assert_eq!(body.lines().count(), 1, "{body}");
+        assert!(body.contains("\"changeset.submit\""), "{body}");
+        // Without a filter, the downloads are the whole log.
+        let (_, p, _) = panel_get(&app, &aude, "/admin/audit").await;
+        assert_eq!(href(&p, "download-csv"), "/api/v1/audit/export.csv");
+        // A bad filter is refused as the document says.
+        let (s, _, _) = panel_get(
+            &app,
+            &aude,
+            "/api/v1/audit/export.csv?entity_id=a&entity_id_contains=b",
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        // The document says so: the filters are query parameters (absent,
+        // never null), and a bad one is a documented 400.
+        let doc = vigil::http::openapi::document();
+        for path in ["/api/v1/audit/export.csv", "/api/v1/audit/export.jsonl"] {
+            let op = &doc["paths"][path]["get"];
+            let params = op["parameters"].as_array().unwrap();
+            let names: Vec<&str> = params
+                .iter()
+                .filter(|p| p["in"] == "query")
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            for name in [
+                "actor",
+                "action",
+                "entity",
+                "entity_id",
+                "entity_id_contains",
+                "since",
+                "until",
+            ] {
+                assert!(names.contains(&name), "{path}: ?{name} in {names:?}");
+            }
+            assert!(
+                params.iter().all(|p| !p["schema"]["type"].is_array()),
+                "{path}: {params:?}"
+            );
+            assert!(op["responses"]["400"].is_object(), "{path}");
+        }
 
         // A date alone is a bound.
         let (_, p, _) = panel_get(&app, &aude, "/admin/audit?since=2999-01-01").await;
@@ -2057,6 +2181,13 @@ async fn panel_curator_finds_edits_and_sees_what_blocks() {
                 && p.contains("<option value=\"government-2005\" selected>"),
             "{p}"
         );
+        // Item 1: a claim is headed by its figure and its source, the key
+        // secondary.
+        assert!(
+            p.contains("<h1 class=\"item-title\">People held hostage, according to ")
+                && p.contains("<span class=\"item-key\" id=\"item-key\">claims/hostages-government-2005-1128</span>"),
+            "{p}"
+        );
         // A choice that is not one: said at its field in plain words.
         let src = format!("/admin/changesets/{id}/sources/government-2005");
         let etag_src = etag_of(&app, &clara, id, "sources/government-2005")
@@ -2136,8 +2267,35 @@ async fn panel_curator_finds_edits_and_sees_what_blocks() {
             !blocked.contains("already in the published version"),
             "{blocked}"
         );
-        // At the Submit button: what blocks publishing.
-        assert!(p.contains("id=\"submit-warn\""), "{p}");
+        // Submit is refused at the button, with the reason, and by the
+        // server: the changeset could never be approved as it stands.
+        assert!(
+            p.contains("id=\"submit\" class=\"primary\" disabled"),
+            "{p}"
+        );
+        let why = &p[p
+            .find("id=\"submit-why\"")
+            .expect("the reason at the button")..];
+        assert!(why.contains("error check"), "{why}");
+        let (s, _, to) =
+            panel_post(&app, &clara, &format!("/admin/changesets/{id}/submit"), &[]).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert!(to.contains("refused=submit"), "{to}");
+        let (_, p, _) = panel_get(&app, &clara, &to).await;
+        let refused = &p[p
+            .find("id=\"submit-refused\"")
+            .expect("refused at the button")..];
+        assert!(refused.contains("error check"), "{refused}");
+        let (_, v, _) = send(
+            &app,
+            Method::GET,
+            &format!("/api/v1/changesets/{id}"),
+            Some(&clara),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(v["changeset"]["state"], "draft", "not submitted: {v}");
         // Withdraw is a secondary button.
         assert!(p.contains("id=\"withdraw\" class=\"secondary\""), "{p}");
         // A draft that does not hold together cannot be submitted: the
@@ -2201,8 +2359,10 @@ async fn panel_a_stale_save_shows_both_values_and_asks() {
             &format!("/admin/changesets/{id}/figures/hostages.total"),
             &[
                 ("etag", &seen),
-                ("label", "Hostages"),
+                ("label", "People held hostage"),
                 ("unit", "persons"),
+                ("breakdown", "overlapping"),
+                ("position", "400"),
                 ("best", "1128"),
                 ("status", "confirmed"),
                 ("notes", "second tab"),
@@ -2214,9 +2374,211 @@ async fn panel_a_stale_save_shows_both_values_and_asks() {
             p.contains(">second tab</textarea>"),
             "your values kept: {p}"
         );
-        assert!(p.contains("Now holds: <strong>first tab</strong>"), "{p}");
-        assert!(p.contains("name=\"overwrite\" value=\"1\" required"), "{p}");
+        assert!(
+            p.contains("Saved meanwhile: <strong>first tab</strong>"),
+            "{p}"
+        );
+        assert!(
+            p.contains("name=\"choose.notes\" value=\"mine\" required")
+                && p.contains("name=\"choose.notes\" value=\"theirs\" required"),
+            "a choice per field that differs: {p}"
+        );
+        assert!(
+            !p.contains("name=\"choose.label\""),
+            "no choice where both agree: {p}"
+        );
+        // The form keeps the ETag it was made from; the item as it is now is
+        // named apart, for a save that says what it chose.
+        assert!(
+            p.contains(&format!("name=\"etag\" value=\"{seen}\"")),
+            "{p}"
+        );
+        let resolving = {
+            let needle = "name=\"resolving\" value=\"";
+            let at = p.find(needle).unwrap() + needle.len();
+            p[at..at + p[at..].find('"').unwrap()].to_string()
+        };
         let (_, v) = etag_of(&app, &clara, id, "figures/hostages.total").await;
         assert_eq!(v["notes"], "first tab", "nothing overwritten");
+
+        let item = format!("/admin/changesets/{id}/figures/hostages.total");
+        let mine: Vec<(&str, &str)> = vec![
+            ("etag", &seen),
+            ("label", "People held hostage"),
+            ("unit", "persons"),
+            ("breakdown", "overlapping"),
+            ("position", "400"),
+            ("best", "1128"),
+            ("status", "confirmed"),
+            ("notes", "second tab"),
+        ];
+        // Saving the same form again, without a choice, is refused again …
+        let (s, p, _) = panel_post(&app, &clara, &item, &mine).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        // … and so is naming the item as it is now without choosing.
+        let mut unchosen = mine.clone();
+        unchosen.push(("resolving", &resolving));
+        let (s, p, _) = panel_post(&app, &clara, &item, &unchosen).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        assert!(p.contains("name=\"choose.notes\""), "{p}");
+        let (_, v) = etag_of(&app, &clara, id, "figures/hostages.total").await;
+        assert_eq!(v["notes"], "first tab", "still nothing overwritten");
+        // Keeping the value saved meanwhile keeps it; choosing one's own
+        // saves it.
+        let mut theirs = unchosen.clone();
+        theirs.push(("choose.notes", "theirs"));
+        let (s, p, to) = panel_post(&app, &clara, &item, &theirs).await;
+        assert_eq!(s, StatusCode::SEE_OTHER, "{p}");
+        assert!(to.contains("done=saved"), "{to}");
+        let (now, v) = etag_of(&app, &clara, id, "figures/hostages.total").await;
+        assert_eq!(v["notes"], "first tab");
+        let now = now.trim_matches('"').to_string();
+        let chosen: Vec<(&str, &str)> = vec![
+            ("etag", &seen),
+            ("resolving", &now),
+            ("label", "People held hostage"),
+            ("unit", "persons"),
+            ("breakdown", "overlapping"),
+            ("position", "400"),
+            ("best", "1128"),
+            ("status", "confirmed"),
+            ("notes", "second tab"),
+            ("choose.notes", "mine"),
+        ];
+        let (s, p, _) = panel_post(&app, &clara, &item, &chosen).await;
+        assert_eq!(s, StatusCode::SEE_OTHER, "{p}");
+        let (_, v) = etag_of(&app, &clara, id, "figures/hostages.total").await;
+        assert_eq!(v["notes"], "second tab", "saved over it, by choice");
+    }
+}
+
+/// Item 7, a later published version: the editor shows the published
+/// value beside the draft's; "take the latest" merges a field changed on
+/// one side and needs a choice, enforced by the server, for a field both
+/// changed. Until then the changeset cannot be submitted.
+#[actix_web::test]
+async fn panel_a_conflict_with_a_published_version_is_taken_field_by_field() {
+    for t in common::backends("panel_rebase") {
+        let st = state(&t, clock());
+        let app = svc!(st);
+        let clara = login(&app, "clara").await;
+        let cora = login(&app, "cora").await;
+        let rafael = login(&app, "rafael").await;
+        let mine = open_changeset(&app, &clara, "Note on the hostages killed").await;
+        let other = open_changeset(&app, &cora, "Hostages killed: wording").await;
+        for (field, value) in [("notes", "cora's note"), ("label", "Hostages who died")] {
+            let (s, v) =
+                edit_figure(&app, &cora, other, "hostages.killed", field, json!(value)).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+        }
+        for (field, value) in [("notes", json!("clara's note")), ("position", json!(439))] {
+            let (s, v) = edit_figure(&app, &clara, mine, "hostages.killed", field, value).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+        }
+        assert_eq!(
+            act(&app, &cora, other, "submit", "").await.0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            act(&app, &rafael, other, "approve", "").await.0,
+            StatusCode::OK
+        );
+
+        // Submitting is refused, with the reason, at the button and by the API.
+        let (_, p, _) = panel_get(&app, &clara, &format!("/admin/changesets/{mine}")).await;
+        assert!(
+            p.contains("id=\"submit\" class=\"primary\" disabled"),
+            "{}: {p}",
+            t.name
+        );
+        assert!(p.contains("changed in a later published version"), "{p}");
+        let (s, v) = act(&app, &clara, mine, "submit", "").await;
+        assert_eq!(s, StatusCode::CONFLICT, "{v}");
+        assert!(
+            v["detail"]
+                .as_str()
+                .unwrap()
+                .contains("figures/hostages.killed"),
+            "{v}"
+        );
+
+        // The editor: both values, field by field, and how each merges.
+        let item = format!("/admin/changesets/{mine}/figures/hostages.killed");
+        let (s, p, _) = panel_get(&app, &clara, &item).await;
+        assert_eq!(s, StatusCode::OK);
+        let conflict = &p[p.find("id=\"conflict\"").expect("the conflict is shown")..];
+        assert!(
+            conflict.contains("cora&#39;s note") && conflict.contains("clara&#39;s note"),
+            "{conflict}"
+        );
+        assert!(
+            conflict.contains("name=\"choose.notes\" value=\"theirs\" required"),
+            "{conflict}"
+        );
+        assert!(!conflict.contains("name=\"choose.label\""), "{conflict}");
+        assert!(!conflict.contains("name=\"choose.position\""), "{conflict}");
+        assert!(
+            conflict.contains("Only the published version changed it")
+                && conflict.contains("Only this draft changed it"),
+            "{conflict}"
+        );
+        // The heading is the item's label; its key is secondary.
+        assert!(
+            p.contains("<h1 class=\"item-title\">Hostages killed <span class=\"item-key\" id=\"item-key\">figures/hostages.killed</span></h1>"),
+            "{p}"
+        );
+        let etag = etag_of(&app, &clara, mine, "figures/hostages.killed")
+            .await
+            .0
+            .trim_matches('"')
+            .to_string();
+
+        // Without a choice for the field both changed: refused by the server.
+        let (s, _, to) = panel_post(&app, &clara, &item, &[("etag", &etag), ("rebase", "1")]).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert!(to.contains("refused=rebase"), "{to}");
+        let (_, p, _) = panel_get(&app, &clara, &to).await;
+        assert!(
+            p.contains("needs a choice") && p.contains("id=\"conflict\""),
+            "{p}"
+        );
+        let (_, v) = etag_of(&app, &clara, mine, "figures/hostages.killed").await;
+        assert_eq!(v["label"], "Hostages killed", "nothing taken yet");
+
+        // With it: the published label, the draft's position, the chosen notes.
+        let (s, _, to) = panel_post(
+            &app,
+            &clara,
+            &item,
+            &[("etag", &etag), ("rebase", "1"), ("choose.notes", "mine")],
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert!(to.contains("done=rebased"), "{to}");
+        let (_, p, _) = panel_get(&app, &clara, &to).await;
+        assert!(!p.contains("id=\"conflict\""), "{p}");
+        let (_, v) = etag_of(&app, &clara, mine, "figures/hostages.killed").await;
+        assert_eq!(v["label"], "Hostages who died");
+        assert_eq!(v["notes"], "clara's note");
+        assert_eq!(v["position"], 439);
+        // A later save keeps the edit on top of the latest version.
+        let (s, _) = edit_figure(
+            &app,
+            &clara,
+            mine,
+            "hostages.killed",
+            "notes",
+            json!("clara's note, again"),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, v) = act(&app, &clara, mine, "submit", "").await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (s, v) = act(&app, &rafael, mine, "approve", "").await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let doc = public_version(&app).await;
+        let f = figure(&doc, "hostages.killed");
+        assert_eq!(f["label"], "Hostages who died");
+        assert_eq!(f["notes"], "clara's note, again");
     }
 }

@@ -61,6 +61,10 @@ async fn journeys(driver: &WebDriver, port: u16, f: &mut Vec<String>) -> WebDriv
     let base = format!("http://127.0.0.1:{port}");
     driver.goto(format!("{base}/admin/login")).await?;
     check(driver, "login", f).await;
+    // The first admin's page, as the setup token's holder sees it.
+    driver.goto(format!("{base}/admin/setup")).await?;
+    assert!(text(driver, By::Css("h1")).await?.contains("first admin"));
+    check(driver, "setup", f).await;
 
     // The curator: find an item, edit it, see the error on its field and
     // the check it breaks, fix it, submit.
@@ -92,6 +96,13 @@ async fn journeys(driver: &WebDriver, port: u16, f: &mut Vec<String>) -> WebDriv
         .await?
         .as_str()
         .ends_with("/figures/injured.total"));
+    // The heading is the figure's label; its key is secondary.
+    let heading = text(driver, By::Css("h1")).await?;
+    assert!(heading.starts_with("Injured"), "{heading}");
+    assert_eq!(
+        text(driver, By::Id("item-key")).await?,
+        "figures/injured.total"
+    );
     check(driver, "item", f).await;
     fill(driver, "f-low", "1,137").await?;
     click(driver, By::Id("save")).await?;
@@ -117,10 +128,34 @@ async fn journeys(driver: &WebDriver, port: u16, f: &mut Vec<String>) -> WebDriv
         blocked.contains("introduced by this changeset"),
         "{blocked}"
     );
-    // At the Submit button: what blocks publishing.
-    let warn = text(driver, By::Id("submit-warn")).await?;
-    assert!(warn.contains("cannot approve"), "{warn}");
+    // Submit is refused at the button, with the reason.
+    let submit = el(driver, By::Id("submit")).await?;
+    assert!(!submit.is_enabled().await?, "Submit is disabled");
+    let why = text(driver, By::Id("submit-why")).await?;
+    assert!(why.contains("error check"), "{why}");
     check(driver, "changeset-blocked", f).await;
+    // An import previewed: nothing stored, what would change shown.
+    let folder = common::repo().join("imports/beslan-2004");
+    let files: Vec<String> = ["event", "sources", "figures", "claims", "rules"]
+        .iter()
+        .map(|n| folder.join(format!("{n}.csv")).display().to_string())
+        .collect();
+    el(driver, By::Id("files"))
+        .await?
+        .send_keys(files.join("\n"))
+        .await?;
+    click(driver, By::Id("import")).await?;
+    assert!(text(driver, By::Css("h1")).await?.contains("Preview"));
+    check(driver, "import-preview", f).await;
+    // Error pages, with the panel around them.
+    driver
+        .goto(format!("{base}/admin/changesets/999999"))
+        .await?;
+    assert_eq!(text(driver, By::Css("h1")).await?, "Not found");
+    check(driver, "error-not-found", f).await;
+    driver.goto(format!("{base}/admin/users")).await?;
+    assert_eq!(text(driver, By::Css("h1")).await?, "Not allowed");
+    check(driver, "error-forbidden", f).await;
     driver
         .goto(format!("{changeset}/figures/injured.total"))
         .await?;
@@ -136,6 +171,65 @@ async fn journeys(driver: &WebDriver, port: u16, f: &mut Vec<String>) -> WebDriv
     assert!(text(driver, By::Css("p.notice"))
         .await?
         .contains("Saved in the draft"));
+    // Two tabs: the other saves first; this one's save is refused, keeps
+    // what was typed, shows the value saved meanwhile, and asks a choice.
+    let this_tab = driver.window().await?;
+    let other_tab = driver.new_tab().await?;
+    driver.switch_to_window(other_tab).await?;
+    driver
+        .goto(format!("{changeset}/figures/injured.total"))
+        .await?;
+    fill(driver, "f-notes", "Written in the other tab.").await?;
+    click(driver, By::Id("save")).await?;
+    driver.close_window().await?;
+    driver.switch_to_window(this_tab).await?;
+    fill(
+        driver,
+        "f-notes",
+        "At least 1,137; counts differ by what is counted.",
+    )
+    .await?;
+    click(driver, By::Id("save")).await?;
+    assert!(text(driver, By::Id("error"))
+        .await?
+        .contains("saved meanwhile"));
+    let notes = el(driver, By::Id("f-notes")).await?.prop("value").await?;
+    assert_eq!(
+        notes.as_deref(),
+        Some("At least 1,137; counts differ by what is counted.")
+    );
+    assert!(text(driver, By::Id("e-notes"))
+        .await?
+        .contains("Written in the other tab."));
+    let focused = driver.active_element().await?;
+    assert_eq!(focused.id().await?.as_deref(), Some("error-summary"));
+    check(driver, "item-stale", f).await;
+    el(driver, By::Css("input[name='choose.notes'][value='mine']"))
+        .await?
+        .click()
+        .await?;
+    click(driver, By::Id("save")).await?;
+    assert!(text(driver, By::Css("p.notice"))
+        .await?
+        .contains("Saved in the draft"));
+    // A second draft words the same note otherwise; the first will be
+    // published over it.
+    driver.goto(format!("{base}/admin")).await?;
+    fill(driver, "reason", "Word the note on the injured otherwise").await?;
+    click(driver, By::Css("form[action='/admin/changesets'] button")).await?;
+    let second = driver
+        .current_url()
+        .await?
+        .as_str()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    driver
+        .goto(format!("{second}/figures/injured.total"))
+        .await?;
+    fill(driver, "f-notes", "A second wording of the note.").await?;
+    click(driver, By::Id("save")).await?;
     driver.goto(&changeset).await?;
     click(driver, By::Id("submit")).await?;
     assert!(text(driver, By::Css("p.notice"))
@@ -161,6 +255,37 @@ async fn journeys(driver: &WebDriver, port: u16, f: &mut Vec<String>) -> WebDriv
         .contains("Approved"));
     let thread = text(driver, By::Id("thread")).await?;
     assert!(thread.contains("Checked against the article."), "{thread}");
+    log_out(driver).await?;
+
+    // The curator's second draft now conflicts: the editor shows the
+    // published value beside the draft's, and takes the latest with the
+    // choice made for the field both changed.
+    log_in(driver, port, "clara").await?;
+    driver.goto(&second).await?;
+    let submit = el(driver, By::Id("submit")).await?;
+    assert!(!submit.is_enabled().await?, "Submit is disabled");
+    assert!(text(driver, By::Id("submit-why"))
+        .await?
+        .contains("later published version"));
+    driver
+        .goto(format!("{second}/figures/injured.total"))
+        .await?;
+    let conflict = text(driver, By::Id("conflict")).await?;
+    assert!(
+        conflict.contains("A second wording of the note.")
+            && conflict.contains("counts differ by what is counted"),
+        "{conflict}"
+    );
+    check(driver, "item-conflict", f).await;
+    el(driver, By::Css("input[name='choose.notes'][value='mine']"))
+        .await?
+        .click()
+        .await?;
+    click(driver, By::Id("rebase")).await?;
+    assert!(text(driver, By::Css("p.notice"))
+        .await?
+        .contains("latest published version"));
+    assert!(driver.find_all(By::Id("conflict")).await?.is_empty());
     log_out(driver).await?;
 
     // The auditor: newest entries first, a date as the filter, a history.

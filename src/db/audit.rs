@@ -257,6 +257,16 @@ pub fn audit_rows(c: &mut Conn, after_seq: i64, limit: i64) -> Result<Vec<EntryR
         .load(c)?)
 }
 
+/// Stored entries that match `f`, in sequence order, at most `f.limit`
+/// (its order aside): what a filtered export reads, in batches.
+pub fn audit_rows_where(c: &mut Conn, f: &AuditFilter) -> Result<Vec<EntryRow>> {
+    Ok(filtered(f)
+        .order(audit_entries::seq)
+        .limit(f.limit)
+        .select(EntryRow::as_select())
+        .load(c)?)
+}
+
 /// How many stored entries have a sequence number below 1: none should.
 pub fn audit_misnumbered(c: &mut Conn) -> Result<i64> {
     Ok(audit_entries::table

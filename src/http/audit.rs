@@ -131,6 +131,8 @@ pub struct EntriesQuery {
     pub entity: Option<String>,
     /// e.g. `beslan-2004/fatalities.total`: one entity's history.
     pub entity_id: Option<String>,
+    /// Part of an entity id, e.g. `fatalities`: the entities whose id holds it.
+    pub entity_id_contains: Option<String>,
     /// From this time (RFC 3339), inclusive.
     #[param(format = DateTime)]
     pub since: Option<String>,
@@ -176,17 +178,74 @@ impl EntriesQuery {
             )));
         }
         Ok(AuditFilter {
-            actor: self.actor.clone().filter(|s| !s.is_empty()),
-            action: self.action.clone().filter(|s| !s.is_empty()),
-            entity: self.entity.clone().filter(|s| !s.is_empty()),
-            entity_id: self.entity_id.clone().filter(|s| !s.is_empty()),
-            entity_id_partial: false,
-            since: time_bound("since", &self.since)?,
-            until: time_bound("until", &self.until)?,
             after_seq: self.after,
             before_seq: self.before,
             newest_first: false,
             limit,
+            ..ExportQuery {
+                actor: self.actor.clone(),
+                action: self.action.clone(),
+                entity: self.entity.clone(),
+                entity_id: self.entity_id.clone(),
+                entity_id_contains: self.entity_id_contains.clone(),
+                since: self.since.clone(),
+                until: self.until.clone(),
+            }
+            .filter()?
+        })
+    }
+}
+
+/// Which entries a download holds: all of them, or those of a filter (the
+/// same filters as the entries, without paging).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    /// e.g. `user:clara`, `anonymous`, `cli:root`.
+    pub actor: Option<String>,
+    /// e.g. `changeset.approve`.
+    pub action: Option<String>,
+    /// e.g. `figure`, `changeset`, `user`.
+    pub entity: Option<String>,
+    /// e.g. `beslan-2004/fatalities.total`: one entity's history.
+    pub entity_id: Option<String>,
+    /// Part of an entity id, e.g. `fatalities`: the entities whose id holds it.
+    pub entity_id_contains: Option<String>,
+    /// From this time (RFC 3339), inclusive.
+    #[param(format = DateTime)]
+    pub since: Option<String>,
+    /// Up to this time (RFC 3339), inclusive.
+    #[param(format = DateTime)]
+    pub until: Option<String>,
+}
+
+impl ExportQuery {
+    pub fn filter(&self) -> Result<AuditFilter> {
+        let some = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+        let (entity_id, entity_id_partial) =
+            match (some(&self.entity_id), some(&self.entity_id_contains)) {
+                (Some(_), Some(_)) => {
+                    return Err(Error::BadRequest(
+                        "ask for entity_id or entity_id_contains, not both".into(),
+                    ))
+                }
+                (Some(id), None) => (Some(id), false),
+                (None, Some(part)) => (Some(part), true),
+                (None, None) => (None, false),
+            };
+        Ok(AuditFilter {
+            actor: some(&self.actor),
+            action: some(&self.action),
+            entity: some(&self.entity),
+            entity_id,
+            entity_id_partial,
+            since: time_bound("since", &self.since)?,
+            until: time_bound("until", &self.until)?,
+            after_seq: None,
+            before_seq: None,
+            newest_first: false,
+            limit: 0,
         })
     }
 }
@@ -261,10 +320,12 @@ async fn export(
     state: web::Data<State>,
     who: crate::accounts::Principal,
     csv: bool,
+    q: &ExportQuery,
 ) -> Result<HttpResponse> {
+    let filter = q.filter()?;
     let bytes = blocking(move || {
         let mut out = Vec::new();
-        log::export(&state.db, &who, csv, &mut out)?;
+        log::export_where(&state.db, &who, csv, &filter, &mut out)?;
         Ok(out)
     })
     .await?;
@@ -283,24 +344,38 @@ async fn export(
         .body(bytes))
 }
 
-/// The whole log as JSON Lines, one canonical entry per line (auditors and admins).
+/// The whole log, or the entries of a filter, as JSON Lines, one canonical
+/// entry per line, in sequence order (auditors and admins).
 #[utoipa::path(get, path = "/api/v1/audit/export.jsonl", tag = "audit",
+    params(ExportQuery),
     responses(
         (status = 200, description = "the log", body = String, content_type = "application/jsonl"),
+        (status = 400, description = "a bad filter", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "not an auditor or admin", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
     ))]
-pub async fn export_jsonl(state: web::Data<State>, who: Who<Auditor>) -> Result<HttpResponse> {
-    export(state, who.principal.clone(), false).await
+pub async fn export_jsonl(
+    state: web::Data<State>,
+    who: Who<Auditor>,
+    q: Query<ExportQuery>,
+) -> Result<HttpResponse> {
+    export(state, who.principal.clone(), false, &q).await
 }
 
-/// The whole log as CSV (auditors and admins).
+/// The whole log, or the entries of a filter, as CSV, in sequence order
+/// (auditors and admins).
 #[utoipa::path(get, path = "/api/v1/audit/export.csv", tag = "audit",
+    params(ExportQuery),
     responses(
         (status = 200, description = "the log", body = String, content_type = "text/csv"),
+        (status = 400, description = "a bad filter", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "not an auditor or admin", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
     ))]
-pub async fn export_csv(state: web::Data<State>, who: Who<Auditor>) -> Result<HttpResponse> {
-    export(state, who.principal.clone(), true).await
+pub async fn export_csv(
+    state: web::Data<State>,
+    who: Who<Auditor>,
+    q: Query<ExportQuery>,
+) -> Result<HttpResponse> {
+    export(state, who.principal.clone(), true, &q).await
 }

@@ -255,12 +255,9 @@ impl Changeset {
                         ),
                     );
                 }
-                // Blocking checks do not stop a submission: the reviewer
-                // sees them, and approval refuses them.
-                let ready = Readiness {
-                    blocking: 0,
-                    ..ready.clone()
-                };
+                // What approval would refuse is refused here already: a
+                // result that does not hold together, a conflict with a
+                // later published version, a violated error check.
                 if let Some(why) = ready.obstacle("submit") {
                     return refuse(
                         action,
@@ -529,6 +526,38 @@ mod tests {
             .contains("violates 1 error check"));
         assert!(theirs[&Action::Reject].allowed);
         assert!(!theirs[&Action::Edit].allowed, "bob is no curator");
+        // A draft whose result breaks an error check, or that a later
+        // version conflicts with, is not offered for review.
+        let draft = Changeset::open("e", 1, "user:alice", "r", "t1");
+        for (r, says) in [
+            (blocked.clone(), "violates 1 error check"),
+            (
+                Readiness {
+                    edits: 1,
+                    conflicts: 2,
+                    ..Readiness::default()
+                },
+                "2 edited item(s) changed in a later published version",
+            ),
+        ] {
+            let submit = &by_action_of(&draft, &alice, &r)[&Action::Submit];
+            assert!(!submit.allowed);
+            assert!(
+                submit.reason.as_deref().unwrap().contains(says),
+                "{submit:?}"
+            );
+        }
+    }
+
+    fn by_action_of(
+        cs: &Changeset,
+        who: &Principal,
+        r: &Readiness,
+    ) -> std::collections::BTreeMap<Action, Allowed> {
+        cs.allowed_actions(who, r)
+            .into_iter()
+            .map(|a| (a.action, a))
+            .collect()
     }
 
     #[derive(Debug, Clone)]

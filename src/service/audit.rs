@@ -827,6 +827,19 @@ pub fn export(
     csv_format: bool,
     out: &mut dyn std::io::Write,
 ) -> Result<i64> {
+    export_where(db, who, csv_format, &AuditFilter::default(), out)
+}
+
+/// Writes the entries that match `filter` (its paging, order and limit
+/// aside), in sequence order, as JSON Lines or CSV: a download of what a
+/// filtered view of the log shows.
+pub fn export_where(
+    db: &Db,
+    who: &Principal,
+    csv_format: bool,
+    filter: &AuditFilter,
+    out: &mut dyn std::io::Write,
+) -> Result<i64> {
     who.require(Permission::ReadAudit)?;
     let io = |e: std::io::Error| Error::Io(format!("cannot write the export: {e}"));
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -851,7 +864,14 @@ pub fn export(
     let mut next = 0i64;
     let mut n = 0;
     loop {
-        let rows = db.read(|c| db::audit_rows(c, next, BATCH))?;
+        let batch = AuditFilter {
+            after_seq: Some(next),
+            before_seq: None,
+            newest_first: false,
+            limit: BATCH,
+            ..filter.clone()
+        };
+        let rows = db.read(|c| db::audit_rows_where(c, &batch))?;
         let Some(last) = rows.last() else { break };
         next = last.seq;
         for row in rows {

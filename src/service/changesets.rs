@@ -398,15 +398,29 @@ pub struct ConflictDetail {
 
 /// The changeset's conflicts, item by item, with the three versions of each.
 pub fn conflict_details(db: &Db, id: i64) -> Result<Vec<ConflictDetail>> {
+    conflicts_where(db, id, None)
+}
+
+/// The conflicts of a changeset, of one item only when `only` names it.
+/// Nothing is rebuilt when no version was published since its base.
+fn conflicts_where(db: &Db, id: i64, only: Option<(Table, &str)>) -> Result<Vec<ConflictDetail>> {
     db.read(|c| {
         let (cs, edits) = load(c, id)?;
-        let (latest_version, latest) = latest(c, &cs.event)?;
-        if latest_version == cs.base_version || !cs.state.open() {
+        let latest_number = db::latest_version(c, &cs.event)?.map_or(0, |v| v.number);
+        if latest_number == cs.base_version || !cs.state.open() {
             return Ok(Vec::new());
         }
+        let edits: Vec<&Edit> = edits
+            .iter()
+            .filter(|e| only.is_none_or(|(t, k)| e.entity == t.as_str() && e.key == k))
+            .collect();
+        if edits.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (_, latest) = latest(c, &cs.event)?;
         let base = base_dataset(c, &cs)?;
         let mut out = Vec::new();
-        for e in &edits {
+        for e in edits {
             let table = table_of(&e.entity)?;
             let published = latest.item(table, &e.key)?;
             if item_tag(published.as_ref()) == e.seen {
@@ -422,6 +436,152 @@ pub fn conflict_details(db: &Db, id: i64) -> Result<Vec<ConflictDetail>> {
         }
         Ok(out)
     })
+}
+
+/// "Take the latest" worked out, ready to be stored: the changeset's
+/// revision, the published version it was worked out against and its
+/// item, the draft's item before and the item to store, and its problems.
+struct PreparedRebase {
+    was: i64,
+    version: i64,
+    published: Option<Json>,
+    draft: Option<Json>,
+    stored: Option<Json>,
+    problems: Vec<String>,
+}
+
+/// One conflicting item of a changeset, with its three versions; `None`
+/// when the item is not in conflict.
+pub fn conflict_at(db: &Db, id: i64, table: Table, key: &str) -> Result<Option<ConflictDetail>> {
+    Ok(conflicts_where(db, id, Some((table, key)))?.pop())
+}
+
+/// "Take the latest and apply my change again": the changeset's edit of
+/// `table/key`, which a later published version changed too, becomes the
+/// published item with the draft's own changes; where both changed a
+/// field, `choices` says which value to keep. Refused, naming them, when a
+/// field both changed is not chosen. The edit is then made against the
+/// published item, and no longer conflicts.
+pub fn rebase_item(
+    db: &Db,
+    ctx: &Context,
+    who: &Principal,
+    id: i64,
+    table: Table,
+    key: &str,
+    choices: &Choices,
+) -> Result<ItemView> {
+    who.require(Permission::EditChangesets)?;
+    let prepare = |c: &mut Conn| -> Result<PreparedRebase> {
+        let (cs, edits) = load(c, id)?;
+        cs.may(Action::Edit, who, &Readiness::default(), None)
+            .map_err(|r| refused(r, &cs))?;
+        let (latest_version, latest) = latest(c, &cs.event)?;
+        let published = latest.item(table, key)?;
+        let Some(edit) = edits
+            .iter()
+            .find(|e| e.entity == table.as_str() && e.key == key)
+        else {
+            return Err(Error::NotFound(format!(
+                "changeset {id} does not edit {}/{key}",
+                table.as_str()
+            )));
+        };
+        if item_tag(published.as_ref()) == edit.seen {
+            return Err(Error::Conflict(format!(
+                "{}/{key} is not in conflict: nothing was published over it",
+                table.as_str()
+            )));
+        }
+        let base = base_dataset(c, &cs)?;
+        let detail = ConflictDetail {
+            table,
+            key: key.to_string(),
+            base: base.item(table, key)?,
+            draft: edit.item.as_deref().map(serde_json::from_str).transpose()?,
+            published: published.clone(),
+        };
+        let item = merged(&merge_fields(&detail), choices).map_err(|fields| {
+            Error::Conflict(format!(
+                "both version {latest_version} and this changeset changed {} of {}/{key}: \
+                 choose which value to keep",
+                fields.join(", "),
+                table.as_str()
+            ))
+        })?;
+        // The item as stored: normalised through the model's types.
+        let edit = ItemEdit {
+            table,
+            key: key.to_string(),
+            item: item
+                .map(|j| Item::parse(table, j))
+                .transpose()
+                .map_err(|e| Error::BadRequest(e.to_string()))?,
+        };
+        let mut view = apply(base, &item_edits(&edits)?)?;
+        view.set_item(&edit)
+            .map_err(|e| Error::BadRequest(e.to_string()))?;
+        let stored = view.item(table, key)?;
+        let problems = if stored.is_some() {
+            problems_at(&view, table, key)
+        } else {
+            Vec::new()
+        };
+        Ok(PreparedRebase {
+            was: cs.revision,
+            version: latest_version,
+            published: detail.published,
+            draft: detail.draft,
+            stored,
+            problems,
+        })
+    };
+    let commit = |c: &mut Conn, p: PreparedRebase| -> Result<Option<ItemView>> {
+        let PreparedRebase {
+            was,
+            version,
+            published,
+            draft,
+            stored,
+            problems,
+        } = p;
+        let Some(mut cs) = unmoved(c, id, was)? else {
+            return Ok(None);
+        };
+        // Another version published meanwhile: work it out again.
+        if db::latest_version(c, &cs.event)?.map_or(0, |v| v.number) != version {
+            return Ok(None);
+        }
+        let at = ctx.at();
+        let mut row = edit_row(id, table, key, &stored, &published, &who.actor(), &at);
+        row.seen = item_tag(published.as_ref());
+        db::upsert_edit(c, &row)?;
+        let reopened = cs.edit(who, &at).map_err(|r| refused(r, &cs))?;
+        store(c, was, &cs)?;
+        let mut summary = format!(
+            "changeset {id}: took {}/{key} as version {version} publishes it and applied \
+             the change again",
+            table.as_str()
+        );
+        if reopened {
+            summary.push_str("; the changeset went back to draft");
+        }
+        Audit::new(
+            "changeset.edit",
+            table_entity(table),
+            format!("{}/{key}", cs.event),
+        )
+        .before(&draft)
+        .after(&stored)
+        .summary(summary)
+        .write(c, ctx)?;
+        Ok(Some(ItemView {
+            etag: item_tag(stored.as_ref()),
+            problems,
+            item: stored,
+        }))
+    };
+    prepared_write(db, id, prepare, commit)
 }
 
 /// Every item of the event as the changeset would make it, with the
@@ -504,6 +664,7 @@ fn unmoved(c: &mut Conn, id: i64, was: i64) -> Result<Option<Changeset>> {
 /// An edit rebuilt and checked, ready to be stored.
 struct PreparedEdit {
     was: i64,
+    seen: String,
     current: Option<Json>,
     stored: Option<Json>,
     before: Option<Json>,
@@ -522,6 +683,225 @@ pub fn put_item(
     id: i64,
     edit: ItemEdit,
     pre: &Precondition,
+) -> Result<ItemView> {
+    put(db, ctx, who, id, edit, pre, None)
+}
+
+/// Puts an item into a changeset after a save was refused because the
+/// item changed meanwhile: `now` is the ETag of the item as the refusal
+/// showed it, and `choices` says, for every field where the item typed
+/// differs from it, which value to keep. A field left unchosen refuses the
+/// save (409 with the current item, as a stale save), so nothing is ever
+/// saved over another person's edit without a choice.
+pub fn put_item_choosing(
+    db: &Db,
+    ctx: &Context,
+    who: &Principal,
+    id: i64,
+    edit: ItemEdit,
+    now: &str,
+    choices: &Choices,
+) -> Result<ItemView> {
+    let pre = Precondition::Matches(now.to_string());
+    put(db, ctx, who, id, edit, &pre, Some(choices))
+}
+
+/// Which of two values a person chose for a field: theirs is the value
+/// saved or published meanwhile, mine the one typed or drafted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Mine,
+    Theirs,
+}
+
+impl std::str::FromStr for Side {
+    type Err = ();
+    fn from_str(s: &str) -> std::result::Result<Self, ()> {
+        match s {
+            "mine" => Ok(Side::Mine),
+            "theirs" => Ok(Side::Theirs),
+            _ => Err(()),
+        }
+    }
+}
+
+/// A person's choices, field by field; `""` names the whole item (one side
+/// removed it).
+pub type Choices = std::collections::BTreeMap<String, Side>;
+
+/// Nothing, however written: absent, `null` and `""` are one.
+fn blank(v: Option<&Json>) -> Option<&Json> {
+    match v {
+        None | Some(Json::Null) => None,
+        Some(Json::String(s)) if s.is_empty() => None,
+        v => v,
+    }
+}
+
+fn same(a: Option<&Json>, b: Option<&Json>) -> bool {
+    blank(a) == blank(b)
+}
+
+/// How one field of a conflicting item comes out of "take the latest and
+/// apply my change again".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Merge {
+    /// Both sides hold the same value.
+    Same,
+    /// Only the published version changed it: its value is taken.
+    Published,
+    /// Only the draft changed it: the draft's value is kept.
+    Draft,
+    /// Both changed it, differently: the person chooses.
+    Choose,
+}
+
+/// One field of an item that a later published version changed too: its
+/// value in the changeset's base, published now, and in the draft.
+#[derive(Debug, Clone)]
+pub struct FieldMerge {
+    /// The field's name; `""` for the whole item, when one side removed it.
+    pub field: String,
+    pub base: Option<Json>,
+    pub published: Option<Json>,
+    pub draft: Option<Json>,
+    pub merge: Merge,
+}
+
+fn merge_of(b: Option<&Json>, p: Option<&Json>, d: Option<&Json>) -> Merge {
+    if same(p, d) {
+        Merge::Same
+    } else if same(d, b) {
+        Merge::Published
+    } else if same(p, b) {
+        Merge::Draft
+    } else {
+        Merge::Choose
+    }
+}
+
+/// The three-way comparison of a conflicting item, field by field (in the
+/// order the published item, then the draft, have them); an item that one
+/// side removed is compared whole.
+pub fn merge_fields(d: &ConflictDetail) -> Vec<FieldMerge> {
+    let objects = (
+        d.base.as_ref().and_then(Json::as_object),
+        d.published.as_ref().and_then(Json::as_object),
+        d.draft.as_ref().and_then(Json::as_object),
+    );
+    let (Some(b), Some(p), Some(dr)) = objects else {
+        let merge = merge_of(d.base.as_ref(), d.published.as_ref(), d.draft.as_ref());
+        return vec![FieldMerge {
+            field: String::new(),
+            base: d.base.clone(),
+            published: d.published.clone(),
+            draft: d.draft.clone(),
+            merge,
+        }];
+    };
+    let mut names: Vec<&String> = p.keys().collect();
+    names.extend(dr.keys().filter(|k| !p.contains_key(*k)));
+    names.extend(
+        b.keys()
+            .filter(|k| !p.contains_key(*k) && !dr.contains_key(*k)),
+    );
+    names
+        .into_iter()
+        .map(|k| FieldMerge {
+            field: k.clone(),
+            merge: merge_of(b.get(k), p.get(k), dr.get(k)),
+            base: b.get(k).cloned(),
+            published: p.get(k).cloned(),
+            draft: dr.get(k).cloned(),
+        })
+        .collect()
+}
+
+/// The item "take the latest and apply my change again" makes: the
+/// published item with the draft's own changes, and the person's choice
+/// where both changed a field. `Err` names the fields still to choose.
+fn merged(
+    fields: &[FieldMerge],
+    choices: &Choices,
+) -> std::result::Result<Option<Json>, Vec<String>> {
+    let unchosen: Vec<String> = fields
+        .iter()
+        .filter(|f| f.merge == Merge::Choose && !choices.contains_key(&f.field))
+        .map(|f| f.field.clone())
+        .collect();
+    if !unchosen.is_empty() {
+        return Err(unchosen);
+    }
+    let pick = |f: &FieldMerge| match f.merge {
+        Merge::Same | Merge::Published => f.published.clone(),
+        Merge::Draft => f.draft.clone(),
+        Merge::Choose => match choices.get(&f.field) {
+            Some(Side::Mine) => f.draft.clone(),
+            _ => f.published.clone(),
+        },
+    };
+    if let [whole] = fields {
+        if whole.field.is_empty() {
+            return Ok(pick(whole));
+        }
+    }
+    let mut out = serde_json::Map::new();
+    for f in fields {
+        if let Some(v) = pick(f) {
+            out.insert(f.field.clone(), v);
+        }
+    }
+    Ok(Some(Json::Object(out)))
+}
+
+/// What is typed, with the value held now wherever the person chose it;
+/// `Err` names the fields that differ and were not chosen.
+fn chosen(
+    mine: &Json,
+    now: Option<&Json>,
+    choices: &Choices,
+) -> std::result::Result<Json, Vec<String>> {
+    // An item removed meanwhile differs in every field it had.
+    let nothing = serde_json::Map::new();
+    let Some(m) = mine.as_object() else {
+        return Ok(mine.clone());
+    };
+    let n = now.and_then(Json::as_object).unwrap_or(&nothing);
+    let mut out = m.clone();
+    let mut unchosen = Vec::new();
+    let mut names: Vec<&String> = m.keys().collect();
+    names.extend(n.keys().filter(|k| !m.contains_key(*k)));
+    for k in names {
+        if same(m.get(k), n.get(k)) {
+            continue;
+        }
+        match choices.get(k) {
+            Some(Side::Mine) => {}
+            Some(Side::Theirs) => {
+                match n.get(k) {
+                    Some(v) => out.insert(k.clone(), v.clone()),
+                    None => out.remove(k),
+                };
+            }
+            None => unchosen.push(k.clone()),
+        }
+    }
+    if unchosen.is_empty() {
+        Ok(Json::Object(out))
+    } else {
+        Err(unchosen)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn put(
+    db: &Db,
+    ctx: &Context,
+    who: &Principal,
+    id: i64,
+    edit: ItemEdit,
+    pre: &Precondition,
+    choices: Option<&Choices>,
 ) -> Result<ItemView> {
     who.require(Permission::EditChangesets)?;
     let (table, key) = (edit.table, edit.key.clone());
@@ -555,6 +935,24 @@ pub fn put_item(
                 table.as_str()
             )));
         }
+        let edit = match (choices, &edit.item) {
+            (Some(choices), Some(item)) => {
+                let mine = item.to_json()?;
+                let json =
+                    chosen(&mine, current.as_ref(), choices).map_err(|fields| Error::Stale {
+                        message: format!(
+                            "{}/{key} was saved meanwhile with other values; \
+                             nothing was saved: choose which value to keep for {}",
+                            table.as_str(),
+                            fields.join(", ")
+                        ),
+                        current: current.clone(),
+                        etag: tag.clone(),
+                    })?;
+                ItemEdit::put(table, key, json).map_err(|e| Error::BadRequest(e.to_string()))?
+            }
+            _ => edit.clone(),
+        };
         view.set_item(&edit)
             .map_err(|e| Error::BadRequest(e.to_string()))?;
         // The item as stored: normalised through the model's types.
@@ -564,9 +962,11 @@ pub fn put_item(
         } else {
             Vec::new()
         };
+        let before = base.item(table, key)?;
         Ok(PreparedEdit {
             was: cs.revision,
-            before: base.item(table, key)?,
+            seen: seen_of(&edits, table, key, before.as_ref()),
+            before,
             current,
             stored,
             problems,
@@ -577,7 +977,16 @@ pub fn put_item(
             return Ok(None);
         };
         let at = ctx.at();
-        record(c, id, table, key, &p.stored, &p.before, &who.actor(), &at)?;
+        record(
+            c,
+            id,
+            table,
+            key,
+            &p.stored,
+            (&p.before, &p.seen),
+            &who.actor(),
+            &at,
+        )?;
         let reopened = cs.edit(who, &at).map_err(|r| refused(r, &cs))?;
         store(c, p.was, &cs)?;
         let mut summary = format!(
@@ -610,9 +1019,20 @@ pub fn put_item(
     prepared_write(db, id, prepare, commit)
 }
 
-/// Stores that a changeset has `item` at `table/key`, made against the base
-/// version's `before`; an item back to its base state drops the edit (its
-/// writer stays among the changeset's writers).
+/// The ETag an edit of `table/key` is made against: that of the edit the
+/// changeset already holds (made against the base version, or taken onto a
+/// later published one), else that of the base version's item.
+fn seen_of(edits: &[Edit], table: Table, key: &str, before: Option<&Json>) -> String {
+    edits
+        .iter()
+        .find(|e| e.entity == table.as_str() && e.key == key)
+        .map_or_else(|| item_tag(before), |e| e.seen.clone())
+}
+
+/// Stores that a changeset has `item` at `table/key`, made against the
+/// item whose ETag is `seen` (`before` is the base version's); an item
+/// back to its base state, made against it, drops the edit (its writer
+/// stays among the changeset's writers).
 #[allow(clippy::too_many_arguments)]
 fn record(
     c: &mut Conn,
@@ -620,14 +1040,16 @@ fn record(
     table: Table,
     key: &str,
     item: &Option<Json>,
-    before: &Option<Json>,
+    (before, seen): (&Option<Json>, &str),
     by: &str,
     at: &str,
 ) -> Result<()> {
-    if item == before {
+    if item == before && seen == item_tag(before.as_ref()) {
         return db::delete_edit(c, id, table.as_str(), key);
     }
-    db::upsert_edit(c, &edit_row(id, table, key, item, before, by, at))
+    let mut row = edit_row(id, table, key, item, before, by, at);
+    row.seen = seen.to_string();
+    db::upsert_edit(c, &row)
 }
 
 /// An edit as stored: one encoding for the editor and for imports.
@@ -687,9 +1109,10 @@ fn comment_of(comment: Option<&str>) -> Result<Option<&str>> {
     Ok(c)
 }
 
-/// Submits a draft for review. Refused when it has no edits or its result
-/// does not validate; check violations are shown, and block approval. The
-/// result is validated outside the write lock.
+/// Submits a draft for review. Refused, with the reason, when it cannot be
+/// approved as it stands: no edits, a result that does not validate, an
+/// edited item that a later published version changed too, or a violated
+/// error check. The result is validated and checked outside the write lock.
 pub fn submit(
     db: &Db,
     ctx: &Context,
@@ -722,6 +1145,34 @@ pub fn submit(
             return Err(Error::Conflict(format!(
                 "changeset {id} does not hold together yet: {}",
                 problems.join("; ")
+            )));
+        }
+        // What approval would refuse, refused now, with its reason: a
+        // conflict with a later published version, a violated error check.
+        let (latest_version, latest) = latest(c, &cs.event)?;
+        let clashes = if latest_version != cs.base_version {
+            conflicts(&edits, &latest)?
+        } else {
+            Vec::new()
+        };
+        if !clashes.is_empty() {
+            return Err(Error::Conflict(format!(
+                "changeset {id} cannot be submitted: version {latest_version} changed items \
+                 it also edits: {}; take the latest version of each and apply the change again",
+                clashes.join(", ")
+            )));
+        }
+        let blocking: Vec<String> = checks::run(&result)
+            .blocking()
+            .iter()
+            .map(|r| format!("{} {}: {}", r.check, r.subject, r.message))
+            .collect();
+        if !blocking.is_empty() {
+            return Err(Error::Conflict(format!(
+                "changeset {id} cannot be submitted: its result violates {} error check(s), \
+                 which would keep it from being published: {}",
+                blocking.len(),
+                blocking.join("; ")
             )));
         }
         Ok((cs.revision, edits.len()))
@@ -917,7 +1368,7 @@ pub fn import_into(
 ) -> Result<Vec<Change>> {
     who.require(Permission::EditChangesets)?;
     let ds = folder.parse().map_err(Error::Files)?;
-    let prepare = |c: &mut Conn| -> Result<(i64, Dataset, Vec<Change>)> {
+    let prepare = |c: &mut Conn| -> Result<(i64, Dataset, Vec<Change>, Vec<String>)> {
         let (cs, edits) = load(c, id)?;
         cs.may(Action::Edit, who, &Readiness::default(), None)
             .map_err(|r| refused(r, &cs))?;
@@ -930,13 +1381,20 @@ pub fn import_into(
         let base = base_dataset(c, &cs)?;
         let view = apply(base.clone(), &item_edits(&edits)?)?;
         let changes = view.changes(&ds)?;
-        Ok((cs.revision, base, changes))
+        let seen = changes
+            .iter()
+            .map(|ch| {
+                let before = base.item(ch.table, &ch.key)?;
+                Ok(seen_of(&edits, ch.table, &ch.key, before.as_ref()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((cs.revision, base, changes, seen))
     };
     if dry_run {
         return Ok(db.read(prepare)?.2);
     }
     let commit = |c: &mut Conn,
-                  (was, base, changes): (i64, Dataset, Vec<Change>)|
+                  (was, base, changes, seen): (i64, Dataset, Vec<Change>, Vec<String>)|
      -> Result<Option<Vec<Change>>> {
         if changes.is_empty() {
             return Ok(Some(changes));
@@ -945,7 +1403,7 @@ pub fn import_into(
             return Ok(None);
         };
         let at = ctx.at();
-        for ch in &changes {
+        for (ch, seen) in changes.iter().zip(&seen) {
             let before = base.item(ch.table, &ch.key)?;
             record(
                 c,
@@ -953,7 +1411,7 @@ pub fn import_into(
                 ch.table,
                 &ch.key,
                 &ch.after,
-                &before,
+                (&before, seen),
                 &who.actor(),
                 &at,
             )?;
@@ -1001,4 +1459,73 @@ pub(crate) fn open_submitted(
         .collect();
     db::insert_edits(c, &edits)?;
     Ok((id, edits.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn detail(b: Json, p: Json, d: Json) -> ConflictDetail {
+        ConflictDetail {
+            table: Table::Figures,
+            key: "k".into(),
+            base: Some(b),
+            published: Some(p),
+            draft: Some(d),
+        }
+    }
+
+    #[test]
+    fn a_field_changed_on_one_side_merges_and_one_changed_on_both_is_chosen() {
+        let d = detail(
+            json!({"label": "A", "notes": "", "low": 1}),
+            json!({"label": "A (published)", "notes": "", "low": 2}),
+            json!({"label": "A", "notes": "mine", "low": 3}),
+        );
+        let fields = merge_fields(&d);
+        let merge = |name: &str| fields.iter().find(|f| f.field == name).unwrap().merge;
+        assert_eq!(merge("label"), Merge::Published);
+        assert_eq!(merge("notes"), Merge::Draft);
+        assert_eq!(merge("low"), Merge::Choose);
+        assert_eq!(
+            merged(&fields, &Choices::new()),
+            Err(vec!["low".to_string()])
+        );
+        let mine = Choices::from([("low".to_string(), Side::Mine)]);
+        assert_eq!(
+            merged(&fields, &mine),
+            Ok(Some(
+                json!({"label": "A (published)", "notes": "mine", "low": 3})
+            ))
+        );
+        let theirs = Choices::from([("low".to_string(), Side::Theirs)]);
+        assert_eq!(merged(&fields, &theirs).unwrap().unwrap()["low"], json!(2));
+    }
+
+    #[test]
+    fn a_stale_save_keeps_only_what_was_chosen() {
+        let now = json!({"label": "L", "notes": "first tab", "low": null});
+        let mine = json!({"label": "L", "notes": "second tab", "low": ""});
+        assert_eq!(
+            chosen(&mine, Some(&now), &Choices::new()),
+            Err(vec!["notes".to_string()]),
+            "null and an empty value are the same"
+        );
+        let keep = Choices::from([("notes".to_string(), Side::Theirs)]);
+        assert_eq!(
+            chosen(&mine, Some(&now), &keep).unwrap()["notes"],
+            "first tab"
+        );
+        let overwrite = Choices::from([("notes".to_string(), Side::Mine)]);
+        assert_eq!(
+            chosen(&mine, Some(&now), &overwrite).unwrap()["notes"],
+            "second tab"
+        );
+        // Removed meanwhile: nothing is put back without a choice.
+        assert_eq!(
+            chosen(&mine, None, &Choices::new()),
+            Err(vec!["label".to_string(), "notes".to_string()])
+        );
+    }
 }

@@ -74,8 +74,16 @@ struct AuditPage {
     next: Option<String>,
     /// The first page of the same filter, when this is not it.
     first: Option<String>,
-    /// These entries as JSON from the API, with the same filter.
-    download: String,
+    /// The log as files, with the active filter.
+    downloads: Downloads,
+}
+
+/// The log's downloads: every entry the active filter selects (all of
+/// them, without one), in sequence order.
+pub struct Downloads {
+    pub filtered: bool,
+    pub csv: String,
+    pub jsonl: String,
 }
 
 /// Entries per page of the log.
@@ -224,12 +232,14 @@ pub async fn audit_log(
     );
     let next = more.then(|| format!("/admin/audit?{query}&before={last}"));
     let first = q.before.is_some().then(|| format!("/admin/audit?{query}"));
-    let mut api: Vec<String> = vec![format!("limit={}", 1000)];
+    // The downloads carry the active filter, as the API reads it: the
+    // entity id as a part, the dates as the times they stand for.
+    let mut api: Vec<String> = Vec::new();
     for (k, v) in [
         ("actor", some(&q.actor)),
         ("action", some(&q.action)),
         ("entity", some(&q.entity)),
-        ("entity_id", some(&q.entity_id)),
+        ("entity_id_contains", some(&q.entity_id)),
         ("since", since),
         ("until", until),
     ] {
@@ -237,6 +247,15 @@ pub async fn audit_log(
             api.push(format!("{k}={}", enc(&v)));
         }
     }
+    let filtered = !api.is_empty();
+    let api = api.join("&");
+    let download = |path: &str| {
+        if api.is_empty() {
+            format!("/api/v1/audit/{path}")
+        } else {
+            format!("/api/v1/audit/{path}?{api}")
+        }
+    };
     let entries = entries
         .into_iter()
         .map(|e| {
@@ -276,7 +295,11 @@ pub async fn audit_log(
         total,
         next,
         first,
-        download: format!("/api/v1/audit/entries?{}", api.join("&")),
+        downloads: Downloads {
+            filtered,
+            csv: download("export.csv"),
+            jsonl: download("export.jsonl"),
+        },
         q,
     })
 }

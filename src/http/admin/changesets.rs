@@ -306,8 +306,6 @@ pub struct Decision {
     pub reason: Option<String>,
     /// Taking it now was refused; this says why.
     pub refused: Option<String>,
-    /// It can be taken, but will not lead to publishing: why.
-    pub warning: Option<String>,
 }
 
 fn label(a: Action) -> &'static str {
@@ -379,10 +377,6 @@ pub async fn changeset(
             reason: a.reason.clone(),
             refused: (refused == Some(a.action))
                 .then(|| refusal(q.why.as_deref(), a.reason.as_deref())),
-            // Submitting a draft whose result violates an error check is
-            // allowed (the reviewer sees it), but it cannot be approved.
-            warning: (a.action == Action::Submit && a.allowed && blocking > 0)
-                .then(|| format!("{blocking} {}", T.submit_blocked)),
         })
         .collect();
     if let Some(action) = refused {

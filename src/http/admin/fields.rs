@@ -118,14 +118,15 @@ pub fn check(
                 out.push((
                     name.to_string(),
                     format!(
-                        "“{typed}” is not one of the choices ({}{more})",
+                        "“{typed}” {} ({}{more})",
+                        super::T.not_a_choice,
                         names.join(", ")
                     ),
                 ));
             }
             Input::Date if typed.parse::<crate::model::PartialDate>().is_err() => out.push((
                 name.to_string(),
-                format!("“{typed}” is not a date: write 2004, 2004-09 or 2004-09-03"),
+                format!("“{typed}” {}", super::T.not_a_partial_date),
             )),
             _ => {}
         }

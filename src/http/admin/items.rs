@@ -15,7 +15,7 @@ use crate::http::auth::{self, Curator, Member, Posted, WhoPosted};
 use crate::http::{blocking, State};
 use crate::model::{Dataset, ItemEdit, Table};
 use crate::service;
-use crate::service::changesets::{editable_table, Precondition};
+use crate::service::changesets::{editable_table, Choices, Merge, Precondition};
 
 /// One item in the browser: its key, what people call it, and more.
 pub struct Found {
@@ -201,6 +201,17 @@ pub struct ClaimLine {
     pub text: String,
 }
 
+/// A field of an item that a later published version changed too, as the
+/// editor shows it: both values, and how "take the latest" treats it.
+pub struct ConflictLine {
+    pub name: String,
+    pub label: String,
+    pub published: String,
+    pub draft: String,
+    /// `published`, `draft` or `choose` (see [`Merge`]).
+    pub merge: &'static str,
+}
+
 #[derive(Template)]
 #[template(path = "admin_item.html")]
 struct ItemPage {
@@ -208,6 +219,13 @@ struct ItemPage {
     id: i64,
     table: &'static str,
     key: String,
+    /// What people call the item: a figure's label, a source's title.
+    title: String,
+    /// After a save refused because the item changed meanwhile: the ETag of
+    /// the item as it is now, which a save with a choice per field names.
+    resolving: String,
+    /// The fields a later published version changed too, when it did.
+    conflict: Vec<ConflictLine>,
     exists: bool,
     etag: String,
     fields: Vec<Field>,
@@ -260,6 +278,91 @@ fn violations_at(ds: &Dataset, table: Table, key: &str) -> Vec<(bool, String)> {
         .collect()
 }
 
+/// What people call an item, for the editor's heading: a figure's label,
+/// a claim's figure and source, a source's title, a rule's note; its key
+/// when it has none yet.
+fn title_of(table: Table, item: Option<&Json>, key: &str, ds: &Dataset) -> String {
+    let get = |name: &str| text_of(item.and_then(|i| i.get(name)));
+    let figure = |k: &str| {
+        ds.figures
+            .iter()
+            .find(|f| f.key == k)
+            .map_or_else(|| k.to_string(), |f| f.label.clone())
+    };
+    let source = |k: &str| {
+        ds.sources
+            .iter()
+            .find(|s| s.key == k)
+            .map_or_else(|| k.to_string(), |s| s.title.clone())
+    };
+    let title = match table {
+        Table::Figures => get("label"),
+        Table::Sources => get("title"),
+        Table::Claims => match (get("figure"), get("source")) {
+            (f, s) if f.is_empty() => s,
+            (f, s) if s.is_empty() => figure(&f),
+            (f, s) => format!("{}, {} {}", figure(&f), T.according_to, source(&s)),
+        },
+        Table::Rules => match get("note") {
+            n if n.is_empty() => get("expression"),
+            n => n,
+        },
+        Table::Event => get("title"),
+    };
+    if title.trim().is_empty() {
+        key.to_string()
+    } else {
+        title
+    }
+}
+
+/// The fields of an item in conflict with a later published version, as
+/// the editor shows them (those both sides agree on left out).
+fn conflict_lines(d: &service::changesets::ConflictDetail, fields: &[Field]) -> Vec<ConflictLine> {
+    service::changesets::merge_fields(d)
+        .into_iter()
+        .filter(|m| m.merge != Merge::Same)
+        .map(|m| ConflictLine {
+            label: if m.field.is_empty() {
+                T.whole_item.to_string()
+            } else {
+                fields
+                    .iter()
+                    .find(|f| f.name == m.field)
+                    .map_or_else(|| m.field.clone(), |f| f.label.to_string())
+            },
+            published: shown_or_removed(m.published.as_ref(), m.field.is_empty()),
+            draft: shown_or_removed(m.draft.as_ref(), m.field.is_empty()),
+            merge: match m.merge {
+                Merge::Published => "published",
+                Merge::Draft => "draft",
+                _ => "choose",
+            },
+            name: m.field,
+        })
+        .collect()
+}
+
+/// A value beside another: a whole item is "present" or "removed".
+fn shown_or_removed(v: Option<&Json>, whole: bool) -> String {
+    match (v, whole) {
+        (None, true) => T.removed.to_string(),
+        (Some(_), true) => T.present.to_string(),
+        (v, false) => super::shown(v),
+    }
+}
+
+/// The choices a form carries: `choose.FIELD` = `mine` or `theirs`.
+fn choices_of(form: &Map<String, Json>) -> Choices {
+    form.iter()
+        .filter_map(|(k, v)| {
+            let field = k.strip_prefix("choose.")?;
+            let side = v.as_str()?.parse().ok()?;
+            Some((field.to_string(), side))
+        })
+        .collect()
+}
+
 fn text_of(v: Option<&Json>) -> String {
     match v {
         None | Some(Json::Null) => String::new(),
@@ -290,7 +393,7 @@ fn fields(
                     optional,
                 } => {
                     if optional {
-                        options.insert(0, (String::new(), "none".into()));
+                        options.insert(0, (String::new(), T.choice_none.into()));
                     }
                     ("choice", options)
                 }
@@ -393,6 +496,8 @@ type ItemPath = web::Path<(i64, String, String)>;
 pub struct ItemQuery {
     done: Option<String>,
     figure: Option<String>,
+    /// `rebase` when "take the latest" was refused.
+    refused: Option<String>,
 }
 
 pub async fn item(
@@ -407,10 +512,11 @@ pub async fn item(
     let table = editable_table(&table).on(&f)?;
     let k = key.clone();
     let p = who.principal.clone();
-    let (v, cs, ds) = blocking(move || {
+    let (v, cs, ds, conflict) = blocking(move || {
         let v = service::changesets::item(&state.db, &p, id, table, &k)?;
         let (cs, ds) = service::changesets::result(&state.db, id)?;
-        Ok((v, cs, ds))
+        let conflict = service::changesets::conflict_at(&state.db, id, table, &k)?;
+        Ok((v, cs, ds, conflict))
     })
     .await
     .on(&f)?;
@@ -441,6 +547,9 @@ pub async fn item(
     } else {
         f = f.notice(q.done.as_deref());
     }
+    if q.refused.as_deref() == Some("rebase") {
+        f.error = T.rebase_refused.into();
+    }
     let (claims, new_claim) = match table {
         Table::Figures => claims_of(&ds, &key),
         _ => (Vec::new(), String::new()),
@@ -460,6 +569,12 @@ pub async fn item(
         id,
         table: table.as_str(),
         exists: v.item.is_some(),
+        title: title_of(table, v.item.as_ref().or(prefill.as_ref()), &key, &ds),
+        resolving: String::new(),
+        conflict: conflict
+            .as_ref()
+            .map(|d| conflict_lines(d, &fields))
+            .unwrap_or_default(),
         fields,
         errors,
         submitted: cs.state == service::changesets::State::Submitted,
@@ -472,11 +587,16 @@ pub async fn item(
     })
 }
 
-/// The editor's form: the CSRF token, the ETag seen, and the item's fields.
+/// The editor's form: the CSRF token, the ETag seen, and the item's fields;
+/// after a save refused because the item changed meanwhile, the ETag of the
+/// item as the refusal showed it (`resolving`) and a choice per field that
+/// differs (`choose.FIELD`); for "take the latest", `rebase`.
 #[derive(Deserialize)]
 pub struct ItemForm {
     csrf_token: String,
     etag: String,
+    resolving: Option<String>,
+    rebase: Option<String>,
     #[serde(flatten)]
     fields: Map<String, Json>,
 }
@@ -505,53 +625,74 @@ pub async fn save_item(
     let (id, table_name, key) = path.into_inner();
     let table = editable_table(&table_name).on(&f)?;
     let WhoPosted { caller, form, .. } = who;
+    if form.rebase.is_some() {
+        return rebase(state, caller, id, table, key, choices_of(&form.fields)).await;
+    }
     // The event as the changeset has it: the editor's pickers.
     let st = state.clone();
     let (_, ds) = blocking(move || service::changesets::result(&st.db, id))
         .await
         .on(&f)?;
     // The editor again, with what was typed, and why it was not saved.
-    let again =
-        |f: Frame, etag: String, problems: Vec<String>, exists: bool, current: Option<&Json>| {
-            let item = Json::Object(form.fields.clone());
-            let mut fields = fields(table, Some(&item), &key, &problems, &ds);
-            if let Some(now) = current {
-                for fl in fields.iter_mut().filter(|fl| !fl.readonly) {
-                    let held = text_of(now.get(fl.name));
-                    if held != fl.value {
-                        fl.current = Some(held);
-                    }
+    // `resolving` is the ETag of the item as it is now, when the save was
+    // refused because it changed meanwhile; the form keeps the ETag it was
+    // made from, so saving again without a choice is refused again.
+    let again = |f: Frame,
+                 resolving: String,
+                 problems: Vec<String>,
+                 exists: bool,
+                 current: Option<&Json>| {
+        let item = Json::Object(form.fields.clone());
+        let title = title_of(table, Some(&item), &key, &ds);
+        let mut fields = fields(table, Some(&item), &key, &problems, &ds);
+        if let Some(now) = current {
+            for fl in fields.iter_mut().filter(|fl| !fl.readonly) {
+                let held = text_of(now.get(fl.name));
+                if held != fl.value {
+                    fl.current = Some(held);
                 }
             }
-            let mut errors = errors_of(&fields);
-            for p in &problems {
-                if !fields
-                    .iter()
-                    .any(|fl| p.starts_with(&format!("{}: ", fl.name)))
-                {
-                    errors.push(("", p.clone()));
-                }
+        }
+        let mut errors = errors_of(&fields);
+        // A field saved meanwhile with another value waits for a choice:
+        // the summary links to each, and takes the focus.
+        errors.extend(
+            fields
+                .iter()
+                .filter(|fl| fl.current.is_some())
+                .map(|fl| (fl.name, T.choose_which.to_string())),
+        );
+        for p in &problems {
+            if !fields
+                .iter()
+                .any(|fl| p.starts_with(&format!("{}: ", fl.name)))
+            {
+                errors.push(("", p.clone()));
             }
-            html(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ItemPage {
-                    f,
-                    id,
-                    table: table.as_str(),
-                    exists,
-                    fields,
-                    errors,
-                    submitted: false,
-                    stale: current.is_some(),
-                    claims: Vec::new(),
-                    new_claim: String::new(),
-                    violations: Vec::new(),
-                    key: key.clone(),
-                    etag,
-                }
-                .render(),
-            )
-        };
+        }
+        html(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ItemPage {
+                f,
+                id,
+                table: table.as_str(),
+                exists,
+                title,
+                resolving,
+                conflict: Vec::new(),
+                fields,
+                errors,
+                submitted: false,
+                stale: current.is_some(),
+                claims: Vec::new(),
+                new_claim: String::new(),
+                violations: Vec::new(),
+                key: key.clone(),
+                etag: form.etag.clone(),
+            }
+            .render(),
+        )
+    };
     let unreadable = super::fields::check(table, &form.fields, &ds);
     let item = match item_of(table, &key, &form.fields) {
         Ok(i) if unreadable.is_empty() => i,
@@ -563,7 +704,7 @@ pub async fn save_item(
                 .collect();
             return Ok(again(
                 f,
-                form.etag.clone(),
+                String::new(),
                 problems,
                 form.etag != "absent",
                 None,
@@ -580,7 +721,7 @@ pub async fn save_item(
             let problems = errors.iter().map(|(k, m)| format!("{k}: {m}")).collect();
             return Ok(again(
                 f,
-                form.etag.clone(),
+                String::new(),
                 problems,
                 form.etag != "absent",
                 None,
@@ -588,21 +729,23 @@ pub async fn save_item(
         }
     };
     let pre = precondition(&form.etag);
+    let resolving = form.resolving.clone().filter(|r| !r.is_empty());
+    let choices = choices_of(&form.fields);
     let st = state.clone();
     let k = key.clone();
     let saved = blocking(move || {
-        service::changesets::put_item(
-            &st.db,
-            &caller.ctx,
-            &caller.principal,
-            id,
-            ItemEdit {
-                table,
-                key: k,
-                item: Some(item),
-            },
-            &pre,
-        )
+        let edit = ItemEdit {
+            table,
+            key: k,
+            item: Some(item),
+        };
+        let (db, ctx, p) = (&st.db, &caller.ctx, &caller.principal);
+        match resolving {
+            Some(now) => {
+                service::changesets::put_item_choosing(db, ctx, p, id, edit, &now, &choices)
+            }
+            None => service::changesets::put_item(db, ctx, p, id, edit, &pre),
+        }
     })
     .await;
     match saved {
@@ -615,7 +758,8 @@ pub async fn save_item(
             etag,
             current,
         }) => {
-            f.error = format!("{message}. {}", T.stale_choose);
+            tracing::debug!(%message, "a stale save, shown with both values");
+            f.error = T.stale_choose.into();
             let now = current.unwrap_or(Json::Null);
             Ok(again(f, etag, Vec::new(), true, Some(&now)))
         }
@@ -623,12 +767,44 @@ pub async fn save_item(
             f.error = format!("{} {e}", T.not_saved);
             Ok(again(
                 f,
-                form.etag.clone(),
+                String::new(),
                 Vec::new(),
                 form.etag != "absent",
                 None,
             ))
         }
+        Err(e) => Err(e).on(&f),
+    }
+}
+
+/// "Take the latest and apply my change again", posted from the editor of
+/// an item a later published version changed too.
+async fn rebase(
+    state: web::Data<State>,
+    caller: auth::Caller,
+    id: i64,
+    table: Table,
+    key: String,
+    choices: Choices,
+) -> Result<HttpResponse, PanelError> {
+    let f = Frame::of(&caller);
+    let k = key.clone();
+    let done = blocking(move || {
+        service::changesets::rebase_item(
+            &state.db,
+            &caller.ctx,
+            &caller.principal,
+            id,
+            table,
+            &k,
+            &choices,
+        )
+    })
+    .await;
+    let to = format!("/admin/changesets/{id}/{}/{key}", table.as_str());
+    match done {
+        Ok(_) => Ok(see_other(&format!("{to}?done=rebased"))),
+        Err(Error::Conflict(_)) => Ok(see_other(&format!("{to}?refused=rebase#conflict"))),
         Err(e) => Err(e).on(&f),
     }
 }
@@ -696,7 +872,7 @@ async fn read_upload(
     let mut total = 0usize;
     while let Some(field) = form.next().await {
         let mut field =
-            field.map_err(|e| Error::BadRequest(format!("the upload is not valid: {e}")))?;
+            field.map_err(|e| Error::BadRequest(format!("{} {e}", T.upload_invalid)))?;
         let name = field.name().unwrap_or_default().to_string();
         let file = field
             .content_disposition()
@@ -705,11 +881,12 @@ async fn read_upload(
         let mut bytes = Vec::new();
         while let Some(chunk) = field.next().await {
             let chunk =
-                chunk.map_err(|e| Error::BadRequest(format!("the upload is not valid: {e}")))?;
+                chunk.map_err(|e| Error::BadRequest(format!("{} {e}", T.upload_invalid)))?;
             total += chunk.len();
             if total > UPLOAD_LIMIT {
                 return Err(Error::TooLarge(format!(
-                    "the upload is larger than {} MiB",
+                    "{} {} MiB",
+                    T.upload_too_large,
                     UPLOAD_LIMIT / 1024 / 1024
                 )));
             }
