@@ -11,8 +11,10 @@
 //!   vigil wrote itself that does not read back (a stored state, a stored
 //!   document) is `Internal`: a bug or a damaged store, never the caller's
 //!   fault. The service raises the request's conflicts (`Conflict`,
-//!   `Stale`, `Forbidden`, …). `TooLarge`, `UnsupportedMediaType` and
-//!   `PreconditionRequired` are raised only by the HTTP layer.
+//!   `Stale`, `Forbidden`, …). What only HTTP refuses before any use case
+//!   runs (a body too large or of the wrong type, an edit without
+//!   `If-Match`) is not here: it is `http::problem::HttpError`, which
+//!   carries this type for everything else.
 //! - **What is logged.** `Database`, `Internal` and `Io` are logged at
 //!   `error` with their whole chain of causes; the rest are the caller's
 //!   business and are not.
@@ -43,14 +45,6 @@ pub enum Error {
     #[error("{0}")]
     BadRequest(String),
 
-    /// The request body is larger than the server accepts.
-    #[error("{0}")]
-    TooLarge(String),
-
-    /// The request body is not in a format the operation takes.
-    #[error("{0}")]
-    UnsupportedMediaType(String),
-
     /// The request conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
@@ -63,10 +57,6 @@ pub enum Error {
         current: Option<serde_json::Value>,
         etag: String,
     },
-
-    /// An edit did not say which state it was made against.
-    #[error("{0}")]
-    PreconditionRequired(String),
 
     /// No valid session or token came with the request.
     #[error("{0}")]

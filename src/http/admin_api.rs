@@ -9,6 +9,7 @@ use serde_json::Value as Json;
 
 use super::auth::{self, Admin, Curator, Member, Reviewer, Who};
 use super::params::Query;
+use super::problem::HttpError;
 use super::{blocking, State};
 use crate::accounts::{Principal, Role};
 use crate::error::{Error, Result};
@@ -31,12 +32,12 @@ pub fn json_config() -> web::JsonConfig {
             use actix_web::error::JsonPayloadError as E;
             match &err {
                 E::OverflowKnownLength { .. } | E::Overflow { .. } => {
-                    Error::TooLarge(format!("the body may have at most {JSON_LIMIT} bytes"))
+                    HttpError::TooLarge(format!("the body may have at most {JSON_LIMIT} bytes"))
                 }
-                E::ContentType => Error::UnsupportedMediaType(
+                E::ContentType => HttpError::UnsupportedMediaType(
                     "send the body as JSON, with Content-Type: application/json".into(),
                 ),
-                other => Error::BadRequest(format!("the JSON body is not valid: {other}")),
+                other => Error::BadRequest(format!("the JSON body is not valid: {other}")).into(),
             }
             .into()
         })
@@ -259,13 +260,13 @@ fn quoted(tag: &str) -> String {
 
 /// The revision a reviewer saw, from `If-Match`: 428 without it, 400 when
 /// it is not a revision.
-fn seen_revision(req: &HttpRequest) -> Result<i64> {
+fn seen_revision(req: &HttpRequest) -> Result<i64, HttpError> {
     let Some(m) = req
         .headers()
         .get(header::IF_MATCH)
         .and_then(|v| v.to_str().ok())
     else {
-        return Err(Error::PreconditionRequired(
+        return Err(HttpError::PreconditionRequired(
             "say which revision of the changeset you reviewed: send If-Match with the ETag \
              that GET /api/v1/changesets/{id} answered"
                 .into(),
@@ -277,6 +278,7 @@ fn seen_revision(req: &HttpRequest) -> Result<i64> {
             "If-Match '{tag}' is not a changeset revision: send the ETag that \
              GET /api/v1/changesets/{{id}} answered"
         ))
+        .into()
     })
 }
 
@@ -389,13 +391,13 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Body<T> {
         let mut payload = payload.take();
         Box::pin(async move {
             if !json {
-                return Err(Error::UnsupportedMediaType(
+                return Err(HttpError::UnsupportedMediaType(
                     "send the body as JSON, with Content-Type: application/json".into(),
                 )
                 .into());
             }
             let too_large =
-                || Error::TooLarge(format!("the body may have at most {JSON_LIMIT} bytes"));
+                || HttpError::TooLarge(format!("the body may have at most {JSON_LIMIT} bytes"));
             if length.is_some_and(|n| n > JSON_LIMIT) {
                 return Err(too_large().into());
             }
@@ -540,7 +542,7 @@ pub async fn approve(
     who: Who<Reviewer>,
     id: IdPath,
     body: OptionalJson<Comment>,
-) -> Result<HttpResponse> {
+) -> Result<HttpResponse, HttpError> {
     let id = id.into_inner();
     let seen = seen_revision(&req)?;
     let c = comment(body);
@@ -551,7 +553,7 @@ pub async fn approve(
             .approve(&who.ctx, &who.principal, id, seen, c.as_deref())
     })
     .await?;
-    answer(&state, principal, id, Some(published)).await
+    Ok(answer(&state, principal, id, Some(published)).await?)
 }
 
 /// Rejects a submitted changeset, with a comment (a reviewer who wrote none of it).
@@ -574,7 +576,7 @@ pub async fn reject(
     who: Who<Reviewer>,
     id: IdPath,
     body: OptionalJson<Comment>,
-) -> Result<HttpResponse> {
+) -> Result<HttpResponse, HttpError> {
     let id = id.into_inner();
     let seen = seen_revision(&req)?;
     let c = comment(body);
@@ -584,7 +586,7 @@ pub async fn reject(
         service::changesets::reject(&st.db, &who.ctx, &who.principal, id, seen, c.as_deref())
     })
     .await?;
-    answer(&state, principal, id, None).await
+    Ok(answer(&state, principal, id, None).await?)
 }
 
 /// CSV files to import into a draft.
@@ -716,7 +718,7 @@ pub async fn get_item(
 
 /// The precondition an edit states: `If-Match` with the ETag it saw, or
 /// `If-None-Match: *` to create.
-fn precondition(req: &HttpRequest) -> Result<Precondition> {
+fn precondition(req: &HttpRequest) -> Result<Precondition, HttpError> {
     let text = |name| {
         req.headers()
             .get(name)
@@ -730,7 +732,7 @@ fn precondition(req: &HttpRequest) -> Result<Precondition> {
     if text(header::IF_NONE_MATCH) == Some("*") {
         return Ok(Precondition::Absent);
     }
-    Err(Error::PreconditionRequired(
+    Err(HttpError::PreconditionRequired(
         "say which state the edit was made against: If-Match with the item's ETag, \
          or If-None-Match: * to create it"
             .into(),
@@ -761,7 +763,7 @@ pub async fn put_item(
     who: Who<Curator>,
     path: ItemPath,
     body: Body<Json>,
-) -> Result<HttpResponse> {
+) -> Result<HttpResponse, HttpError> {
     let (id, table, key) = path.into_inner();
     let table = editable_table(&table)?;
     let pre = precondition(&req)?;
@@ -804,7 +806,7 @@ pub async fn delete_item(
     state: web::Data<State>,
     who: Who<Curator>,
     path: ItemPath,
-) -> Result<HttpResponse> {
+) -> Result<HttpResponse, HttpError> {
     let (id, table, key) = path.into_inner();
     let table = editable_table(&table)?;
     let pre = precondition(&req)?;

@@ -8,6 +8,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
+use super::problem::HttpError;
 use crate::error::Error;
 
 /// A form's body over this many bytes is refused with 413: the longest
@@ -39,8 +40,8 @@ impl<T> Form<T> {
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
-    type Error = Error;
-    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Error>>;
+    type Error = HttpError;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, HttpError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
         let form = req.content_type() == "application/x-www-form-urlencoded";
@@ -52,12 +53,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
         let mut payload = payload.take();
         Box::pin(async move {
             if !form {
-                return Err(Error::UnsupportedMediaType(
+                return Err(HttpError::UnsupportedMediaType(
                     "send the form as application/x-www-form-urlencoded".into(),
                 ));
             }
             let too_large =
-                || Error::TooLarge(format!("the form may have at most {FORM_LIMIT} bytes"));
+                || HttpError::TooLarge(format!("the form may have at most {FORM_LIMIT} bytes"));
             if length.is_some_and(|n| n > FORM_LIMIT) {
                 return Err(too_large());
             }
@@ -70,7 +71,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
                 }
                 body.extend_from_slice(&chunk);
             }
-            decode(&body).map(Form)
+            Ok(decode(&body).map(Form)?)
         })
     }
 }

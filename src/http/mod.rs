@@ -391,7 +391,7 @@ async fn refuse_encoded_bodies(
         .map(str::trim)
         .any(|c| !c.is_empty() && !c.eq_ignore_ascii_case("identity"));
     if encoded {
-        let e = Error::UnsupportedMediaType(
+        let e = problem::HttpError::UnsupportedMediaType(
             "request bodies are not accepted compressed: send them without Content-Encoding".into(),
         );
         return Ok(req.error_response(e).map_into_right_body());

@@ -67,6 +67,66 @@ pub(super) fn public_detail(e: &Error) -> String {
     }
 }
 
+/// What HTTP alone refuses, before any use case runs: a body too large, a
+/// body of a type the operation does not take, an edit that does not say
+/// which state it was made against. Every other error is the core's
+/// [`Error`], carried as it is.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error(transparent)]
+    Core(#[from] Error),
+    /// The request body is larger than the server accepts.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The request body is not in a format the operation takes.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// An edit did not say which state it was made against.
+    #[error("{0}")]
+    PreconditionRequired(String),
+}
+
+impl HttpError {
+    /// The problem's `type` URI and title, for HTTP's own refusals.
+    fn kind(&self) -> Option<(&'static str, &'static str)> {
+        match self {
+            HttpError::Core(_) => None,
+            HttpError::TooLarge(_) => {
+                Some(("urn:vigil:problem:too-large", "Request body too large"))
+            }
+            HttpError::UnsupportedMediaType(_) => Some((
+                "urn:vigil:problem:unsupported-media-type",
+                "Unsupported media type",
+            )),
+            HttpError::PreconditionRequired(_) => Some((
+                "urn:vigil:problem:precondition-required",
+                "Precondition required",
+            )),
+        }
+    }
+}
+
+impl ResponseError for HttpError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            HttpError::Core(e) => e.status_code(),
+            HttpError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            HttpError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            HttpError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match (self, self.kind()) {
+            (HttpError::Core(e), _) => e.error_response(),
+            (other, Some((kind, title))) => {
+                respond(kind, other.status_code(), title, other.to_string(), None)
+            }
+            (_, None) => HttpResponse::InternalServerError().finish(),
+        }
+    }
+}
+
 /// The stable `type` URI of each kind of problem.
 pub(super) fn problem_type(e: &Error) -> &'static str {
     match e {
@@ -74,11 +134,8 @@ pub(super) fn problem_type(e: &Error) -> &'static str {
         Error::Refused(_) => "urn:vigil:problem:checks-violated",
         Error::NotFound(_) => "urn:vigil:problem:not-found",
         Error::BadRequest(_) => "urn:vigil:problem:bad-request",
-        Error::TooLarge(_) => "urn:vigil:problem:too-large",
-        Error::UnsupportedMediaType(_) => "urn:vigil:problem:unsupported-media-type",
         Error::Conflict(_) => "urn:vigil:problem:conflict",
         Error::Stale { .. } => "urn:vigil:problem:stale",
-        Error::PreconditionRequired(_) => "urn:vigil:problem:precondition-required",
         Error::Unauthorized(_) => "urn:vigil:problem:unauthorized",
         Error::Forbidden(_) => "urn:vigil:problem:forbidden",
         Error::TooManyRequests { .. } => "urn:vigil:problem:too-many-requests",
@@ -91,10 +148,7 @@ impl ResponseError for Error {
     fn status_code(&self) -> StatusCode {
         match self {
             Error::Files(_) | Error::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Refused(_) | Error::Conflict(_) | Error::Stale { .. } => StatusCode::CONFLICT,
-            Error::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -111,11 +165,8 @@ impl ResponseError for Error {
             Error::Refused(_) => "Publishing refused",
             Error::NotFound(_) => "Not found",
             Error::BadRequest(_) => "Bad request",
-            Error::TooLarge(_) => "Request body too large",
-            Error::UnsupportedMediaType(_) => "Unsupported media type",
             Error::Conflict(_) => "Conflict",
             Error::Stale { .. } => "The item has changed since you saw it",
-            Error::PreconditionRequired(_) => "Precondition required",
             Error::Unauthorized(_) => "Not logged in",
             Error::Forbidden(_) => "Not allowed",
             Error::TooManyRequests { .. } => "Too many attempts",

@@ -441,7 +441,7 @@ fn refusal_code(e: &Error) -> Option<&'static str> {
     match e {
         Error::Forbidden(_) => Some("forbidden"),
         Error::Conflict(_) | Error::Refused(_) => Some("conflict"),
-        Error::Stale { .. } | Error::PreconditionRequired(_) => Some("moved"),
+        Error::Stale { .. } => Some("moved"),
         Error::BadRequest(_) => Some("invalid"),
         _ => None,
     }
@@ -461,7 +461,7 @@ async fn transition(
         let c = form.comment.as_deref();
         let seen = || {
             form.revision
-                .ok_or_else(|| Error::PreconditionRequired(T.no_revision.into()))
+                .ok_or_else(|| Error::BadRequest(T.no_revision.into()))
         };
         match action {
             Action::Submit => service::changesets::submit(db, ctx, p, id, c).map(|()| "submitted"),

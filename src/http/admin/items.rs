@@ -12,6 +12,7 @@ use super::{html, is_curator, page, see_other, Asked, Frame, OnPage, PanelError,
 use crate::error::Error;
 use crate::files::columns;
 use crate::http::auth::{self, Curator, Member, Posted, WhoPosted};
+use crate::http::problem::HttpError;
 use crate::http::{blocking, State};
 use crate::model::{Dataset, ItemEdit, Table};
 use crate::service;
@@ -866,7 +867,7 @@ const UPLOAD_LIMIT: usize = 64 * 1024 * 1024;
 /// Reads the upload form: the CSRF token, whether to preview, the files.
 async fn read_upload(
     mut form: actix_multipart::Multipart,
-) -> Result<(String, bool, Vec<(String, Vec<u8>)>), Error> {
+) -> Result<(String, bool, Vec<(String, Vec<u8>)>), HttpError> {
     use futures_util::StreamExt;
     let (mut csrf, mut preview, mut files) = (String::new(), false, Vec::new());
     let mut total = 0usize;
@@ -884,7 +885,7 @@ async fn read_upload(
                 chunk.map_err(|e| Error::BadRequest(format!("{} {e}", T.upload_invalid)))?;
             total += chunk.len();
             if total > UPLOAD_LIMIT {
-                return Err(Error::TooLarge(format!(
+                return Err(HttpError::TooLarge(format!(
                     "{} {} MiB",
                     T.upload_too_large,
                     UPLOAD_LIMIT / 1024 / 1024

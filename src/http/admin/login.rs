@@ -10,6 +10,7 @@ use super::{html, page, see_other, CsrfOnly, Frame, OnPage, PanelError, Posting,
 use crate::error::Error;
 use crate::http::auth::{self, Member};
 use crate::http::form::Form;
+use crate::http::problem::HttpError;
 use crate::http::{blocking, State};
 use crate::service;
 
@@ -89,20 +90,21 @@ pub struct LoginForm {
 pub async fn login(
     req: HttpRequest,
     state: web::Data<State>,
-    form: Result<Form<LoginForm>, Error>,
+    form: Result<Form<LoginForm>, HttpError>,
 ) -> Result<HttpResponse, PanelError> {
     let ctx = auth::context(&req, &state);
     let st = state.clone();
     let mut typed = String::new();
     let signed_in = match form.map(Form::into_inner) {
-        // Text the policy refuses never reaches the accounts, nor the log.
+        // Text the policy refuses never reaches the accounts, nor the log;
+        // a form too large or of another type is answered on the page too.
         Err(e) => Err(e),
         Ok(f) => match auth::same_origin(&req) {
             // A form from another site (log-in CSRF) is refused, and
             // nothing is written.
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
             Ok(()) if !auth::login_token_ok(&req, &state, &f.login_token) => {
-                Err(Error::Forbidden(T.login_stale.into()))
+                Err(Error::Forbidden(T.login_stale.into()).into())
             }
             Ok(()) => {
                 let LoginForm {
@@ -113,6 +115,7 @@ pub async fn login(
                     service::accounts::login(&st.db, &ctx, &st.limits, &username, &password)
                 })
                 .await
+                .map_err(HttpError::from)
             }
         },
     };
@@ -124,7 +127,10 @@ pub async fn login(
             .finish()),
         Err(e) => {
             let mut f = Frame::anonymous();
-            f.error = crate::http::problem::public_detail(&e);
+            f.error = match &e {
+                HttpError::Core(e) => crate::http::problem::public_detail(e),
+                other => other.to_string(),
+            };
             login_answer(&req, &state, e.status_code(), f, typed).await
         }
     }
@@ -168,7 +174,7 @@ pub struct SetupForm {
 pub async fn setup(
     req: HttpRequest,
     state: web::Data<State>,
-    form: Result<Form<SetupForm>, Error>,
+    form: Result<Form<SetupForm>, HttpError>,
 ) -> Result<HttpResponse, PanelError> {
     let form = form?.into_inner();
     let f = Frame::anonymous();

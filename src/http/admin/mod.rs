@@ -21,6 +21,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::auth::{Caller, Posted};
+use super::problem::HttpError;
 use crate::accounts::{format_roles, Permission, Role};
 use crate::error::Error;
 
@@ -172,7 +173,7 @@ pub struct PanelError(Box<Failed>);
 
 /// What a [`PanelError`] holds: boxed, as handlers pass it around.
 struct Failed {
-    error: Error,
+    error: HttpError,
     frame: Frame,
 }
 
@@ -190,6 +191,12 @@ impl std::fmt::Display for PanelError {
 
 impl From<Error> for PanelError {
     fn from(error: Error) -> Self {
+        HttpError::Core(error).into()
+    }
+}
+
+impl From<HttpError> for PanelError {
+    fn from(error: HttpError) -> Self {
         Self(Box::new(Failed {
             error,
             frame: Frame::anonymous(),
@@ -202,12 +209,12 @@ impl From<Error> for PanelError {
 impl From<actix_web::Error> for PanelError {
     fn from(e: actix_web::Error) -> Self {
         let error = match e.as_response_error().status_code() {
-            StatusCode::UNAUTHORIZED => Error::Unauthorized(String::new()),
-            StatusCode::FORBIDDEN => Error::Forbidden(T.forbidden.into()),
-            StatusCode::BAD_REQUEST => Error::BadRequest(e.to_string()),
-            StatusCode::PAYLOAD_TOO_LARGE => Error::TooLarge(e.to_string()),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => Error::UnsupportedMediaType(e.to_string()),
-            _ => Error::Internal(e.to_string()),
+            StatusCode::UNAUTHORIZED => Error::Unauthorized(String::new()).into(),
+            StatusCode::FORBIDDEN => Error::Forbidden(T.forbidden.into()).into(),
+            StatusCode::BAD_REQUEST => Error::BadRequest(e.to_string()).into(),
+            StatusCode::PAYLOAD_TOO_LARGE => HttpError::TooLarge(e.to_string()),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => HttpError::UnsupportedMediaType(e.to_string()),
+            _ => Error::Internal(e.to_string()).into(),
         };
         error.into()
     }
@@ -219,10 +226,23 @@ impl ResponseError for PanelError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if matches!(self.0.error, Error::Unauthorized(_)) {
+        let e = match &self.0.error {
+            HttpError::Core(e) => e,
+            other => {
+                return html(
+                    self.status_code(),
+                    ErrorPage {
+                        f: self.0.frame.clone(),
+                        title: T.error_not_accepted.into(),
+                        detail: other.to_string(),
+                    }
+                    .render(),
+                )
+            }
+        };
+        if matches!(e, Error::Unauthorized(_)) {
             return see_other("/admin/login");
         }
-        let e = &self.0.error;
         let title = match e {
             Error::Forbidden(_) => T.error_forbidden,
             Error::NotFound(_) => T.error_not_found,
@@ -254,11 +274,11 @@ trait OnPage<T> {
     fn on(self, f: &Frame) -> Result<T, PanelError>;
 }
 
-impl<T> OnPage<T> for Result<T, Error> {
+impl<T, E: Into<HttpError>> OnPage<T> for Result<T, E> {
     fn on(self, f: &Frame) -> Result<T, PanelError> {
         self.map_err(|error| {
             PanelError(Box::new(Failed {
-                error,
+                error: error.into(),
                 frame: f.clone(),
             }))
         })
