@@ -35,9 +35,39 @@ struct Route {
 #[derive(Default)]
 pub struct Metrics {
     routes: Mutex<BTreeMap<String, Route>>,
+    /// The route pattern of each path seen lately: matching a path against
+    /// the router again costs more than answering a revalidation. Bounded:
+    /// emptied when it holds [`PATTERNS_HELD`] paths.
+    patterns: Mutex<std::collections::HashMap<String, std::sync::Arc<str>>>,
 }
 
+/// How many paths' patterns are remembered at most.
+const PATTERNS_HELD: usize = 4096;
+
 impl Metrics {
+    /// The route pattern a request matched (`unmatched` for none),
+    /// remembered by path.
+    pub fn pattern_of(&self, req: &actix_web::HttpRequest) -> std::sync::Arc<str> {
+        let Ok(mut held) = self.patterns.lock() else {
+            return req
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".into())
+                .into();
+        };
+        if let Some(p) = held.get(req.path()) {
+            return p.clone();
+        }
+        let p: std::sync::Arc<str> = req
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".into())
+            .into();
+        if held.len() >= PATTERNS_HELD {
+            held.clear();
+        }
+        held.insert(req.path().to_string(), p.clone());
+        p
+    }
+
     /// Counts one request: its method, route pattern (not the path, so that
     /// the series stay few), status and duration. Allocates only the first
     /// time a route, method and status are seen.

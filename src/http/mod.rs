@@ -339,10 +339,8 @@ async fn request_id(
     let took = started.elapsed();
     let status = res.status().as_u16();
     let request = res.request();
-    let route = request
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_string());
     if let Some(state) = request.app_data::<web::Data<State>>() {
+        let route = state.metrics.pattern_of(request);
         state
             .metrics
             .observe(request.method().as_str(), &route, status, took);
