@@ -188,6 +188,30 @@ pub static EN: Catalogue = Catalogue {
         ("reason.retracted.help", "withdrawn by its own source"),
         ("claim.set_aside", "set aside: {reason}"),
         ("claim.undated", "undated"),
+        // Numbers and values as the page writes them.
+        ("number.thousands", ","),
+        ("value.range", "{low}–{high}"),
+        ("value.at_least", "{low}+"),
+        ("value.up_to", "up to {high}"),
+        ("value.unknown", "unknown"),
+        ("value.best_of", "{best} ({range})"),
+        ("stated.about", "about {value}"),
+        ("stated.more_than", "more than {value}"),
+        ("stated.fewer_than", "fewer than {value}"),
+        ("stated.other", "{value} ({qualifier})"),
+        ("qualifier.approximate", "approximately"),
+        ("qualifier.more_than", "more than"),
+        ("qualifier.fewer_than", "fewer than"),
+        // What kind of thing a source is.
+        ("source_kind.official", "official"),
+        ("source_kind.parliamentary", "parliamentary"),
+        ("source_kind.court", "court"),
+        ("source_kind.ngo", "non-governmental organisation"),
+        ("source_kind.news", "news"),
+        ("source_kind.encyclopedia", "encyclopedia"),
+        ("source_kind.testimony", "testimony"),
+        ("source_kind.perpetrator", "perpetrator"),
+        ("source_kind.other", "other"),
         // Open questions, from the checks.
         (
             "question.rule",
@@ -311,6 +335,24 @@ mod tests {
         let before = ids.len();
         ids.dedup();
         assert_eq!(before, ids.len(), "an id is in the catalogue twice");
+    }
+
+    /// Ids made from the data's closed words ("source_kind.{}") have a
+    /// message for every word.
+    #[test]
+    fn every_closed_word_shown_has_a_message() {
+        use crate::model::{Qualifier, SourceKind};
+        for (prefix, words) in [
+            ("source_kind", SourceKind::WORDS),
+            ("qualifier", Qualifier::WORDS),
+        ] {
+            for w in words {
+                assert!(EN.has(&format!("{prefix}.{w}")), "{prefix}.{w}");
+            }
+        }
+        for m in 1..=12 {
+            assert!(EN.has(&format!("month.{m}")), "month.{m}");
+        }
     }
 
     #[test]

@@ -347,8 +347,62 @@ impl DiffPage {
     }
 }
 
-fn value_with_unit(f: &Figure, value: &crate::model::Value) -> String {
-    with_unit(&f.unit, value.to_string())
+fn value_with_unit(t: &Catalogue, f: &Figure, value: &crate::model::Value) -> String {
+    with_unit(&f.unit, value_words(t, value))
+}
+
+/// A number with its digits grouped as the language groups them: "1,128".
+fn number(t: &Catalogue, n: impl Into<i128>) -> String {
+    group(n).replace(',', t.get("number.thousands"))
+}
+
+/// A value in the page's words: "334", "800+", "58–76",
+/// "1,100 (1,000–1,200)", "up to 400".
+fn value_words(t: &Catalogue, v: &crate::model::Value) -> String {
+    let range = match (v.low, v.high) {
+        (Some(l), Some(h)) if l == h => number(t, l),
+        (Some(l), Some(h)) => t.fill(
+            "value.range",
+            &[("low", &number(t, l)), ("high", &number(t, h))],
+        ),
+        (Some(l), None) => t.fill("value.at_least", &[("low", &number(t, l))]),
+        (None, Some(h)) => t.fill("value.up_to", &[("high", &number(t, h))]),
+        (None, None) => t.get("value.unknown").to_string(),
+    };
+    match v.best {
+        None => range,
+        Some(b) if v.low.is_none() && v.high.is_none() => number(t, b),
+        Some(b) => t.fill(
+            "value.best_of",
+            &[("best", &number(t, b)), ("range", &range)],
+        ),
+    }
+}
+
+/// A claim as its source states it, in the page's words: "about 160",
+/// "more than 1,100", "fewer than 50", "58–76".
+fn stated_words(t: &Catalogue, c: &Claim) -> String {
+    use crate::model::Qualifier;
+    let v = c.value();
+    match (c.qualifier, v.low, v.high) {
+        (None, _, _) => value_words(t, &v),
+        (Some(Qualifier::Approximate), _, _) => {
+            t.fill("stated.about", &[("value", &value_words(t, &v))])
+        }
+        (Some(Qualifier::MoreThan), Some(l), _) => {
+            t.fill("stated.more_than", &[("value", &number(t, l))])
+        }
+        (Some(Qualifier::FewerThan), _, Some(h)) => {
+            t.fill("stated.fewer_than", &[("value", &number(t, h))])
+        }
+        (Some(q), _, _) => t.fill(
+            "stated.other",
+            &[
+                ("value", &value_words(t, &v)),
+                ("qualifier", t.get(&format!("qualifier.{q}"))),
+            ],
+        ),
+    }
 }
 
 fn with_unit(unit: &str, value: String) -> String {
@@ -362,7 +416,7 @@ fn with_unit(unit: &str, value: String) -> String {
 fn claim_view(t: &Catalogue, c: &Claim, f: &Figure, sources: &HashMap<&str, &Source>) -> ClaimView {
     let s = sources.get(c.source.as_str());
     ClaimView {
-        value: with_unit(&f.unit, c.stated()),
+        value: with_unit(&f.unit, stated_words(t, c)),
         source: s.map_or_else(|| c.source.clone(), |s| s.title.clone()),
         source_key: c.source.clone(),
         as_of: c.as_of.map_or_else(
@@ -545,7 +599,7 @@ fn question(
                 "question.claim",
                 &[
                     ("source", title),
-                    ("value", &with_unit(unit, claim.stated())),
+                    ("value", &with_unit(unit, stated_words(t, claim))),
                 ],
             ),
         );
@@ -613,7 +667,7 @@ pub fn event_page(
         key: f.key.clone(),
         label: f.label.clone(),
         depth,
-        value: value_with_unit(f, &f.value()),
+        value: value_with_unit(t, f, &f.value()),
         implied: report
             .implied
             .get(&f.key)
@@ -624,6 +678,7 @@ pub fn event_page(
             .filter(|i| !f.value().is_empty() && *i != f.value().interval())
             .map(|i| {
                 value_with_unit(
+                    t,
                     f,
                     &crate::model::Value {
                         low: i64::try_from(i.lo).ok(),
@@ -669,7 +724,7 @@ pub fn event_page(
         .map(|(f, _)| DisputeView {
             key: f.key.clone(),
             label: f.label.clone(),
-            value: value_with_unit(f, &f.value()),
+            value: value_with_unit(t, f, &f.value()),
             claims: claims
                 .get(f.key.as_str())
                 .map(|l| l.iter().map(|c| claim_view(t, c, f, &sources)).collect())
@@ -720,7 +775,7 @@ pub fn event_page(
                 key: s.key.clone(),
                 title: s.title.clone(),
                 byline: byline(&s.author, &s.publisher),
-                kind: s.kind.to_string(),
+                kind: t.get(&format!("source_kind.{}", s.kind)).to_string(),
                 published: s
                     .published_on
                     .map(|d| date_in_words(t, &d))
@@ -757,11 +812,11 @@ fn toll_view(t: &Catalogue, ds: &Dataset, head: &Figure) -> TollView {
         Some(b) if v.low.is_some() || v.high.is_some() => {
             let r = crate::model::Value { best: None, ..v };
             (
-                with_unit(&head.unit, group(b)),
-                t.fill("event.toll_range", &[("range", &r.to_string())]),
+                with_unit(&head.unit, number(t, b)),
+                t.fill("event.toll_range", &[("range", &value_words(t, &r))]),
             )
         }
-        _ => (value_with_unit(head, &v), String::new()),
+        _ => (value_with_unit(t, head, &v), String::new()),
     };
     // The part that counts children, named so by its key's last segment.
     let part = ds
@@ -776,7 +831,7 @@ fn toll_view(t: &Catalogue, ds: &Dataset, head: &Figure) -> TollView {
             t.fill(
                 "event.of_them",
                 &[
-                    ("value", &value_with_unit(f, &f.value())),
+                    ("value", &value_with_unit(t, f, &f.value())),
                     ("label", &f.label),
                 ],
             )
@@ -879,12 +934,14 @@ pub fn diff_page(
         };
         match v {
             None => String::new(),
-            Some(_) => crate::model::Value {
-                low: get("low"),
-                best: get("best"),
-                high: get("high"),
-            }
-            .to_string(),
+            Some(_) => value_words(
+                t,
+                &crate::model::Value {
+                    low: get("low"),
+                    best: get("best"),
+                    high: get("high"),
+                },
+            ),
         }
     };
     // The fields that differ, other than the value's three numbers.
@@ -905,8 +962,13 @@ pub fn diff_page(
                 a.get(n).map(json_text).unwrap_or_default(),
             );
             if x != y {
-                before.push(format!("{n}: {x}"));
-                after.push(format!("{n}: {y}"));
+                // The field as people read it, from the field registry.
+                let name = crate::model::item::fields(c.table)
+                    .iter()
+                    .find(|f| f.name == n.as_str())
+                    .map_or(n.as_str(), |f| f.label);
+                before.push(format!("{name}: {x}"));
+                after.push(format!("{name}: {y}"));
             }
         }
         (before.join("; "), after.join("; "))
@@ -1098,7 +1160,7 @@ pub fn chart(t: &Catalogue, ds: &Dataset) -> Option<String> {
             r#"<rect x="0" y="{top:.1}" width="{w_lo:.1}" height="{bar_h}" class="chart-bar"/><text x="{:.1}" y="{:.1}" class="chart-value">{}</text>"#,
             w_hi.max(w_lo) + 6.0,
             top + bar_h - 2.0,
-            escape(&value_with_unit(p, &p.value()))
+            escape(&value_with_unit(t, p, &p.value()))
         );
         y = top + bar_h + gap;
     }
@@ -1110,7 +1172,7 @@ pub fn chart(t: &Catalogue, ds: &Dataset) -> Option<String> {
     );
     let desc: Vec<String> = parts
         .iter()
-        .map(|p| format!("{} {}", p.label, p.value()))
+        .map(|p| format!("{} {}", p.label, value_words(t, &p.value())))
         .collect();
     let svg = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" aria-labelledby="chart-title chart-desc" viewBox="0 0 {CHART_WIDTH} {height:.1}" width="{CHART_WIDTH}" height="{height:.1}" font-size="{CHART_FONT}"><title id="chart-title">{}</title><desc id="chart-desc">{}</desc>{body}</svg>"#,
@@ -1125,7 +1187,7 @@ pub fn chart(t: &Catalogue, ds: &Dataset) -> Option<String> {
         &[
             ("label", &root.label),
             ("count", &count),
-            ("sum", &group(sum)),
+            ("sum", &number(t, sum)),
             ("total", &total.to_string()),
         ],
     );
