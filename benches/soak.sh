@@ -28,13 +28,13 @@
 #   DURATION=300s BACKENDS=postgres bash benches/soak.sh
 #   WRITERS=6 CONNECTIONS=32 bash benches/soak.sh
 #
-# Memory: vigil is built with mimalloc as its allocator, and the strict
+# Memory: vigil is built with jemalloc as its allocator, and the strict
 # check passes in the default environment. glibc's malloc gives each thread
 # that allocates an arena of its own (up to eight per core) and keeps each
 # at its peak, so a server's RSS climbs in steps with its thread count; to
-# compare, `VIGIL=target/release/vigil-glibc` (or `vigil-jemalloc`, both
+# compare, `VIGIL=target/release/vigil-glibc` (or `vigil-mimalloc`, both
 # built with `--features bench-tools`) runs the same server with glibc's
-# malloc or jemalloc. ARENAS, when set, is passed as MALLOC_ARENA_MAX (it
+# malloc or mimalloc. ARENAS, when set, is passed as MALLOC_ARENA_MAX (it
 # affects glibc's malloc only); unset by default.
 #
 # PG_URL (default postgres://postgres@127.0.0.1:5432) is the server where a

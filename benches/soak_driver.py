@@ -7,7 +7,9 @@
 `run`: curator writers, each in a loop: open a changeset, GET one figure
 (with its ETag), PUT it back with If-Match and a unique marker in `notes`,
 sometimes PUT again with the old ETag (a stale edit: 409 expected), submit,
-and wait until the reviewer has dealt with it. One reviewer polls the review
+and wait until the reviewer has dealt with it. Submit refuses (409 naming the
+figure) a changeset whose figure a version approved since it was opened
+changed: that is a conflict too, and the writer withdraws the changeset. One reviewer polls the review
 queue through the API and approves; a 409 naming the changeset's figure is a
 conflict (another approval changed it first) and the changeset is rejected
 with that answer as the comment. Writers pick a figure from a small hot set
@@ -230,7 +232,24 @@ class Run:
             with self.lock:
                 self.pending[cid] = {"figure": figure, "marker": marker, "writer": n,
                                      "done": done}
-            got = c.request("submit", "POST", f"/api/v1/changesets/{cid}/submit", {})
+            got = c.request("submit", "POST", f"/api/v1/changesets/{cid}/submit", {},
+                            expect=(200, 409))
+            if got and got[0] == 409:
+                # A conflict known already: a version approved since this
+                # changeset was opened changed the same figure. Submit says
+                # so, and the writer withdraws the changeset.
+                with self.lock:
+                    self.pending.pop(cid, None)
+                detail = got[2].get("detail", "") if isinstance(got[2], dict) else str(got[2])
+                if f"figures/{figure}" not in detail:
+                    self.stats.wrong("submit: 409 not naming the edited figure",
+                                     id=cid, figure=figure, body=got[2])
+                with self.lock:
+                    self.conflicts.append({"id": cid, "figure": figure, "detail": detail,
+                                           "at": "submit"})
+                c.request("withdraw", "POST", f"/api/v1/changesets/{cid}/withdraw",
+                          {"comment": "conflict: " + detail[:1500]})
+                continue
             if not got or got[0] != 200:
                 with self.lock:
                     self.pending.pop(cid, None)

@@ -1,4 +1,4 @@
-//! `vigil` with glibc's malloc instead of mimalloc, for benches/soak.sh's
+//! `vigil` with glibc's malloc instead of jemalloc, for benches/soak.sh's
 //! comparison of allocators. Built only with the `bench-tools` feature.
 
 use std::process::ExitCode;

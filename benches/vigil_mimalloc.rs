@@ -1,4 +1,4 @@
-//! `vigil` with jemalloc instead of mimalloc, for benches/soak.sh's
+//! `vigil` with mimalloc instead of jemalloc, for benches/soak.sh's
 //! comparison of allocators. Built only with the `bench-tools` feature.
 
 use std::process::ExitCode;
@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 #[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = vigil::cli::Cli::parse();
