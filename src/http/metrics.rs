@@ -41,8 +41,10 @@ pub struct Metrics {
     patterns: Mutex<std::collections::HashMap<String, std::sync::Arc<str>>>,
 }
 
-/// How many paths' patterns are remembered at most.
+/// How many paths' patterns are remembered at most, and the longest path
+/// remembered: at most about 1 MB in all.
 const PATTERNS_HELD: usize = 4096;
+const PATH_HELD_MAX: usize = 256;
 
 impl Metrics {
     /// The route pattern a request matched (`unmatched` for none),
@@ -61,10 +63,14 @@ impl Metrics {
             .match_pattern()
             .unwrap_or_else(|| "unmatched".into())
             .into();
-        if held.len() >= PATTERNS_HELD {
-            held.clear();
+        // Only paths a route answers, and only short ones, are kept: what
+        // a stranger invents costs a match each time, never memory.
+        if &*p != "unmatched" && req.path().len() <= PATH_HELD_MAX {
+            if held.len() >= PATTERNS_HELD {
+                held.clear();
+            }
+            held.insert(req.path().to_string(), p.clone());
         }
-        held.insert(req.path().to_string(), p.clone());
         p
     }
 
