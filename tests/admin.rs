@@ -1890,13 +1890,24 @@ async fn panel_audit_newest_first_dates_fields_and_history() {
         // Without a filter, the downloads are the whole log.
         let (_, p, _) = panel_get(&app, &aude, "/admin/audit").await;
         assert_eq!(href(&p, "download-csv"), "/api/v1/audit/export.csv");
+        // The whole id and a part of it both hold: the submitted
+        // changeset's id with a part it holds finds its entries, with a
+        // part it does not hold finds none.
+        let (_, one, _) = panel_get(&app, &aude, &jsonl).await;
+        let entry: Value = serde_json::from_str(one.lines().next().unwrap()).unwrap();
+        let id = entry["entity_id"].as_str().unwrap().to_string();
+        for (part, found) in [(id.clone(), true), (format!("{id}-nowhere"), false)] {
+            let (s, body, _) = panel_get(
+                &app,
+                &aude,
+                &format!("/api/v1/audit/export.jsonl?entity_id={id}&entity_id_contains={part}"),
+            )
+            .await;
+            assert_eq!(s, StatusCode::OK, "{body}");
+            assert_eq!(body.lines().count() > 0, found, "{part}: {body}");
+        }
         // A bad filter is refused as the document says.
-        let (s, _, _) = panel_get(
-            &app,
-            &aude,
-            "/api/v1/audit/export.csv?entity_id=a&entity_id_contains=b",
-        )
-        .await;
+        let (s, _, _) = panel_get(&app, &aude, "/api/v1/audit/export.csv?since=yesterday").await;
         assert_eq!(s, StatusCode::BAD_REQUEST);
         // The document says so: the filters are query parameters (absent,
         // never null), and a bad one is a documented 400.

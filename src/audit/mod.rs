@@ -22,9 +22,10 @@ pub struct AuditFilter {
     pub actor: Option<String>,
     pub action: Option<String>,
     pub entity: Option<String>,
+    /// The whole entity id.
     pub entity_id: Option<String>,
-    /// `entity_id` is a part of the id, not all of it.
-    pub entity_id_partial: bool,
+    /// A part of the entity id; with `entity_id` too, both must hold.
+    pub entity_id_contains: Option<String>,
     /// RFC 3339 bounds, inclusive.
     pub since: Option<String>,
     pub until: Option<String>,

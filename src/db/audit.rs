@@ -177,23 +177,22 @@ fn filtered(f: &AuditFilter) -> audit_entries::BoxedQuery<'static, super::MultiB
     if let Some(e) = &f.entity {
         q = q.filter(audit_entries::entity.eq(e.clone()));
     }
-    match &f.entity_id {
-        Some(e) if f.entity_id_partial => {
-            let escaped: String = e
-                .chars()
-                .flat_map(|ch| match ch {
-                    '%' | '_' | '\\' => vec!['\\', ch],
-                    ch => vec![ch],
-                })
-                .collect();
-            q = q.filter(
-                audit_entries::entity_id
-                    .like(format!("%{escaped}%"))
-                    .escape('\\'),
-            );
-        }
-        Some(e) => q = q.filter(audit_entries::entity_id.eq(e.clone())),
-        None => {}
+    if let Some(e) = &f.entity_id {
+        q = q.filter(audit_entries::entity_id.eq(e.clone()));
+    }
+    if let Some(e) = &f.entity_id_contains {
+        let escaped: String = e
+            .chars()
+            .flat_map(|ch| match ch {
+                '%' | '_' | '\\' => vec!['\\', ch],
+                ch => vec![ch],
+            })
+            .collect();
+        q = q.filter(
+            audit_entries::entity_id
+                .like(format!("%{escaped}%"))
+                .escape('\\'),
+        );
     }
     if let Some(t) = &f.since {
         q = q.filter(audit_entries::at.ge(t.clone()));

@@ -131,7 +131,8 @@ pub struct EntriesQuery {
     pub entity: Option<String>,
     /// e.g. `beslan-2004/fatalities.total`: one entity's history.
     pub entity_id: Option<String>,
-    /// Part of an entity id, e.g. `fatalities`: the entities whose id holds it.
+    /// Part of an entity id, e.g. `fatalities`: the entities whose id holds
+    /// it (with `entity_id` too, both must hold).
     pub entity_id_contains: Option<String>,
     /// From this time (RFC 3339), inclusive.
     #[param(format = DateTime)]
@@ -210,7 +211,8 @@ pub struct ExportQuery {
     pub entity: Option<String>,
     /// e.g. `beslan-2004/fatalities.total`: one entity's history.
     pub entity_id: Option<String>,
-    /// Part of an entity id, e.g. `fatalities`: the entities whose id holds it.
+    /// Part of an entity id, e.g. `fatalities`: the entities whose id holds
+    /// it (with `entity_id` too, both must hold).
     pub entity_id_contains: Option<String>,
     /// From this time (RFC 3339), inclusive.
     #[param(format = DateTime)]
@@ -223,23 +225,12 @@ pub struct ExportQuery {
 impl ExportQuery {
     pub fn filter(&self) -> Result<AuditFilter> {
         let some = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
-        let (entity_id, entity_id_partial) =
-            match (some(&self.entity_id), some(&self.entity_id_contains)) {
-                (Some(_), Some(_)) => {
-                    return Err(Error::BadRequest(
-                        "ask for entity_id or entity_id_contains, not both".into(),
-                    ))
-                }
-                (Some(id), None) => (Some(id), false),
-                (None, Some(part)) => (Some(part), true),
-                (None, None) => (None, false),
-            };
         Ok(AuditFilter {
             actor: some(&self.actor),
             action: some(&self.action),
             entity: some(&self.entity),
-            entity_id,
-            entity_id_partial,
+            entity_id: some(&self.entity_id),
+            entity_id_contains: some(&self.entity_id_contains),
             since: time_bound("since", &self.since)?,
             until: time_bound("until", &self.until)?,
             after_seq: None,
