@@ -86,26 +86,6 @@ pub enum HttpError {
     PreconditionRequired(String),
 }
 
-impl HttpError {
-    /// The problem's `type` URI and title, for HTTP's own refusals.
-    fn kind(&self) -> Option<(&'static str, &'static str)> {
-        match self {
-            HttpError::Core(_) => None,
-            HttpError::TooLarge(_) => {
-                Some(("urn:vigil:problem:too-large", "Request body too large"))
-            }
-            HttpError::UnsupportedMediaType(_) => Some((
-                "urn:vigil:problem:unsupported-media-type",
-                "Unsupported media type",
-            )),
-            HttpError::PreconditionRequired(_) => Some((
-                "urn:vigil:problem:precondition-required",
-                "Precondition required",
-            )),
-        }
-    }
-}
-
 impl ResponseError for HttpError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -117,13 +97,19 @@ impl ResponseError for HttpError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        match (self, self.kind()) {
-            (HttpError::Core(e), _) => e.error_response(),
-            (other, Some((kind, title))) => {
-                respond(kind, other.status_code(), title, other.to_string(), None)
-            }
-            (_, None) => HttpResponse::InternalServerError().finish(),
-        }
+        let (kind, title) = match self {
+            HttpError::Core(e) => return e.error_response(),
+            HttpError::TooLarge(_) => ("urn:vigil:problem:too-large", "Request body too large"),
+            HttpError::UnsupportedMediaType(_) => (
+                "urn:vigil:problem:unsupported-media-type",
+                "Unsupported media type",
+            ),
+            HttpError::PreconditionRequired(_) => (
+                "urn:vigil:problem:precondition-required",
+                "Precondition required",
+            ),
+        };
+        respond(kind, self.status_code(), title, self.to_string(), None)
     }
 }
 
