@@ -85,9 +85,9 @@ pub struct SessionInfo {
     request_body = Credentials,
     responses(
         (status = 200, description = "logged in; the session cookie is set", body = SessionInfo),
-        (status = 400, description = "malformed body", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "wrong user name or password (the same answer for both)", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 429, description = "too many failed log-ins; see Retry-After", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 400, description = "malformed body", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "wrong user name or password (the same answer for both)", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 429, description = "too many failed log-ins; see Retry-After", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn login(
     req: HttpRequest,
@@ -116,8 +116,8 @@ pub async fn login(
     params(("X-CSRF-Token" = Option<String>, Header, description = "the session's CSRF token: needed with a session cookie, not with a Bearer token")),
     responses(
         (status = 204, description = "logged out"),
-        (status = 401, description = "no session", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "missing or wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "no session", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "missing or wrong CSRF token", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn logout(state: web::Data<State>, who: Who<Member>) -> Result<HttpResponse> {
     if let Some(id) = who.session.clone() {
@@ -134,7 +134,7 @@ pub async fn logout(state: web::Data<State>, who: Who<Member>) -> Result<HttpRes
 #[utoipa::path(get, path = "/api/v1/session", tag = "accounts",
     responses(
         (status = 200, description = "the caller", body = Principal),
-        (status = 401, description = "no session", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "no session", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn whoami(who: Who<Member>) -> HttpResponse {
     HttpResponse::Ok()
@@ -169,10 +169,10 @@ pub struct Opened {
     request_body = OpenChangeset,
     responses(
         (status = 201, description = "opened", body = Opened),
-        (status = 400, description = "no reason given, or a malformed body", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "not a curator, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "no such event", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 400, description = "no reason given, or a malformed body", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not a curator, or a wrong CSRF token", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such event", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn open(
     state: web::Data<State>,
@@ -211,8 +211,8 @@ pub struct ListQuery {
     params(ListQuery),
     responses(
         (status = 200, description = "the changesets", body = [Changeset]),
-        (status = 400, description = "bad query", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 400, description = "bad query", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     state: web::Data<State>,
@@ -239,8 +239,8 @@ fn private(mut res: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBu
     responses(
         (status = 200, description = "the changeset; its ETag is its revision, which `approve` and `reject` need in `If-Match`", body = ChangesetView,
             headers(("ETag" = String, description = "the changeset's revision"))),
-        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "no such changeset", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such changeset", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn view(
     state: web::Data<State>,
@@ -468,11 +468,11 @@ fn refused_text(v: &Json, at: &str, field: &str) -> Option<(String, crate::text:
     request_body(content = Option<Comment>, description = "optional"),
     responses(
         (status = 200, description = "submitted", body = Transitioned),
-        (status = 400, description = "a malformed body", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "not a curator, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "no such changeset", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "not a draft, no edits, or the result does not validate", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 400, description = "a malformed body", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not a curator, or a wrong CSRF token", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such changeset", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "not a draft, no edits, or the result does not validate", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn submit(
     state: web::Data<State>,
@@ -497,11 +497,11 @@ pub async fn submit(
     request_body(content = Option<Comment>, description = "optional"),
     responses(
         (status = 200, description = "withdrawn", body = Transitioned),
-        (status = 400, description = "a malformed body", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "not its author, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "no such changeset", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "already closed", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 400, description = "a malformed body", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not its author, or a wrong CSRF token", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such changeset", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "already closed", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn withdraw(
     state: web::Data<State>,
@@ -529,12 +529,12 @@ pub async fn withdraw(
     request_body(content = Option<Comment>, description = "optional"),
     responses(
         (status = 200, description = "approved and published", body = Transitioned),
-        (status = 400, description = "a malformed body", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "not a reviewer, wrote part of it, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "no such changeset", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "not submitted, moved since the If-Match revision (the changeset as it is now comes with the answer), conflicting edits (named), or an error check violated (listed)", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 428, description = "no If-Match", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 400, description = "a malformed body", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not a reviewer, wrote part of it, or a wrong CSRF token", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such changeset", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "not submitted, moved since the If-Match revision (the changeset as it is now comes with the answer), conflicting edits (named), or an error check violated (listed)", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 428, description = "no If-Match", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn approve(
     state: web::Data<State>,
@@ -563,12 +563,12 @@ pub async fn approve(
     request_body = Rejection,
     responses(
         (status = 200, description = "rejected", body = Transitioned),
-        (status = 400, description = "no comment, or a malformed body", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "not a reviewer, wrote part of it, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "no such changeset", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "not submitted, or moved since the If-Match revision (the changeset as it is now comes with the answer)", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 428, description = "no If-Match", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 400, description = "no comment, or a malformed body", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not a reviewer, wrote part of it, or a wrong CSRF token", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such changeset", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "not submitted, or moved since the If-Match revision (the changeset as it is now comes with the answer)", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 428, description = "no If-Match", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn reject(
     state: web::Data<State>,
@@ -657,11 +657,11 @@ pub fn folder_of(files: Vec<(String, Vec<u8>)>) -> Result<crate::files::Folder> 
     request_body = ImportFiles,
     responses(
         (status = 200, description = "imported, or what would be", body = ImportedChanges),
-        (status = 400, description = "problems in the files (each as file:line:column) or a malformed body", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "not a curator, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "no such changeset", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "the changeset is closed", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 400, description = "problems in the files (each as file:line:column) or a malformed body", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not a curator, or a wrong CSRF token", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such changeset", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "the changeset is closed", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn import(
     state: web::Data<State>,
@@ -701,8 +701,8 @@ fn item_response(res: actix_web::HttpResponseBuilder, v: ItemView) -> HttpRespon
            ("key" = String, Path, description = "the item's key or id", example = "fatalities")),
     responses(
         (status = 200, description = "the item (`item` is null when absent), with its ETag", body = ItemView),
-        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "no such changeset or table", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such changeset or table", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn get_item(
     state: web::Data<State>,
@@ -750,12 +750,12 @@ fn precondition(req: &HttpRequest) -> Result<Precondition, HttpError> {
     request_body(content = Object, description = "the item"),
     responses(
         (status = 200, description = "stored; the item with its new ETag and any problems at it", body = ItemView),
-        (status = 400, description = "the item is not of the table's shape", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "not a curator, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "no such changeset or table", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "stale: the item changed since it was seen (the answer carries it), or the changeset is closed", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 428, description = "neither If-Match nor If-None-Match: *", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 400, description = "the item is not of the table's shape", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not a curator, or a wrong CSRF token", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such changeset or table", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "stale: the item changed since it was seen (the answer carries it), or the changeset is closed", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 428, description = "neither If-Match nor If-None-Match: *", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn put_item(
     req: HttpRequest,
@@ -795,11 +795,11 @@ pub async fn put_item(
            ("If-Match" = String, Header, description = "the ETag of the item as seen")),
     responses(
         (status = 200, description = "removed", body = ItemView),
-        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "not a curator, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "no such changeset, table or item", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "stale, or the changeset is closed", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 428, description = "no If-Match", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not a curator, or a wrong CSRF token", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such changeset, table or item", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "stale, or the changeset is closed", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 428, description = "no If-Match", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn delete_item(
     req: HttpRequest,
@@ -832,8 +832,8 @@ pub async fn delete_item(
 #[utoipa::path(get, path = "/api/v1/users", tag = "accounts",
     responses(
         (status = 200, description = "the users", body = [UserInfo]),
-        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "not an admin", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not an admin", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn users(state: web::Data<State>, who: Who<Admin>) -> Result<HttpResponse> {
     let list = blocking(move || service::accounts::users(&state.db, &who.principal)).await?;
@@ -860,10 +860,10 @@ pub struct NewUser {
     request_body = NewUser,
     responses(
         (status = 201, description = "added", body = UserInfo),
-        (status = 400, description = "a bad name, no role, or a password the policy refuses", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "not an admin, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "the name is taken", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 400, description = "a bad name, no role, or a password the policy refuses", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not an admin, or a wrong CSRF token", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "the name is taken", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn add_user(
     state: web::Data<State>,
@@ -906,10 +906,10 @@ pub struct UserChange {
     request_body = UserChange,
     responses(
         (status = 200, description = "changed", body = UserInfo),
-        (status = 400, description = "no role, or a password the policy refuses", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "not an admin, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "no such user", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 400, description = "no role, or a password the policy refuses", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not an admin, or a wrong CSRF token", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such user", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn change_user(
     state: web::Data<State>,
@@ -940,8 +940,8 @@ pub async fn change_user(
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "accounts",
     responses(
         (status = 200, description = "the tokens", body = [TokenInfo]),
-        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "not an admin", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not an admin", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn tokens(state: web::Data<State>, who: Who<Admin>) -> Result<HttpResponse> {
     let list = blocking(move || service::accounts::tokens(&state.db, &who.principal)).await?;
@@ -977,11 +977,11 @@ pub struct CreatedToken {
     request_body = NewToken,
     responses(
         (status = 201, description = "created; the secret is in the answer, once", body = CreatedToken),
-        (status = 400, description = "a bad name or no role", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "not an admin, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "no such owner", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "the name is taken, or the owner is disabled", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 400, description = "a bad name or no role", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not an admin, or a wrong CSRF token", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such owner", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "the name is taken, or the owner is disabled", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn create_token(
     state: web::Data<State>,
@@ -1008,9 +1008,9 @@ pub async fn create_token(
     params(("name" = String, Path, description = "the token")),
     responses(
         (status = 204, description = "revoked"),
-        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "not an admin, or a wrong CSRF token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "no such token", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not an admin, or a wrong CSRF token", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such token", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn revoke_token(
     state: web::Data<State>,

@@ -41,7 +41,6 @@ route_table! {
 route_table! {
     /// Routes answered on the fly (compressed by the middleware).
     pub fn configure_api, const API, resource super::api_resource;
-    "/api/v1/openapi.json" => { GET openapi }
     "/api/v1/events/{slug}/versions/{n}" => { GET version }
     "/api/v1/events/{slug}/diff" => { GET diff }
 }
@@ -142,14 +141,6 @@ pub async fn readyz(state: web::Data<State>) -> HttpResponse {
         })
 }
 
-/// This document: the API described in OpenAPI 3.1.
-#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "public",
-    responses((status = 200, description = "the OpenAPI document", body = Object)))]
-pub async fn openapi() -> HttpResponse {
-    let mut res = HttpResponse::Ok();
-    cors(&mut res).json(super::openapi::document())
-}
-
 /// An event with its latest published version.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventSummary {
@@ -215,8 +206,8 @@ async fn snapshot(
     responses(
         (status = 200, description = "the published document; ETag is its sha256", body = crate::document::PublishedDocument),
         (status = 304, description = "the client's copy (If-None-Match) is current"),
-        (status = 400, description = "bad query", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "no such event or version", body = super::openapi::ProblemDetails, content_type = "application/problem+json")))]
+        (status = 400, description = "bad query", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such event or version", body = super::problem::ProblemDetails, content_type = "application/problem+json")))]
 pub async fn document(
     req: HttpRequest,
     state: web::Data<State>,
@@ -241,8 +232,8 @@ pub async fn document(
     responses(
         (status = 200, description = "figures.csv of the version", body = String, content_type = "text/csv"),
         (status = 304, description = "the client's copy is current"),
-        (status = 400, description = "bad query", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "no such event or version", body = super::openapi::ProblemDetails, content_type = "application/problem+json")))]
+        (status = 400, description = "bad query", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such event or version", body = super::problem::ProblemDetails, content_type = "application/problem+json")))]
 pub async fn figures_csv(
     req: HttpRequest,
     state: web::Data<State>,
@@ -289,7 +280,7 @@ pub use crate::service::reads::VersionList;
     responses(
         (status = 200, description = "the version history", body = VersionList),
         (status = 304, description = "the client's copy is current"),
-        (status = 404, description = "no such event", body = super::openapi::ProblemDetails, content_type = "application/problem+json")))]
+        (status = 404, description = "no such event", body = super::problem::ProblemDetails, content_type = "application/problem+json")))]
 pub async fn versions(
     req: HttpRequest,
     state: web::Data<State>,
@@ -340,8 +331,8 @@ pub struct VersionDetail {
            ("n" = i64, Path, description = "the version number", minimum = 1, example = 1)),
     responses(
         (status = 200, description = "the version", body = VersionDetail),
-        (status = 400, description = "the version is not a number", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "no such event or version", body = super::openapi::ProblemDetails, content_type = "application/problem+json")))]
+        (status = 400, description = "the version is not a number", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such event or version", body = super::problem::ProblemDetails, content_type = "application/problem+json")))]
 pub async fn version(
     state: web::Data<State>,
     path: web::Path<(String, i64)>,
@@ -389,9 +380,9 @@ pub struct DiffQuery {
 #[utoipa::path(get, path = "/api/v1/events/{slug}/diff", tag = "public",
     params(("slug" = String, Path, description = "the event", example = "beslan-2004"), DiffQuery),
     responses(
-        (status = 200, description = "the changes", body = super::openapi::DiffSchema),
-        (status = 400, description = "bad query", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "no such event or version", body = super::openapi::ProblemDetails, content_type = "application/problem+json")))]
+        (status = 200, description = "the changes", body = crate::service::Diff),
+        (status = 400, description = "bad query", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such event or version", body = super::problem::ProblemDetails, content_type = "application/problem+json")))]
 pub async fn diff(
     state: web::Data<State>,
     slug: web::Path<String>,

@@ -39,7 +39,7 @@ fn text(body: String) -> HttpResponse {
 #[utoipa::path(get, path = "/api/v1/audit/checkpoint", tag = "audit",
     responses(
         (status = 200, description = "the signed note", body = String, content_type = "text/plain"),
-        (status = 404, description = "no checkpoint yet", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no checkpoint yet", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn checkpoint(state: web::Data<State>) -> Result<HttpResponse> {
     let cp = blocking(move || log::latest_checkpoint(&state.db)).await?;
@@ -51,7 +51,7 @@ pub async fn checkpoint(state: web::Data<State>) -> Result<HttpResponse> {
 #[utoipa::path(get, path = "/api/v1/audit/key", tag = "audit",
     responses(
         (status = 200, description = "the verifier key", body = String, content_type = "text/plain"),
-        (status = 404, description = "this server signs no checkpoints", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "this server signs no checkpoints", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn key(state: web::Data<State>) -> Result<HttpResponse> {
     let key = state
@@ -95,8 +95,8 @@ pub struct ProofQuery {
     params(ProofQuery),
     responses(
         (status = 200, description = "an inclusion or a consistency proof", body = Proof),
-        (status = 400, description = "neither seq nor from, or both", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "no such entry or tree size", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 400, description = "neither seq nor from, or both", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such entry or tree size", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn proof(state: web::Data<State>, q: Query<ProofQuery>) -> Result<HttpResponse> {
     let q = q.into_inner();
@@ -246,9 +246,9 @@ impl ExportQuery {
     params(EntriesQuery),
     responses(
         (status = 200, description = "the entries", body = [Entry]),
-        (status = 400, description = "a bad filter", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "not an auditor or admin", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 400, description = "a bad filter", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not an auditor or admin", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn entries(
     state: web::Data<State>,
@@ -276,9 +276,9 @@ pub struct VerificationReport {
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
     responses(
         (status = 200, description = "what verification found", body = VerificationReport),
-        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "not an auditor or admin", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "this server has no audit key", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not an auditor or admin", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "this server has no audit key", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn verify(state: web::Data<State>, who: Who<Auditor>) -> Result<HttpResponse> {
     let v = verification(state, who.principal.clone()).await?;
@@ -341,9 +341,9 @@ async fn export(
     params(ExportQuery),
     responses(
         (status = 200, description = "the log", body = String, content_type = "application/jsonl"),
-        (status = 400, description = "a bad filter", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "not an auditor or admin", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 400, description = "a bad filter", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not an auditor or admin", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn export_jsonl(
     state: web::Data<State>,
@@ -359,9 +359,9 @@ pub async fn export_jsonl(
     params(ExportQuery),
     responses(
         (status = 200, description = "the log", body = String, content_type = "text/csv"),
-        (status = 400, description = "a bad filter", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "not logged in", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "not an auditor or admin", body = super::openapi::ProblemDetails, content_type = "application/problem+json"),
+        (status = 400, description = "a bad filter", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not an auditor or admin", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn export_csv(
     state: web::Data<State>,

@@ -441,12 +441,13 @@ pub struct Route {
 /// [`configure`] registers, each with where it is described.
 pub fn routes() -> Vec<Route> {
     use Described::{OpenApi, OpenApiAs, Outside};
-    let tables: [(&[(&'static str, &'static str)], Described); 9] = [
+    let tables: [(&[(&'static str, &'static str)], Described); 10] = [
         (api::SMALL, OpenApi),
         (api::EVENTS, OpenApi),
         (api::ENCODED, OpenApi),
         (api::OPERATIONS, OpenApi),
         (api::API, OpenApi),
+        (openapi::ROUTES, OpenApi),
         (admin_api::ROUTES, OpenApi),
         (audit::ROUTES, OpenApi),
         (site::PAGES, OpenApi),
@@ -494,6 +495,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("")
             .wrap(Compress::default())
             .configure(api::configure)
+            .configure(openapi::configure)
             .configure(admin_api::configure)
             .configure(audit::configure)
             .default_service(web::to(problem::not_found)),

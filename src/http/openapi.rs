@@ -1,9 +1,9 @@
 //! The OpenAPI 3.1 document of the HTTP API, generated from the handlers'
 //! annotations and the types they send.
 
-use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::OpenApi;
 
+use super::problem::ProblemDetails;
 use super::{admin_api, api, audit, metrics, site};
 use crate::accounts::{Principal, PrincipalKind, Role};
 use crate::checks::{CheckResult, Class, Implied, Outcome, Report};
@@ -17,32 +17,6 @@ use crate::service::changesets::{
     Approved, Changeset, ChangesetView, EditInfo, ItemView, State as ChangesetState,
 };
 use crate::service::Diff;
-
-/// An error, as RFC 9457 problem details.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProblemDetails {
-    /// A stable URI naming the kind of problem, e.g.
-    /// `urn:vigil:problem:not-found` or `urn:vigil:problem:stale`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
-    pub status: u16,
-    /// What was wrong, and where.
-    pub detail: String,
-    /// The individual problems, for refused imports and publishes.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<serde_json::Value>>,
-    /// On a stale edit (409): the item as it is now (`null` when absent).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub current: Option<serde_json::Value>,
-    /// On a stale edit (409): the current item's ETag.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub etag: Option<String>,
-}
-
-/// The changes between two versions.
-pub type DiffSchema = Diff;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -62,7 +36,7 @@ pub type DiffSchema = Diff;
         api::version,
         api::diff,
         api::preflight,
-        api::openapi,
+        openapi,
         site::index,
         site::event,
         site::history,
@@ -166,6 +140,23 @@ pub type DiffSchema = Diff;
     )
 )]
 struct ApiDoc;
+
+route_table! {
+    /// This document, served.
+    pub fn configure, const ROUTES, resource super::api_resource;
+    "/api/v1/openapi.json" => { GET openapi }
+}
+
+/// This document: the API described in OpenAPI 3.1.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "public",
+    responses((status = 200, description = "the OpenAPI document", body = Object)))]
+pub async fn openapi() -> actix_web::HttpResponse {
+    use actix_web::http::header;
+    actix_web::HttpResponse::Ok()
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .insert_header((header::ACCESS_CONTROL_EXPOSE_HEADERS, "ETag"))
+        .json(document())
+}
 
 /// Operations that answer from memory and never ask the database.
 const FROM_MEMORY: [&str; 7] = [

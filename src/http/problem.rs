@@ -22,6 +22,30 @@ struct Problem<'a> {
     etag: Option<String>,
 }
 
+/// An error, as RFC 9457 problem details: how the OpenAPI document
+/// describes what [`Problem`] sends.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProblemDetails {
+    /// A stable URI naming the kind of problem, e.g.
+    /// `urn:vigil:problem:not-found` or `urn:vigil:problem:stale`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    /// What was wrong, and where.
+    pub detail: String,
+    /// The individual problems, for refused imports and publishes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<serde_json::Value>>,
+    /// On a stale edit (409): the item as it is now (`null` when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub current: Option<serde_json::Value>,
+    /// On a stale edit (409): the current item's ETag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+}
+
 fn respond(
     kind: &str,
     status: StatusCode,
