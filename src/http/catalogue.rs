@@ -16,6 +16,14 @@ pub struct Catalogue {
 }
 
 impl Catalogue {
+    /// A catalogue of these messages; English stands in for what it lacks.
+    pub const fn with_entries(
+        lang: &'static str,
+        entries: &'static [(&'static str, &'static str)],
+    ) -> Self {
+        Self { lang, entries }
+    }
+
     /// The message `id`; English when this language lacks it, the id
     /// itself when no catalogue has it (a test keeps that from happening).
     pub fn get(&self, id: &str) -> &'static str {

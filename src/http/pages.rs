@@ -1225,6 +1225,41 @@ mod tests {
         assert_eq!(date_in_words(t, &d), "December 2006");
     }
 
+    /// The English catalogue writes every value and claim of Beslan as the
+    /// published document states it ("about 160", "more than 1,100",
+    /// "800+", "58–76"), and the words come from the catalogue: another
+    /// thousands separator shows in them.
+    #[test]
+    fn values_and_claims_are_written_in_the_catalogue_s_words() {
+        let t = catalogue::for_lang("en");
+        let ds = beslan();
+        for f in &ds.figures {
+            assert_eq!(
+                value_words(t, &f.value()),
+                f.value().to_string(),
+                "{}",
+                f.key
+            );
+        }
+        let mut qualified = 0;
+        for c in &ds.claims {
+            assert_eq!(stated_words(t, c), c.stated(), "{}", c.id);
+            qualified += usize::from(c.qualifier.is_some());
+        }
+        assert!(
+            qualified > 5,
+            "only {qualified} qualified claims: the test reads too little"
+        );
+        static SPACED: catalogue::Catalogue =
+            catalogue::Catalogue::with_entries("xx", &[("number.thousands", "\u{a0}")]);
+        let v = crate::model::Value {
+            low: Some(1100),
+            best: None,
+            high: None,
+        };
+        assert_eq!(value_words(&SPACED, &v), "1\u{a0}100+");
+    }
+
     #[test]
     fn a_byline_names_author_and_publisher_once() {
         assert_eq!(
