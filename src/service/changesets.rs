@@ -146,6 +146,38 @@ pub struct ItemView {
     pub problems: Vec<String>,
 }
 
+/// After an item of the changeset was written: the changeset marked edited
+/// (back to draft if it was submitted), stored, and the edit in the audit
+/// log with its before and after.
+#[allow(clippy::too_many_arguments)]
+fn edited(
+    c: &mut Conn,
+    ctx: &Context,
+    who: &Principal,
+    cs: &mut Changeset,
+    was: i64,
+    (table, key): (Table, &str),
+    (before, after): (&Option<Json>, &Option<Json>),
+    mut summary: String,
+    at: &str,
+) -> Result<()> {
+    let reopened = cs.edit(who, at).map_err(|r| refused(r, cs))?;
+    store(c, was, cs)?;
+    if reopened {
+        summary.push_str("; the changeset went back to draft");
+    }
+    Audit::new(
+        "changeset.edit",
+        table_entity(table),
+        format!("{}/{key}", cs.event),
+    )
+    .before(before)
+    .after(after)
+    .summary(summary)
+    .write(c, ctx)?;
+    Ok(())
+}
+
 fn table_entity(table: Table) -> &'static str {
     match table {
         Table::Event => "event",
@@ -556,25 +588,22 @@ pub fn rebase_item(
         let mut row = edit_row(id, table, key, &stored, &published, &who.actor(), &at);
         row.seen = item_tag(published.as_ref());
         db::upsert_edit(c, &row)?;
-        let reopened = cs.edit(who, &at).map_err(|r| refused(r, &cs))?;
-        store(c, was, &cs)?;
-        let mut summary = format!(
+        let summary = format!(
             "changeset {id}: took {}/{key} as version {version} publishes it and applied \
              the change again",
             table.as_str()
         );
-        if reopened {
-            summary.push_str("; the changeset went back to draft");
-        }
-        Audit::new(
-            "changeset.edit",
-            table_entity(table),
-            format!("{}/{key}", cs.event),
-        )
-        .before(&draft)
-        .after(&stored)
-        .summary(summary)
-        .write(c, ctx)?;
+        edited(
+            c,
+            ctx,
+            who,
+            &mut cs,
+            was,
+            (table, key),
+            (&draft, &stored),
+            summary,
+            &at,
+        )?;
         Ok(Some(ItemView {
             etag: item_tag(stored.as_ref()),
             problems,
@@ -987,9 +1016,7 @@ fn put(
             &who.actor(),
             &at,
         )?;
-        let reopened = cs.edit(who, &at).map_err(|r| refused(r, &cs))?;
-        store(c, p.was, &cs)?;
-        let mut summary = format!(
+        let summary = format!(
             "changeset {id}: {} {}/{key}",
             match (&p.current, &p.stored) {
                 (None, _) => "added",
@@ -998,18 +1025,17 @@ fn put(
             },
             table.as_str()
         );
-        if reopened {
-            summary.push_str("; the changeset went back to draft");
-        }
-        Audit::new(
-            "changeset.edit",
-            table_entity(table),
-            format!("{}/{key}", cs.event),
-        )
-        .before(&p.current)
-        .after(&p.stored)
-        .summary(summary)
-        .write(c, ctx)?;
+        edited(
+            c,
+            ctx,
+            who,
+            &mut cs,
+            p.was,
+            (table, key),
+            (&p.current, &p.stored),
+            summary,
+            &at,
+        )?;
         Ok(Some(ItemView {
             etag: item_tag(p.stored.as_ref()),
             problems: p.problems,
