@@ -403,6 +403,7 @@ async fn the_last_admin_cannot_remove_themselves() {
         let app = svc!(st);
         let ada = login(&app, "ada").await;
         let size = audit_size(&st);
+        let openapi = vigil::http::openapi::document();
         for change in [json!({"roles": ["auditor"]}), json!({"disabled": true})] {
             let (s, v, _) = send(
                 &app,
@@ -417,6 +418,15 @@ async fn the_last_admin_cannot_remove_themselves() {
             assert!(
                 v["detail"].as_str().unwrap().contains("last enabled admin"),
                 "{v}"
+            );
+            // The refusal is one the API document promises.
+            common::conforms(
+                &openapi,
+                "patch",
+                "/api/v1/users/{name}",
+                409,
+                "application/problem+json",
+                &v,
             );
         }
         // The panel's form is refused the same way.

@@ -910,6 +910,7 @@ pub struct UserChange {
         (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "not an admin, or a wrong CSRF token", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "no such user", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "the change would leave no enabled admin", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn change_user(
     state: web::Data<State>,
