@@ -490,6 +490,11 @@ async fn public_pages(driver: &WebDriver, port: u16) -> WebDriverResult<Vec<Stri
             .execute("return document.documentElement.scrollHeight;", vec![])
             .await?
             .convert::<i64>()?;
+        // The issue saw 30,000 px at 390 px: claims folded under each
+        // figure and compact cards keep the phone page well below that.
+        if width == 390 {
+            assert!(tall < 28_000, "the page is {tall} px tall at {width} px");
+        }
         measured.push(format!(
             "{width} px: chart text {font:.1} px, page {tall} px tall"
         ));

@@ -191,3 +191,115 @@ fn the_claims_migration_keeps_existing_rows() {
         );
     }
 }
+
+/// A changeset's result is kept in memory by each database handle, so that
+/// one more edit of a large changeset does not replay all of them. Two
+/// handles on one database (two replicas) edit the same changeset in turn,
+/// one save is refused as stale, an item is removed and files are imported:
+/// after each step, what each handle answers is what a handle that keeps
+/// nothing rebuilds from the stored edits.
+#[test]
+fn a_kept_changeset_result_is_what_a_rebuild_gives_across_replicas() {
+    use vigil::accounts::Role;
+    use vigil::model::{ItemEdit, Table};
+    use vigil::service::{self, changesets::Precondition, Context};
+    for t in common::backends("a_kept_changeset_result_is_what_a_rebuild_gives") {
+        let one = t.open();
+        let two = vigil::db::Db::open(&t.url).unwrap();
+        let folder = vigil::files::Folder::read_dir(&common::beslan_dir()).unwrap();
+        service::import(&one, &Context::actor("cli:test"), &folder, false).unwrap();
+        let clara = common::person("clara", &[Role::Curator]);
+        let ctx = Context::actor("user:clara");
+        let id = service::changesets::open(&one, &ctx, &clara, "beslan-2004", "notes").unwrap();
+        let operator = service::operator().1;
+        let same_as_rebuilt = |step: &str| {
+            let fresh = vigil::db::Db::open(&t.url).unwrap();
+            let (_, want) = service::changesets::result(&fresh, id).unwrap();
+            let want_view = service::changesets::view(&fresh, &operator, id).unwrap();
+            for (name, db) in [("one", &one), ("two", &two)] {
+                let (_, got) = service::changesets::result(db, id).unwrap();
+                assert!(got == want, "{}: {step}: {name}'s result differs", t.name);
+                let view = service::changesets::view(db, &operator, id).unwrap();
+                assert_eq!(
+                    serde_json::to_value(&view.changes).unwrap(),
+                    serde_json::to_value(&want_view.changes).unwrap(),
+                    "{}: {step}: {name}'s changes differ",
+                    t.name
+                );
+                assert_eq!(view.problems, want_view.problems, "{step}: {name}");
+            }
+        };
+        common::edit_notes(&one, &clara, id, "injured.total", "first");
+        same_as_rebuilt("an edit through one");
+        // two keeps the result now; one edits again, then two does.
+        common::edit_notes(&one, &clara, id, "injured.total", "second");
+        common::edit_notes(&two, &clara, id, "fatalities.children", "by two");
+        same_as_rebuilt("edits through both");
+        let notes = |db: &vigil::db::Db, key: &str| {
+            service::changesets::item(db, &operator, id, Table::Figures, key)
+                .unwrap()
+                .item
+                .unwrap()["notes"]
+                .clone()
+        };
+        assert_eq!(notes(&one, "injured.total"), "second", "{}", t.name);
+        assert_eq!(notes(&one, "fatalities.children"), "by two", "{}", t.name);
+
+        // A save against an ETag the item no longer has is refused, and
+        // what is kept is as it was.
+        let mut item =
+            service::changesets::item(&one, &operator, id, Table::Figures, "injured.total")
+                .unwrap()
+                .item
+                .unwrap();
+        item["notes"] = serde_json::json!("stale");
+        let err = service::changesets::put_item(
+            &one,
+            &ctx,
+            &clara,
+            id,
+            ItemEdit::put(Table::Figures, "injured.total", item).unwrap(),
+            &Precondition::Matches("an old tag".into()),
+        )
+        .unwrap_err();
+        assert!(matches!(err, vigil::error::Error::Stale { .. }), "{err}");
+        same_as_rebuilt("a refused save");
+        assert_eq!(notes(&one, "injured.total"), "second", "{}", t.name);
+
+        // A claim removed through two, then the published files imported
+        // through one: the import puts the claim back and drops the notes.
+        let claim = service::changesets::result(&two, id).unwrap().1.claims[0]
+            .id
+            .clone();
+        let v = service::changesets::item(&two, &operator, id, Table::Claims, &claim).unwrap();
+        service::changesets::put_item(
+            &two,
+            &ctx,
+            &clara,
+            id,
+            ItemEdit {
+                table: Table::Claims,
+                key: claim.clone(),
+                item: None,
+            },
+            &Precondition::Matches(v.etag),
+        )
+        .unwrap();
+        same_as_rebuilt("a claim removed");
+        service::changesets::import_into(&one, &ctx, &clara, id, &folder, false).unwrap();
+        same_as_rebuilt("files imported");
+        let (_, back) = service::changesets::result(&two, id).unwrap();
+        assert!(back.claims.iter().any(|c| c.id == claim), "{}", t.name);
+        let files = folder.parse().unwrap();
+        let published = files
+            .figures
+            .iter()
+            .find(|f| f.key == "fatalities.children");
+        assert_eq!(
+            notes(&two, "fatalities.children"),
+            serde_json::json!(published.unwrap().notes),
+            "{}",
+            t.name
+        );
+    }
+}

@@ -18,6 +18,9 @@ mod backup;
 pub mod schema;
 mod store;
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -211,7 +214,14 @@ fn writable(path: &str) -> Result<()> {
 pub struct Db {
     pool: r2d2::Pool<Manager>,
     target: Target,
+    memo: Arc<Memo>,
 }
+
+/// What the service keeps in memory about one database, one value per
+/// type, shared by every clone of the handle: state that only makes
+/// answers quicker and is checked against the database before it is used.
+#[derive(Default)]
+struct Memo(Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>);
 
 impl Db {
     /// Opens a pool on the database the URL names. Does not migrate.
@@ -239,7 +249,25 @@ impl Db {
                     mask(&format!("cannot connect to {}: {e}", redact(url)), url),
                 )
             })?;
-        Ok(Self { pool, target })
+        Ok(Self {
+            pool,
+            target,
+            memo: Arc::default(),
+        })
+    }
+
+    /// The service's in-memory state of type `T` for this database,
+    /// made empty the first time it is asked for.
+    pub fn memo<T: Any + Send + Sync + Default>(&self) -> Arc<T> {
+        let mut m = self.memo.0.lock().unwrap_or_else(|e| e.into_inner());
+        let v = m
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Arc::new(T::default()));
+        match Arc::clone(v).downcast::<T>() {
+            Ok(t) => t,
+            // The map is keyed by the type: the value is always a `T`.
+            Err(_) => Arc::new(T::default()),
+        }
     }
 
     /// Which backend this is.

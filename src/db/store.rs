@@ -526,6 +526,17 @@ pub fn edits(c: &mut Conn, changeset_id: i64) -> Result<Vec<Edit>> {
         .load(c)?)
 }
 
+/// The changeset's edit of one item, if it has one.
+pub fn edit(c: &mut Conn, changeset_id: i64, entity: &str, key: &str) -> Result<Option<Edit>> {
+    Ok(changeset_edits::table
+        .filter(changeset_edits::changeset_id.eq(changeset_id))
+        .filter(changeset_edits::entity.eq(entity))
+        .filter(changeset_edits::key.eq(key))
+        .select(Edit::as_select())
+        .first(c)
+        .optional()?)
+}
+
 /// Stores an edit, replacing the changeset's earlier edit of the same item.
 pub fn upsert_edit(c: &mut Conn, e: &Edit) -> Result<()> {
     delete_edit(c, e.changeset_id, &e.entity, &e.key)?;

@@ -103,6 +103,7 @@ pub static EN: Catalogue = Catalogue {
         ("event.col_value", "Value"),
         ("event.col_status", "Status"),
         ("event.col_sources", "Sources"),
+        ("event.claims_summary", "What the sources say ({count})"),
         ("event.implied", "sources and rules allow {range}"),
         ("event.open_question", "Open question"),
         ("event.disagree", "Where sources disagree"),

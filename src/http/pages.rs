@@ -215,6 +215,10 @@ impl EventPage {
     fn dispute_caption(&self, value: &str) -> String {
         self.t.fill("event.disagree_caption", &[("value", value)])
     }
+    fn claims_summary(&self, count: usize) -> String {
+        self.t
+            .fill("event.claims_summary", &[("count", &count.to_string())])
+    }
     fn questions_summary(&self) -> String {
         self.t.fill(
             "event.questions_summary",

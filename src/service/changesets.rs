@@ -12,6 +12,9 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use serde_json::Value as Json;
 
+use std::sync::Arc;
+
+use super::built::{Built, Kept};
 use super::{item_tag, publish, Audit, Context};
 use crate::accounts::{Permission, Principal};
 use crate::checks::{self, Report};
@@ -20,7 +23,7 @@ use crate::document;
 use crate::error::{Error, Result};
 pub use crate::model::changeset::{Action, Allowed, Changeset, Readiness, State};
 use crate::model::changeset::{Refusal, Refused};
-use crate::model::{Change, Dataset, Item, ItemEdit, Table};
+use crate::model::{Change, Dataset, Item, ItemEdit, Problem, Table};
 
 /// A changeset as stored, as the domain sees it.
 fn from_row(r: db::Changeset) -> Result<Changeset> {
@@ -207,9 +210,13 @@ pub fn editable_table(name: &str) -> Result<Table> {
     }
 }
 
-fn load(c: &mut Conn, id: i64) -> Result<(Changeset, Vec<Edit>)> {
+fn changeset(c: &mut Conn, id: i64) -> Result<Changeset> {
     let row = db::changeset(c, id)?.ok_or_else(|| Error::NotFound(format!("no changeset {id}")))?;
-    Ok((from_row(row)?, db::edits(c, id)?))
+    from_row(row)
+}
+
+fn load(c: &mut Conn, id: i64) -> Result<(Changeset, Vec<Edit>)> {
+    Ok((changeset(c, id)?, db::edits(c, id)?))
 }
 
 fn item_edits(edits: &[Edit]) -> Result<Vec<ItemEdit>> {
@@ -246,18 +253,39 @@ fn apply(mut ds: Dataset, edits: &[ItemEdit]) -> Result<Dataset> {
     Ok(ds)
 }
 
-fn base_dataset(c: &mut Conn, cs: &Changeset) -> Result<Dataset> {
-    let v = db::version(c, &cs.event, cs.base_version)?.ok_or_else(|| {
-        Error::Internal(format!(
-            "changeset {} is based on version {} of {}, which is missing",
-            cs.id, cs.base_version, cs.event
-        ))
-    })?;
-    document::dataset(&v.document)
+/// The changeset's result at its stored revision: kept, or built from its
+/// base version and its edits (and then kept).
+fn built(db: &Db, c: &mut Conn, cs: &Changeset) -> Result<Arc<Built>> {
+    let kept = Kept::of(db);
+    if let Some(b) = kept.result(cs.id, cs.revision) {
+        return Ok(b);
+    }
+    Ok(kept.keep(Arc::new(build(db, c, cs)?)))
+}
+
+/// The changeset's result at its stored revision, to be changed: taken
+/// from what is kept, or built.
+fn built_to_change(db: &Db, c: &mut Conn, cs: &Changeset) -> Result<Built> {
+    match Kept::of(db).take(cs.id, cs.revision) {
+        Some(b) => Ok(b),
+        None => build(db, c, cs),
+    }
+}
+
+/// Replays the changeset's edits onto its base version.
+fn build(db: &Db, c: &mut Conn, cs: &Changeset) -> Result<Built> {
+    let base = Kept::of(db).version(c, &cs.event, cs.base_version)?;
+    let result = apply((*base).clone(), &item_edits(&db::edits(c, cs.id)?)?)?;
+    Ok(Built::new(cs.id, cs.revision, base, result))
+}
+
+/// The number of the event's latest published version (0: none).
+fn latest_number(c: &mut Conn, event: &str) -> Result<i64> {
+    Ok(db::latest_version(c, event)?.map_or(0, |v| v.number))
 }
 
 fn latest(c: &mut Conn, event: &str) -> Result<(i64, Dataset)> {
-    let n = db::latest_version(c, event)?.map_or(0, |v| v.number);
+    let n = latest_number(c, event)?;
     let ds = db::load_dataset(c, event)?
         .ok_or_else(|| Error::NotFound(format!("no event '{event}'")))?;
     Ok((n, ds))
@@ -372,16 +400,15 @@ pub fn view(db: &Db, who: &Principal, id: i64) -> Result<ChangesetView> {
     who.require(Permission::ReadDrafts)?;
     db.read(|c| {
         let (cs, edits) = load(c, id)?;
-        let base = base_dataset(c, &cs)?;
-        let (latest_version, latest) = latest(c, &cs.event)?;
+        let built = built(db, c, &cs)?;
+        let latest_version = latest_number(c, &cs.event)?;
         let conflicts = if latest_version != cs.base_version && cs.state.open() {
-            conflicts(&edits, &latest)?
+            conflicts(&edits, &latest(c, &cs.event)?.1)?
         } else {
             Vec::new()
         };
-        let result = apply(base.clone(), &item_edits(&edits)?)?;
-        let problems: Vec<String> = result.validate().iter().map(|p| p.to_string()).collect();
-        let checks = problems.is_empty().then(|| checks::run(&result));
+        let problems: Vec<String> = built.problems().iter().map(|p| p.to_string()).collect();
+        let checks = problems.is_empty().then(|| built.report().clone());
         let ready = Readiness {
             edits: edits.len(),
             problems: problems.len(),
@@ -404,7 +431,7 @@ pub fn view(db: &Db, who: &Principal, id: i64) -> Result<ChangesetView> {
             .collect::<Result<Vec<_>>>()?;
         Ok(ChangesetView {
             comments: db::comments(c, id)?,
-            changes: base.changes(&result)?,
+            changes: built.changes()?.to_vec(),
             changeset: cs,
             edits,
             latest_version,
@@ -438,8 +465,7 @@ pub fn conflict_details(db: &Db, id: i64) -> Result<Vec<ConflictDetail>> {
 fn conflicts_where(db: &Db, id: i64, only: Option<(Table, &str)>) -> Result<Vec<ConflictDetail>> {
     db.read(|c| {
         let (cs, edits) = load(c, id)?;
-        let latest_number = db::latest_version(c, &cs.event)?.map_or(0, |v| v.number);
-        if latest_number == cs.base_version || !cs.state.open() {
+        if latest_number(c, &cs.event)? == cs.base_version || !cs.state.open() {
             return Ok(Vec::new());
         }
         let edits: Vec<&Edit> = edits
@@ -450,7 +476,7 @@ fn conflicts_where(db: &Db, id: i64, only: Option<(Table, &str)>) -> Result<Vec<
             return Ok(Vec::new());
         }
         let (_, latest) = latest(c, &cs.event)?;
-        let base = base_dataset(c, &cs)?;
+        let base = Kept::of(db).version(c, &cs.event, cs.base_version)?;
         let mut out = Vec::new();
         for e in edits {
             let table = table_of(&e.entity)?;
@@ -505,15 +531,12 @@ pub fn rebase_item(
 ) -> Result<ItemView> {
     who.require(Permission::EditChangesets)?;
     let prepare = |c: &mut Conn| -> Result<PreparedRebase> {
-        let (cs, edits) = load(c, id)?;
+        let cs = changeset(c, id)?;
         cs.may(Action::Edit, who, &Readiness::default(), None)
             .map_err(|r| refused(r, &cs))?;
         let (latest_version, latest) = latest(c, &cs.event)?;
         let published = latest.item(table, key)?;
-        let Some(edit) = edits
-            .iter()
-            .find(|e| e.entity == table.as_str() && e.key == key)
-        else {
+        let Some(edit) = db::edit(c, id, table.as_str(), key)? else {
             return Err(Error::NotFound(format!(
                 "changeset {id} does not edit {}/{key}",
                 table.as_str()
@@ -525,11 +548,11 @@ pub fn rebase_item(
                 table.as_str()
             )));
         }
-        let base = base_dataset(c, &cs)?;
+        let built = built(db, c, &cs)?;
         let detail = ConflictDetail {
             table,
             key: key.to_string(),
-            base: base.item(table, key)?,
+            base: built.base.item(table, key)?,
             draft: edit.item.as_deref().map(serde_json::from_str).transpose()?,
             published: published.clone(),
         };
@@ -550,12 +573,12 @@ pub fn rebase_item(
                 .transpose()
                 .map_err(|e| Error::BadRequest(e.to_string()))?,
         };
-        let mut view = apply(base, &item_edits(&edits)?)?;
+        let mut view = built.result.clone();
         view.set_item(&edit)
             .map_err(|e| Error::BadRequest(e.to_string()))?;
         let stored = view.item(table, key)?;
         let problems = if stored.is_some() {
-            problems_at(&view, table, key)
+            problems_at(&view, &view.validate(), table, key)
         } else {
             Vec::new()
         };
@@ -617,13 +640,14 @@ pub fn rebase_item(
 /// changeset: what the panel's item browser lists.
 pub fn result(db: &Db, id: i64) -> Result<(Changeset, Dataset)> {
     db.read(|c| {
-        let (cs, edits) = load(c, id)?;
-        let result = apply(base_dataset(c, &cs)?, &item_edits(&edits)?)?;
+        let cs = changeset(c, id)?;
+        let result = built(db, c, &cs)?.result.clone();
         Ok((cs, result))
     })
 }
 
-fn problems_at(ds: &Dataset, table: Table, key: &str) -> Vec<String> {
+/// The problems of `ds` (all of them, as `validate` gives them) at one item.
+fn problems_at(ds: &Dataset, problems: &[Problem], table: Table, key: &str) -> Vec<String> {
     let row = match table {
         Table::Event => Some(0),
         Table::Sources => ds.sources.iter().position(|x| x.key == key),
@@ -631,8 +655,8 @@ fn problems_at(ds: &Dataset, table: Table, key: &str) -> Vec<String> {
         Table::Claims => ds.claims.iter().position(|x| x.id == key),
         Table::Rules => ds.rules.iter().position(|x| x.id == key),
     };
-    ds.validate()
-        .into_iter()
+    problems
+        .iter()
         .filter(|p| p.table == table && Some(p.row) == row)
         .map(|p| format!("{}: {}", p.field, p.message))
         .collect()
@@ -642,13 +666,13 @@ fn problems_at(ds: &Dataset, table: Table, key: &str) -> Vec<String> {
 pub fn item(db: &Db, who: &Principal, id: i64, table: Table, key: &str) -> Result<ItemView> {
     who.require(Permission::ReadDrafts)?;
     db.read(|c| {
-        let (cs, edits) = load(c, id)?;
-        let view = apply(base_dataset(c, &cs)?, &item_edits(&edits)?)?;
-        let item = view.item(table, key)?;
+        let cs = changeset(c, id)?;
+        let built = built(db, c, &cs)?;
+        let item = built.result.item(table, key)?;
         Ok(ItemView {
             etag: item_tag(item.as_ref()),
             problems: if item.is_some() {
-                problems_at(&view, table, key)
+                problems_at(&built.result, built.problems(), table, key)
             } else {
                 Vec::new()
             },
@@ -698,6 +722,8 @@ struct PreparedEdit {
     stored: Option<Json>,
     before: Option<Json>,
     problems: Vec<String>,
+    /// The changeset's result with the edit made, to keep once stored.
+    next: Built,
 }
 
 /// Puts an item into a changeset (`None` removes it), if `pre` matches the
@@ -936,72 +962,46 @@ fn put(
     let (table, key) = (edit.table, edit.key.clone());
     let key = key.as_str();
     let prepare = |c: &mut Conn| -> Result<PreparedEdit> {
-        let (cs, edits) = load(c, id)?;
+        let cs = changeset(c, id)?;
         cs.may(Action::Edit, who, &Readiness::default(), None)
             .map_err(|r| refused(r, &cs))?;
-        let base = base_dataset(c, &cs)?;
-        let mut view = apply(base.clone(), &item_edits(&edits)?)?;
-        let current = view.item(table, key)?;
-        let tag = item_tag(current.as_ref());
-        let stale = match pre {
-            Precondition::Matches(t) => *t != tag,
-            Precondition::Absent => current.is_some(),
-        };
-        if stale {
-            return Err(Error::Stale {
-                message: format!(
-                    "{}/{key} has changed in changeset {id} since you saw it; \
-                     your edit was not stored. The item as it is now comes with this answer",
-                    table.as_str()
-                ),
-                current,
-                etag: tag,
-            });
+        let mut built = built_to_change(db, c, &cs)?;
+        let current = built.result.item(table, key)?;
+        let put = checked_edit(id, &edit, pre, choices, &current).and_then(|edit| {
+            built
+                .result
+                .set_item(&edit)
+                .map_err(|e| Error::BadRequest(e.to_string()))
+        });
+        if let Err(err) = put {
+            // Refused before anything changed: the result is kept as it was.
+            Kept::of(db).keep(Arc::new(built));
+            return Err(err);
         }
-        if edit.item.is_none() && current.is_none() {
-            return Err(Error::NotFound(format!(
-                "changeset {id} has no {}/{key} to remove",
-                table.as_str()
-            )));
-        }
-        let edit = match (choices, &edit.item) {
-            (Some(choices), Some(item)) => {
-                let mine = item.to_json()?;
-                let json =
-                    chosen(&mine, current.as_ref(), choices).map_err(|fields| Error::Stale {
-                        message: format!(
-                            "{}/{key} was saved meanwhile with other values; \
-                             nothing was saved: choose which value to keep for {}",
-                            table.as_str(),
-                            fields.join(", ")
-                        ),
-                        current: current.clone(),
-                        etag: tag.clone(),
-                    })?;
-                ItemEdit::put(table, key, json).map_err(|e| Error::BadRequest(e.to_string()))?
-            }
-            _ => edit.clone(),
-        };
-        view.set_item(&edit)
-            .map_err(|e| Error::BadRequest(e.to_string()))?;
         // The item as stored: normalised through the model's types.
-        let stored = view.item(table, key)?;
+        let stored = built.result.item(table, key)?;
+        let all = built.result.validate();
         let problems = if stored.is_some() {
-            problems_at(&view, table, key)
+            problems_at(&built.result, &all, table, key)
         } else {
             Vec::new()
         };
-        let before = base.item(table, key)?;
+        let before = built.base.item(table, key)?;
+        let seen = seen_of(
+            db::edit(c, id, table.as_str(), key)?.as_ref(),
+            before.as_ref(),
+        );
         Ok(PreparedEdit {
             was: cs.revision,
-            seen: seen_of(&edits, table, key, before.as_ref()),
+            seen,
             before,
             current,
             stored,
             problems,
+            next: built.changed(all),
         })
     };
-    let commit = |c: &mut Conn, p: PreparedEdit| -> Result<Option<ItemView>> {
+    let commit = |c: &mut Conn, p: PreparedEdit| -> Result<Option<(ItemView, Built)>> {
         let Some(mut cs) = unmoved(c, id, p.was)? else {
             return Ok(None);
         };
@@ -1036,23 +1036,78 @@ fn put(
             summary,
             &at,
         )?;
-        Ok(Some(ItemView {
+        let mut next = p.next;
+        next.revision = cs.revision;
+        let view = ItemView {
             etag: item_tag(p.stored.as_ref()),
             problems: p.problems,
             item: p.stored,
-        }))
+        };
+        Ok(Some((view, next)))
     };
-    prepared_write(db, id, prepare, commit)
+    let (view, next) = prepared_write(db, id, prepare, commit)?;
+    // Kept only now that the edit is committed.
+    Kept::of(db).keep(Arc::new(next));
+    Ok(view)
 }
 
-/// The ETag an edit of `table/key` is made against: that of the edit the
+/// The edit to make, once `pre` was checked against the item as the
+/// changeset has it now (`current`), and, after a refused save, the
+/// person's choices applied.
+fn checked_edit(
+    id: i64,
+    edit: &ItemEdit,
+    pre: &Precondition,
+    choices: Option<&Choices>,
+    current: &Option<Json>,
+) -> Result<ItemEdit> {
+    let (table, key) = (edit.table, edit.key.as_str());
+    let tag = item_tag(current.as_ref());
+    let stale = match pre {
+        Precondition::Matches(t) => *t != tag,
+        Precondition::Absent => current.is_some(),
+    };
+    if stale {
+        return Err(Error::Stale {
+            message: format!(
+                "{}/{key} has changed in changeset {id} since you saw it; \
+                 your edit was not stored. The item as it is now comes with this answer",
+                table.as_str()
+            ),
+            current: current.clone(),
+            etag: tag,
+        });
+    }
+    if edit.item.is_none() && current.is_none() {
+        return Err(Error::NotFound(format!(
+            "changeset {id} has no {}/{key} to remove",
+            table.as_str()
+        )));
+    }
+    match (choices, &edit.item) {
+        (Some(choices), Some(item)) => {
+            let mine = item.to_json()?;
+            let json = chosen(&mine, current.as_ref(), choices).map_err(|fields| Error::Stale {
+                message: format!(
+                    "{}/{key} was saved meanwhile with other values; \
+                         nothing was saved: choose which value to keep for {}",
+                    table.as_str(),
+                    fields.join(", ")
+                ),
+                current: current.clone(),
+                etag: tag.clone(),
+            })?;
+            ItemEdit::put(table, key, json).map_err(|e| Error::BadRequest(e.to_string()))
+        }
+        _ => Ok(edit.clone()),
+    }
+}
+
+/// The ETag an edit of an item is made against: that of the edit of it the
 /// changeset already holds (made against the base version, or taken onto a
 /// later published one), else that of the base version's item.
-fn seen_of(edits: &[Edit], table: Table, key: &str, before: Option<&Json>) -> String {
-    edits
-        .iter()
-        .find(|e| e.entity == table.as_str() && e.key == key)
-        .map_or_else(|| item_tag(before), |e| e.seen.clone())
+fn seen_of(held: Option<&Edit>, before: Option<&Json>) -> String {
+    held.map_or_else(|| item_tag(before), |e| e.seen.clone())
 }
 
 /// Stores that a changeset has `item` at `table/key`, made against the
@@ -1165,8 +1220,8 @@ pub fn submit(
                 "changeset {id} has no edits to submit"
             )));
         }
-        let result = apply(base_dataset(c, &cs)?, &item_edits(&edits)?)?;
-        let problems: Vec<String> = result.validate().iter().map(|p| p.to_string()).collect();
+        let built = built(db, c, &cs)?;
+        let problems: Vec<String> = built.problems().iter().map(|p| p.to_string()).collect();
         if !problems.is_empty() {
             return Err(Error::Conflict(format!(
                 "changeset {id} does not hold together yet: {}",
@@ -1175,9 +1230,9 @@ pub fn submit(
         }
         // What approval would refuse, refused now, with its reason: a
         // conflict with a later published version, a violated error check.
-        let (latest_version, latest) = latest(c, &cs.event)?;
+        let latest_version = latest_number(c, &cs.event)?;
         let clashes = if latest_version != cs.base_version {
-            conflicts(&edits, &latest)?
+            conflicts(&edits, &latest(c, &cs.event)?.1)?
         } else {
             Vec::new()
         };
@@ -1188,7 +1243,8 @@ pub fn submit(
                 clashes.join(", ")
             )));
         }
-        let blocking: Vec<String> = checks::run(&result)
+        let blocking: Vec<String> = built
+            .report()
             .blocking()
             .iter()
             .map(|r| format!("{} {}: {}", r.check, r.subject, r.message))
@@ -1231,7 +1287,7 @@ pub fn withdraw(
 ) -> Result<()> {
     let comment = comment_of(comment)?;
     db.write(|c| {
-        let (mut cs, _) = load(c, id)?;
+        let mut cs = changeset(c, id)?;
         let before = cs.clone();
         cs.withdraw(who, comment, &ctx.at())
             .map_err(|r| refused(r, &before))?;
@@ -1253,7 +1309,7 @@ pub fn reject(
     let comment = comment_of(comment)?
         .ok_or_else(|| Error::BadRequest("a rejection needs a comment saying why".into()))?;
     db.write(|c| {
-        let (mut cs, _) = load(c, id)?;
+        let mut cs = changeset(c, id)?;
         let before = cs.clone();
         cs.reject(who, seen, comment, &ctx.at())
             .map_err(|r| refused(r, &before))?;
@@ -1337,7 +1393,7 @@ pub fn approve(
     let commit = |c: &mut Conn, p: PreparedApproval| -> Result<Option<Approved>> {
         let Some(mut cs) = unmoved(c, id, seen)? else {
             // It moved: refused with the changeset as it is now.
-            let (cs, _) = load(c, id)?;
+            let cs = changeset(c, id)?;
             return Err(cs
                 .may(Action::Approve, who, &Readiness::default(), Some(seen))
                 .err()
@@ -1394,7 +1450,7 @@ pub fn import_into(
 ) -> Result<Vec<Change>> {
     who.require(Permission::EditChangesets)?;
     let ds = folder.parse().map_err(Error::Files)?;
-    let prepare = |c: &mut Conn| -> Result<(i64, Dataset, Vec<Change>, Vec<String>)> {
+    let prepare = |c: &mut Conn| -> Result<(i64, Arc<Dataset>, Vec<Change>, Vec<String>)> {
         let (cs, edits) = load(c, id)?;
         cs.may(Action::Edit, who, &Readiness::default(), None)
             .map_err(|r| refused(r, &cs))?;
@@ -1404,23 +1460,27 @@ pub fn import_into(
                 ds.event.slug, cs.event
             )));
         }
-        let base = base_dataset(c, &cs)?;
-        let view = apply(base.clone(), &item_edits(&edits)?)?;
-        let changes = view.changes(&ds)?;
+        let built = built(db, c, &cs)?;
+        let changes = built.result.changes(&ds)?;
+        let held: std::collections::HashMap<(&str, &str), &Edit> = edits
+            .iter()
+            .map(|e| ((e.entity.as_str(), e.key.as_str()), e))
+            .collect();
         let seen = changes
             .iter()
             .map(|ch| {
-                let before = base.item(ch.table, &ch.key)?;
-                Ok(seen_of(&edits, ch.table, &ch.key, before.as_ref()))
+                let before = built.base.item(ch.table, &ch.key)?;
+                let edit = held.get(&(ch.table.as_str(), ch.key.as_str())).copied();
+                Ok(seen_of(edit, before.as_ref()))
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok((cs.revision, base, changes, seen))
+        Ok((cs.revision, Arc::clone(&built.base), changes, seen))
     };
     if dry_run {
         return Ok(db.read(prepare)?.2);
     }
     let commit = |c: &mut Conn,
-                  (was, base, changes, seen): (i64, Dataset, Vec<Change>, Vec<String>)|
+                  (was, base, changes, seen): (i64, Arc<Dataset>, Vec<Change>, Vec<String>)|
      -> Result<Option<Vec<Change>>> {
         if changes.is_empty() {
             return Ok(Some(changes));

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod backup;
+mod built;
 pub mod changesets;
 pub mod reads;
 
