@@ -192,7 +192,7 @@ async fn an_approval_answers_before_brotli_and_readers_get_the_new_version_at_on
         let db = t.open();
         let folder = Folder::read_dir(&common::beslan_dir()).unwrap();
         service::import(&db, &Context::actor("cli:test"), &folder, false).unwrap();
-        let state = actix_web::web::Data::new(vigil::http::State::load(db.clone()).unwrap());
+        let state = actix_web::web::Data::new(vigil::http::AppState::load(db.clone()).unwrap());
         // Loaded before serving: fully compressed, brotli included.
         let v1 = state.reads.latest(SLUG).unwrap();
         assert!(v1.document.brotli().is_some() && v1.page.brotli().is_some());
@@ -351,7 +351,7 @@ async fn pages_ignore_unknown_parameters_and_old_versions_name_the_latest() {
         let db = t.open();
         let folder = Folder::read_dir(&common::beslan_dir()).unwrap();
         service::import(&db, &Context::actor("cli:test"), &folder, false).unwrap();
-        let state = actix_web::web::Data::new(vigil::http::State::load(db.clone()).unwrap());
+        let state = actix_web::web::Data::new(vigil::http::AppState::load(db.clone()).unwrap());
         let app = init_service(vigil::http::app(state.clone())).await;
         let get = |uri: &str| TestRequest::get().uri(uri).to_request();
         macro_rules! page {

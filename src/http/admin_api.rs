@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 use super::auth::{self, Admin, Curator, Member, Reviewer, Who};
 use super::params::Query;
 use super::problem::HttpError;
-use super::{blocking, State};
+use super::{blocking, AppState};
 use crate::accounts::{Principal, Role};
 use crate::error::{Error, Result};
 use crate::model::{Item, ItemEdit};
@@ -91,7 +91,7 @@ pub struct SessionInfo {
     ))]
 pub async fn login(
     req: HttpRequest,
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     body: Body<Credentials>,
 ) -> Result<HttpResponse> {
     // A log-in from another site's page is refused (log-in CSRF).
@@ -119,7 +119,7 @@ pub async fn login(
         (status = 401, description = "no session", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "missing or wrong CSRF token", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
-pub async fn logout(state: web::Data<State>, who: Who<Member>) -> Result<HttpResponse> {
+pub async fn logout(state: web::Data<AppState>, who: Who<Member>) -> Result<HttpResponse> {
     if let Some(id) = who.session.clone() {
         let st = state.clone();
         let ctx = who.ctx.clone();
@@ -175,7 +175,7 @@ pub struct Opened {
         (status = 404, description = "no such event", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn open(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Curator>,
     body: Body<OpenChangeset>,
 ) -> Result<HttpResponse> {
@@ -215,7 +215,7 @@ pub struct ListQuery {
         (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn list(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Member>,
     q: Query<ListQuery>,
 ) -> Result<HttpResponse> {
@@ -243,7 +243,7 @@ fn private(mut res: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBu
         (status = 404, description = "no such changeset", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn view(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Member>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse> {
@@ -315,7 +315,7 @@ pub struct Transitioned {
 type IdPath = web::Path<i64>;
 
 async fn answer(
-    state: &web::Data<State>,
+    state: &web::Data<AppState>,
     who: Principal,
     id: i64,
     published: Option<Approved>,
@@ -475,7 +475,7 @@ fn refused_text(v: &Json, at: &str, field: &str) -> Option<(String, crate::text:
         (status = 409, description = "not a draft, no edits, or the result does not validate", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn submit(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Curator>,
     id: IdPath,
     body: OptionalJson<Comment>,
@@ -504,7 +504,7 @@ pub async fn submit(
         (status = 409, description = "already closed", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn withdraw(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Curator>,
     id: IdPath,
     body: OptionalJson<Comment>,
@@ -537,7 +537,7 @@ pub async fn withdraw(
         (status = 428, description = "no If-Match", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn approve(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     req: HttpRequest,
     who: Who<Reviewer>,
     id: IdPath,
@@ -571,7 +571,7 @@ pub async fn approve(
         (status = 428, description = "no If-Match", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn reject(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     req: HttpRequest,
     who: Who<Reviewer>,
     id: IdPath,
@@ -664,7 +664,7 @@ pub fn folder_of(files: Vec<(String, Vec<u8>)>) -> Result<crate::files::Folder> 
         (status = 409, description = "the changeset is closed", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn import(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Curator>,
     id: IdPath,
     body: Body<ImportFiles>,
@@ -705,7 +705,7 @@ fn item_response(res: actix_web::HttpResponseBuilder, v: ItemView) -> HttpRespon
         (status = 404, description = "no such changeset or table", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn get_item(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Member>,
     path: ItemPath,
 ) -> Result<HttpResponse> {
@@ -759,7 +759,7 @@ fn precondition(req: &HttpRequest) -> Result<Precondition, HttpError> {
     ))]
 pub async fn put_item(
     req: HttpRequest,
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Curator>,
     path: ItemPath,
     body: Body<Json>,
@@ -803,7 +803,7 @@ pub async fn put_item(
     ))]
 pub async fn delete_item(
     req: HttpRequest,
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Curator>,
     path: ItemPath,
 ) -> Result<HttpResponse, HttpError> {
@@ -835,7 +835,7 @@ pub async fn delete_item(
         (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "not an admin", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
-pub async fn users(state: web::Data<State>, who: Who<Admin>) -> Result<HttpResponse> {
+pub async fn users(state: web::Data<AppState>, who: Who<Admin>) -> Result<HttpResponse> {
     let list = blocking(move || service::accounts::users(&state.db, &who.principal)).await?;
     Ok(private(HttpResponse::Ok()).json(list))
 }
@@ -866,7 +866,7 @@ pub struct NewUser {
         (status = 409, description = "the name is taken", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn add_user(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Admin>,
     body: Body<NewUser>,
 ) -> Result<HttpResponse> {
@@ -913,7 +913,7 @@ pub struct UserChange {
         (status = 409, description = "the change would leave no enabled admin", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn change_user(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Admin>,
     name: web::Path<String>,
     body: Body<UserChange>,
@@ -944,7 +944,7 @@ pub async fn change_user(
         (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "not an admin", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
-pub async fn tokens(state: web::Data<State>, who: Who<Admin>) -> Result<HttpResponse> {
+pub async fn tokens(state: web::Data<AppState>, who: Who<Admin>) -> Result<HttpResponse> {
     let list = blocking(move || service::accounts::tokens(&state.db, &who.principal)).await?;
     Ok(private(HttpResponse::Ok()).json(list))
 }
@@ -985,7 +985,7 @@ pub struct CreatedToken {
         (status = 409, description = "the name is taken, or the owner is disabled", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn create_token(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Admin>,
     body: Body<NewToken>,
 ) -> Result<HttpResponse> {
@@ -1014,7 +1014,7 @@ pub async fn create_token(
         (status = 404, description = "no such token", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn revoke_token(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Admin>,
     name: web::Path<String>,
 ) -> Result<HttpResponse> {

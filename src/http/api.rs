@@ -5,8 +5,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::params::Query;
-use super::{blocking, send, State};
-use crate::document::VersionInfo;
+use super::{blocking, send, AppState};
+use crate::document::VersionSummary;
 use crate::error::{Error, Result};
 use crate::service::{self, Diff};
 
@@ -108,7 +108,7 @@ pub struct Readiness {
         (status = 200, description = "ready", body = Readiness),
         (status = 503, description = "not ready, and why", body = Readiness),
     ))]
-pub async fn readyz(state: web::Data<State>) -> HttpResponse {
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let events_loaded = state.reads.all().len();
     let st = state.clone();
     let checked = blocking(move || Ok(st.db.migrations_current())).await;
@@ -156,7 +156,7 @@ pub struct EventSummary {
 /// The events with their latest version.
 #[utoipa::path(get, path = "/api/v1/events", tag = "public",
     responses((status = 200, description = "every published event", body = Vec<EventSummary>)))]
-pub async fn events(state: web::Data<State>) -> HttpResponse {
+pub async fn events(state: web::Data<AppState>) -> HttpResponse {
     let list: Vec<EventSummary> = state
         .reads
         .all()
@@ -189,8 +189,8 @@ pub struct VersionQuery {
     pub version: Option<i64>,
 }
 
-async fn snapshot(
-    state: web::Data<State>,
+async fn served(
+    state: web::Data<AppState>,
     slug: String,
     version: Option<i64>,
 ) -> Result<std::sync::Arc<crate::service::reads::Snapshot>> {
@@ -210,7 +210,7 @@ async fn snapshot(
         (status = 404, description = "no such event or version", body = super::problem::ProblemDetails, content_type = "application/problem+json")))]
 pub async fn document(
     req: HttpRequest,
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     slug: web::Path<String>,
     q: Query<VersionQuery>,
 ) -> Result<HttpResponse> {
@@ -236,7 +236,7 @@ pub async fn document(
         (status = 404, description = "no such event or version", body = super::problem::ProblemDetails, content_type = "application/problem+json")))]
 pub async fn figures_csv(
     req: HttpRequest,
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     slug: web::Path<String>,
     q: Query<VersionQuery>,
 ) -> Result<HttpResponse> {
@@ -283,7 +283,7 @@ pub use crate::service::reads::VersionList;
         (status = 404, description = "no such event", body = super::problem::ProblemDetails, content_type = "application/problem+json")))]
 pub async fn versions(
     req: HttpRequest,
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     slug: web::Path<String>,
 ) -> Result<HttpResponse> {
     let slug = slug.into_inner();
@@ -334,7 +334,7 @@ pub struct VersionDetail {
         (status = 400, description = "the version is not a number", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "no such event or version", body = super::problem::ProblemDetails, content_type = "application/problem+json")))]
 pub async fn version(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     path: web::Path<(String, i64)>,
 ) -> Result<HttpResponse> {
     let (slug, n) = path.into_inner();
@@ -384,7 +384,7 @@ pub struct DiffQuery {
         (status = 400, description = "bad query", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "no such event or version", body = super::problem::ProblemDetails, content_type = "application/problem+json")))]
 pub async fn diff(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     slug: web::Path<String>,
     q: Query<DiffQuery>,
 ) -> Result<HttpResponse> {

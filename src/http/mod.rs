@@ -83,7 +83,7 @@ impl Default for Config {
 }
 
 /// What every handler shares.
-pub struct State {
+pub struct AppState {
     pub db: Db,
     /// The published versions, held by the service; handlers send them.
     pub reads: Reads,
@@ -101,7 +101,7 @@ pub struct State {
     pub trusted_proxies: Vec<proxy::Cidr>,
 }
 
-impl State {
+impl AppState {
     /// Opens the state and loads the latest version of every event.
     pub fn load(db: Db) -> Result<Self> {
         Self::with_config(db, Config::default(), Arc::new(SystemClock))
@@ -339,7 +339,7 @@ async fn request_id(
     let took = started.elapsed();
     let status = res.status().as_u16();
     let request = res.request();
-    if let Some(state) = request.app_data::<web::Data<State>>() {
+    if let Some(state) = request.app_data::<web::Data<AppState>>() {
         let route = state.metrics.pattern_of(request);
         state
             .metrics
@@ -504,7 +504,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// The whole application, as served and as tested.
 pub fn app(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
 ) -> actix_web::App<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
@@ -531,7 +531,7 @@ pub fn app(
 /// Serves until stopped; polls the database for versions published by other
 /// replicas every `refresh` interval.
 pub async fn serve(
-    state: State,
+    state: AppState,
     bind: &str,
     workers: usize,
     refresh: Duration,

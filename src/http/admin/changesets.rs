@@ -13,7 +13,7 @@ use crate::accounts::Role;
 use crate::checks::{CheckResult, Outcome, Report};
 use crate::error::Error;
 use crate::http::auth::{Caller, Curator, Member, Posted, Reviewer};
-use crate::http::{blocking, State};
+use crate::http::{blocking, AppState};
 use crate::service;
 use crate::service::changesets::{self as changesets, Action, Changeset, ChangesetView};
 
@@ -95,7 +95,7 @@ struct Dashboard {
 }
 
 pub async fn dashboard(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Asked<Member>,
     q: web::Query<Done>,
 ) -> Result<HttpResponse, PanelError> {
@@ -149,7 +149,7 @@ impl Posted for OpenForm {
 }
 
 pub async fn open(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Posting<Curator, OpenForm>,
 ) -> Result<HttpResponse, PanelError> {
     let who = who?;
@@ -319,7 +319,7 @@ fn label(a: Action) -> &'static str {
 }
 
 pub async fn changeset(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Asked<Member>,
     id: web::Path<i64>,
     q: web::Query<Done>,
@@ -448,7 +448,7 @@ fn refusal_code(e: &Error) -> Option<&'static str> {
 }
 
 async fn transition(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     caller: Caller,
     id: i64,
     form: CommentForm,
@@ -493,7 +493,7 @@ async fn transition(
 type Deciding<N> = Posting<N, CommentForm>;
 
 pub async fn submit(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Deciding<Curator>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, PanelError> {
@@ -502,7 +502,7 @@ pub async fn submit(
 }
 
 pub async fn withdraw(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Deciding<Curator>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, PanelError> {
@@ -511,7 +511,7 @@ pub async fn withdraw(
 }
 
 pub async fn approve(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Deciding<Reviewer>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, PanelError> {
@@ -520,7 +520,7 @@ pub async fn approve(
 }
 
 pub async fn reject(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Deciding<Reviewer>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, PanelError> {

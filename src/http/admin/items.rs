@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::files::columns;
 use crate::http::auth::{self, Curator, Member, Posted, WhoPosted};
 use crate::http::problem::HttpError;
-use crate::http::{blocking, State};
+use crate::http::{blocking, AppState};
 use crate::model::{Dataset, ItemEdit, Table};
 use crate::service;
 use crate::service::changesets::{editable_table, Choices, Merge, Precondition};
@@ -132,7 +132,7 @@ pub struct Search {
 }
 
 pub async fn browser(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Asked<Member>,
     id: web::Path<i64>,
     q: web::Query<Search>,
@@ -502,7 +502,7 @@ pub struct ItemQuery {
 }
 
 pub async fn item(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Asked<Curator>,
     path: ItemPath,
     q: web::Query<ItemQuery>,
@@ -617,7 +617,7 @@ fn precondition(etag: &str) -> Precondition {
 }
 
 pub async fn save_item(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Posting<Curator, ItemForm>,
     path: ItemPath,
 ) -> Result<HttpResponse, PanelError> {
@@ -781,7 +781,7 @@ pub async fn save_item(
 /// "Take the latest and apply my change again", posted from the editor of
 /// an item a later published version changed too.
 async fn rebase(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     caller: auth::Caller,
     id: i64,
     table: Table,
@@ -823,7 +823,7 @@ impl Posted for DeleteForm {
 }
 
 pub async fn delete_item(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Posting<Curator, DeleteForm>,
     path: ItemPath,
 ) -> Result<HttpResponse, PanelError> {
@@ -905,7 +905,7 @@ async fn read_upload(
 
 pub async fn import(
     req: HttpRequest,
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     id: web::Path<i64>,
     form: actix_multipart::Multipart,
 ) -> Result<HttpResponse, PanelError> {
