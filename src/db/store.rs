@@ -230,8 +230,11 @@ pub struct Edit {
     pub entity: String,
     pub key: String,
     pub item: Option<String>,
-    /// The ETag of the published item the edit was made against.
-    pub seen: String,
+    /// The ETag of the published item the edit was made against (the
+    /// column and the backup's field keep the name `seen`).
+    #[diesel(column_name = seen)]
+    #[serde(rename = "seen")]
+    pub seen_etag: String,
     pub edited_by: String,
     pub edited_at: String,
 }

@@ -17,7 +17,7 @@ use crate::model::{Item, ItemEdit};
 use crate::service;
 use crate::service::accounts::{TokenInfo, UserInfo};
 use crate::service::changesets::{
-    editable_table, revision_tag, Approved, Changeset, ChangesetView, ItemView, Precondition,
+    editable_table, revision_etag, Changeset, ChangesetView, ItemView, Precondition, Publication,
 };
 
 /// Request bodies over this many bytes are refused with 413.
@@ -250,17 +250,17 @@ pub async fn view(
     let id = id.into_inner();
     let v = blocking(move || service::changesets::view(&state.db, &who.principal, id)).await?;
     Ok(private(HttpResponse::Ok())
-        .insert_header((header::ETAG, quoted(&revision_tag(v.changeset.revision))))
+        .insert_header((header::ETAG, quoted(&revision_etag(v.changeset.revision))))
         .json(v))
 }
 
-fn quoted(tag: &str) -> String {
-    format!("\"{tag}\"")
+fn quoted(etag: &str) -> String {
+    format!("\"{etag}\"")
 }
 
 /// The revision a reviewer saw, from `If-Match`: 428 without it, 400 when
 /// it is not a revision.
-fn seen_revision(req: &HttpRequest) -> Result<i64, HttpError> {
+fn if_match_revision(req: &HttpRequest) -> Result<i64, HttpError> {
     let Some(m) = req
         .headers()
         .get(header::IF_MATCH)
@@ -272,10 +272,10 @@ fn seen_revision(req: &HttpRequest) -> Result<i64, HttpError> {
                 .into(),
         ));
     };
-    let tag = m.trim().trim_start_matches("W/").trim_matches('"');
-    tag.parse().map_err(|_| {
+    let etag = m.trim().trim_start_matches("W/").trim_matches('"');
+    etag.parse().map_err(|_| {
         Error::BadRequest(format!(
-            "If-Match '{tag}' is not a changeset revision: send the ETag that \
+            "If-Match '{etag}' is not a changeset revision: send the ETag that \
              GET /api/v1/changesets/{{id}} answered"
         ))
         .into()
@@ -544,13 +544,13 @@ pub async fn approve(
     body: OptionalJson<Comment>,
 ) -> Result<HttpResponse, HttpError> {
     let id = id.into_inner();
-    let seen = seen_revision(&req)?;
+    let seen_revision = if_match_revision(&req)?;
     let c = comment(body);
     let st = state.clone();
     let principal = who.principal.clone();
     let published = blocking(move || {
         st.publisher()
-            .approve(&who.ctx, &who.principal, id, seen, c.as_deref())
+            .approve(&who.ctx, &who.principal, id, seen_revision, c.as_deref())
     })
     .await?;
     Ok(answer(&state, principal, id, Some(published)).await?)
@@ -578,12 +578,19 @@ pub async fn reject(
     body: OptionalJson<Comment>,
 ) -> Result<HttpResponse, HttpError> {
     let id = id.into_inner();
-    let seen = seen_revision(&req)?;
+    let seen_revision = if_match_revision(&req)?;
     let c = comment(body);
     let st = state.clone();
     let principal = who.principal.clone();
     blocking(move || {
-        service::changesets::reject(&st.db, &who.ctx, &who.principal, id, seen, c.as_deref())
+        service::changesets::reject(
+            &st.db,
+            &who.ctx,
+            &who.principal,
+            id,
+            seen_revision,
+            c.as_deref(),
+        )
     })
     .await?;
     Ok(answer(&state, principal, id, None).await?)
@@ -726,8 +733,8 @@ fn precondition(req: &HttpRequest) -> Result<Precondition, HttpError> {
             .map(str::trim)
     };
     if let Some(m) = text(header::IF_MATCH) {
-        let tag = m.trim_start_matches("W/").trim_matches('"');
-        return Ok(Precondition::Matches(tag.to_string()));
+        let seen_etag = m.trim_start_matches("W/").trim_matches('"');
+        return Ok(Precondition::Matches(seen_etag.to_string()));
     }
     if text(header::IF_NONE_MATCH) == Some("*") {
         return Ok(Precondition::Absent);

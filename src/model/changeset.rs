@@ -209,15 +209,15 @@ impl Changeset {
         self.writers.contains(&who.person())
     }
 
-    /// May `who` take `action` now? `seen` is the revision the caller saw
-    /// (approval and rejection need it; `None` skips that question, as when
-    /// a page asks what to offer).
+    /// May `who` take `action` now? `seen_revision` is the revision the
+    /// caller saw (approval and rejection need it; `None` skips that
+    /// question, as when a page asks what to offer).
     pub fn may(
         &self,
         action: Action,
         who: &Principal,
         ready: &Readiness,
-        seen: Option<i64>,
+        seen_revision: Option<i64>,
     ) -> Outcome {
         let id = self.id;
         let needs = match action {
@@ -310,13 +310,13 @@ impl Changeset {
                         ),
                     );
                 }
-                if let Some(seen) = seen {
-                    if seen != self.revision {
+                if let Some(seen_revision) = seen_revision {
+                    if seen_revision != self.revision {
                         return refuse(
                             action,
                             Refusal::Moved,
                             format!(
-                                "changeset {id} changed since you saw it (you saw revision {seen}, \
+                                "changeset {id} changed since you saw it (you saw revision {seen_revision}, \
                                  it is at revision {}); look at it again before you {action} it",
                                 self.revision
                             ),
@@ -394,23 +394,34 @@ impl Changeset {
         Ok(())
     }
 
-    /// Approves exactly the revision `seen`.
+    /// Approves exactly the revision `seen_revision`.
     pub fn approve(
         &mut self,
         who: &Principal,
         ready: &Readiness,
-        seen: i64,
+        seen_revision: i64,
         comment: Option<&str>,
         at: &str,
     ) -> Outcome {
-        self.may(Action::Approve, who, ready, Some(seen))?;
+        self.may(Action::Approve, who, ready, Some(seen_revision))?;
         self.move_to(State::Approved, Some(who.person()), comment, at);
         Ok(())
     }
 
-    /// Rejects exactly the revision `seen`, with a reason.
-    pub fn reject(&mut self, who: &Principal, seen: i64, comment: &str, at: &str) -> Outcome {
-        self.may(Action::Reject, who, &Readiness::default(), Some(seen))?;
+    /// Rejects exactly the revision `seen_revision`, with a reason.
+    pub fn reject(
+        &mut self,
+        who: &Principal,
+        seen_revision: i64,
+        comment: &str,
+        at: &str,
+    ) -> Outcome {
+        self.may(
+            Action::Reject,
+            who,
+            &Readiness::default(),
+            Some(seen_revision),
+        )?;
         self.move_to(State::Rejected, Some(who.person()), Some(comment), at);
         Ok(())
     }

@@ -383,9 +383,14 @@ pub fn latest_numbers(db: &Db) -> Result<Vec<(String, i64)>> {
     db.read(db::latest_numbers)
 }
 
-/// The ETag of one item as an edit sees it: the SHA-256 of its canonical
-/// JSON, or `absent` when there is no such item.
-pub fn item_tag(item: Option<&Json>) -> String {
+/// The ETag of an item that does not exist.
+pub const ABSENT_ETAG: &str = "absent";
+
+/// The ETag of one item: the SHA-256 of its canonical JSON, or
+/// [`ABSENT_ETAG`] when there is no such item. What an edit remembers of
+/// the item it was made against is this ETag as the editor saw it, its
+/// `seen_etag`.
+pub fn item_etag(item: Option<&Json>) -> String {
     match item {
         Some(v) => document::hash(v),
         None => "absent".to_string(),

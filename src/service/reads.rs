@@ -704,17 +704,18 @@ impl Publisher<'_> {
         Ok(loaded)
     }
 
-    /// Approves revision `seen` of a changeset
+    /// Approves revision `seen_revision` of a changeset
     /// ([`super::changesets::approve`]), then runs the post-publish hook.
     pub fn approve(
         &self,
         ctx: &Context,
         reviewer: &Principal,
         id: i64,
-        seen: i64,
+        seen_revision: i64,
         comment: Option<&str>,
-    ) -> Result<Approved> {
-        let approved = super::changesets::approve(self.db, ctx, reviewer, id, seen, comment)?;
+    ) -> Result<Publication> {
+        let approved =
+            super::changesets::approve(self.db, ctx, reviewer, id, seen_revision, comment)?;
         self.published();
         Ok(approved)
     }

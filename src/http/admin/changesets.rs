@@ -459,7 +459,7 @@ async fn transition(
     let done = blocking(move || {
         let (db, ctx, p) = (&st.db, &caller.ctx, &caller.principal);
         let c = form.comment.as_deref();
-        let seen = || {
+        let seen_revision = || {
             form.revision
                 .ok_or_else(|| Error::BadRequest(T.no_revision.into()))
         };
@@ -468,12 +468,11 @@ async fn transition(
             Action::Withdraw => {
                 service::changesets::withdraw(db, ctx, p, id, c).map(|()| "withdrawn")
             }
-            Action::Reject => {
-                service::changesets::reject(db, ctx, p, id, seen()?, c).map(|()| "rejected")
-            }
+            Action::Reject => service::changesets::reject(db, ctx, p, id, seen_revision()?, c)
+                .map(|()| "rejected"),
             Action::Approve | Action::Edit => st
                 .publisher()
-                .approve(ctx, p, id, seen()?, c)
+                .approve(ctx, p, id, seen_revision()?, c)
                 .map(|_| "approved"),
         }
     })
