@@ -9,8 +9,8 @@ use crate::accounts::{Principal, PrincipalKind, Role};
 use crate::checks::{CheckResult, Class, Implied, Outcome, Report};
 use crate::document::{PublishedClaim, PublishedDocument, PublishedFigure, VersionInfo};
 use crate::model::{
-    Breakdown, Change, Claim, Event, Figure, Qualifier, Rank, Reason, Rule, Severity, Source,
-    SourceKind, Status, Table,
+    Breakdown, Change, Claim, DeprecationReason, Event, Figure, Qualifier, Rank, Rule, Severity,
+    Source, SourceKind, Status, Table,
 };
 use crate::service::accounts::{TokenInfo, UserInfo};
 use crate::service::changesets::{
@@ -98,7 +98,7 @@ use crate::service::Diff;
         Breakdown,
         Status,
         Rank,
-        Reason,
+        DeprecationReason,
         Principal,
         PrincipalKind,
         Role,

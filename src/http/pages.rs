@@ -428,7 +428,7 @@ fn claim_view(t: &Catalogue, c: &Claim, f: &Figure, sources: &HashMap<&str, &Sou
         note: c.note.clone(),
         rank: c.rank.as_str(),
         rank_text: t.get(&format!("rank.{}", c.rank.as_str())),
-        set_aside: c.reason.map(|r| {
+        set_aside: c.deprecation_reason.map(|r| {
             (
                 t.fill(
                     "claim.set_aside",

@@ -77,10 +77,10 @@ fn store(c: &mut Conn, was: i64, cs: &Changeset) -> Result<()> {
 /// ETag) when it moved since the caller saw it.
 fn refused(r: Refused, cs: &Changeset) -> Error {
     match r.kind {
-        Refusal::Forbidden => Error::Forbidden(r.reason),
-        Refusal::Conflict => Error::Conflict(r.reason),
+        Refusal::Forbidden => Error::Forbidden(r.why),
+        Refusal::Conflict => Error::Conflict(r.why),
         Refusal::Moved => Error::Stale {
-            message: r.reason,
+            message: r.why,
             current: serde_json::to_value(cs).ok(),
             etag: revision_etag(cs.revision),
         },

@@ -303,7 +303,8 @@ pub struct Decision {
     pub action: &'static str,
     pub label: &'static str,
     pub allowed: bool,
-    pub reason: Option<String>,
+    /// Why it cannot be taken now, when it cannot.
+    pub why_not: Option<String>,
     /// Taking it now was refused; this says why.
     pub refused: Option<String>,
 }
@@ -374,9 +375,9 @@ pub async fn changeset(
             action: a.action.as_str(),
             label: label(a.action),
             allowed: a.allowed,
-            reason: a.reason.clone(),
+            why_not: a.why_not.clone(),
             refused: (refused == Some(a.action))
-                .then(|| refusal(q.why.as_deref(), a.reason.as_deref())),
+                .then(|| refusal(q.why.as_deref(), a.why_not.as_deref())),
         })
         .collect();
     if let Some(action) = refused {
@@ -385,12 +386,12 @@ pub async fn changeset(
             .find(|d| d.action == action.as_str())
             .and_then(|d| d.refused.clone())
             .unwrap_or_else(|| {
-                let reason = v
+                let why_not = v
                     .allowed_actions
                     .iter()
                     .find(|a| a.action == action)
-                    .and_then(|a| a.reason.as_deref());
-                refusal(q.why.as_deref(), reason)
+                    .and_then(|a| a.why_not.as_deref());
+                refusal(q.why.as_deref(), why_not)
             });
         f.error = format!("{} {}: {why}", T.refused, label(action));
     }
@@ -413,7 +414,7 @@ pub async fn changeset(
 fn refusal(why: Option<&str>, now: Option<&str>) -> String {
     match (why, now) {
         (Some("moved"), _) => T.refused_moved.to_string(),
-        (_, Some(reason)) => reason.to_string(),
+        (_, Some(why_not)) => why_not.to_string(),
         (Some("invalid"), None) => T.refused_invalid.to_string(),
         _ => T.refused_other.to_string(),
     }
