@@ -308,7 +308,7 @@ pub struct Rejection {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Transitioned {
     pub changeset: Changeset,
-    pub published: Option<Approved>,
+    pub published: Option<Publication>,
 }
 
 /// The path of a transition: the changeset.
@@ -318,7 +318,7 @@ async fn answer(
     state: &web::Data<AppState>,
     who: Principal,
     id: i64,
-    published: Option<Approved>,
+    published: Option<Publication>,
 ) -> Result<HttpResponse> {
     let st = state.clone();
     let changeset = blocking(move || service::changesets::get(&st.db, &who, id)).await?;

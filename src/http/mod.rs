@@ -1,6 +1,7 @@
 //! The HTTP interface: thin handlers over [`crate::service`]. Published
-//! versions are served from memory ([`snapshot`]): the latest of each event is
-//! held pre-serialised and pre-compressed, so public reads touch no database.
+//! versions are served from memory ([`ServedVersion`]): the latest of each
+//! event is held pre-serialised and pre-compressed, so public reads touch
+//! no database.
 
 /// A table of routes, declared once: the function it names registers them
 /// (each path one resource made by the given constructor, with its methods)
@@ -53,7 +54,7 @@ use crate::accounts::{self, Clock, SessionPolicy, SystemClock};
 use crate::error::{Error, Result};
 use crate::service::Db;
 use crate::service::{self, accounts::LoginLimits};
-use service::reads::{Encoded, Publisher, Reads, Snapshot};
+use service::reads::{Encoded, Publisher, Reads, ServedVersion};
 
 /// How the admin side behaves; see `vigil serve --help`.
 #[derive(Debug, Clone, Copy)]
@@ -168,9 +169,9 @@ impl AppState {
         self.setup.lock().map(|s| s.is_some()).unwrap_or(false)
     }
 
-    /// A published version, from the read model (see [`Reads::snapshot`]).
-    pub fn snapshot(&self, slug: &str, version: Option<i64>) -> Result<Arc<Snapshot>> {
-        self.reads.snapshot(slug, version)
+    /// A published version, from the read model (see [`Reads::version`]).
+    pub fn version(&self, slug: &str, version: Option<i64>) -> Result<Arc<ServedVersion>> {
+        self.reads.version(slug, version)
     }
 }
 

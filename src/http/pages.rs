@@ -11,7 +11,7 @@ use askama::Template;
 
 use super::catalogue::{self, Catalogue};
 use crate::checks::{CheckResult, Class, Report};
-use crate::document::VersionInfo;
+use crate::document::VersionSummary;
 use crate::model::{group, Change, Claim, Dataset, Figure, PartialDate, Source, Table};
 
 /// How many key figures the toll at the top shows: the heads of the first
@@ -852,7 +852,7 @@ fn toll_view(t: &Catalogue, ds: &Dataset, head: &Figure) -> TollView {
 pub fn history_page(
     slug: &str,
     title: &str,
-    versions: &[VersionInfo],
+    versions: &[VersionSummary],
     reasons: &HashMap<i64, String>,
 ) -> HistoryPage {
     let t = catalogue::for_lang("en");

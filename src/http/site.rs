@@ -127,8 +127,8 @@ pub async fn event(
     };
     let slug = slug.into_inner();
     let s = match version {
-        None => state.snapshot(&slug, None),
-        Some(n) => blocking(move || state.snapshot(&slug, Some(n))).await,
+        None => state.version(&slug, None),
+        Some(n) => blocking(move || state.version(&slug, Some(n))).await,
     };
     match s {
         // The page of an older version names the latest: it changes on

@@ -1264,9 +1264,12 @@ pub fn reject(
     })
 }
 
-/// What an approval published.
+/// What an approval published: the event, the new version's number and
+/// its document's hash.
+// The OpenAPI schema keeps the name clients know.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Approved {
+#[schema(as = Approved)]
+pub struct Publication {
     pub event: String,
     pub version: i64,
     pub sha256: String,
@@ -1295,7 +1298,7 @@ pub fn approve(
     id: i64,
     seen_revision: i64,
     comment: Option<&str>,
-) -> Result<Approved> {
+) -> Result<Publication> {
     let comment = comment_of(comment)?;
     let prepare = |c: &mut Conn| -> Result<PreparedApproval> {
         let (cs, edits) = load(c, id)?;
@@ -1378,7 +1381,7 @@ pub fn approve(
         )?;
         db::replace_dataset(c, &p.result)?;
         let v = publish(c, ctx, &p.result, &p.report, Some(id))?;
-        Ok(Some(Approved {
+        Ok(Some(Publication {
             event: v.event,
             version: v.number,
             sha256: v.sha256,
