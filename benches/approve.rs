@@ -53,7 +53,7 @@ fn prepared(db: &Db) -> i64 {
                 entity: "figures".into(),
                 key: f.key.clone(),
                 item: Some(vigil::document::canonical(&after)),
-                seen: service::item_tag(Some(&before)),
+                seen_etag: service::item_etag(Some(&before)),
                 edited_by: curator.actor(),
                 edited_at: ctx.at(),
             }

@@ -9,8 +9,8 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use vigil::checks::{self, Outcome};
 use vigil::model::{
-    Breakdown, Claim, Dataset, Event, Figure, PartialDate, Rank, Reason, Rule, Severity, Source,
-    SourceKind, Status, Value,
+    Breakdown, Claim, Dataset, DeprecationReason, Event, Figure, PartialDate, Rank, Rule, Severity,
+    Source, SourceKind, Status, Value,
 };
 
 const FIGURES: usize = 10_000;
@@ -218,7 +218,7 @@ fn claim(id: String, f: &Figure, source: usize, v: Value, rank: Rank) -> Claim {
         qualifier: None,
         as_of: Some(date("2005")),
         rank,
-        reason: (rank == Rank::Deprecated).then_some(Reason::Superseded),
+        deprecation_reason: (rank == Rank::Deprecated).then_some(DeprecationReason::Superseded),
         locator: String::new(),
         quote: String::new(),
         note: String::new(),

@@ -71,7 +71,7 @@ fn main() {
                 entity: "figures".into(),
                 key: f.key.clone(),
                 item: Some(vigil::document::canonical(&after)),
-                seen: service::item_tag(Some(&before)),
+                seen_etag: service::item_etag(Some(&before)),
                 edited_by: clara.actor(),
                 edited_at: ctx.at(),
             }

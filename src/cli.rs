@@ -813,7 +813,7 @@ fn serve(
             key.verifier()
         );
     }
-    let mut state = http::State::with_config(db, config, std::sync::Arc::new(SystemClock))?;
+    let mut state = http::AppState::with_config(db, config, std::sync::Arc::new(SystemClock))?;
     state.audit_key = Some(std::sync::Arc::new(key));
     state.trusted_proxies = trusted_proxies;
     state.publisher().checkpoint(true)?;

@@ -15,9 +15,11 @@ use crate::checks::{Implied, Report};
 use crate::error::{Error, Result};
 use crate::model::{Claim, Dataset, Event, Figure, Rule, Source};
 
-/// A document ready to store: its canonical text and hash.
+/// A published document as stored and served: its canonical JSON text and
+/// the SHA-256 it carries. [`build`] makes it; [`PublishedDocument`] is
+/// its shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Published {
+pub struct CanonicalDocument {
     pub json: String,
     pub sha256: String,
 }
@@ -30,9 +32,12 @@ pub struct Header<'a> {
     pub changeset: Option<i64>,
 }
 
-/// A published version without its document: what lists of versions show.
+/// The public summary of a published version, without its document: its
+/// number, time, changeset and hash, as lists of versions show it.
+// The OpenAPI schema keeps the name clients know.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct VersionInfo {
+#[schema(as = VersionInfo)]
+pub struct VersionSummary {
     pub number: i64,
     pub published_at: String,
     pub changeset: Option<i64>,
@@ -40,7 +45,7 @@ pub struct VersionInfo {
 }
 
 /// Builds the published document of `ds` at `header`, with its check report.
-pub fn build(ds: &Dataset, header: &Header<'_>, checks: &Report) -> Result<Published> {
+pub fn build(ds: &Dataset, header: &Header<'_>, checks: &Report) -> Result<CanonicalDocument> {
     let mut ds = ds.clone();
     ds.sort();
     let mut by_figure: std::collections::HashMap<&str, Vec<&Claim>> = Default::default();
@@ -81,7 +86,7 @@ pub fn build(ds: &Dataset, header: &Header<'_>, checks: &Report) -> Result<Publi
     if let Json::Object(m) = &mut value {
         m.insert("sha256".into(), sha256.clone().into());
     }
-    Ok(Published {
+    Ok(CanonicalDocument {
         json: canonical(&value),
         sha256,
     })

@@ -66,9 +66,11 @@ pub enum Error {
     #[error("{0}")]
     Forbidden(String),
 
-    /// Too many failed log-ins; try again after `retry_after` seconds.
+    /// Log-ins to this account or from this address are locked out after
+    /// too many failures; try again after `retry_after` seconds. (HTTP
+    /// answers it 429 Too Many Requests with `Retry-After`.)
     #[error("too many failed log-ins; try again in {retry_after} seconds")]
-    TooManyRequests { retry_after: i64 },
+    LockedOut { retry_after: i64 },
 
     /// The database failed or is unreachable.
     #[error("database: {0}")]

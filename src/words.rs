@@ -2,8 +2,14 @@
 //! each its `as_str`, `FromStr`, `Display`, serde and OpenAPI schema.
 
 /// Declares a closed set of lower-case words with `as_str`, `FromStr` and serde.
+///
+/// `Name as Schema { … }` names the OpenAPI schema `Schema` instead of `Name`,
+/// for a type renamed in code whose schema name clients already know.
 macro_rules! word_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        word_enum! { $(#[$doc])* $name as $name { $($(#[$vdoc])* $variant = $text),+ } }
+    };
+    ($(#[$doc:meta])* $name:ident as $schema:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
         pub enum $name {
@@ -36,7 +42,7 @@ macro_rules! word_enum {
 
         impl utoipa::ToSchema for $name {
             fn name() -> std::borrow::Cow<'static, str> {
-                stringify!($name).into()
+                stringify!($schema).into()
             }
         }
 

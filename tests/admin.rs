@@ -12,7 +12,7 @@ use actix_web::web;
 use chrono::Duration;
 use serde_json::{json, Value};
 use vigil::accounts::Role;
-use vigil::http::{Config, State};
+use vigil::http::{AppState, Config};
 use vigil::service::{self, Context};
 
 use common::app::svc;
@@ -1276,7 +1276,7 @@ async fn the_first_admin_comes_from_a_one_time_setup_token() {
     let t = common::sqlite();
     let db = t.open();
     let st = web::Data::new(
-        State::with_config(
+        AppState::with_config(
             db,
             Config {
                 tls: true,
@@ -1504,7 +1504,7 @@ async fn the_audit_page_verifies_what_is_new_and_everything_on_request() {
         let st = state(&t, clock());
         // A server with a key.
         let mut inner =
-            State::with_config(st.db.clone(), Config::default(), Arc::new(clock())).unwrap();
+            AppState::with_config(st.db.clone(), Config::default(), Arc::new(clock())).unwrap();
         inner.audit_key = Some(Arc::new(service::audit::load_key(&key_path).unwrap()));
         inner.publisher().checkpoint(true).unwrap();
         let st = web::Data::new(inner);
@@ -2099,8 +2099,9 @@ async fn panel_accounts_checkboxes_inline_errors_tokens_and_log_in() {
 
     // The log-in page asks the database, not what was true at start.
     let t = common::sqlite();
-    let st =
-        web::Data::new(State::with_config(t.open(), Config::default(), Arc::new(clock())).unwrap());
+    let st = web::Data::new(
+        AppState::with_config(t.open(), Config::default(), Arc::new(clock())).unwrap(),
+    );
     let app = svc!(st);
     let page = |app| async move {
         let req = TestRequest::get().uri("/admin/login").to_request();

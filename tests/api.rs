@@ -13,12 +13,12 @@ use actix_web::test::{call_service, init_service, read_body, TestRequest};
 use actix_web::web;
 use serde_json::{json, Value};
 use vigil::files::Folder;
-use vigil::http::State;
+use vigil::http::AppState;
 use vigil::service;
 
 const SLUG: &str = "beslan-2004";
 
-fn state(t: &common::TestDb) -> web::Data<State> {
+fn state(t: &common::TestDb) -> web::Data<AppState> {
     let db = t.open();
     service::import(
         &db,
@@ -27,11 +27,11 @@ fn state(t: &common::TestDb) -> web::Data<State> {
         false,
     )
     .unwrap();
-    web::Data::new(State::load(db).unwrap())
+    web::Data::new(AppState::load(db).unwrap())
 }
 
 /// Publishes version 2 with the hostages' total changed, as an approval would.
-fn publish_v2(state: &State) {
+fn publish_v2(state: &AppState) {
     let mut ds = service::dataset(&state.db, SLUG).unwrap();
     let f = ds
         .figures

@@ -399,7 +399,7 @@ async fn proofs_verify_with_an_independent_implementation() {
         audit::checkpoint(&db, &key, chrono::Utc::now())
             .unwrap()
             .unwrap();
-        let mut state = vigil::http::State::load(db.clone()).unwrap();
+        let mut state = vigil::http::AppState::load(db.clone()).unwrap();
         state.audit_key = Some(std::sync::Arc::new(key));
         let app = init_service(vigil::http::app(actix_web::web::Data::new(state))).await;
         let get = |uri: String| TestRequest::get().uri(&uri).to_request();

@@ -1163,7 +1163,7 @@ async fn an_active_session_outlives_its_idle_time_and_an_idle_one_ends() {
     use actix_web::test::{call_service, init_service, read_body, TestRequest};
     use std::sync::Arc;
     use vigil::accounts::{ManualClock, Role, SessionPolicy};
-    use vigil::http::{app, Config, State};
+    use vigil::http::{app, AppState, Config};
     for t in common::backends("idle timeout") {
         let db = t.open();
         let ctx = vigil::service::Context::actor("cli:test");
@@ -1185,7 +1185,7 @@ async fn an_active_session_outlives_its_idle_time_and_an_idle_one_ends() {
             ..Config::default()
         };
         let state = actix_web::web::Data::new(
-            State::with_config(db, config, Arc::new(clock.clone())).unwrap(),
+            AppState::with_config(db, config, Arc::new(clock.clone())).unwrap(),
         );
         let svc = init_service(app(state.clone())).await;
         let res = call_service(
@@ -1502,9 +1502,9 @@ where
 fn replica(
     t: &common::TestDb,
     clock: &vigil::accounts::ManualClock,
-) -> actix_web::web::Data<vigil::http::State> {
+) -> actix_web::web::Data<vigil::http::AppState> {
     actix_web::web::Data::new(
-        vigil::http::State::with_config(
+        vigil::http::AppState::with_config(
             Db::open(&t.url).unwrap(),
             vigil::http::Config::default(),
             std::sync::Arc::new(clock.clone()),

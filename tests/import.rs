@@ -5,7 +5,7 @@ mod common;
 
 use common::{beslan_copy, beslan_dir, edit, export_bytes};
 use vigil::files::Folder;
-use vigil::model::{Rank, Reason};
+use vigil::model::{DeprecationReason, Rank};
 use vigil::service::{self, Imported};
 use vigil::Error;
 
@@ -52,8 +52,8 @@ fn beslan_imports_with_the_articles_figures() {
             .find(|c| c.figure == "hostages.total" && c.best == Some(354))
             .expect("the 354 claim is kept");
         assert_eq!(
-            (c354.rank, c354.reason),
-            (Rank::Deprecated, Some(Reason::Discredited))
+            (c354.rank, c354.deprecation_reason),
+            (Rank::Deprecated, Some(DeprecationReason::Discredited))
         );
         // The published document is the data, and its hash holds.
         let v = service::version(&db, SLUG, None).unwrap();

@@ -151,15 +151,15 @@ fn a_publish_is_followed_by_one_hook_that_loads_it_and_signs_a_checkpoint() {
         assert_eq!(publisher.poll().unwrap(), 1);
         assert_eq!(reads.latest(SLUG).unwrap().version, 3);
         // Old versions come from the database, built once.
-        let old = reads.snapshot(SLUG, Some(1)).unwrap();
+        let old = reads.version(SLUG, Some(1)).unwrap();
         assert_eq!(old.version, 1);
         assert_eq!(old.sha256, v1.sha256);
         assert!(std::sync::Arc::ptr_eq(
             &old,
-            &reads.snapshot(SLUG, Some(1)).unwrap()
+            &reads.version(SLUG, Some(1)).unwrap()
         ));
         assert!(matches!(
-            reads.snapshot(SLUG, Some(9)),
+            reads.version(SLUG, Some(9)),
             Err(vigil::error::Error::NotFound(_))
         ));
     }
@@ -192,7 +192,7 @@ async fn an_approval_answers_before_brotli_and_readers_get_the_new_version_at_on
         let db = t.open();
         let folder = Folder::read_dir(&common::beslan_dir()).unwrap();
         service::import(&db, &Context::actor("cli:test"), &folder, false).unwrap();
-        let state = actix_web::web::Data::new(vigil::http::State::load(db.clone()).unwrap());
+        let state = actix_web::web::Data::new(vigil::http::AppState::load(db.clone()).unwrap());
         // Loaded before serving: fully compressed, brotli included.
         let v1 = state.reads.latest(SLUG).unwrap();
         assert!(v1.document.brotli().is_some() && v1.page.brotli().is_some());
@@ -275,7 +275,7 @@ fn old_versions_are_built_once_however_many_ask_and_kept_within_a_byte_budget() 
         // The size of one old version, to set a budget of about two.
         let probe = reads(&db);
         probe.load().unwrap();
-        let one = probe.snapshot(SLUG, Some(1)).unwrap().size();
+        let one = probe.version(SLUG, Some(1)).unwrap().size();
         let budget = one * 5 / 2;
         let reads = Reads::with_budget(db.clone(), vigil::http::pages::render_event_page, budget);
         reads.load().unwrap();
@@ -283,9 +283,9 @@ fn old_versions_are_built_once_however_many_ask_and_kept_within_a_byte_budget() 
 
         // Sixteen readers of an uncached version at once: one build, the
         // same snapshot for all of them.
-        let got: Vec<Arc<vigil::service::reads::Snapshot>> = std::thread::scope(|s| {
+        let got: Vec<Arc<vigil::service::reads::ServedVersion>> = std::thread::scope(|s| {
             let hs: Vec<_> = (0..16)
-                .map(|_| s.spawn(|| reads.snapshot(SLUG, Some(2)).unwrap()))
+                .map(|_| s.spawn(|| reads.version(SLUG, Some(2)).unwrap()))
                 .collect();
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });
@@ -299,7 +299,7 @@ fn old_versions_are_built_once_however_many_ask_and_kept_within_a_byte_budget() 
                 .map(|_| {
                     s.spawn(|| {
                         matches!(
-                            reads.snapshot(SLUG, Some(60)),
+                            reads.version(SLUG, Some(60)),
                             Err(vigil::error::Error::NotFound(_))
                         )
                     })
@@ -311,30 +311,27 @@ fn old_versions_are_built_once_however_many_ask_and_kept_within_a_byte_budget() 
 
         // Within the budget: reading 3, 4 and 5 keeps at most two, the
         // least recently read dropped first.
-        let v3 = reads.snapshot(SLUG, Some(3)).unwrap();
-        let _ = reads.snapshot(SLUG, Some(2)).unwrap();
-        let _ = reads.snapshot(SLUG, Some(4)).unwrap();
+        let v3 = reads.version(SLUG, Some(3)).unwrap();
+        let _ = reads.version(SLUG, Some(2)).unwrap();
+        let _ = reads.version(SLUG, Some(4)).unwrap();
         let (bytes, count) = reads.old_versions_held();
         assert!(bytes <= budget, "{bytes} > {budget}");
         assert_eq!(count, 2);
         // 3 was read before 2: it went, 2 stayed.
-        assert!(Arc::ptr_eq(
-            &reads.snapshot(SLUG, Some(2)).unwrap(),
-            &got[0]
-        ));
-        assert!(!Arc::ptr_eq(&reads.snapshot(SLUG, Some(3)).unwrap(), &v3));
-        let _ = reads.snapshot(SLUG, Some(5)).unwrap();
+        assert!(Arc::ptr_eq(&reads.version(SLUG, Some(2)).unwrap(), &got[0]));
+        assert!(!Arc::ptr_eq(&reads.version(SLUG, Some(3)).unwrap(), &v3));
+        let _ = reads.version(SLUG, Some(5)).unwrap();
         assert!(reads.old_versions_held().0 <= budget);
 
         // The cached snapshot holds the bodies only, the same bytes as the
         // database's document.
         let row = service::version(&db, SLUG, Some(4)).unwrap();
-        let s = reads.snapshot(SLUG, Some(4)).unwrap();
+        let s = reads.version(SLUG, Some(4)).unwrap();
         assert_eq!(&s.document.identity[..], row.document.as_bytes());
 
         // A budget smaller than one version keeps none, and still serves.
         let none = Reads::with_budget(db.clone(), vigil::http::pages::render_event_page, 1000);
-        assert_eq!(none.snapshot(SLUG, Some(1)).unwrap().version, 1);
+        assert_eq!(none.version(SLUG, Some(1)).unwrap().version, 1);
         assert_eq!(none.old_versions_held(), (0, 0));
     }
 }
@@ -351,7 +348,7 @@ async fn pages_ignore_unknown_parameters_and_old_versions_name_the_latest() {
         let db = t.open();
         let folder = Folder::read_dir(&common::beslan_dir()).unwrap();
         service::import(&db, &Context::actor("cli:test"), &folder, false).unwrap();
-        let state = actix_web::web::Data::new(vigil::http::State::load(db.clone()).unwrap());
+        let state = actix_web::web::Data::new(vigil::http::AppState::load(db.clone()).unwrap());
         let app = init_service(vigil::http::app(state.clone())).await;
         let get = |uri: &str| TestRequest::get().uri(uri).to_request();
         macro_rules! page {

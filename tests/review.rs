@@ -17,7 +17,7 @@ use common::app::*;
 
 /// Audit entries of one action, oldest first.
 fn entries(
-    st: &actix_web::web::Data<vigil::http::State>,
+    st: &actix_web::web::Data<vigil::http::AppState>,
     action: &str,
 ) -> Vec<vigil::audit::Entry> {
     service::audit::entries(
@@ -32,7 +32,7 @@ fn entries(
     .unwrap()
 }
 
-fn audit_size(st: &actix_web::web::Data<vigil::http::State>) -> usize {
+fn audit_size(st: &actix_web::web::Data<vigil::http::AppState>) -> usize {
     service::audit::entries(
         &st.db,
         &vigil::service::operator().1,

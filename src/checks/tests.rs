@@ -5,8 +5,8 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::model::{
-    Breakdown, Claim, Event, Figure, PartialDate, Rank, Reason, Rule, Source, SourceKind, Status,
-    Value,
+    Breakdown, Claim, DeprecationReason, Event, Figure, PartialDate, Rank, Rule, Source,
+    SourceKind, Status, Value,
 };
 
 fn date(s: &str) -> PartialDate {
@@ -59,7 +59,7 @@ fn claim(id: &str, figure: &str, source: &str, v: Value, rank: Rank) -> Claim {
         qualifier: None,
         as_of: Some(date("2004-09-07")),
         rank,
-        reason: (rank == Rank::Deprecated).then_some(Reason::Discredited),
+        deprecation_reason: (rank == Rank::Deprecated).then_some(DeprecationReason::Discredited),
         locator: String::new(),
         quote: String::new(),
         note: String::new(),

@@ -8,7 +8,7 @@ use super::schema::{
     versions,
 };
 use super::Conn;
-use crate::document::VersionInfo;
+use crate::document::VersionSummary;
 use crate::error::{Error, Result};
 use crate::model::{Claim, Dataset, Event, Figure, Kind, Rule, Source};
 
@@ -230,8 +230,11 @@ pub struct Edit {
     pub entity: String,
     pub key: String,
     pub item: Option<String>,
-    /// The ETag of the published item the edit was made against.
-    pub seen: String,
+    /// The ETag of the published item the edit was made against (the
+    /// column and the backup's field keep the name `seen`).
+    #[diesel(column_name = seen)]
+    #[serde(rename = "seen")]
+    pub seen_etag: String,
     pub edited_by: String,
     pub edited_at: String,
 }
@@ -437,7 +440,7 @@ pub fn latest_version(c: &mut Conn, slug: &str) -> Result<Option<VersionRow>> {
 }
 
 /// Every version of an event, oldest first, without documents.
-pub fn versions_of(c: &mut Conn, slug: &str) -> Result<Vec<VersionInfo>> {
+pub fn versions_of(c: &mut Conn, slug: &str) -> Result<Vec<VersionSummary>> {
     Ok(versions::table
         .filter(versions::event.eq(slug))
         .order(versions::number.asc())
@@ -449,7 +452,7 @@ pub fn versions_of(c: &mut Conn, slug: &str) -> Result<Vec<VersionInfo>> {
         ))
         .load::<(i64, String, Option<i64>, String)>(c)?
         .into_iter()
-        .map(|(number, published_at, changeset, sha256)| VersionInfo {
+        .map(|(number, published_at, changeset, sha256)| VersionSummary {
             number,
             published_at,
             changeset,

@@ -10,14 +10,14 @@ use serde_json::Value as Json;
 use super::auth::{self, Admin, Curator, Member, Reviewer, Who};
 use super::params::Query;
 use super::problem::HttpError;
-use super::{blocking, State};
+use super::{blocking, AppState};
 use crate::accounts::{Principal, Role};
 use crate::error::{Error, Result};
 use crate::model::{Item, ItemEdit};
 use crate::service;
 use crate::service::accounts::{TokenInfo, UserInfo};
 use crate::service::changesets::{
-    editable_table, revision_tag, Approved, Changeset, ChangesetView, ItemView, Precondition,
+    editable_table, revision_etag, Changeset, ChangesetView, ItemView, Precondition, Publication,
 };
 
 /// Request bodies over this many bytes are refused with 413.
@@ -91,7 +91,7 @@ pub struct SessionInfo {
     ))]
 pub async fn login(
     req: HttpRequest,
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     body: Body<Credentials>,
 ) -> Result<HttpResponse> {
     // A log-in from another site's page is refused (log-in CSRF).
@@ -119,7 +119,7 @@ pub async fn login(
         (status = 401, description = "no session", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "missing or wrong CSRF token", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
-pub async fn logout(state: web::Data<State>, who: Who<Member>) -> Result<HttpResponse> {
+pub async fn logout(state: web::Data<AppState>, who: Who<Member>) -> Result<HttpResponse> {
     if let Some(id) = who.session.clone() {
         let st = state.clone();
         let ctx = who.ctx.clone();
@@ -175,7 +175,7 @@ pub struct Opened {
         (status = 404, description = "no such event", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn open(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Curator>,
     body: Body<OpenChangeset>,
 ) -> Result<HttpResponse> {
@@ -215,7 +215,7 @@ pub struct ListQuery {
         (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn list(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Member>,
     q: Query<ListQuery>,
 ) -> Result<HttpResponse> {
@@ -243,24 +243,24 @@ fn private(mut res: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBu
         (status = 404, description = "no such changeset", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn view(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Member>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
     let v = blocking(move || service::changesets::view(&state.db, &who.principal, id)).await?;
     Ok(private(HttpResponse::Ok())
-        .insert_header((header::ETAG, quoted(&revision_tag(v.changeset.revision))))
+        .insert_header((header::ETAG, quoted(&revision_etag(v.changeset.revision))))
         .json(v))
 }
 
-fn quoted(tag: &str) -> String {
-    format!("\"{tag}\"")
+fn quoted(etag: &str) -> String {
+    format!("\"{etag}\"")
 }
 
 /// The revision a reviewer saw, from `If-Match`: 428 without it, 400 when
 /// it is not a revision.
-fn seen_revision(req: &HttpRequest) -> Result<i64, HttpError> {
+fn if_match_revision(req: &HttpRequest) -> Result<i64, HttpError> {
     let Some(m) = req
         .headers()
         .get(header::IF_MATCH)
@@ -272,10 +272,10 @@ fn seen_revision(req: &HttpRequest) -> Result<i64, HttpError> {
                 .into(),
         ));
     };
-    let tag = m.trim().trim_start_matches("W/").trim_matches('"');
-    tag.parse().map_err(|_| {
+    let etag = m.trim().trim_start_matches("W/").trim_matches('"');
+    etag.parse().map_err(|_| {
         Error::BadRequest(format!(
-            "If-Match '{tag}' is not a changeset revision: send the ETag that \
+            "If-Match '{etag}' is not a changeset revision: send the ETag that \
              GET /api/v1/changesets/{{id}} answered"
         ))
         .into()
@@ -308,17 +308,17 @@ pub struct Rejection {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Transitioned {
     pub changeset: Changeset,
-    pub published: Option<Approved>,
+    pub published: Option<Publication>,
 }
 
 /// The path of a transition: the changeset.
 type IdPath = web::Path<i64>;
 
 async fn answer(
-    state: &web::Data<State>,
+    state: &web::Data<AppState>,
     who: Principal,
     id: i64,
-    published: Option<Approved>,
+    published: Option<Publication>,
 ) -> Result<HttpResponse> {
     let st = state.clone();
     let changeset = blocking(move || service::changesets::get(&st.db, &who, id)).await?;
@@ -475,7 +475,7 @@ fn refused_text(v: &Json, at: &str, field: &str) -> Option<(String, crate::text:
         (status = 409, description = "not a draft, no edits, or the result does not validate", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn submit(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Curator>,
     id: IdPath,
     body: OptionalJson<Comment>,
@@ -504,7 +504,7 @@ pub async fn submit(
         (status = 409, description = "already closed", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn withdraw(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Curator>,
     id: IdPath,
     body: OptionalJson<Comment>,
@@ -537,20 +537,20 @@ pub async fn withdraw(
         (status = 428, description = "no If-Match", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn approve(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     req: HttpRequest,
     who: Who<Reviewer>,
     id: IdPath,
     body: OptionalJson<Comment>,
 ) -> Result<HttpResponse, HttpError> {
     let id = id.into_inner();
-    let seen = seen_revision(&req)?;
+    let seen_revision = if_match_revision(&req)?;
     let c = comment(body);
     let st = state.clone();
     let principal = who.principal.clone();
     let published = blocking(move || {
         st.publisher()
-            .approve(&who.ctx, &who.principal, id, seen, c.as_deref())
+            .approve(&who.ctx, &who.principal, id, seen_revision, c.as_deref())
     })
     .await?;
     Ok(answer(&state, principal, id, Some(published)).await?)
@@ -571,19 +571,26 @@ pub async fn approve(
         (status = 428, description = "no If-Match", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn reject(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     req: HttpRequest,
     who: Who<Reviewer>,
     id: IdPath,
     body: OptionalJson<Comment>,
 ) -> Result<HttpResponse, HttpError> {
     let id = id.into_inner();
-    let seen = seen_revision(&req)?;
+    let seen_revision = if_match_revision(&req)?;
     let c = comment(body);
     let st = state.clone();
     let principal = who.principal.clone();
     blocking(move || {
-        service::changesets::reject(&st.db, &who.ctx, &who.principal, id, seen, c.as_deref())
+        service::changesets::reject(
+            &st.db,
+            &who.ctx,
+            &who.principal,
+            id,
+            seen_revision,
+            c.as_deref(),
+        )
     })
     .await?;
     Ok(answer(&state, principal, id, None).await?)
@@ -664,7 +671,7 @@ pub fn folder_of(files: Vec<(String, Vec<u8>)>) -> Result<crate::files::Folder> 
         (status = 409, description = "the changeset is closed", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn import(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Curator>,
     id: IdPath,
     body: Body<ImportFiles>,
@@ -705,7 +712,7 @@ fn item_response(res: actix_web::HttpResponseBuilder, v: ItemView) -> HttpRespon
         (status = 404, description = "no such changeset or table", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn get_item(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Member>,
     path: ItemPath,
 ) -> Result<HttpResponse> {
@@ -726,8 +733,8 @@ fn precondition(req: &HttpRequest) -> Result<Precondition, HttpError> {
             .map(str::trim)
     };
     if let Some(m) = text(header::IF_MATCH) {
-        let tag = m.trim_start_matches("W/").trim_matches('"');
-        return Ok(Precondition::Matches(tag.to_string()));
+        let seen_etag = m.trim_start_matches("W/").trim_matches('"');
+        return Ok(Precondition::Matches(seen_etag.to_string()));
     }
     if text(header::IF_NONE_MATCH) == Some("*") {
         return Ok(Precondition::Absent);
@@ -759,7 +766,7 @@ fn precondition(req: &HttpRequest) -> Result<Precondition, HttpError> {
     ))]
 pub async fn put_item(
     req: HttpRequest,
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Curator>,
     path: ItemPath,
     body: Body<Json>,
@@ -803,7 +810,7 @@ pub async fn put_item(
     ))]
 pub async fn delete_item(
     req: HttpRequest,
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Curator>,
     path: ItemPath,
 ) -> Result<HttpResponse, HttpError> {
@@ -835,7 +842,7 @@ pub async fn delete_item(
         (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "not an admin", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
-pub async fn users(state: web::Data<State>, who: Who<Admin>) -> Result<HttpResponse> {
+pub async fn users(state: web::Data<AppState>, who: Who<Admin>) -> Result<HttpResponse> {
     let list = blocking(move || service::accounts::users(&state.db, &who.principal)).await?;
     Ok(private(HttpResponse::Ok()).json(list))
 }
@@ -866,7 +873,7 @@ pub struct NewUser {
         (status = 409, description = "the name is taken", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn add_user(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Admin>,
     body: Body<NewUser>,
 ) -> Result<HttpResponse> {
@@ -913,7 +920,7 @@ pub struct UserChange {
         (status = 409, description = "the change would leave no enabled admin", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn change_user(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Admin>,
     name: web::Path<String>,
     body: Body<UserChange>,
@@ -944,7 +951,7 @@ pub async fn change_user(
         (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "not an admin", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
-pub async fn tokens(state: web::Data<State>, who: Who<Admin>) -> Result<HttpResponse> {
+pub async fn tokens(state: web::Data<AppState>, who: Who<Admin>) -> Result<HttpResponse> {
     let list = blocking(move || service::accounts::tokens(&state.db, &who.principal)).await?;
     Ok(private(HttpResponse::Ok()).json(list))
 }
@@ -985,7 +992,7 @@ pub struct CreatedToken {
         (status = 409, description = "the name is taken, or the owner is disabled", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn create_token(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Admin>,
     body: Body<NewToken>,
 ) -> Result<HttpResponse> {
@@ -1014,7 +1021,7 @@ pub async fn create_token(
         (status = 404, description = "no such token", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn revoke_token(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Admin>,
     name: web::Path<String>,
 ) -> Result<HttpResponse> {

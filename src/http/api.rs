@@ -5,8 +5,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::params::Query;
-use super::{blocking, send, State};
-use crate::document::VersionInfo;
+use super::{blocking, send, AppState};
+use crate::document::VersionSummary;
 use crate::error::{Error, Result};
 use crate::service::{self, Diff};
 
@@ -24,7 +24,7 @@ route_table! {
 }
 
 route_table! {
-    /// Routes answered from pre-encoded snapshots.
+    /// Routes answered from pre-encoded served versions.
     pub fn configure_encoded, const ENCODED, resource super::api_resource;
     "/api/v1/events/{slug}" => { GET document }
     "/api/v1/events/{slug}/figures.csv" => { GET figures_csv }
@@ -108,7 +108,7 @@ pub struct Readiness {
         (status = 200, description = "ready", body = Readiness),
         (status = 503, description = "not ready, and why", body = Readiness),
     ))]
-pub async fn readyz(state: web::Data<State>) -> HttpResponse {
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let events_loaded = state.reads.all().len();
     let st = state.clone();
     let checked = blocking(move || Ok(st.db.migrations_current())).await;
@@ -156,7 +156,7 @@ pub struct EventSummary {
 /// The events with their latest version.
 #[utoipa::path(get, path = "/api/v1/events", tag = "public",
     responses((status = 200, description = "every published event", body = Vec<EventSummary>)))]
-pub async fn events(state: web::Data<State>) -> HttpResponse {
+pub async fn events(state: web::Data<AppState>) -> HttpResponse {
     let list: Vec<EventSummary> = state
         .reads
         .all()
@@ -189,14 +189,14 @@ pub struct VersionQuery {
     pub version: Option<i64>,
 }
 
-async fn snapshot(
-    state: web::Data<State>,
+async fn served(
+    state: web::Data<AppState>,
     slug: String,
     version: Option<i64>,
-) -> Result<std::sync::Arc<crate::service::reads::Snapshot>> {
+) -> Result<std::sync::Arc<crate::service::reads::ServedVersion>> {
     match version {
-        None => state.snapshot(&slug, None),
-        Some(n) => blocking(move || state.snapshot(&slug, Some(n))).await,
+        None => state.version(&slug, None),
+        Some(n) => blocking(move || state.version(&slug, Some(n))).await,
     }
 }
 
@@ -210,11 +210,11 @@ async fn snapshot(
         (status = 404, description = "no such event or version", body = super::problem::ProblemDetails, content_type = "application/problem+json")))]
 pub async fn document(
     req: HttpRequest,
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     slug: web::Path<String>,
     q: Query<VersionQuery>,
 ) -> Result<HttpResponse> {
-    let s = snapshot(state, slug.into_inner(), q.version).await?;
+    let s = served(state, slug.into_inner(), q.version).await?;
     let mut res = send(
         &req,
         &s.document,
@@ -236,11 +236,11 @@ pub async fn document(
         (status = 404, description = "no such event or version", body = super::problem::ProblemDetails, content_type = "application/problem+json")))]
 pub async fn figures_csv(
     req: HttpRequest,
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     slug: web::Path<String>,
     q: Query<VersionQuery>,
 ) -> Result<HttpResponse> {
-    let s = snapshot(state, slug.into_inner(), q.version).await?;
+    let s = served(state, slug.into_inner(), q.version).await?;
     let mut res = send(
         &req,
         &s.figures_csv,
@@ -272,18 +272,18 @@ fn allow_any_origin(res: &mut HttpResponse) {
     );
 }
 
-pub use crate::service::reads::VersionList;
+pub use crate::service::reads::VersionHistory;
 
 /// Every published version of an event, oldest first.
 #[utoipa::path(get, path = "/api/v1/events/{slug}/versions", tag = "public",
     params(("slug" = String, Path, description = "the event", example = "beslan-2004")),
     responses(
-        (status = 200, description = "the version history", body = VersionList),
+        (status = 200, description = "the version history", body = VersionHistory),
         (status = 304, description = "the client's copy is current"),
         (status = 404, description = "no such event", body = super::problem::ProblemDetails, content_type = "application/problem+json")))]
 pub async fn versions(
     req: HttpRequest,
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     slug: web::Path<String>,
 ) -> Result<HttpResponse> {
     let slug = slug.into_inner();
@@ -307,7 +307,7 @@ pub async fn versions(
             CacheDirective::Public,
             CacheDirective::NoCache,
         ]))
-        .json(VersionList {
+        .json(VersionHistory {
             event: slug,
             versions,
         }))
@@ -318,7 +318,7 @@ pub async fn versions(
 pub struct VersionDetail {
     pub event: String,
     #[serde(flatten)]
-    pub version: VersionInfo,
+    pub version: VersionSummary,
     /// Where the version's document is.
     pub document: String,
     /// Where its figures are as CSV.
@@ -334,11 +334,11 @@ pub struct VersionDetail {
         (status = 400, description = "the version is not a number", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "no such event or version", body = super::problem::ProblemDetails, content_type = "application/problem+json")))]
 pub async fn version(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     path: web::Path<(String, i64)>,
 ) -> Result<HttpResponse> {
     let (slug, n) = path.into_inner();
-    let s = blocking(move || state.snapshot(&slug, Some(n))).await?;
+    let s = blocking(move || state.version(&slug, Some(n))).await?;
     let mut res = HttpResponse::Ok();
     Ok(cors(&mut res)
         .insert_header(CacheControl(vec![
@@ -348,12 +348,7 @@ pub async fn version(
         ]))
         .json(VersionDetail {
             event: s.event.clone(),
-            version: VersionInfo {
-                number: s.version,
-                published_at: s.published_at.clone(),
-                changeset: s.changeset,
-                sha256: s.sha256.clone(),
-            },
+            version: s.summary(),
             document: format!("/api/v1/events/{}?version={}", s.event, s.version),
             figures_csv: format!(
                 "/api/v1/events/{}/figures.csv?version={}",
@@ -384,7 +379,7 @@ pub struct DiffQuery {
         (status = 400, description = "bad query", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "no such event or version", body = super::problem::ProblemDetails, content_type = "application/problem+json")))]
 pub async fn diff(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     slug: web::Path<String>,
     q: Query<DiffQuery>,
 ) -> Result<HttpResponse> {

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::auth::{Auditor, Who};
 use super::params::Query;
-use super::{blocking, State};
+use super::{blocking, AppState};
 use crate::audit::AuditFilter;
 use crate::audit::Entry;
 use crate::error::{Error, Result};
@@ -41,7 +41,7 @@ fn text(body: String) -> HttpResponse {
         (status = 200, description = "the signed note", body = String, content_type = "text/plain"),
         (status = 404, description = "no checkpoint yet", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
-pub async fn checkpoint(state: web::Data<State>) -> Result<HttpResponse> {
+pub async fn checkpoint(state: web::Data<AppState>) -> Result<HttpResponse> {
     let cp = blocking(move || log::latest_checkpoint(&state.db)).await?;
     Ok(text(cp.note))
 }
@@ -53,7 +53,7 @@ pub async fn checkpoint(state: web::Data<State>) -> Result<HttpResponse> {
         (status = 200, description = "the verifier key", body = String, content_type = "text/plain"),
         (status = 404, description = "this server signs no checkpoints", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
-pub async fn key(state: web::Data<State>) -> Result<HttpResponse> {
+pub async fn key(state: web::Data<AppState>) -> Result<HttpResponse> {
     let key = state
         .audit_key
         .as_ref()
@@ -98,7 +98,7 @@ pub struct ProofQuery {
         (status = 400, description = "neither seq nor from, or both", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "no such entry or tree size", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
-pub async fn proof(state: web::Data<State>, q: Query<ProofQuery>) -> Result<HttpResponse> {
+pub async fn proof(state: web::Data<AppState>, q: Query<ProofQuery>) -> Result<HttpResponse> {
     let q = q.into_inner();
     let body = match (q.seq, q.from) {
         (Some(seq), None) if q.to.is_none() => {
@@ -251,7 +251,7 @@ impl ExportQuery {
         (status = 403, description = "not an auditor or admin", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn entries(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Auditor>,
     q: Query<EntriesQuery>,
 ) -> Result<HttpResponse> {
@@ -280,7 +280,7 @@ pub struct VerificationReport {
         (status = 403, description = "not an auditor or admin", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "this server has no audit key", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
-pub async fn verify(state: web::Data<State>, who: Who<Auditor>) -> Result<HttpResponse> {
+pub async fn verify(state: web::Data<AppState>, who: Who<Auditor>) -> Result<HttpResponse> {
     let v = verification(state, who.principal.clone()).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
@@ -289,7 +289,7 @@ pub async fn verify(state: web::Data<State>, who: Who<Auditor>) -> Result<HttpRe
 
 /// Runs the verification with the server's key.
 pub async fn verification(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: crate::accounts::Principal,
 ) -> Result<VerificationReport> {
     let key = state
@@ -308,7 +308,7 @@ pub async fn verification(
 }
 
 async fn export(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: crate::accounts::Principal,
     csv: bool,
     q: &ExportQuery,
@@ -346,7 +346,7 @@ async fn export(
         (status = 403, description = "not an auditor or admin", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn export_jsonl(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Auditor>,
     q: Query<ExportQuery>,
 ) -> Result<HttpResponse> {
@@ -364,7 +364,7 @@ pub async fn export_jsonl(
         (status = 403, description = "not an auditor or admin", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn export_csv(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Who<Auditor>,
     q: Query<ExportQuery>,
 ) -> Result<HttpResponse> {

@@ -11,7 +11,7 @@ use actix_web::http::{header, Method};
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use serde::de::DeserializeOwned;
 
-use super::{blocking, State};
+use super::{blocking, AppState};
 use crate::accounts::{self, Permission, Principal};
 use crate::error::{Error, Result};
 use crate::service::{self, Context};
@@ -55,7 +55,7 @@ pub fn cookie_name(secure: bool) -> &'static str {
 }
 
 /// The session cookie that carries `id`; an empty `id` removes it.
-pub fn session_cookie(state: &State, id: &str) -> Cookie<'static> {
+pub fn session_cookie(state: &AppState, id: &str) -> Cookie<'static> {
     let mut c = Cookie::build(cookie_name(state.config.secure_cookies), id.to_string())
         .path("/")
         .http_only(true)
@@ -68,8 +68,8 @@ pub fn session_cookie(state: &State, id: &str) -> Cookie<'static> {
     c
 }
 
-fn state_of(req: &HttpRequest) -> Result<web::Data<State>> {
-    req.app_data::<web::Data<State>>()
+fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>> {
+    req.app_data::<web::Data<AppState>>()
         .cloned()
         .ok_or_else(|| Error::Io("the application state is missing".into()))
 }
@@ -127,7 +127,7 @@ fn new_request_id() -> String {
 
 /// The client's address: the peer's, or behind a trusted proxy the one
 /// `X-Forwarded-For` names (see [`super::proxy`]).
-pub fn client_address(req: &HttpRequest, state: &State) -> Option<String> {
+pub fn client_address(req: &HttpRequest, state: &AppState) -> Option<String> {
     let peer = req.peer_addr()?.ip();
     if state.trusted_proxies.is_empty() {
         return Some(peer.to_string());
@@ -142,7 +142,7 @@ pub fn client_address(req: &HttpRequest, state: &State) -> Option<String> {
 
 /// The audit context of a request: actor unknown yet, request id, the peer's
 /// address, and the time by the state's clock.
-pub fn context(req: &HttpRequest, state: &State) -> Context {
+pub fn context(req: &HttpRequest, state: &AppState) -> Context {
     Context {
         actor: "anonymous".into(),
         request_id: Some(request_id(req)),
@@ -317,7 +317,7 @@ pub fn login_cookie_name(secure: bool) -> &'static str {
 
 /// The cookie of the log-in form's pre-session token (a double-submit
 /// token: the form carries the same value); an empty `token` removes it.
-pub fn login_cookie(state: &State, token: &str) -> Cookie<'static> {
+pub fn login_cookie(state: &AppState, token: &str) -> Cookie<'static> {
     let mut c = Cookie::build(
         login_cookie_name(state.config.secure_cookies),
         token.to_string(),
@@ -335,7 +335,7 @@ pub fn login_cookie(state: &State, token: &str) -> Cookie<'static> {
 
 /// Whether a posted log-in form's token is the one its cookie holds: the
 /// form came from vigil's log-in page, in this browser.
-pub fn login_token_ok(req: &HttpRequest, state: &State, sent: &str) -> bool {
+pub fn login_token_ok(req: &HttpRequest, state: &AppState, sent: &str) -> bool {
     req.cookie(login_cookie_name(state.config.secure_cookies))
         .is_some_and(|c| !c.value().is_empty() && accounts::same_secret(c.value(), sent))
 }

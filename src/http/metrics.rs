@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 
-use super::{blocking, State};
+use super::{blocking, AppState};
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -182,7 +182,7 @@ fn gauge(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display
 /// The metrics, in the Prometheus text format (0.0.4).
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "the metrics", body = String, content_type = "text/plain")))]
-pub async fn metrics(req: actix_web::HttpRequest, state: web::Data<State>) -> HttpResponse {
+pub async fn metrics(req: actix_web::HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if state.config.metrics_elsewhere {
         return super::problem::not_found(req).await;
     }
@@ -190,7 +190,7 @@ pub async fn metrics(req: actix_web::HttpRequest, state: web::Data<State>) -> Ht
 }
 
 /// The metrics, on the address `--metrics-bind` names.
-pub async fn private(state: web::Data<State>) -> HttpResponse {
+pub async fn private(state: web::Data<AppState>) -> HttpResponse {
     let mut out = String::new();
     state.metrics.render(&mut out);
     let pool = state.db.pool_state();

@@ -1,6 +1,7 @@
 //! The HTTP interface: thin handlers over [`crate::service`]. Published
-//! versions are served from memory ([`snapshot`]): the latest of each event is
-//! held pre-serialised and pre-compressed, so public reads touch no database.
+//! versions are served from memory ([`ServedVersion`]): the latest of each
+//! event is held pre-serialised and pre-compressed, so public reads touch
+//! no database.
 
 /// A table of routes, declared once: the function it names registers them
 /// (each path one resource made by the given constructor, with its methods)
@@ -53,7 +54,7 @@ use crate::accounts::{self, Clock, SessionPolicy, SystemClock};
 use crate::error::{Error, Result};
 use crate::service::Db;
 use crate::service::{self, accounts::LoginLimits};
-use service::reads::{Encoded, Publisher, Reads, Snapshot};
+use service::reads::{Encoded, Publisher, Reads, ServedVersion};
 
 /// How the admin side behaves; see `vigil serve --help`.
 #[derive(Debug, Clone, Copy)]
@@ -83,7 +84,7 @@ impl Default for Config {
 }
 
 /// What every handler shares.
-pub struct State {
+pub struct AppState {
     pub db: Db,
     /// The published versions, held by the service; handlers send them.
     pub reads: Reads,
@@ -101,7 +102,7 @@ pub struct State {
     pub trusted_proxies: Vec<proxy::Cidr>,
 }
 
-impl State {
+impl AppState {
     /// Opens the state and loads the latest version of every event.
     pub fn load(db: Db) -> Result<Self> {
         Self::with_config(db, Config::default(), Arc::new(SystemClock))
@@ -168,9 +169,9 @@ impl State {
         self.setup.lock().map(|s| s.is_some()).unwrap_or(false)
     }
 
-    /// A published version, from the read model (see [`Reads::snapshot`]).
-    pub fn snapshot(&self, slug: &str, version: Option<i64>) -> Result<Arc<Snapshot>> {
-        self.reads.snapshot(slug, version)
+    /// A published version, from the read model (see [`Reads::version`]).
+    pub fn version(&self, slug: &str, version: Option<i64>) -> Result<Arc<ServedVersion>> {
+        self.reads.version(slug, version)
     }
 }
 
@@ -339,7 +340,7 @@ async fn request_id(
     let took = started.elapsed();
     let status = res.status().as_u16();
     let request = res.request();
-    if let Some(state) = request.app_data::<web::Data<State>>() {
+    if let Some(state) = request.app_data::<web::Data<AppState>>() {
         let route = state.metrics.pattern_of(request);
         state
             .metrics
@@ -504,7 +505,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// The whole application, as served and as tested.
 pub fn app(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
 ) -> actix_web::App<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
@@ -531,7 +532,7 @@ pub fn app(
 /// Serves until stopped; polls the database for versions published by other
 /// replicas every `refresh` interval.
 pub async fn serve(
-    state: State,
+    state: AppState,
     bind: &str,
     workers: usize,
     refresh: Duration,

@@ -7,14 +7,14 @@ use super::problem::ProblemDetails;
 use super::{admin_api, api, audit, metrics, site};
 use crate::accounts::{Principal, PrincipalKind, Role};
 use crate::checks::{CheckResult, Class, Implied, Outcome, Report};
-use crate::document::{PublishedClaim, PublishedDocument, PublishedFigure, VersionInfo};
+use crate::document::{PublishedClaim, PublishedDocument, PublishedFigure, VersionSummary};
 use crate::model::{
-    Breakdown, Change, Claim, Event, Figure, Qualifier, Rank, Reason, Rule, Severity, Source,
-    SourceKind, Status, Table,
+    Breakdown, Change, Claim, DeprecationReason, Event, Figure, Qualifier, Rank, Rule, Severity,
+    Source, SourceKind, Status, Table,
 };
 use crate::service::accounts::{TokenInfo, UserInfo};
 use crate::service::changesets::{
-    Approved, Changeset, ChangesetView, EditInfo, ItemView, State as ChangesetState,
+    Changeset, ChangesetView, EditInfo, ItemView, Publication, State as ChangesetState,
 };
 use crate::service::Diff;
 
@@ -80,8 +80,8 @@ use crate::service::Diff;
         Diff,
         Change,
         Table,
-        VersionInfo,
-        api::VersionList,
+        VersionSummary,
+        api::VersionHistory,
         api::VersionDetail,
         api::EventSummary,
         api::Readiness,
@@ -98,7 +98,7 @@ use crate::service::Diff;
         Breakdown,
         Status,
         Rank,
-        Reason,
+        DeprecationReason,
         Principal,
         PrincipalKind,
         Role,
@@ -109,7 +109,7 @@ use crate::service::Diff;
         ChangesetView,
         EditInfo,
         ItemView,
-        Approved,
+        Publication,
         admin_api::Credentials,
         admin_api::SessionInfo,
         admin_api::OpenChangeset,

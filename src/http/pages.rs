@@ -11,7 +11,7 @@ use askama::Template;
 
 use super::catalogue::{self, Catalogue};
 use crate::checks::{CheckResult, Class, Report};
-use crate::document::VersionInfo;
+use crate::document::VersionSummary;
 use crate::model::{group, Change, Claim, Dataset, Figure, PartialDate, Source, Table};
 
 /// How many key figures the toll at the top shows: the heads of the first
@@ -432,7 +432,7 @@ fn claim_view(t: &Catalogue, c: &Claim, f: &Figure, sources: &HashMap<&str, &Sou
         note: c.note.clone(),
         rank: c.rank.as_str(),
         rank_text: t.get(&format!("rank.{}", c.rank.as_str())),
-        set_aside: c.reason.map(|r| {
+        set_aside: c.deprecation_reason.map(|r| {
             (
                 t.fill(
                     "claim.set_aside",
@@ -856,7 +856,7 @@ fn toll_view(t: &Catalogue, ds: &Dataset, head: &Figure) -> TollView {
 pub fn history_page(
     slug: &str,
     title: &str,
-    versions: &[VersionInfo],
+    versions: &[VersionSummary],
     reasons: &HashMap<i64, String>,
 ) -> HistoryPage {
     let t = catalogue::for_lang("en");

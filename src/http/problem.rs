@@ -148,7 +148,7 @@ pub(super) fn problem_type(e: &Error) -> &'static str {
         Error::Stale { .. } => "urn:vigil:problem:stale",
         Error::Unauthorized(_) => "urn:vigil:problem:unauthorized",
         Error::Forbidden(_) => "urn:vigil:problem:forbidden",
-        Error::TooManyRequests { .. } => "urn:vigil:problem:too-many-requests",
+        Error::LockedOut { .. } => "urn:vigil:problem:too-many-requests",
         Error::Database(_) => "urn:vigil:problem:database-unavailable",
         Error::Internal(_) | Error::Io(_) => "urn:vigil:problem:internal",
     }
@@ -161,7 +161,7 @@ impl ResponseError for Error {
             Error::Refused(_) | Error::Conflict(_) | Error::Stale { .. } => StatusCode::CONFLICT,
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::LockedOut { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) | Error::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -179,7 +179,7 @@ impl ResponseError for Error {
             Error::Stale { .. } => "The item has changed since you saw it",
             Error::Unauthorized(_) => "Not logged in",
             Error::Forbidden(_) => "Not allowed",
-            Error::TooManyRequests { .. } => "Too many attempts",
+            Error::LockedOut { .. } => "Too many attempts",
             Error::Database(_) => "The database is unavailable",
             Error::Internal(_) | Error::Io(_) => "Internal error",
         };
@@ -222,7 +222,7 @@ impl ResponseError for Error {
         };
         let headers = res.headers_mut();
         match self {
-            Error::TooManyRequests { retry_after } => {
+            Error::LockedOut { retry_after } => {
                 if let Ok(v) = retry_after.to_string().parse() {
                     headers.insert(actix_web::http::header::RETRY_AFTER, v);
                 }

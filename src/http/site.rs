@@ -12,7 +12,7 @@ use super::api::VersionQuery;
 use super::catalogue;
 use super::pages::{self, ErrorPage, EventLink, IndexPage, FAVICON, STYLESHEET};
 use super::params::parse_page_query;
-use super::{blocking, send, State};
+use super::{blocking, send, AppState};
 use crate::error::Error;
 use crate::service;
 
@@ -81,7 +81,7 @@ fn error_page(e: &Error) -> HttpResponse {
 /// The memorial's front page: every event with its latest version.
 #[utoipa::path(get, path = "/", tag = "pages",
     responses((status = 200, description = "the list of events, as HTML", body = String, content_type = "text/html")))]
-pub async fn index(state: web::Data<State>) -> HttpResponse {
+pub async fn index(state: web::Data<AppState>) -> HttpResponse {
     let t = catalogue::for_lang("en");
     let events = state
         .reads
@@ -117,7 +117,7 @@ pub async fn index(state: web::Data<State>) -> HttpResponse {
     ))]
 pub async fn event(
     req: HttpRequest,
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     slug: web::Path<String>,
 ) -> HttpResponse {
     // A bad query is a page too, not problem+json.
@@ -127,8 +127,8 @@ pub async fn event(
     };
     let slug = slug.into_inner();
     let s = match version {
-        None => state.snapshot(&slug, None),
-        Some(n) => blocking(move || state.snapshot(&slug, Some(n))).await,
+        None => state.version(&slug, None),
+        Some(n) => blocking(move || state.version(&slug, Some(n))).await,
     };
     match s {
         // The page of an older version names the latest: it changes on
@@ -153,7 +153,7 @@ pub async fn event(
         (status = 200, description = "the history, as HTML; query parameters are ignored", body = String, content_type = "text/html"),
         (status = 404, description = "no such event, as HTML", body = String, content_type = "text/html"),
     ))]
-pub async fn history(state: web::Data<State>, slug: web::Path<String>) -> HttpResponse {
+pub async fn history(state: web::Data<AppState>, slug: web::Path<String>) -> HttpResponse {
     let slug = slug.into_inner();
     let Some(latest) = state.reads.latest(&slug) else {
         return error_page(&Error::NotFound(format!("no published event '{slug}'")));
@@ -191,7 +191,7 @@ struct DiffPageQuery {
     ))]
 pub async fn diff(
     req: HttpRequest,
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     slug: web::Path<String>,
 ) -> HttpResponse {
     let q = match parse_page_query::<DiffPageQuery>(req.query_string(), &["from", "to"]) {

@@ -77,12 +77,14 @@ pub enum Refusal {
 pub struct Refused {
     pub action: Action,
     pub kind: Refusal,
-    pub reason: String,
+    /// Why, in words for people.
+    #[serde(rename = "reason")]
+    pub why: String,
 }
 
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.reason)
+        f.write_str(&self.why)
     }
 }
 
@@ -92,8 +94,9 @@ pub struct Allowed {
     pub action: Action,
     pub allowed: bool,
     /// Why not, when it is refused.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    // `reason` in the API, as a changeset's own reason is `reason` too.
+    #[serde(rename = "reason", skip_serializing_if = "Option::is_none")]
+    pub why_not: Option<String>,
 }
 
 /// What the changeset's content says about submitting and approving it,
@@ -146,6 +149,7 @@ pub struct Changeset {
     pub base_version: i64,
     /// The person who opened it.
     pub author: String,
+    /// What it changes and why, as its author stated it on opening it.
     pub reason: String,
     pub state: State,
     /// Raised by every edit and transition.
@@ -162,12 +166,8 @@ pub struct Changeset {
 
 type Outcome = std::result::Result<(), Refused>;
 
-fn refuse(action: Action, kind: Refusal, reason: String) -> Outcome {
-    Err(Refused {
-        action,
-        kind,
-        reason,
-    })
+fn refuse(action: Action, kind: Refusal, why: String) -> Outcome {
+    Err(Refused { action, kind, why })
 }
 
 impl Changeset {
@@ -209,15 +209,15 @@ impl Changeset {
         self.writers.contains(&who.person())
     }
 
-    /// May `who` take `action` now? `seen` is the revision the caller saw
-    /// (approval and rejection need it; `None` skips that question, as when
-    /// a page asks what to offer).
+    /// May `who` take `action` now? `seen_revision` is the revision the
+    /// caller saw (approval and rejection need it; `None` skips that
+    /// question, as when a page asks what to offer).
     pub fn may(
         &self,
         action: Action,
         who: &Principal,
         ready: &Readiness,
-        seen: Option<i64>,
+        seen_revision: Option<i64>,
     ) -> Outcome {
         let id = self.id;
         let needs = match action {
@@ -310,13 +310,13 @@ impl Changeset {
                         ),
                     );
                 }
-                if let Some(seen) = seen {
-                    if seen != self.revision {
+                if let Some(seen_revision) = seen_revision {
+                    if seen_revision != self.revision {
                         return refuse(
                             action,
                             Refusal::Moved,
                             format!(
-                                "changeset {id} changed since you saw it (you saw revision {seen}, \
+                                "changeset {id} changed since you saw it (you saw revision {seen_revision}, \
                                  it is at revision {}); look at it again before you {action} it",
                                 self.revision
                             ),
@@ -345,12 +345,12 @@ impl Changeset {
                 Ok(()) => Allowed {
                     action,
                     allowed: true,
-                    reason: None,
+                    why_not: None,
                 },
                 Err(r) => Allowed {
                     action,
                     allowed: false,
-                    reason: Some(r.reason),
+                    why_not: Some(r.why),
                 },
             })
             .collect()
@@ -394,23 +394,34 @@ impl Changeset {
         Ok(())
     }
 
-    /// Approves exactly the revision `seen`.
+    /// Approves exactly the revision `seen_revision`.
     pub fn approve(
         &mut self,
         who: &Principal,
         ready: &Readiness,
-        seen: i64,
+        seen_revision: i64,
         comment: Option<&str>,
         at: &str,
     ) -> Outcome {
-        self.may(Action::Approve, who, ready, Some(seen))?;
+        self.may(Action::Approve, who, ready, Some(seen_revision))?;
         self.move_to(State::Approved, Some(who.person()), comment, at);
         Ok(())
     }
 
-    /// Rejects exactly the revision `seen`, with a reason.
-    pub fn reject(&mut self, who: &Principal, seen: i64, comment: &str, at: &str) -> Outcome {
-        self.may(Action::Reject, who, &Readiness::default(), Some(seen))?;
+    /// Rejects exactly the revision `seen_revision`, with a reason.
+    pub fn reject(
+        &mut self,
+        who: &Principal,
+        seen_revision: i64,
+        comment: &str,
+        at: &str,
+    ) -> Outcome {
+        self.may(
+            Action::Reject,
+            who,
+            &Readiness::default(),
+            Some(seen_revision),
+        )?;
         self.move_to(State::Rejected, Some(who.person()), Some(comment), at);
         Ok(())
     }
@@ -459,7 +470,7 @@ mod tests {
             .approve(&rc, &ready(), cs.revision, None, "t4")
             .unwrap_err();
         assert_eq!(err.kind, Refusal::Forbidden);
-        assert!(err.reason.contains("you wrote part of changeset"));
+        assert!(err.why.contains("you wrote part of changeset"));
     }
 
     #[test]
@@ -510,7 +521,7 @@ mod tests {
         let mine = by_action(&alice, &ready());
         assert!(!mine[&Action::Approve].allowed);
         assert!(mine[&Action::Approve]
-            .reason
+            .why_not
             .as_deref()
             .unwrap()
             .contains("you wrote part"));
@@ -520,7 +531,7 @@ mod tests {
         let theirs = by_action(&bob, &blocked);
         assert!(!theirs[&Action::Approve].allowed);
         assert!(theirs[&Action::Approve]
-            .reason
+            .why_not
             .as_deref()
             .unwrap()
             .contains("violates 1 error check"));
@@ -543,7 +554,7 @@ mod tests {
             let submit = &by_action_of(&draft, &alice, &r)[&Action::Submit];
             assert!(!submit.allowed);
             assert!(
-                submit.reason.as_deref().unwrap().contains(says),
+                submit.why_not.as_deref().unwrap().contains(says),
                 "{submit:?}"
             );
         }

@@ -310,7 +310,7 @@ impl Dataset {
             for (field, message) in c.shape_problems() {
                 p.add(t, i, field, message);
             }
-            match (c.rank, c.reason) {
+            match (c.rank, c.deprecation_reason) {
                 (Rank::Deprecated, None) => p.add(
                     t,
                     i,
@@ -431,7 +431,7 @@ fn not_identifier(what: &str, s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{PartialDate, Reason, Severity, SourceKind, Status};
+    use crate::model::{DeprecationReason, PartialDate, Severity, SourceKind, Status};
 
     fn small() -> Dataset {
         let d = |s: &str| s.parse::<PartialDate>().unwrap();
@@ -494,7 +494,7 @@ mod tests {
                 qualifier: None,
                 as_of: Some(d("2004")),
                 rank: Rank::Preferred,
-                reason: None,
+                deprecation_reason: None,
                 locator: "".into(),
                 quote: "".into(),
                 note: "".into(),
@@ -521,7 +521,7 @@ mod tests {
         ds.claims[0].rank = Rank::Deprecated;
         ds.claims[0].figure = "nope".into();
         ds.claims.push(ds.claims[0].clone());
-        ds.claims[1].reason = Some(Reason::Discredited);
+        ds.claims[1].deprecation_reason = Some(DeprecationReason::Discredited);
         ds.claims[1].best = None;
         ds.claims[1].id = "Bad Id".into();
         ds.rules[0].expression = "total.a <= totl".into();

@@ -15,8 +15,8 @@ pub use date::PartialDate;
 pub use diff::{Change, ItemEdit};
 pub use item::{key_field, Field, FieldChange, Input, Item, ItemError, Kind};
 pub use types::{
-    Breakdown, Claim, Event, Figure, Qualifier, Rank, Reason, Rule, Severity, Source, SourceKind,
-    Status,
+    Breakdown, Claim, DeprecationReason, Event, Figure, Qualifier, Rank, Rule, Severity, Source,
+    SourceKind, Status,
 };
 pub(crate) use value::Grouped;
 pub use value::{group, Interval, Value};

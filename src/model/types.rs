@@ -55,8 +55,9 @@ word_enum! {
 }
 
 word_enum! {
-    /// Why a claim is deprecated.
-    Reason {
+    /// Why a claim is deprecated. Its OpenAPI schema keeps the name
+    /// clients know, `Reason`.
+    DeprecationReason as Reason {
         Superseded = "superseded",
         Discredited = "discredited",
         Erroneous = "erroneous",
@@ -199,8 +200,10 @@ pub struct Claim {
     #[schema(value_type = Option<String>, example = "2004-09-07", max_length = 64)]
     pub as_of: Option<PartialDate>,
     pub rank: Rank,
-    #[serde(default)]
-    pub reason: Option<Reason>,
+    /// Why it is deprecated; only for a deprecated claim.
+    // Its field in files, documents and the API is `reason`.
+    #[serde(default, rename = "reason")]
+    pub deprecation_reason: Option<DeprecationReason>,
     #[serde(default)]
     #[schema(max_length = 500)]
     pub locator: String,
@@ -372,7 +375,7 @@ impl Kind for Claim {
         Field::new("rank", "Rank", Input::Choice(Rank::WORDS))
             .help("preferred: the published value rests on it; deprecated: kept for the record, with a reason.")
             .required(),
-        Field::new("reason", "Why deprecated", Input::Choice(Reason::WORDS)),
+        Field::new("reason", "Why deprecated", Input::Choice(DeprecationReason::WORDS)),
         Field::new("locator", "Where in the source", Input::Text)
             .help("Page, section or paragraph."),
         Field::new("quote", "Quote", Input::LongText).help("The source's words, as written."),
@@ -547,7 +550,7 @@ mod tests {
             qualifier: q,
             as_of: None,
             rank: Rank::Normal,
-            reason: None,
+            deprecation_reason: None,
             locator: String::new(),
             quote: String::new(),
             note: String::new(),

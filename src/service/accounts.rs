@@ -505,7 +505,7 @@ pub fn login(
                     Ok(())
                 })?;
             }
-            return Err(Error::TooManyRequests { retry_after });
+            return Err(Error::LockedOut { retry_after });
         }
     };
     let user = db.read(|c| db::user(c, name))?;

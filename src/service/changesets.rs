@@ -2,10 +2,10 @@
 //! second person and published on approval.
 //!
 //! A changeset's *view* is its base version with its edits applied. Each
-//! edit remembers the ETag of the published item it was made against
-//! (`seen`); approval rebases the edits onto the latest published version
-//! and refuses, naming them, those whose item another changeset has changed
-//! since.
+//! edit remembers the ETag of the published item it was made against (its
+//! `seen_etag`); approval rebases the edits onto the latest published
+//! version and refuses, naming them, those whose item another changeset has
+//! changed since.
 
 use std::collections::BTreeSet;
 
@@ -15,7 +15,7 @@ use serde_json::Value as Json;
 use std::sync::Arc;
 
 use super::built::{Built, Kept};
-use super::{item_tag, publish, Audit, Context};
+use super::{item_etag, publish, Audit, Context};
 use crate::accounts::{Permission, Principal};
 use crate::checks::{self, Report};
 use crate::db::{self, Conn, Db, Edit, NewChangeset};
@@ -80,18 +80,18 @@ fn store(c: &mut Conn, was: i64, cs: &Changeset) -> Result<()> {
 /// ETag) when it moved since the caller saw it.
 fn refused(r: Refused, cs: &Changeset) -> Error {
     match r.kind {
-        Refusal::Forbidden => Error::Forbidden(r.reason),
-        Refusal::Conflict => Error::Conflict(r.reason),
+        Refusal::Forbidden => Error::Forbidden(r.why),
+        Refusal::Conflict => Error::Conflict(r.why),
         Refusal::Moved => Error::Stale {
-            message: r.reason,
+            message: r.why,
             current: serde_json::to_value(cs).ok(),
-            etag: revision_tag(cs.revision),
+            etag: revision_etag(cs.revision),
         },
     }
 }
 
 /// A changeset's ETag: its revision.
-pub fn revision_tag(revision: i64) -> String {
+pub fn revision_etag(revision: i64) -> String {
     revision.to_string()
 }
 
@@ -104,7 +104,8 @@ pub struct EditInfo {
     #[schema(value_type = Option<Object>)]
     pub item: Option<Json>,
     /// The ETag of the published item the edit was made against.
-    pub seen: String,
+    #[serde(rename = "seen")]
+    pub seen_etag: String,
     pub edited_by: String,
     pub edited_at: String,
 }
@@ -131,10 +132,11 @@ pub struct ChangesetView {
     pub comments: Vec<db::CommentRow>,
 }
 
-/// What an edit must match: the ETag of the item it was made against, or
+/// What an edit must match: the ETag of the item as the editor saw it, or
 /// that there is no such item yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Precondition {
+    /// The item's ETag as seen.
     Matches(String),
     Absent,
 }
@@ -298,7 +300,7 @@ fn conflicts(edits: &[Edit], latest: &Dataset) -> Result<Vec<String>> {
     for e in edits {
         let table = table_of(&e.entity)?;
         let now = latest.item(table, &e.key)?;
-        if item_tag(now.as_ref()) != e.seen {
+        if item_etag(now.as_ref()) != e.seen_etag {
             out.push(format!("{}/{}", e.entity, e.key));
         }
     }
@@ -315,7 +317,7 @@ fn content_hash(edits: &[Edit]) -> String {
                 "table": e.entity,
                 "key": e.key,
                 "item": e.item,
-                "seen": e.seen,
+                "seen": e.seen_etag,
             })
         })
         .collect();
@@ -423,7 +425,7 @@ pub fn view(db: &Db, who: &Principal, id: i64) -> Result<ChangesetView> {
                     table: table_of(&e.entity)?,
                     item: e.item.as_deref().map(serde_json::from_str).transpose()?,
                     key: e.key,
-                    seen: e.seen,
+                    seen_etag: e.seen_etag,
                     edited_by: e.edited_by,
                     edited_at: e.edited_at,
                 })
@@ -481,7 +483,7 @@ fn conflicts_where(db: &Db, id: i64, only: Option<(Table, &str)>) -> Result<Vec<
         for e in edits {
             let table = table_of(&e.entity)?;
             let published = latest.item(table, &e.key)?;
-            if item_tag(published.as_ref()) == e.seen {
+            if item_etag(published.as_ref()) == e.seen_etag {
                 continue;
             }
             out.push(ConflictDetail {
@@ -542,7 +544,7 @@ pub fn rebase_item(
                 table.as_str()
             )));
         };
-        if item_tag(published.as_ref()) == edit.seen {
+        if item_etag(published.as_ref()) == edit.seen_etag {
             return Err(Error::Conflict(format!(
                 "{}/{key} is not in conflict: nothing was published over it",
                 table.as_str()
@@ -609,7 +611,7 @@ pub fn rebase_item(
         }
         let at = ctx.at();
         let mut row = edit_row(id, table, key, &stored, &published, &who.actor(), &at);
-        row.seen = item_tag(published.as_ref());
+        row.seen_etag = item_etag(published.as_ref());
         db::upsert_edit(c, &row)?;
         let summary = format!(
             "changeset {id}: took {}/{key} as version {version} publishes it and applied \
@@ -628,7 +630,7 @@ pub fn rebase_item(
             &at,
         )?;
         Ok(Some(ItemView {
-            etag: item_tag(stored.as_ref()),
+            etag: item_etag(stored.as_ref()),
             problems,
             item: stored,
         }))
@@ -670,7 +672,7 @@ pub fn item(db: &Db, who: &Principal, id: i64, table: Table, key: &str) -> Resul
         let built = built(db, c, &cs)?;
         let item = built.result.item(table, key)?;
         Ok(ItemView {
-            etag: item_tag(item.as_ref()),
+            etag: item_etag(item.as_ref()),
             problems: if item.is_some() {
                 problems_at(&built.result, built.problems(), table, key)
             } else {
@@ -717,7 +719,7 @@ fn unmoved(c: &mut Conn, id: i64, was: i64) -> Result<Option<Changeset>> {
 /// An edit rebuilt and checked, ready to be stored.
 struct PreparedEdit {
     was: i64,
-    seen: String,
+    seen_etag: String,
     current: Option<Json>,
     stored: Option<Json>,
     before: Option<Json>,
@@ -743,21 +745,21 @@ pub fn put_item(
 }
 
 /// Puts an item into a changeset after a save was refused because the
-/// item changed meanwhile: `now` is the ETag of the item as the refusal
-/// showed it, and `choices` says, for every field where the item typed
-/// differs from it, which value to keep. A field left unchosen refuses the
-/// save (409 with the current item, as a stale save), so nothing is ever
-/// saved over another person's edit without a choice.
+/// item changed meanwhile: `seen_etag` is the ETag of the item as the
+/// refusal showed it, and `choices` says, for every field where the item
+/// typed differs from it, which value to keep. A field left unchosen
+/// refuses the save (409 with the current item, as a stale save), so
+/// nothing is ever saved over another person's edit without a choice.
 pub fn put_item_choosing(
     db: &Db,
     ctx: &Context,
     who: &Principal,
     id: i64,
     edit: ItemEdit,
-    now: &str,
+    seen_etag: &str,
     choices: &Choices,
 ) -> Result<ItemView> {
-    let pre = Precondition::Matches(now.to_string());
+    let pre = Precondition::Matches(seen_etag.to_string());
     put(db, ctx, who, id, edit, &pre, Some(choices))
 }
 
@@ -987,13 +989,13 @@ fn put(
             Vec::new()
         };
         let before = built.base.item(table, key)?;
-        let seen = seen_of(
+        let seen_etag = seen_etag_of(
             db::edit(c, id, table.as_str(), key)?.as_ref(),
             before.as_ref(),
         );
         Ok(PreparedEdit {
             was: cs.revision,
-            seen,
+            seen_etag,
             before,
             current,
             stored,
@@ -1012,7 +1014,7 @@ fn put(
             table,
             key,
             &p.stored,
-            (&p.before, &p.seen),
+            (&p.before, &p.seen_etag),
             &who.actor(),
             &at,
         )?;
@@ -1039,7 +1041,7 @@ fn put(
         let mut next = p.next;
         next.revision = cs.revision;
         let view = ItemView {
-            etag: item_tag(p.stored.as_ref()),
+            etag: item_etag(p.stored.as_ref()),
             problems: p.problems,
             item: p.stored,
         };
@@ -1062,7 +1064,7 @@ fn checked_edit(
     current: &Option<Json>,
 ) -> Result<ItemEdit> {
     let (table, key) = (edit.table, edit.key.as_str());
-    let tag = item_tag(current.as_ref());
+    let tag = item_etag(current.as_ref());
     let stale = match pre {
         Precondition::Matches(t) => *t != tag,
         Precondition::Absent => current.is_some(),
@@ -1106,12 +1108,12 @@ fn checked_edit(
 /// The ETag an edit of an item is made against: that of the edit of it the
 /// changeset already holds (made against the base version, or taken onto a
 /// later published one), else that of the base version's item.
-fn seen_of(held: Option<&Edit>, before: Option<&Json>) -> String {
-    held.map_or_else(|| item_tag(before), |e| e.seen.clone())
+fn seen_etag_of(held: Option<&Edit>, before: Option<&Json>) -> String {
+    held.map_or_else(|| item_etag(before), |e| e.seen_etag.clone())
 }
 
 /// Stores that a changeset has `item` at `table/key`, made against the
-/// item whose ETag is `seen` (`before` is the base version's); an item
+/// item whose ETag is `seen_etag` (`before` is the base version's); an item
 /// back to its base state, made against it, drops the edit (its writer
 /// stays among the changeset's writers).
 #[allow(clippy::too_many_arguments)]
@@ -1121,15 +1123,15 @@ fn record(
     table: Table,
     key: &str,
     item: &Option<Json>,
-    (before, seen): (&Option<Json>, &str),
+    (before, seen_etag): (&Option<Json>, &str),
     by: &str,
     at: &str,
 ) -> Result<()> {
-    if item == before && seen == item_tag(before.as_ref()) {
+    if item == before && seen_etag == item_etag(before.as_ref()) {
         return db::delete_edit(c, id, table.as_str(), key);
     }
     let mut row = edit_row(id, table, key, item, before, by, at);
-    row.seen = seen.to_string();
+    row.seen_etag = seen_etag.to_string();
     db::upsert_edit(c, &row)
 }
 
@@ -1148,7 +1150,7 @@ fn edit_row(
         entity: table.as_str().to_string(),
         key: key.to_string(),
         item: item.as_ref().map(document::canonical),
-        seen: item_tag(before.as_ref()),
+        seen_etag: item_etag(before.as_ref()),
         edited_by: by.to_string(),
         edited_at: at.to_string(),
     }
@@ -1296,14 +1298,14 @@ pub fn withdraw(
     })
 }
 
-/// Rejects a submitted changeset at revision `seen`, with a comment saying
-/// why. Refused when it moved since the reviewer saw it.
+/// Rejects a submitted changeset at revision `seen_revision`, with a
+/// comment saying why. Refused when it moved since the reviewer saw it.
 pub fn reject(
     db: &Db,
     ctx: &Context,
     who: &Principal,
     id: i64,
-    seen: i64,
+    seen_revision: i64,
     comment: Option<&str>,
 ) -> Result<()> {
     let comment = comment_of(comment)?
@@ -1311,16 +1313,19 @@ pub fn reject(
     db.write(|c| {
         let mut cs = changeset(c, id)?;
         let before = cs.clone();
-        cs.reject(who, seen, comment, &ctx.at())
+        cs.reject(who, seen_revision, comment, &ctx.at())
             .map_err(|r| refused(r, &before))?;
         store(c, before.revision, &cs)?;
         audit_transition(c, ctx, &before, &cs, "changeset.reject", None)
     })
 }
 
-/// What an approval published.
+/// What an approval published: the event, the new version's number and
+/// its document's hash.
+// The OpenAPI schema keeps the name clients know.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Approved {
+#[schema(as = Approved)]
+pub struct Publication {
     pub event: String,
     pub version: i64,
     pub sha256: String,
@@ -1335,21 +1340,21 @@ struct PreparedApproval {
     report: Report,
 }
 
-/// Approves a submitted changeset at revision `seen`: rebases its edits
-/// onto the latest published version, re-runs the checks, and publishes the
-/// next version. Refused when it moved since the reviewer saw it, an edited
-/// item changed meanwhile, the result does not validate, or an error check
-/// is violated. The rebase and the checks run outside the write lock; the
-/// write checks that neither the changeset nor the latest version moved,
-/// then publishes, in one transaction.
+/// Approves a submitted changeset at revision `seen_revision`: rebases its
+/// edits onto the latest published version, re-runs the checks, and
+/// publishes the next version. Refused when it moved since the reviewer saw
+/// it, an edited item changed meanwhile, the result does not validate, or
+/// an error check is violated. The rebase and the checks run outside the
+/// write lock; the write checks that neither the changeset nor the latest
+/// version moved, then publishes, in one transaction.
 pub fn approve(
     db: &Db,
     ctx: &Context,
     who: &Principal,
     id: i64,
-    seen: i64,
+    seen_revision: i64,
     comment: Option<&str>,
-) -> Result<Approved> {
+) -> Result<Publication> {
     let comment = comment_of(comment)?;
     let prepare = |c: &mut Conn| -> Result<PreparedApproval> {
         let (cs, edits) = load(c, id)?;
@@ -1358,7 +1363,7 @@ pub fn approve(
             edits: edits.len().max(1),
             ..Readiness::default()
         };
-        cs.may(Action::Approve, who, &nothing_yet, Some(seen))
+        cs.may(Action::Approve, who, &nothing_yet, Some(seen_revision))
             .map_err(|r| refused(r, &cs))?;
         let (latest_version, latest) = latest(c, &cs.event)?;
         let clashes = conflicts(&edits, &latest)?;
@@ -1390,12 +1395,17 @@ pub fn approve(
             report,
         })
     };
-    let commit = |c: &mut Conn, p: PreparedApproval| -> Result<Option<Approved>> {
-        let Some(mut cs) = unmoved(c, id, seen)? else {
+    let commit = |c: &mut Conn, p: PreparedApproval| -> Result<Option<Publication>> {
+        let Some(mut cs) = unmoved(c, id, seen_revision)? else {
             // It moved: refused with the changeset as it is now.
             let cs = changeset(c, id)?;
             return Err(cs
-                .may(Action::Approve, who, &Readiness::default(), Some(seen))
+                .may(
+                    Action::Approve,
+                    who,
+                    &Readiness::default(),
+                    Some(seen_revision),
+                )
                 .err()
                 .map_or_else(
                     || Error::Conflict(format!("changeset {id} moved; look at it again")),
@@ -1411,9 +1421,9 @@ pub fn approve(
             edits: p.edits,
             ..Readiness::default()
         };
-        cs.approve(who, &ready, seen, comment, &ctx.at())
+        cs.approve(who, &ready, seen_revision, comment, &ctx.at())
             .map_err(|r| refused(r, &before))?;
-        store(c, seen, &cs)?;
+        store(c, seen_revision, &cs)?;
         audit_transition(
             c,
             ctx,
@@ -1421,13 +1431,13 @@ pub fn approve(
             &cs,
             "changeset.approve",
             Some(serde_json::json!({
-                "approved_revision": seen,
+                "approved_revision": seen_revision,
                 "content_sha256": p.content,
             })),
         )?;
         db::replace_dataset(c, &p.result)?;
         let v = publish(c, ctx, &p.result, &p.report, Some(id))?;
-        Ok(Some(Approved {
+        Ok(Some(Publication {
             event: v.event,
             version: v.number,
             sha256: v.sha256,
@@ -1471,7 +1481,7 @@ pub fn import_into(
             .map(|ch| {
                 let before = built.base.item(ch.table, &ch.key)?;
                 let edit = held.get(&(ch.table.as_str(), ch.key.as_str())).copied();
-                Ok(seen_of(edit, before.as_ref()))
+                Ok(seen_etag_of(edit, before.as_ref()))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok((cs.revision, Arc::clone(&built.base), changes, seen))
@@ -1479,45 +1489,46 @@ pub fn import_into(
     if dry_run {
         return Ok(db.read(prepare)?.2);
     }
-    let commit = |c: &mut Conn,
-                  (was, base, changes, seen): (i64, Arc<Dataset>, Vec<Change>, Vec<String>)|
-     -> Result<Option<Vec<Change>>> {
-        if changes.is_empty() {
-            return Ok(Some(changes));
-        }
-        let Some(mut cs) = unmoved(c, id, was)? else {
-            return Ok(None);
+    let commit =
+        |c: &mut Conn,
+         (was, base, changes, seen_etags): (i64, Arc<Dataset>, Vec<Change>, Vec<String>)|
+         -> Result<Option<Vec<Change>>> {
+            if changes.is_empty() {
+                return Ok(Some(changes));
+            }
+            let Some(mut cs) = unmoved(c, id, was)? else {
+                return Ok(None);
+            };
+            let at = ctx.at();
+            for (ch, seen_etag) in changes.iter().zip(&seen_etags) {
+                let before = base.item(ch.table, &ch.key)?;
+                record(
+                    c,
+                    id,
+                    ch.table,
+                    &ch.key,
+                    &ch.after,
+                    (&before, seen_etag),
+                    &who.actor(),
+                    &at,
+                )?;
+            }
+            let reopened = cs.edit(who, &at).map_err(|r| refused(r, &cs))?;
+            store(c, was, &cs)?;
+            Audit::new("changeset.import", "changeset", id.to_string())
+                .after(serde_json::json!({"event": cs.event, "items": changes.len()}))
+                .summary(format!(
+                    "{} item(s) imported from CSV files{}",
+                    changes.len(),
+                    if reopened {
+                        "; the changeset went back to draft"
+                    } else {
+                        ""
+                    }
+                ))
+                .write(c, ctx)?;
+            Ok(Some(changes))
         };
-        let at = ctx.at();
-        for (ch, seen) in changes.iter().zip(&seen) {
-            let before = base.item(ch.table, &ch.key)?;
-            record(
-                c,
-                id,
-                ch.table,
-                &ch.key,
-                &ch.after,
-                (&before, seen),
-                &who.actor(),
-                &at,
-            )?;
-        }
-        let reopened = cs.edit(who, &at).map_err(|r| refused(r, &cs))?;
-        store(c, was, &cs)?;
-        Audit::new("changeset.import", "changeset", id.to_string())
-            .after(serde_json::json!({"event": cs.event, "items": changes.len()}))
-            .summary(format!(
-                "{} item(s) imported from CSV files{}",
-                changes.len(),
-                if reopened {
-                    "; the changeset went back to draft"
-                } else {
-                    ""
-                }
-            ))
-            .write(c, ctx)?;
-        Ok(Some(changes))
-    };
     prepared_write(db, id, prepare, commit)
 }
 

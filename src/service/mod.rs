@@ -1,5 +1,46 @@
 //! What vigil does, as functions over the database: import, publish, export,
 //! check. The CLI and the HTTP handlers call these and nothing below them.
+//!
+//! # Glossary: one name per thing
+//!
+//! A published version:
+//!
+//! - [`db::VersionRow`] — a version as stored: its number, time, changeset,
+//!   hash and whole document text. Only storage and the service see it.
+//! - [`document::CanonicalDocument`] — a version's document as built, before
+//!   it is stored: its canonical JSON text and SHA-256. [`document::build`]
+//!   makes it from the data and a [`document::Header`] (number, time,
+//!   changeset); [`document::PublishedDocument`] is the shape of that JSON.
+//! - [`document::VersionSummary`] — the public summary of a version (number,
+//!   time, changeset, hash; no document). Lists of versions are made of it:
+//!   [`reads::VersionHistory`] is an event's history, and the HTTP layer's
+//!   `VersionDetail` is one summary with its links. (The OpenAPI schemas keep
+//!   the names clients know: `VersionInfo`, `VersionList`.) The HTTP
+//!   layer's `EventSummary` is not a version: it is an event in the list
+//!   of events, with its latest version's number, time and hash.
+//! - [`reads::ServedVersion`] — the read model: one version held in memory,
+//!   its bodies pre-encoded, ready to send.
+//! - [`changesets::Publication`] — what an approval published: the event,
+//!   the new version's number and hash (OpenAPI schema `Approved`).
+//!
+//! An item's ETag (the SHA-256 of its canonical JSON, or [`ABSENT_ETAG`]) is
+//! its `etag` ([`item_etag`]); the ETag of an item *as someone saw it* — what
+//! an edit was made against, what `If-Match` or the panel's form sends — is a
+//! `seen_etag` (the stored column and the API's edit field keep the name
+//! `seen`). Likewise a changeset's revision as a reviewer saw it is a
+//! `seen_revision`, and a changeset's own ETag is [`changesets::revision_etag`].
+//!
+//! In code, "reason" is why a change was made: a changeset's stated reason
+//! ([`changesets::Changeset::reason`]), and an audit entry's `reason`, why
+//! its action was taken (that reason, a reviewer's comment, why a token was
+//! revoked). A deprecated claim's is its [`crate::model::DeprecationReason`]
+//! (`Claim::deprecation_reason`), and why an action is refused is a
+//! [`crate::model::changeset::Refused`]'s `why` or an
+//! [`changesets::Allowed`]'s `why_not`. In files, documents and the API all
+//! keep the field name `reason`.
+//!
+//! The HTTP layer's shared state is `http::AppState`; `State` is a
+//! changeset's state ([`changesets::State`]).
 
 pub mod accounts;
 pub mod audit;
@@ -323,7 +364,7 @@ pub fn version(db: &Db, slug: &str, number: Option<i64>) -> Result<VersionRow> {
 }
 
 /// Every version of an event, oldest first.
-pub fn versions(db: &Db, slug: &str) -> Result<Vec<document::VersionInfo>> {
+pub fn versions(db: &Db, slug: &str) -> Result<Vec<document::VersionSummary>> {
     db.read(|c| {
         if !db::event_exists(c, slug)? {
             return Err(Error::NotFound(format!("no event '{slug}'")));
@@ -340,7 +381,7 @@ pub fn history(
     db: &Db,
     slug: &str,
 ) -> Result<(
-    Vec<document::VersionInfo>,
+    Vec<document::VersionSummary>,
     std::collections::HashMap<i64, String>,
 )> {
     db.read(|c| {
@@ -384,11 +425,16 @@ pub fn latest_numbers(db: &Db) -> Result<Vec<(String, i64)>> {
     db.read(db::latest_numbers)
 }
 
-/// The ETag of one item as an edit sees it: the SHA-256 of its canonical
-/// JSON, or `absent` when there is no such item.
-pub fn item_tag(item: Option<&Json>) -> String {
+/// The ETag of an item that does not exist.
+pub const ABSENT_ETAG: &str = "absent";
+
+/// The ETag of one item: the SHA-256 of its canonical JSON, or
+/// [`ABSENT_ETAG`] when there is no such item. What an edit remembers of
+/// the item it was made against is this ETag as the editor saw it, its
+/// `seen_etag`.
+pub fn item_etag(item: Option<&Json>) -> String {
     match item {
         Some(v) => document::hash(v),
-        None => "absent".to_string(),
+        None => ABSENT_ETAG.to_string(),
     }
 }

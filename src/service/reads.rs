@@ -4,10 +4,10 @@
 //! committed ([`Publisher`]): the new version swapped into memory and a
 //! checkpoint of the audit log signed.
 //!
-//! The service builds and holds the snapshots; HTTP only chooses an
-//! encoding and sends the bytes. The memorial page is rendered by a
-//! function the caller gives ([`RenderPage`]), so this module knows no
-//! templates.
+//! The service builds and holds the served versions ([`ServedVersion`]);
+//! HTTP only chooses an encoding and sends the bytes. The memorial page is
+//! rendered by a function the caller gives ([`RenderPage`]), so this module
+//! knows no templates.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -23,12 +23,12 @@ use crate::audit::checkpoint::SignerKey;
 use crate::checks::Report;
 use crate::db::{Db, VersionRow};
 use crate::document;
-use crate::document::VersionInfo;
+use crate::document::VersionSummary;
 use crate::error::{Error, Fault, Result};
 use crate::files::{self, Folder};
 use crate::model::{Dataset, Table};
 
-use super::changesets::Approved;
+use super::changesets::Publication;
 use super::{Context, Imported};
 
 /// Renders the memorial page of a version: the dataset, its number, the
@@ -122,9 +122,10 @@ fn brotli(body: &[u8], quality: u32) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// One published version, ready to send.
+/// One published version as the read model holds it in memory, ready to
+/// send: its summary fields and its bodies, each pre-encoded.
 #[derive(Debug)]
-pub struct Snapshot {
+pub struct ServedVersion {
     pub event: String,
     pub title: String,
     pub version: i64,
@@ -138,7 +139,7 @@ pub struct Snapshot {
     pub figures_csv: Arc<Encoded>,
 }
 
-impl Snapshot {
+impl ServedVersion {
     /// Builds everything a reader can ask for about this version. The
     /// parsed dataset and check results serve the page and the CSV, and are
     /// dropped once they are built.
@@ -169,6 +170,16 @@ impl Snapshot {
             page: Arc::new(Encoded::new(page.into_bytes())?),
             figures_csv: Arc::new(Encoded::new(csv)?),
         })
+    }
+
+    /// The public summary of this version.
+    pub fn summary(&self) -> VersionSummary {
+        VersionSummary {
+            number: self.version,
+            published_at: self.published_at.clone(),
+            changeset: self.changeset,
+            sha256: self.sha256.clone(),
+        }
     }
 
     /// The bodies of this version, for the compressor.
@@ -234,14 +245,17 @@ pub fn figures_csv(ds: &Dataset) -> Result<Vec<u8>> {
         .unwrap_or_default())
 }
 
-/// The version history of an event.
+/// The version history of an event: the summary of every version, oldest
+/// first.
+// The OpenAPI schema keeps the name clients know.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct VersionList {
+#[schema(as = VersionList)]
+pub struct VersionHistory {
     pub event: String,
-    pub versions: Vec<VersionInfo>,
+    pub versions: Vec<VersionSummary>,
 }
 
-/// The latest snapshot of every event, with its version history.
+/// The latest served version of every event, with its version history.
 #[derive(Default)]
 struct Latest {
     map: RwLock<HashMap<String, Held>>,
@@ -251,7 +265,7 @@ struct Latest {
 /// versions up to that one (`GET …/versions`), encoded once per publish
 /// rather than compressed on every request.
 struct Held {
-    snapshot: Arc<Snapshot>,
+    served: Arc<ServedVersion>,
     history: Arc<Encoded>,
 }
 
@@ -263,24 +277,18 @@ impl Latest {
         }
     }
 
-    /// Swaps in a snapshot and its history, unless a newer one is already
+    /// Swaps in a served version and its history, unless a newer one is already
     /// held.
-    fn put(&self, s: Arc<Snapshot>, history: Arc<Encoded>) {
+    fn put(&self, s: Arc<ServedVersion>, history: Arc<Encoded>) {
         let mut m = match self.map.write() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
         let newer = m
             .get(&s.event)
-            .is_some_and(|old| old.snapshot.version > s.version);
+            .is_some_and(|old| old.served.version > s.version);
         if !newer {
-            m.insert(
-                s.event.clone(),
-                Held {
-                    snapshot: s,
-                    history,
-                },
-            );
+            m.insert(s.event.clone(), Held { served: s, history });
         }
     }
 }
@@ -317,7 +325,7 @@ struct Cache {
 enum Slot {
     Building(Arc<Flight>),
     Held {
-        snapshot: Arc<Snapshot>,
+        served: Arc<ServedVersion>,
         size: usize,
         used: u64,
     },
@@ -326,7 +334,7 @@ enum Slot {
 /// One build in progress, and what it came to.
 #[derive(Default)]
 struct Flight {
-    done: Mutex<Option<std::result::Result<Arc<Snapshot>, Shared>>>,
+    done: Mutex<Option<std::result::Result<Arc<ServedVersion>, Shared>>>,
     ready: std::sync::Condvar,
 }
 
@@ -394,16 +402,16 @@ impl OldVersions {
     fn get(
         &self,
         key: (String, i64),
-        build: impl FnOnce() -> Result<Arc<Snapshot>>,
-    ) -> Result<Arc<Snapshot>> {
+        build: impl FnOnce() -> Result<Arc<ServedVersion>>,
+    ) -> Result<Arc<ServedVersion>> {
         let flight = {
             let mut c = self.lock();
             c.tick += 1;
             let tick = c.tick;
             match c.map.get_mut(&key) {
-                Some(Slot::Held { snapshot, used, .. }) => {
+                Some(Slot::Held { served, used, .. }) => {
                     *used = tick;
-                    return Ok(snapshot.clone());
+                    return Ok(served.clone());
                 }
                 Some(Slot::Building(f)) => Some(f.clone()),
                 None => {
@@ -440,7 +448,7 @@ impl OldVersions {
                 c.map.insert(
                     key,
                     Slot::Held {
-                        snapshot: s.clone(),
+                        served: s.clone(),
                         size,
                         used,
                     },
@@ -533,10 +541,10 @@ impl Reads {
         }
     }
 
-    /// Builds a version's snapshot and queues its bodies for brotli, or
+    /// Builds a version to serve and queues its bodies for brotli, or
     /// makes brotli at once when `now`.
-    fn build(&self, row: VersionRow, now: bool, latest: i64) -> Result<Arc<Snapshot>> {
-        let s = Arc::new(Snapshot::build(row, self.render, latest)?);
+    fn build(&self, row: VersionRow, now: bool, latest: i64) -> Result<Arc<ServedVersion>> {
+        let s = Arc::new(ServedVersion::build(row, self.render, latest)?);
         for body in s.bodies() {
             self.compress(body, now)?;
         }
@@ -558,23 +566,22 @@ impl Reads {
         self.refresh_with(true)
     }
 
-    /// The latest snapshot of an event.
-    pub fn latest(&self, slug: &str) -> Option<Arc<Snapshot>> {
-        self.latest
-            .read(|m| m.get(slug).map(|h| h.snapshot.clone()))
+    /// The latest served version of an event.
+    pub fn latest(&self, slug: &str) -> Option<Arc<ServedVersion>> {
+        self.latest.read(|m| m.get(slug).map(|h| h.served.clone()))
     }
 
-    /// The latest snapshot of an event and its version history.
-    pub fn history(&self, slug: &str) -> Option<(Arc<Snapshot>, Arc<Encoded>)> {
+    /// The latest served version of an event and its version history.
+    pub fn history(&self, slug: &str) -> Option<(Arc<ServedVersion>, Arc<Encoded>)> {
         self.latest
-            .read(|m| m.get(slug).map(|h| (h.snapshot.clone(), h.history.clone())))
+            .read(|m| m.get(slug).map(|h| (h.served.clone(), h.history.clone())))
     }
 
-    /// Every event's latest snapshot, by slug.
-    pub fn all(&self) -> Vec<Arc<Snapshot>> {
+    /// Every event's latest served version, by slug.
+    pub fn all(&self) -> Vec<Arc<ServedVersion>> {
         let mut v: Vec<_> = self
             .latest
-            .read(|m| m.values().map(|h| h.snapshot.clone()).collect());
+            .read(|m| m.values().map(|h| h.served.clone()).collect());
         v.sort_by(|a, b| a.event.cmp(&b.event));
         v
     }
@@ -583,7 +590,7 @@ impl Reads {
     fn held(&self) -> HashMap<String, i64> {
         self.latest.read(|m| {
             m.iter()
-                .map(|(k, h)| (k.clone(), h.snapshot.version))
+                .map(|(k, h)| (k.clone(), h.served.version))
                 .collect()
         })
     }
@@ -607,14 +614,14 @@ impl Reads {
             // Up to this version: another may have been published since.
             let mut versions = super::versions(&self.db, &slug)?;
             versions.retain(|v| v.number <= number);
-            let history = VersionList {
+            let history = VersionHistory {
                 event: slug.clone(),
                 versions,
             };
             let history = Arc::new(Encoded::quick(serde_json::to_vec(&history)?)?);
-            let snapshot = self.build(row, now, number)?;
+            let served = self.build(row, now, number)?;
             self.compress(&history, now)?;
-            self.latest.put(snapshot, history);
+            self.latest.put(served, history);
             // Older versions' pages name the latest: they are made again.
             self.old.forget(&slug);
             swapped += 1;
@@ -625,7 +632,7 @@ impl Reads {
     /// A published version: the latest from memory, an older one from the
     /// cache or the database. Reads the database: call it off the async
     /// workers when `version` is given.
-    pub fn snapshot(&self, slug: &str, version: Option<i64>) -> Result<Arc<Snapshot>> {
+    pub fn version(&self, slug: &str, version: Option<i64>) -> Result<Arc<ServedVersion>> {
         let latest = self.latest(slug);
         match (version, latest) {
             (None, Some(s)) => return Ok(s),
@@ -704,17 +711,18 @@ impl Publisher<'_> {
         Ok(loaded)
     }
 
-    /// Approves revision `seen` of a changeset
+    /// Approves revision `seen_revision` of a changeset
     /// ([`super::changesets::approve`]), then runs the post-publish hook.
     pub fn approve(
         &self,
         ctx: &Context,
         reviewer: &Principal,
         id: i64,
-        seen: i64,
+        seen_revision: i64,
         comment: Option<&str>,
-    ) -> Result<Approved> {
-        let approved = super::changesets::approve(self.db, ctx, reviewer, id, seen, comment)?;
+    ) -> Result<Publication> {
+        let approved =
+            super::changesets::approve(self.db, ctx, reviewer, id, seen_revision, comment)?;
         self.published();
         Ok(approved)
     }

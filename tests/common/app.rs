@@ -12,13 +12,13 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use vigil::accounts::{ManualClock, Role};
 use vigil::files::Folder;
-use vigil::http::{Config, State};
+use vigil::http::{AppState, Config};
 use vigil::service::{self, Context};
 
 pub const SLUG: &str = "beslan-2004";
 pub const PASSWORD: &str = "a long quiet evening";
 
-pub fn state(t: &super::TestDb, clock: ManualClock) -> web::Data<State> {
+pub fn state(t: &super::TestDb, clock: ManualClock) -> web::Data<AppState> {
     let db = t.open();
     service::import(
         &db,
@@ -44,7 +44,7 @@ pub fn state(t: &super::TestDb, clock: ManualClock) -> web::Data<State> {
         )
         .unwrap();
     }
-    web::Data::new(State::with_config(db, Config::default(), Arc::new(clock)).unwrap())
+    web::Data::new(AppState::with_config(db, Config::default(), Arc::new(clock)).unwrap())
 }
 
 /// The application under test, as `init_service` makes it.

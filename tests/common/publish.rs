@@ -6,11 +6,11 @@
 use vigil::accounts::{Principal, Role};
 use vigil::files::{self, Folder};
 use vigil::model::Dataset;
-use vigil::service::changesets::{self, Approved};
+use vigil::service::changesets::{self, Publication};
 use vigil::service::{Context, Db};
 
 /// Publishes `ds` (an existing event's data, changed) as its next version.
-pub fn publish_reviewed(db: &Db, ds: &Dataset, reason: &str) -> Approved {
+pub fn publish_reviewed(db: &Db, ds: &Dataset, reason: &str) -> Publication {
     let curator = Principal::user("fixture-curator", &[Role::Curator]);
     let reviewer = Principal::user("fixture-reviewer", &[Role::Reviewer]);
     let as_curator = Context::actor(&curator.actor());

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::error::Error;
 use crate::http::auth::Auditor;
-use crate::http::{blocking, State};
+use crate::http::{blocking, AppState};
 use crate::service;
 use crate::service::changesets::State as CsState;
 
@@ -136,7 +136,7 @@ fn fate_words(state: CsState, version: Option<i64>) -> String {
 }
 
 pub async fn audit_log(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Asked<Auditor>,
     q: web::Query<AuditForm>,
 ) -> Result<HttpResponse, PanelError> {
@@ -306,7 +306,7 @@ pub async fn audit_log(
 /// "Verify everything now": every entry recomputed and every checkpoint
 /// checked, recorded, then the log page again.
 pub async fn verify_everything(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Posting<Auditor, CsrfOnly>,
 ) -> Result<HttpResponse, PanelError> {
     let who = who?;

@@ -13,7 +13,7 @@ use crate::accounts::Role;
 use crate::checks::{CheckResult, Outcome, Report};
 use crate::error::Error;
 use crate::http::auth::{Caller, Curator, Member, Posted, Reviewer};
-use crate::http::{blocking, State};
+use crate::http::{blocking, AppState};
 use crate::service;
 use crate::service::changesets::{self as changesets, Action, Changeset, ChangesetView};
 
@@ -95,7 +95,7 @@ struct Dashboard {
 }
 
 pub async fn dashboard(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Asked<Member>,
     q: web::Query<Done>,
 ) -> Result<HttpResponse, PanelError> {
@@ -149,7 +149,7 @@ impl Posted for OpenForm {
 }
 
 pub async fn open(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Posting<Curator, OpenForm>,
 ) -> Result<HttpResponse, PanelError> {
     let who = who?;
@@ -303,7 +303,8 @@ pub struct Decision {
     pub action: &'static str,
     pub label: &'static str,
     pub allowed: bool,
-    pub reason: Option<String>,
+    /// Why it cannot be taken now, when it cannot.
+    pub why_not: Option<String>,
     /// Taking it now was refused; this says why.
     pub refused: Option<String>,
 }
@@ -319,7 +320,7 @@ fn label(a: Action) -> &'static str {
 }
 
 pub async fn changeset(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Asked<Member>,
     id: web::Path<i64>,
     q: web::Query<Done>,
@@ -374,9 +375,9 @@ pub async fn changeset(
             action: a.action.as_str(),
             label: label(a.action),
             allowed: a.allowed,
-            reason: a.reason.clone(),
+            why_not: a.why_not.clone(),
             refused: (refused == Some(a.action))
-                .then(|| refusal(q.why.as_deref(), a.reason.as_deref())),
+                .then(|| refusal(q.why.as_deref(), a.why_not.as_deref())),
         })
         .collect();
     if let Some(action) = refused {
@@ -385,12 +386,12 @@ pub async fn changeset(
             .find(|d| d.action == action.as_str())
             .and_then(|d| d.refused.clone())
             .unwrap_or_else(|| {
-                let reason = v
+                let why_not = v
                     .allowed_actions
                     .iter()
                     .find(|a| a.action == action)
-                    .and_then(|a| a.reason.as_deref());
-                refusal(q.why.as_deref(), reason)
+                    .and_then(|a| a.why_not.as_deref());
+                refusal(q.why.as_deref(), why_not)
             });
         f.error = format!("{} {}: {why}", T.refused, label(action));
     }
@@ -413,7 +414,7 @@ pub async fn changeset(
 fn refusal(why: Option<&str>, now: Option<&str>) -> String {
     match (why, now) {
         (Some("moved"), _) => T.refused_moved.to_string(),
-        (_, Some(reason)) => reason.to_string(),
+        (_, Some(why_not)) => why_not.to_string(),
         (Some("invalid"), None) => T.refused_invalid.to_string(),
         _ => T.refused_other.to_string(),
     }
@@ -448,7 +449,7 @@ fn refusal_code(e: &Error) -> Option<&'static str> {
 }
 
 async fn transition(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     caller: Caller,
     id: i64,
     form: CommentForm,
@@ -459,7 +460,7 @@ async fn transition(
     let done = blocking(move || {
         let (db, ctx, p) = (&st.db, &caller.ctx, &caller.principal);
         let c = form.comment.as_deref();
-        let seen = || {
+        let seen_revision = || {
             form.revision
                 .ok_or_else(|| Error::BadRequest(T.no_revision.into()))
         };
@@ -468,12 +469,11 @@ async fn transition(
             Action::Withdraw => {
                 service::changesets::withdraw(db, ctx, p, id, c).map(|()| "withdrawn")
             }
-            Action::Reject => {
-                service::changesets::reject(db, ctx, p, id, seen()?, c).map(|()| "rejected")
-            }
+            Action::Reject => service::changesets::reject(db, ctx, p, id, seen_revision()?, c)
+                .map(|()| "rejected"),
             Action::Approve | Action::Edit => st
                 .publisher()
-                .approve(ctx, p, id, seen()?, c)
+                .approve(ctx, p, id, seen_revision()?, c)
                 .map(|_| "approved"),
         }
     })
@@ -493,7 +493,7 @@ async fn transition(
 type Deciding<N> = Posting<N, CommentForm>;
 
 pub async fn submit(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Deciding<Curator>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, PanelError> {
@@ -502,7 +502,7 @@ pub async fn submit(
 }
 
 pub async fn withdraw(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Deciding<Curator>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, PanelError> {
@@ -511,7 +511,7 @@ pub async fn withdraw(
 }
 
 pub async fn approve(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Deciding<Reviewer>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, PanelError> {
@@ -520,7 +520,7 @@ pub async fn approve(
 }
 
 pub async fn reject(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Deciding<Reviewer>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, PanelError> {

@@ -13,10 +13,11 @@ use crate::error::Error;
 use crate::files::columns;
 use crate::http::auth::{self, Curator, Member, Posted, WhoPosted};
 use crate::http::problem::HttpError;
-use crate::http::{blocking, State};
+use crate::http::{blocking, AppState};
 use crate::model::{Dataset, ItemEdit, Table};
 use crate::service;
 use crate::service::changesets::{editable_table, Choices, Merge, Precondition};
+use crate::service::ABSENT_ETAG;
 
 /// One item in the browser: its key, what people call it, and more.
 pub struct Found {
@@ -132,7 +133,7 @@ pub struct Search {
 }
 
 pub async fn browser(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Asked<Member>,
     id: web::Path<i64>,
     q: web::Query<Search>,
@@ -502,7 +503,7 @@ pub struct ItemQuery {
 }
 
 pub async fn item(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Asked<Curator>,
     path: ItemPath,
     q: web::Query<ItemQuery>,
@@ -595,7 +596,9 @@ pub async fn item(
 #[derive(Deserialize)]
 pub struct ItemForm {
     csrf_token: String,
-    etag: String,
+    /// The item's ETag as the editor saw it.
+    #[serde(rename = "etag")]
+    seen_etag: String,
     resolving: Option<String>,
     rebase: Option<String>,
     #[serde(flatten)]
@@ -608,16 +611,16 @@ impl Posted for ItemForm {
     }
 }
 
-fn precondition(etag: &str) -> Precondition {
-    if etag == "absent" {
+fn precondition(seen_etag: &str) -> Precondition {
+    if seen_etag == ABSENT_ETAG {
         Precondition::Absent
     } else {
-        Precondition::Matches(etag.to_string())
+        Precondition::Matches(seen_etag.to_string())
     }
 }
 
 pub async fn save_item(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Posting<Curator, ItemForm>,
     path: ItemPath,
 ) -> Result<HttpResponse, PanelError> {
@@ -689,7 +692,7 @@ pub async fn save_item(
                 new_claim: String::new(),
                 violations: Vec::new(),
                 key: key.clone(),
-                etag: form.etag.clone(),
+                etag: form.seen_etag.clone(),
             }
             .render(),
         )
@@ -707,7 +710,7 @@ pub async fn save_item(
                 f,
                 String::new(),
                 problems,
-                form.etag != "absent",
+                form.seen_etag != ABSENT_ETAG,
                 None,
             ));
         }
@@ -724,12 +727,12 @@ pub async fn save_item(
                 f,
                 String::new(),
                 problems,
-                form.etag != "absent",
+                form.seen_etag != ABSENT_ETAG,
                 None,
             ));
         }
     };
-    let pre = precondition(&form.etag);
+    let pre = precondition(&form.seen_etag);
     let resolving = form.resolving.clone().filter(|r| !r.is_empty());
     let choices = choices_of(&form.fields);
     let st = state.clone();
@@ -742,8 +745,8 @@ pub async fn save_item(
         };
         let (db, ctx, p) = (&st.db, &caller.ctx, &caller.principal);
         match resolving {
-            Some(now) => {
-                service::changesets::put_item_choosing(db, ctx, p, id, edit, &now, &choices)
+            Some(seen_etag) => {
+                service::changesets::put_item_choosing(db, ctx, p, id, edit, &seen_etag, &choices)
             }
             None => service::changesets::put_item(db, ctx, p, id, edit, &pre),
         }
@@ -770,7 +773,7 @@ pub async fn save_item(
                 f,
                 String::new(),
                 Vec::new(),
-                form.etag != "absent",
+                form.seen_etag != ABSENT_ETAG,
                 None,
             ))
         }
@@ -781,7 +784,7 @@ pub async fn save_item(
 /// "Take the latest and apply my change again", posted from the editor of
 /// an item a later published version changed too.
 async fn rebase(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     caller: auth::Caller,
     id: i64,
     table: Table,
@@ -813,7 +816,9 @@ async fn rebase(
 #[derive(Deserialize)]
 pub struct DeleteForm {
     csrf_token: String,
-    etag: String,
+    /// The item's ETag as the editor saw it.
+    #[serde(rename = "etag")]
+    seen_etag: String,
 }
 
 impl Posted for DeleteForm {
@@ -823,7 +828,7 @@ impl Posted for DeleteForm {
 }
 
 pub async fn delete_item(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Posting<Curator, DeleteForm>,
     path: ItemPath,
 ) -> Result<HttpResponse, PanelError> {
@@ -832,7 +837,7 @@ pub async fn delete_item(
     let (id, table, key) = path.into_inner();
     let table = editable_table(&table).on(&f)?;
     let WhoPosted { caller, form, .. } = who;
-    let pre = precondition(&form.etag);
+    let pre = precondition(&form.seen_etag);
     blocking(move || {
         service::changesets::put_item(
             &state.db,
@@ -905,7 +910,7 @@ async fn read_upload(
 
 pub async fn import(
     req: HttpRequest,
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     id: web::Path<i64>,
     form: actix_multipart::Multipart,
 ) -> Result<HttpResponse, PanelError> {

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::http::auth::{self, Member};
 use crate::http::form::Form;
 use crate::http::problem::HttpError;
-use crate::http::{blocking, State};
+use crate::http::{blocking, AppState};
 use crate::service;
 
 #[derive(Template)]
@@ -31,7 +31,7 @@ struct LoginPage {
 /// browser has one, else a new one, set in the cookie.
 async fn login_answer(
     req: &HttpRequest,
-    state: &web::Data<State>,
+    state: &web::Data<AppState>,
     status: StatusCode,
     f: Frame,
     username: String,
@@ -67,7 +67,7 @@ async fn login_answer(
 
 pub async fn login_page(
     req: HttpRequest,
-    state: web::Data<State>,
+    state: web::Data<AppState>,
 ) -> Result<HttpResponse, PanelError> {
     login_answer(
         &req,
@@ -89,7 +89,7 @@ pub struct LoginForm {
 
 pub async fn login(
     req: HttpRequest,
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     form: Result<Form<LoginForm>, HttpError>,
 ) -> Result<HttpResponse, PanelError> {
     let ctx = auth::context(&req, &state);
@@ -137,7 +137,7 @@ pub async fn login(
 }
 
 pub async fn logout(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Posting<Member, CsrfOnly>,
 ) -> Result<HttpResponse, PanelError> {
     let who = who?;
@@ -173,7 +173,7 @@ pub struct SetupForm {
 
 pub async fn setup(
     req: HttpRequest,
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     form: Result<Form<SetupForm>, HttpError>,
 ) -> Result<HttpResponse, PanelError> {
     let form = form?.into_inner();

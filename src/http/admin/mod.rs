@@ -248,7 +248,7 @@ impl ResponseError for PanelError {
             Error::NotFound(_) => T.error_not_found,
             Error::Conflict(_) | Error::Stale { .. } | Error::Refused(_) => T.error_not_done,
             Error::BadRequest(_) => T.error_not_accepted,
-            Error::TooManyRequests { .. } => T.error_too_many,
+            Error::LockedOut { .. } => T.error_too_many,
             Error::Database(_) => T.error_unavailable,
             _ => T.error_other,
         };

@@ -8,7 +8,7 @@ use askama::Template;
 use super::changesets::{list_row, ListRow, QueueDetail};
 use super::{page, Asked, Frame, OnPage, PanelError, T};
 use crate::http::auth::Member;
-use crate::http::{blocking, State};
+use crate::http::{blocking, AppState};
 use crate::service;
 use crate::service::changesets::State as CsState;
 
@@ -24,7 +24,7 @@ struct Review {
 }
 
 pub async fn queue(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Asked<Member>,
 ) -> Result<HttpResponse, PanelError> {
     let who = who?;

@@ -11,7 +11,7 @@ use super::{html, see_other, Asked, Done, Frame, OnPage, PanelError, Posting, T}
 use crate::accounts::{format_roles, parse_roles, Role};
 use crate::error::Error;
 use crate::http::auth::{Admin, Caller, Posted, WhoPosted};
-use crate::http::{blocking, State};
+use crate::http::{blocking, AppState};
 use crate::service;
 use crate::service::accounts::{TokenInfo, UserInfo};
 
@@ -78,7 +78,7 @@ struct UsersPage {
 }
 
 async fn load(
-    state: &web::Data<State>,
+    state: &web::Data<AppState>,
     caller: &Caller,
 ) -> Result<(Vec<UserInfo>, Vec<TokenInfo>), Error> {
     let st = state.clone();
@@ -109,7 +109,7 @@ fn rows(users: Vec<UserInfo>) -> Vec<UserRow> {
 /// The accounts page, with `edit` applied to what it shows (a form kept
 /// as typed, an error at its field), answered with `status`.
 async fn answer(
-    state: &web::Data<State>,
+    state: &web::Data<AppState>,
     caller: &Caller,
     f: Frame,
     status: StatusCode,
@@ -141,7 +141,7 @@ async fn answer(
 }
 
 pub async fn users(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Asked<Admin>,
     q: web::Query<Done>,
 ) -> Result<HttpResponse, PanelError> {
@@ -214,7 +214,7 @@ fn field_of(e: &Error) -> &'static str {
 }
 
 pub async fn add_user(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Posting<Admin, NewUserForm>,
 ) -> Result<HttpResponse, PanelError> {
     let who = who?;
@@ -264,7 +264,7 @@ impl Posted for ChangeUserForm {
 }
 
 pub async fn change_user(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Posting<Admin, ChangeUserForm>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, PanelError> {
@@ -322,7 +322,7 @@ impl Posted for PasswordForm {
 }
 
 pub async fn reset_password(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Posting<Admin, PasswordForm>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, PanelError> {
@@ -371,7 +371,7 @@ impl Posted for TokenForm {
 /// Makes an API token and shows its secret on the answer, this once: it
 /// is stored only as a hash.
 pub async fn create_token(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Posting<Admin, TokenForm>,
 ) -> Result<HttpResponse, PanelError> {
     let who = who?;
@@ -410,7 +410,7 @@ pub async fn create_token(
 }
 
 pub async fn revoke_token(
-    state: web::Data<State>,
+    state: web::Data<AppState>,
     who: Posting<Admin, super::CsrfOnly>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, PanelError> {
