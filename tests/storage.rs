@@ -36,70 +36,64 @@ fn tables(db: &vigil::db::Db) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn migrations_go_up_down_and_up_again() {
-    for t in common::backends("migrations_go_up_down_and_up_again") {
-        let db = vigil::db::Db::open(&t.url).unwrap();
-        let applied = db.migrate().unwrap();
-        assert!(!applied.is_empty(), "{}: nothing applied", t.name);
-        let after_up = tables(&db);
-        for want in [
-            "events",
-            "figures",
-            "claims",
-            "sources",
-            "rules",
-            "versions",
-            "changesets",
-        ] {
-            assert!(
-                after_up.iter().any(|n| n == want),
-                "{}: {want} missing in {after_up:?}",
-                t.name
-            );
-        }
-        assert_eq!(
-            db.migrate().unwrap(),
-            Vec::<String>::new(),
-            "{}: second run applies nothing",
+common::backend_test!(migrations_go_up_down_and_up_again);
+fn migrations_go_up_down_and_up_again(t: common::TestDb) {
+    let db = vigil::db::Db::open(&t.url).unwrap();
+    let applied = db.migrate().unwrap();
+    assert!(!applied.is_empty(), "{}: nothing applied", t.name);
+    let after_up = tables(&db);
+    for want in [
+        "events",
+        "figures",
+        "claims",
+        "sources",
+        "rules",
+        "versions",
+        "changesets",
+    ] {
+        assert!(
+            after_up.iter().any(|n| n == want),
+            "{}: {want} missing in {after_up:?}",
             t.name
         );
-        let reverted = db.revert_all().unwrap();
-        assert_eq!(reverted.len(), applied.len(), "{}", t.name);
-        assert_eq!(
-            tables(&db),
-            Vec::<String>::new(),
-            "{}: down left something",
-            t.name
-        );
-        db.migrate().unwrap();
-        assert_eq!(tables(&db), after_up, "{}: up again differs", t.name);
-        // And the schema works after the round: import the dataset.
-        let folder = vigil::files::Folder::read_dir(&common::beslan_dir()).unwrap();
-        vigil::service::import(&db, &vigil::service::Context::actor("test"), &folder, false)
-            .unwrap();
     }
+    assert_eq!(
+        db.migrate().unwrap(),
+        Vec::<String>::new(),
+        "{}: second run applies nothing",
+        t.name
+    );
+    let reverted = db.revert_all().unwrap();
+    assert_eq!(reverted.len(), applied.len(), "{}", t.name);
+    assert_eq!(
+        tables(&db),
+        Vec::<String>::new(),
+        "{}: down left something",
+        t.name
+    );
+    db.migrate().unwrap();
+    assert_eq!(tables(&db), after_up, "{}: up again differs", t.name);
+    // And the schema works after the round: import the dataset.
+    let folder = vigil::files::Folder::read_dir(&common::beslan_dir()).unwrap();
+    vigil::service::import(&db, &vigil::service::Context::actor("test"), &folder, false).unwrap();
 }
 
-#[test]
-fn published_versions_cannot_be_changed_or_deleted() {
-    for t in common::backends("published_versions_cannot_be_changed_or_deleted") {
-        let db = t.open();
-        let folder = vigil::files::Folder::read_dir(&common::beslan_dir()).unwrap();
-        vigil::service::import(&db, &vigil::service::Context::actor("test"), &folder, false)
-            .unwrap();
-        let mut c = db.conn().unwrap();
-        let update = diesel::sql_query("UPDATE versions SET document = '{}'").execute(&mut *c);
-        let err = update.expect_err("the update must be refused").to_string();
-        assert!(err.contains("immutable"), "{}: {err}", t.name);
-        let delete = diesel::sql_query("DELETE FROM versions").execute(&mut *c);
-        assert!(delete
-            .expect_err("the delete must be refused")
-            .to_string()
-            .contains("immutable"));
-        let v = vigil::service::version(&db, "beslan-2004", Some(1)).unwrap();
-        assert!(vigil::document::verify(&v.document).unwrap(), "{}", t.name);
-    }
+common::backend_test!(published_versions_cannot_be_changed_or_deleted);
+fn published_versions_cannot_be_changed_or_deleted(t: common::TestDb) {
+    let db = t.open();
+    let folder = vigil::files::Folder::read_dir(&common::beslan_dir()).unwrap();
+    vigil::service::import(&db, &vigil::service::Context::actor("test"), &folder, false).unwrap();
+    let mut c = db.conn().unwrap();
+    let update = diesel::sql_query("UPDATE versions SET document = '{}'").execute(&mut *c);
+    let err = update.expect_err("the update must be refused").to_string();
+    assert!(err.contains("immutable"), "{}: {err}", t.name);
+    let delete = diesel::sql_query("DELETE FROM versions").execute(&mut *c);
+    assert!(delete
+        .expect_err("the delete must be refused")
+        .to_string()
+        .contains("immutable"));
+    let v = vigil::service::version(&db, "beslan-2004", Some(1)).unwrap();
+    assert!(vigil::document::verify(&v.document).unwrap(), "{}", t.name);
 }
 
 #[test]
@@ -119,75 +113,73 @@ fn a_bad_database_url_says_what_is_wrong() {
     assert!(!err.contains("secret"), "the password leaks: {err}");
 }
 
+common::backend_test!(the_claims_migration_keeps_existing_rows);
 /// The claims migration keeps every stored claim and event as it was: the
 /// date stays, the new qualifier and approximation are empty.
-#[test]
-fn the_claims_migration_keeps_existing_rows() {
+fn the_claims_migration_keeps_existing_rows(t: common::TestDb) {
     use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
     const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
     const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
     const CLAIMS: &str = "2026-12-01-000004_claims";
-    for t in common::backends("the_claims_migration_keeps_existing_rows") {
-        let db = vigil::db::Db::open(&t.url).unwrap();
-        {
-            let mut c = db.conn().unwrap();
-            // Every migration before the claims one.
-            macro_rules! before {
-                ($conn:expr, $m:expr) => {{
-                    use diesel::migration::{MigrationConnection, MigrationSource};
-                    $conn.setup().unwrap();
-                    let all = MigrationSource::<_>::migrations(&$m).unwrap();
-                    for m in all
-                        .iter()
-                        .filter(|m| m.name().to_string().as_str() < CLAIMS)
-                    {
-                        $conn.run_migration(m.as_ref()).unwrap();
-                    }
-                }};
-            }
-            match &mut *c {
-                Conn::Sqlite(s) => before!(s, SQLITE),
-                Conn::Postgres(p) => before!(p, POSTGRES),
-            }
-            for sql in [
-                "INSERT INTO events (slug, title, location, started_on, ended_on, timezone, summary) \
-                 VALUES ('old-event', 'Old', '', '2004-09-01', '2004-09-03', 'UTC', '')",
-                "INSERT INTO sources (event, key, title, author, publisher, kind, published_on, url, notes) \
-                 VALUES ('old-event', 's', 'S', '', '', 'official', NULL, '', '')",
-                "INSERT INTO figures (event, key, label, unit, parent, breakdown, position, low, best, high, status, notes) \
-                 VALUES ('old-event', 'f', 'F', 'persons', NULL, NULL, 1, NULL, 7, NULL, 'confirmed', '')",
-                "INSERT INTO claims (event, id, figure, source, low, best, high, as_of, rank, reason, locator, quote, note) \
-                 VALUES ('old-event', 'c', 'f', 's', NULL, 7, NULL, '2004-09-07', 'preferred', NULL, 'p. 3', 'seven', 'kept')",
-            ] {
-                diesel::sql_query(sql).execute(&mut *c).unwrap();
-            }
+    let db = vigil::db::Db::open(&t.url).unwrap();
+    {
+        let mut c = db.conn().unwrap();
+        // Every migration before the claims one.
+        macro_rules! before {
+            ($conn:expr, $m:expr) => {{
+                use diesel::migration::{MigrationConnection, MigrationSource};
+                $conn.setup().unwrap();
+                let all = MigrationSource::<_>::migrations(&$m).unwrap();
+                for m in all
+                    .iter()
+                    .filter(|m| m.name().to_string().as_str() < CLAIMS)
+                {
+                    $conn.run_migration(m.as_ref()).unwrap();
+                }
+            }};
         }
-        db.migrate().unwrap();
-        let ds = {
-            let mut c = db.conn().unwrap();
-            vigil::db::load_dataset(&mut c, "old-event")
-                .unwrap()
-                .unwrap()
-        };
-        assert_eq!(ds.event.approximation, None, "{}", t.name);
-        let c = &ds.claims[0];
-        assert_eq!(
-            (
-                c.best,
-                c.qualifier,
-                c.as_of.map(|d| d.to_string()),
-                c.quote.as_str(),
-                c.note.as_str()
-            ),
-            (
-                Some(7),
-                None,
-                Some("2004-09-07".to_string()),
-                "seven",
-                "kept"
-            ),
-            "{}",
-            t.name
-        );
+        match &mut *c {
+            Conn::Sqlite(s) => before!(s, SQLITE),
+            Conn::Postgres(p) => before!(p, POSTGRES),
+        }
+        for sql in [
+            "INSERT INTO events (slug, title, location, started_on, ended_on, timezone, summary) \
+             VALUES ('old-event', 'Old', '', '2004-09-01', '2004-09-03', 'UTC', '')",
+            "INSERT INTO sources (event, key, title, author, publisher, kind, published_on, url, notes) \
+             VALUES ('old-event', 's', 'S', '', '', 'official', NULL, '', '')",
+            "INSERT INTO figures (event, key, label, unit, parent, breakdown, position, low, best, high, status, notes) \
+             VALUES ('old-event', 'f', 'F', 'persons', NULL, NULL, 1, NULL, 7, NULL, 'confirmed', '')",
+            "INSERT INTO claims (event, id, figure, source, low, best, high, as_of, rank, reason, locator, quote, note) \
+             VALUES ('old-event', 'c', 'f', 's', NULL, 7, NULL, '2004-09-07', 'preferred', NULL, 'p. 3', 'seven', 'kept')",
+        ] {
+            diesel::sql_query(sql).execute(&mut *c).unwrap();
+        }
     }
+    db.migrate().unwrap();
+    let ds = {
+        let mut c = db.conn().unwrap();
+        vigil::db::load_dataset(&mut c, "old-event")
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(ds.event.approximation, None, "{}", t.name);
+    let c = &ds.claims[0];
+    assert_eq!(
+        (
+            c.best,
+            c.qualifier,
+            c.as_of.map(|d| d.to_string()),
+            c.quote.as_str(),
+            c.note.as_str()
+        ),
+        (
+            Some(7),
+            None,
+            Some("2004-09-07".to_string()),
+            "seven",
+            "kept"
+        ),
+        "{}",
+        t.name
+    );
 }
