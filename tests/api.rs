@@ -9,26 +9,12 @@ use std::io::Read;
 use actix_web::body::MessageBody;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::{header, Method, StatusCode};
-use actix_web::test::{call_service, init_service, read_body, TestRequest};
-use actix_web::web;
+use actix_web::test::{call_service, read_body, TestRequest};
 use serde_json::{json, Value};
-use vigil::files::Folder;
 use vigil::http::AppState;
 use vigil::service;
 
-const SLUG: &str = "beslan-2004";
-
-fn state(t: &common::TestDb) -> web::Data<AppState> {
-    let db = t.open();
-    service::import(
-        &db,
-        &vigil::service::Context::actor("cli:test"),
-        &Folder::read_dir(&common::beslan_dir()).unwrap(),
-        false,
-    )
-    .unwrap();
-    web::Data::new(AppState::load(db).unwrap())
-}
+use common::app::{public_state, serve, SLUG};
 
 /// Publishes version 2 with the hostages' total changed, as an approval would.
 fn publish_v2(state: &AppState) {
@@ -71,329 +57,327 @@ fn conforms(openapi: &Value, path: &str, status: u16, content_type: &str, value:
     common::conforms(openapi, "get", path, status, content_type, value);
 }
 
-#[actix_web::test]
-async fn every_public_endpoint_on_both_backends() {
-    for t in common::backends("every_public_endpoint_on_both_backends") {
-        let state = state(&t);
-        let app = init_service(vigil::http::app(state.clone())).await;
-        let get = |uri: &str| TestRequest::get().uri(uri).to_request();
+common::backend_test!(async every_public_endpoint_answers_as_documented);
+async fn every_public_endpoint_answers_as_documented(t: common::TestDb) {
+    let app = serve(public_state(&t)).await;
+    let state = &app.state;
+    let get = |uri: &str| TestRequest::get().uri(uri).to_request();
 
-        let res = call_service(&app, get("/api/v1/openapi.json")).await;
-        assert_eq!(res.status(), StatusCode::OK);
-        let openapi: Value = serde_json::from_slice(&body(res).await).unwrap();
-        assert_eq!(openapi["openapi"], "3.1.0");
+    let res = call_service(&app, get("/api/v1/openapi.json")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let openapi: Value = serde_json::from_slice(&body(res).await).unwrap();
+    assert_eq!(openapi["openapi"], "3.1.0");
 
-        // The events.
-        let res = call_service(&app, get("/api/v1/events")).await;
-        assert_eq!(res.status(), StatusCode::OK, "{}", t.name);
-        assert_eq!(header_of(&res, header::ACCESS_CONTROL_ALLOW_ORIGIN), "*");
-        let events: Value = serde_json::from_slice(&body(res).await).unwrap();
-        conforms(&openapi, "/api/v1/events", 200, "application/json", &events);
-        assert_eq!(events[0]["slug"], SLUG);
+    // The events.
+    let res = call_service(&app, get("/api/v1/events")).await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", t.name);
+    assert_eq!(header_of(&res, header::ACCESS_CONTROL_ALLOW_ORIGIN), "*");
+    let events: Value = serde_json::from_slice(&body(res).await).unwrap();
+    conforms(&openapi, "/api/v1/events", 200, "application/json", &events);
+    assert_eq!(events[0]["slug"], SLUG);
 
-        // The latest document, its ETag, and 304.
-        let res = call_service(&app, get("/api/v1/events/beslan-2004")).await;
-        assert_eq!(res.status(), StatusCode::OK);
-        let etag = header_of(&res, header::ETAG);
-        assert_eq!(header_of(&res, header::CACHE_CONTROL), "public, no-cache");
-        assert_eq!(header_of(&res, header::ACCESS_CONTROL_ALLOW_ORIGIN), "*");
-        let raw = body(res).await;
-        let doc: Value = serde_json::from_slice(&raw).unwrap();
-        assert_eq!(etag, format!("\"{}\"", doc["sha256"].as_str().unwrap()));
-        assert!(vigil::document::verify(std::str::from_utf8(&raw).unwrap()).unwrap());
-        conforms(
-            &openapi,
-            "/api/v1/events/{slug}",
-            200,
-            "application/json",
-            &doc,
-        );
-        let res = call_service(
-            &app,
-            get_with("/api/v1/events/beslan-2004", header::IF_NONE_MATCH, &etag),
-        )
-        .await;
-        assert_eq!(res.status(), StatusCode::NOT_MODIFIED, "{}", t.name);
-        assert!(body(res).await.is_empty());
+    // The latest document, its ETag, and 304.
+    let res = call_service(&app, get("/api/v1/events/beslan-2004")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let etag = header_of(&res, header::ETAG);
+    assert_eq!(header_of(&res, header::CACHE_CONTROL), "public, no-cache");
+    assert_eq!(header_of(&res, header::ACCESS_CONTROL_ALLOW_ORIGIN), "*");
+    let raw = body(res).await;
+    let doc: Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(etag, format!("\"{}\"", doc["sha256"].as_str().unwrap()));
+    assert!(vigil::document::verify(std::str::from_utf8(&raw).unwrap()).unwrap());
+    conforms(
+        &openapi,
+        "/api/v1/events/{slug}",
+        200,
+        "application/json",
+        &doc,
+    );
+    let res = call_service(
+        &app,
+        get_with("/api/v1/events/beslan-2004", header::IF_NONE_MATCH, &etag),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NOT_MODIFIED, "{}", t.name);
+    assert!(body(res).await.is_empty());
+    let res = call_service(
+        &app,
+        get_with(
+            "/api/v1/events/beslan-2004",
+            header::IF_NONE_MATCH,
+            "\"other\"",
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // Compressed as the client asks, the same bytes once decoded.
+    for (accept, coding) in [
+        ("br", "br"),
+        ("gzip", "gzip"),
+        ("gzip;q=0.5, br;q=0.1", "gzip"),
+        ("identity", ""),
+    ] {
         let res = call_service(
             &app,
             get_with(
                 "/api/v1/events/beslan-2004",
-                header::IF_NONE_MATCH,
-                "\"other\"",
+                header::ACCEPT_ENCODING,
+                accept,
             ),
         )
         .await;
-        assert_eq!(res.status(), StatusCode::OK);
-
-        // Compressed as the client asks, the same bytes once decoded.
-        for (accept, coding) in [
-            ("br", "br"),
-            ("gzip", "gzip"),
-            ("gzip;q=0.5, br;q=0.1", "gzip"),
-            ("identity", ""),
-        ] {
-            let res = call_service(
-                &app,
-                get_with(
-                    "/api/v1/events/beslan-2004",
-                    header::ACCEPT_ENCODING,
-                    accept,
-                ),
-            )
-            .await;
-            assert_eq!(
-                header_of(&res, header::CONTENT_ENCODING),
-                coding,
-                "{accept}"
-            );
-            let got = body(res).await;
-            let mut plain = Vec::new();
-            match coding {
-                "br" => brotli::Decompressor::new(&got[..], 4096)
-                    .read_to_end(&mut plain)
-                    .unwrap(),
-                "gzip" => flate2::read::GzDecoder::new(&got[..])
-                    .read_to_end(&mut plain)
-                    .unwrap(),
-                _ => {
-                    plain = got.clone();
-                    0
-                }
-            };
-            assert_eq!(plain, raw, "{accept}");
-            if !coding.is_empty() {
-                assert!(
-                    got.len() * 4 < raw.len(),
-                    "{accept}: {} of {} bytes",
-                    got.len(),
-                    raw.len()
-                );
-            }
-        }
-
-        // HEAD and CORS preflight.
-        let res = call_service(
-            &app,
-            TestRequest::default()
-                .method(actix_web::http::Method::HEAD)
-                .uri("/api/v1/events/beslan-2004")
-                .to_request(),
-        )
-        .await;
-        assert_eq!(res.status(), StatusCode::OK);
-        let res = call_service(
-            &app,
-            TestRequest::default()
-                .method(actix_web::http::Method::OPTIONS)
-                .uri("/api/v1/events/beslan-2004")
-                .to_request(),
-        )
-        .await;
-        assert_eq!(res.status(), StatusCode::NO_CONTENT);
-        assert!(header_of(&res, header::ACCESS_CONTROL_ALLOW_HEADERS).contains("If-None-Match"));
-
-        // Errors: problem+json with a title and a detail.
-        for (uri, status, path, detail) in [
-            (
-                "/api/v1/events/nowhere",
-                404,
-                "/api/v1/events/{slug}",
-                "no published event 'nowhere'",
-            ),
-            (
-                "/api/v1/events/beslan-2004?version=9",
-                404,
-                "/api/v1/events/{slug}",
-                "has no version 9",
-            ),
-            (
-                "/api/v1/events/beslan-2004?version=0",
-                404,
-                "/api/v1/events/{slug}",
-                "has no version 0",
-            ),
-            (
-                "/api/v1/events/beslan-2004?version=abc",
-                400,
-                "/api/v1/events/{slug}",
-                "query parameter 'version'",
-            ),
-            (
-                "/api/v1/events/beslan-2004?versoin=1",
-                400,
-                "/api/v1/events/{slug}",
-                "'versoin' is not a parameter here; it takes version",
-            ),
-            (
-                "/api/v1/events/beslan-2004/versions/x",
-                400,
-                "/api/v1/events/{slug}/versions/{n}",
-                "path parameter 'n'",
-            ),
-            (
-                "/api/v1/events/beslan-2004/versions/7",
-                404,
-                "/api/v1/events/{slug}/versions/{n}",
-                "has no version 7",
-            ),
-            (
-                "/api/v1/events/nowhere/versions",
-                404,
-                "/api/v1/events/{slug}/versions",
-                "no event 'nowhere'",
-            ),
-            (
-                "/api/v1/events/beslan-2004/diff?from=1",
-                400,
-                "/api/v1/events/{slug}/diff",
-                "the parameter 'to' is missing",
-            ),
-            (
-                "/api/v1/events/beslan-2004/diff?from=1&to=5",
-                404,
-                "/api/v1/events/{slug}/diff",
-                "has no version 5",
-            ),
-            (
-                "/api/v1/events/beslan-2004/figures.csv?version=3",
-                404,
-                "/api/v1/events/{slug}/figures.csv",
-                "has no version 3",
-            ),
-        ] {
-            let res = call_service(&app, get(uri)).await;
-            assert_eq!(res.status().as_u16(), status, "{}: {uri}", t.name);
-            assert_eq!(
-                header_of(&res, header::CONTENT_TYPE),
-                "application/problem+json",
-                "{uri}"
-            );
-            let p: Value = serde_json::from_slice(&body(res).await).unwrap();
-            assert!(p["detail"].as_str().unwrap().contains(detail), "{uri}: {p}");
-            assert!(!p["title"].as_str().unwrap().is_empty());
-            conforms(&openapi, path, status, "application/problem+json", &p);
-        }
-        let res = call_service(&app, get("/no/such/page")).await;
-        assert_eq!(res.status(), StatusCode::NOT_FOUND);
-
-        // The history is held with the latest version: with an ETag, and
-        // compressed once, not per request.
-        let history = "/api/v1/events/beslan-2004/versions";
-        let res = call_service(&app, get(history)).await;
-        assert_eq!(res.status(), StatusCode::OK);
-        let history_tag = header_of(&res, header::ETAG);
-        assert!(!history_tag.is_empty(), "the history has an ETag");
-        let list: Value = serde_json::from_slice(&body(res).await).unwrap();
-        assert_eq!(list["versions"].as_array().unwrap().len(), 1, "{list}");
-        let res = call_service(&app, get_with(history, header::IF_NONE_MATCH, &history_tag)).await;
-        assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
-        let res = call_service(&app, get_with(history, header::ACCEPT_ENCODING, "br")).await;
-        assert_eq!(header_of(&res, header::CONTENT_ENCODING), "br");
+        assert_eq!(
+            header_of(&res, header::CONTENT_ENCODING),
+            coding,
+            "{accept}"
+        );
+        let got = body(res).await;
         let mut plain = Vec::new();
-        brotli::Decompressor::new(&body(res).await[..], 4096)
-            .read_to_end(&mut plain)
-            .unwrap();
-        assert_eq!(serde_json::from_slice::<Value>(&plain).unwrap(), list);
+        match coding {
+            "br" => brotli::Decompressor::new(&got[..], 4096)
+                .read_to_end(&mut plain)
+                .unwrap(),
+            "gzip" => flate2::read::GzDecoder::new(&got[..])
+                .read_to_end(&mut plain)
+                .unwrap(),
+            _ => {
+                plain = got.clone();
+                0
+            }
+        };
+        assert_eq!(plain, raw, "{accept}");
+        if !coding.is_empty() {
+            assert!(
+                got.len() * 4 < raw.len(),
+                "{accept}: {} of {} bytes",
+                got.len(),
+                raw.len()
+            );
+        }
+    }
 
-        // Versions; publish another; the history, the diff, old versions immutable.
-        publish_v2(&state);
-        assert_eq!(
-            state.reads.refresh().unwrap(),
-            1,
-            "the poll picks up the new version"
-        );
-        let res = call_service(&app, get_with(history, header::IF_NONE_MATCH, &history_tag)).await;
-        assert_eq!(
-            res.status(),
-            StatusCode::OK,
-            "a publish changes the history"
-        );
-        assert_ne!(header_of(&res, header::ETAG), history_tag);
-        let list: Value = serde_json::from_slice(&body(res).await).unwrap();
-        conforms(
-            &openapi,
-            "/api/v1/events/{slug}/versions",
-            200,
-            "application/json",
-            &list,
-        );
-        assert_eq!(list["versions"].as_array().unwrap().len(), 2, "{list}");
-        let res = call_service(&app, get("/api/v1/events/beslan-2004/versions/1")).await;
-        assert_eq!(res.status(), StatusCode::OK);
-        let v1: Value = serde_json::from_slice(&body(res).await).unwrap();
-        conforms(
-            &openapi,
+    // HEAD and CORS preflight.
+    let res = call_service(
+        &app,
+        TestRequest::default()
+            .method(actix_web::http::Method::HEAD)
+            .uri("/api/v1/events/beslan-2004")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = call_service(
+        &app,
+        TestRequest::default()
+            .method(actix_web::http::Method::OPTIONS)
+            .uri("/api/v1/events/beslan-2004")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(header_of(&res, header::ACCESS_CONTROL_ALLOW_HEADERS).contains("If-None-Match"));
+
+    // Errors: problem+json with a title and a detail.
+    for (uri, status, path, detail) in [
+        (
+            "/api/v1/events/nowhere",
+            404,
+            "/api/v1/events/{slug}",
+            "no published event 'nowhere'",
+        ),
+        (
+            "/api/v1/events/beslan-2004?version=9",
+            404,
+            "/api/v1/events/{slug}",
+            "has no version 9",
+        ),
+        (
+            "/api/v1/events/beslan-2004?version=0",
+            404,
+            "/api/v1/events/{slug}",
+            "has no version 0",
+        ),
+        (
+            "/api/v1/events/beslan-2004?version=abc",
+            400,
+            "/api/v1/events/{slug}",
+            "query parameter 'version'",
+        ),
+        (
+            "/api/v1/events/beslan-2004?versoin=1",
+            400,
+            "/api/v1/events/{slug}",
+            "'versoin' is not a parameter here; it takes version",
+        ),
+        (
+            "/api/v1/events/beslan-2004/versions/x",
+            400,
             "/api/v1/events/{slug}/versions/{n}",
-            200,
-            "application/json",
-            &v1,
-        );
-        assert_eq!(v1["sha256"], doc["sha256"]);
-        let res = call_service(&app, get("/api/v1/events/beslan-2004")).await;
-        let latest: Value = serde_json::from_slice(&body(res).await).unwrap();
-        assert_eq!(latest["version"], 2);
-        let res = call_service(&app, get("/api/v1/events/beslan-2004?version=1")).await;
-        assert_eq!(res.status(), StatusCode::OK);
-        assert!(header_of(&res, header::CACHE_CONTROL).contains("immutable"));
-        assert_eq!(
-            header_of(&res, header::ETAG),
-            etag,
-            "version 1 is the same document"
-        );
-        assert_eq!(body(res).await, raw);
-
-        let res = call_service(&app, get("/api/v1/events/beslan-2004/diff?from=1&to=2")).await;
-        assert_eq!(res.status(), StatusCode::OK);
-        let diff: Value = serde_json::from_slice(&body(res).await).unwrap();
-        conforms(
-            &openapi,
+            "path parameter 'n'",
+        ),
+        (
+            "/api/v1/events/beslan-2004/versions/7",
+            404,
+            "/api/v1/events/{slug}/versions/{n}",
+            "has no version 7",
+        ),
+        (
+            "/api/v1/events/nowhere/versions",
+            404,
+            "/api/v1/events/{slug}/versions",
+            "no event 'nowhere'",
+        ),
+        (
+            "/api/v1/events/beslan-2004/diff?from=1",
+            400,
             "/api/v1/events/{slug}/diff",
-            200,
-            "application/json",
-            &diff,
-        );
-        let changes = diff["changes"].as_array().unwrap();
-        assert_eq!(changes.len(), 2, "{diff}");
-        let fig = changes.iter().find(|c| c["table"] == "figures").unwrap();
-        assert_eq!(
-            (
-                fig["key"].as_str(),
-                fig["before"]["low"].as_i64(),
-                fig["after"]["low"].as_i64()
-            ),
-            (Some("missing.early"), Some(180), Some(181))
-        );
-        let rule = changes.iter().find(|c| c["table"] == "rules").unwrap();
-        assert_eq!(
-            (rule["key"].as_str(), rule["after"].is_null()),
-            (Some("burns-within-toll"), true)
-        );
-
-        // The figures as CSV: the import format.
-        let res = call_service(
-            &app,
-            get("/api/v1/events/beslan-2004/figures.csv?version=1"),
-        )
-        .await;
-        assert_eq!(res.status(), StatusCode::OK);
+            "the parameter 'to' is missing",
+        ),
+        (
+            "/api/v1/events/beslan-2004/diff?from=1&to=5",
+            404,
+            "/api/v1/events/{slug}/diff",
+            "has no version 5",
+        ),
+        (
+            "/api/v1/events/beslan-2004/figures.csv?version=3",
+            404,
+            "/api/v1/events/{slug}/figures.csv",
+            "has no version 3",
+        ),
+    ] {
+        let res = call_service(&app, get(uri)).await;
+        assert_eq!(res.status().as_u16(), status, "{}: {uri}", t.name);
         assert_eq!(
             header_of(&res, header::CONTENT_TYPE),
-            "text/csv; charset=utf-8"
+            "application/problem+json",
+            "{uri}"
         );
-        assert_eq!(
-            body(res).await,
-            std::fs::read(common::beslan_dir().join("figures.csv")).unwrap()
-        );
+        let p: Value = serde_json::from_slice(&body(res).await).unwrap();
+        assert!(p["detail"].as_str().unwrap().contains(detail), "{uri}: {p}");
+        assert!(!p["title"].as_str().unwrap().is_empty());
+        conforms(&openapi, path, status, "application/problem+json", &p);
     }
+    let res = call_service(&app, get("/no/such/page")).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    // The history is held with the latest version: with an ETag, and
+    // compressed once, not per request.
+    let history = "/api/v1/events/beslan-2004/versions";
+    let res = call_service(&app, get(history)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let history_tag = header_of(&res, header::ETAG);
+    assert!(!history_tag.is_empty(), "the history has an ETag");
+    let list: Value = serde_json::from_slice(&body(res).await).unwrap();
+    assert_eq!(list["versions"].as_array().unwrap().len(), 1, "{list}");
+    let res = call_service(&app, get_with(history, header::IF_NONE_MATCH, &history_tag)).await;
+    assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+    let res = call_service(&app, get_with(history, header::ACCEPT_ENCODING, "br")).await;
+    assert_eq!(header_of(&res, header::CONTENT_ENCODING), "br");
+    let mut plain = Vec::new();
+    brotli::Decompressor::new(&body(res).await[..], 4096)
+        .read_to_end(&mut plain)
+        .unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&plain).unwrap(), list);
+
+    // Versions; publish another; the history, the diff, old versions immutable.
+    publish_v2(state);
+    assert_eq!(
+        state.reads.refresh().unwrap(),
+        1,
+        "the poll picks up the new version"
+    );
+    let res = call_service(&app, get_with(history, header::IF_NONE_MATCH, &history_tag)).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "a publish changes the history"
+    );
+    assert_ne!(header_of(&res, header::ETAG), history_tag);
+    let list: Value = serde_json::from_slice(&body(res).await).unwrap();
+    conforms(
+        &openapi,
+        "/api/v1/events/{slug}/versions",
+        200,
+        "application/json",
+        &list,
+    );
+    assert_eq!(list["versions"].as_array().unwrap().len(), 2, "{list}");
+    let res = call_service(&app, get("/api/v1/events/beslan-2004/versions/1")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let v1: Value = serde_json::from_slice(&body(res).await).unwrap();
+    conforms(
+        &openapi,
+        "/api/v1/events/{slug}/versions/{n}",
+        200,
+        "application/json",
+        &v1,
+    );
+    assert_eq!(v1["sha256"], doc["sha256"]);
+    let res = call_service(&app, get("/api/v1/events/beslan-2004")).await;
+    let latest: Value = serde_json::from_slice(&body(res).await).unwrap();
+    assert_eq!(latest["version"], 2);
+    let res = call_service(&app, get("/api/v1/events/beslan-2004?version=1")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(header_of(&res, header::CACHE_CONTROL).contains("immutable"));
+    assert_eq!(
+        header_of(&res, header::ETAG),
+        etag,
+        "version 1 is the same document"
+    );
+    assert_eq!(body(res).await, raw);
+
+    let res = call_service(&app, get("/api/v1/events/beslan-2004/diff?from=1&to=2")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let diff: Value = serde_json::from_slice(&body(res).await).unwrap();
+    conforms(
+        &openapi,
+        "/api/v1/events/{slug}/diff",
+        200,
+        "application/json",
+        &diff,
+    );
+    let changes = diff["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 2, "{diff}");
+    let fig = changes.iter().find(|c| c["table"] == "figures").unwrap();
+    assert_eq!(
+        (
+            fig["key"].as_str(),
+            fig["before"]["low"].as_i64(),
+            fig["after"]["low"].as_i64()
+        ),
+        (Some("missing.early"), Some(180), Some(181))
+    );
+    let rule = changes.iter().find(|c| c["table"] == "rules").unwrap();
+    assert_eq!(
+        (rule["key"].as_str(), rule["after"].is_null()),
+        (Some("burns-within-toll"), true)
+    );
+
+    // The figures as CSV: the import format.
+    let res = call_service(
+        &app,
+        get("/api/v1/events/beslan-2004/figures.csv?version=1"),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        header_of(&res, header::CONTENT_TYPE),
+        "text/csv; charset=utf-8"
+    );
+    assert_eq!(
+        body(res).await,
+        std::fs::read(common::beslan_dir().join("figures.csv")).unwrap()
+    );
 }
 
+common::backend_test!(async the_openapi_document_describes_every_route_the_router_serves);
 /// The router is built from route tables; `vigil::http::routes()` reads
 /// them. Every route is in the OpenAPI document or says why it is not, the
 /// document describes nothing the router does not serve, and every listed
 /// route is really served (the router's own "nothing at" 404 never answers).
-#[actix_web::test]
-async fn the_openapi_document_describes_every_route_the_router_serves() {
+async fn the_openapi_document_describes_every_route_the_router_serves(t: common::TestDb) {
     use vigil::http::Described;
     let doc = vigil::http::openapi::document();
     let routes = vigil::http::routes();
@@ -440,8 +424,7 @@ async fn the_openapi_document_describes_every_route_the_router_serves() {
         }
     }
     // Every listed route is served: fill its parameters and ask.
-    let t = common::sqlite();
-    let app = init_service(vigil::http::app(state(&t))).await;
+    let app = serve(public_state(&t)).await;
     for r in &routes {
         let uri = r
             .path
@@ -542,15 +525,13 @@ async fn every_parameter_is_where_the_document_says() {
     );
 }
 
+common::backend_test!(async bad_parameters_and_methods_answer_as_documented);
 /// Found by schemathesis: a bad path or query parameter answered a 400 the
 /// document did not list, without naming the parameter; on the memorial page
 /// a bad query answered problem+json instead of a page; a method a path does
 /// not take answered 404 instead of 405.
-#[actix_web::test]
-async fn bad_parameters_and_methods_answer_as_documented() {
-    let t = common::sqlite();
-    let state = state(&t);
-    let app = init_service(vigil::http::app(state.clone())).await;
+async fn bad_parameters_and_methods_answer_as_documented(t: common::TestDb) {
+    let app = serve(public_state(&t)).await;
     let openapi = vigil::http::openapi::document();
     for (uri, path, name) in [
         (
@@ -669,11 +650,9 @@ async fn bad_parameters_and_methods_answer_as_documented() {
     }
 }
 
-#[actix_web::test]
-async fn the_memorial_page_is_accessible_html() {
-    let t = common::sqlite();
-    let state = state(&t);
-    let app = init_service(vigil::http::app(state.clone())).await;
+common::backend_test!(async the_memorial_page_is_accessible_html);
+async fn the_memorial_page_is_accessible_html(t: common::TestDb) {
+    let app = serve(public_state(&t)).await;
     let res = call_service(
         &app,
         TestRequest::get().uri("/events/beslan-2004").to_request(),
@@ -731,8 +710,7 @@ async fn latest_reads_survive_the_database_going_away() {
     let Some(t) = common::postgres("latest_reads_survive_the_database_going_away") else {
         return;
     };
-    let state = state(&t);
-    let app = init_service(vigil::http::app(state.clone())).await;
+    let app = serve(public_state(&t)).await;
     let name = t.url.rsplit('/').next().unwrap().to_string();
     let mut admin = diesel::PgConnection::establish(&common::postgres_admin_url()).unwrap();
     admin

@@ -8,7 +8,8 @@ mod browser;
 mod common;
 
 use browser::{
-    add_user, axe_violations, browser, click, el, screenshot, scroll_width_fits, set_width,
+    add_user, axe_violations, browser, click, el, page_url, screenshot, scroll_width_fits,
+    set_width,
 };
 
 use thirtyfour::prelude::*;
@@ -137,14 +138,7 @@ async fn four_eyes(driver: &WebDriver, port: u16, shots: &std::path::Path) -> We
         .await?;
     click(driver, By::Css("form[action='/admin/changesets'] button")).await?;
     assert!(notice(driver).await?.contains("The draft is open"));
-    let changeset_url = driver
-        .current_url()
-        .await?
-        .as_str()
-        .split('?')
-        .next()
-        .unwrap()
-        .to_string();
+    let changeset_url = page_url(driver).await?;
     driver
         .find(By::Id("key"))
         .await?

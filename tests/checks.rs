@@ -125,8 +125,8 @@ fn the_354_hostages_claim_is_flagged_by_what_if() {
     assert!(r.sources.contains(&"officials-2004".to_string()), "{r:?}");
 }
 
-#[test]
-fn one_category_off_by_one_is_violated_and_publishing_is_refused() {
+common::backend_test!(one_category_off_by_one_is_violated_and_publishing_is_refused);
+fn one_category_off_by_one_is_violated_and_publishing_is_refused(t: common::TestDb) {
     // One fewer teacher: 333, below both 334 and 335. (One more gives 335,
     // which the town's count allows: that is uncertain, not violated.)
     let dir = common::beslan_copy();
@@ -158,28 +158,26 @@ fn one_category_off_by_one_is_violated_and_publishing_is_refused() {
         assert!(b.message.contains(key), "{key} missing in {}", b.message);
     }
     // Import as a new event: refused, with the violation listed, nothing stored.
-    for t in common::backends("one_category_off_by_one_is_violated_and_publishing_is_refused") {
-        let db = t.open();
-        let folder = Folder::read_dir(dir.path()).unwrap();
-        match vigil::service::import(
-            &db,
-            &vigil::service::Context::actor("cli:test"),
-            &folder,
-            false,
-        ) {
-            Err(Error::Refused(list)) => {
-                assert!(list.iter().any(|r| r.subject == "fatalities"), "{list:?}");
-                let text = Error::Refused(list).to_string();
-                assert!(text.starts_with("publishing refused: "), "{text}");
-            }
-            other => panic!("{}: expected a refusal, got {other:?}", t.name),
+    let db = t.open();
+    let folder = Folder::read_dir(dir.path()).unwrap();
+    match vigil::service::import(
+        &db,
+        &vigil::service::Context::actor("cli:test"),
+        &folder,
+        false,
+    ) {
+        Err(Error::Refused(list)) => {
+            assert!(list.iter().any(|r| r.subject == "fatalities"), "{list:?}");
+            let text = Error::Refused(list).to_string();
+            assert!(text.starts_with("publishing refused: "), "{text}");
         }
-        assert!(
-            vigil::service::events(&db).unwrap().is_empty(),
-            "{}",
-            t.name
-        );
+        other => panic!("{}: expected a refusal, got {other:?}", t.name),
     }
+    assert!(
+        vigil::service::events(&db).unwrap().is_empty(),
+        "{}",
+        t.name
+    );
 }
 
 #[test]
@@ -270,46 +268,44 @@ fn vigil_check_exit_codes_and_json() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-#[test]
-fn the_published_document_carries_its_check_report() {
-    for t in common::backends("the_published_document_carries_its_check_report") {
-        let db = t.open();
-        vigil::service::import(
-            &db,
-            &vigil::service::Context::actor("cli:test"),
-            &Folder::read_dir(&common::beslan_dir()).unwrap(),
-            false,
-        )
-        .unwrap();
-        let v = vigil::service::version(&db, "beslan-2004", None).unwrap();
-        let doc: Value = serde_json::from_str(&v.document).unwrap();
-        let stored: checks::Report = serde_json::from_value(doc["checks"].clone()).unwrap();
-        assert_eq!(stored, checks::run(&beslan()), "{}", t.name);
-        // Each figure carries its implied range beside its curated one.
-        let figure = |k: &str| {
-            doc["figures"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|f| f["key"] == k)
-                .unwrap()
-                .clone()
-        };
-        assert_eq!(
-            figure("fatalities")["implied"],
-            serde_json::json!({"low": 334, "high": 334}),
-            "{}",
-            t.name
-        );
-        assert_eq!(
-            figure("injured.total")["implied"],
-            serde_json::json!({"low": 1137, "high": null})
-        );
-        // And the dataset read back from the document is the dataset.
-        assert_eq!(vigil::document::dataset(&v.document).unwrap(), {
-            let mut ds = beslan();
-            ds.sort();
-            ds
-        });
-    }
+common::backend_test!(the_published_document_carries_its_check_report);
+fn the_published_document_carries_its_check_report(t: common::TestDb) {
+    let db = t.open();
+    vigil::service::import(
+        &db,
+        &vigil::service::Context::actor("cli:test"),
+        &Folder::read_dir(&common::beslan_dir()).unwrap(),
+        false,
+    )
+    .unwrap();
+    let v = vigil::service::version(&db, "beslan-2004", None).unwrap();
+    let doc: Value = serde_json::from_str(&v.document).unwrap();
+    let stored: checks::Report = serde_json::from_value(doc["checks"].clone()).unwrap();
+    assert_eq!(stored, checks::run(&beslan()), "{}", t.name);
+    // Each figure carries its implied range beside its curated one.
+    let figure = |k: &str| {
+        doc["figures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["key"] == k)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        figure("fatalities")["implied"],
+        serde_json::json!({"low": 334, "high": 334}),
+        "{}",
+        t.name
+    );
+    assert_eq!(
+        figure("injured.total")["implied"],
+        serde_json::json!({"low": 1137, "high": null})
+    );
+    // And the dataset read back from the document is the dataset.
+    assert_eq!(vigil::document::dataset(&v.document).unwrap(), {
+        let mut ds = beslan();
+        ds.sort();
+        ds
+    });
 }

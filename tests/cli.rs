@@ -102,13 +102,7 @@ fn import_then_export_through_the_binary() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    for f in [
-        "event.csv",
-        "sources.csv",
-        "figures.csv",
-        "claims.csv",
-        "rules.csv",
-    ] {
+    for f in common::FILES {
         assert_eq!(
             std::fs::read(dir.path().join("out").join(f)).unwrap(),
             std::fs::read(common::beslan_dir().join(f)).unwrap()

@@ -19,7 +19,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{generated, http, Killed};
-use vigil::audit::AuditFilter;
 use vigil::db::{self, Db};
 use vigil::service;
 
@@ -102,30 +101,17 @@ fn generated_folder(groups: usize, sources: usize, notes: &str) -> tempfile::Tem
     dir
 }
 
-fn entries(db: &Db, action: &str) -> Vec<vigil::audit::Entry> {
-    service::audit::entries(
-        db,
-        &vigil::service::operator().1,
-        &AuditFilter {
-            action: Some(action.into()),
-            limit: 100_000,
-            ..Default::default()
-        },
-    )
-    .unwrap()
-}
-
 /// After a kill during `vigil import` of the generated event: it is there
 /// whole, published and logged, or not at all. True when it is there.
 fn import_all_or_nothing(url: &str, dir: &Path, groups: usize) -> bool {
     let db = Db::open(url).unwrap();
     db.migrate().unwrap();
     let present = db.read(|c| db::event_exists(c, GENERATED)).unwrap();
-    let imports: Vec<_> = entries(&db, "event.import")
+    let imports: Vec<_> = common::audit_log(&db, Some("event.import"))
         .into_iter()
         .filter(|e| e.entity_id == GENERATED)
         .collect();
-    let publishes: Vec<_> = entries(&db, "version.publish")
+    let publishes: Vec<_> = common::audit_log(&db, Some("version.publish"))
         .into_iter()
         .filter(|e| e.entity_id.starts_with("generated/"))
         .collect();
@@ -164,54 +150,52 @@ fn delays() -> impl Iterator<Item = Duration> {
 /// long transaction.
 const IMPORT_SOURCES: usize = 10;
 
-#[test]
-fn sigkill_during_an_import_and_its_publish_leaves_all_or_nothing() {
+common::backend_test!(sigkill_during_an_import_and_its_publish_leaves_all_or_nothing);
+fn sigkill_during_an_import_and_its_publish_leaves_all_or_nothing(t: common::TestDb) {
     const GROUPS: usize = 150;
     let folder = generated_folder(GROUPS, IMPORT_SOURCES, "");
-    for t in common::backends("SIGKILL during an import") {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        import(&t.url, d, &common::beslan_dir());
-        let mut absent = 0;
-        let mut present = false;
-        for delay in delays() {
-            let mut child = vigil(&t.url, d)
-                .args([
-                    "import",
-                    folder.path().to_str().unwrap(),
-                    "--audit-key",
-                    &key(d),
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            std::thread::sleep(delay);
-            let finished = child.try_wait().unwrap().is_some();
-            if !finished {
-                child.kill().unwrap();
-            }
-            child.wait().unwrap();
-            present = import_all_or_nothing(&t.url, d, GROUPS);
-            common::say(&format!(
-                "{}: import killed after {delay:?}: {}",
-                t.name,
-                if finished {
-                    "it had finished"
-                } else if present {
-                    "committed"
-                } else {
-                    "absent"
-                }
-            ));
-            if present {
-                break;
-            }
-            absent += 1;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    import(&t.url, d, &common::beslan_dir());
+    let mut absent = 0;
+    let mut present = false;
+    for delay in delays() {
+        let mut child = vigil(&t.url, d)
+            .args([
+                "import",
+                folder.path().to_str().unwrap(),
+                "--audit-key",
+                &key(d),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let finished = child.try_wait().unwrap().is_some();
+        if !finished {
+            child.kill().unwrap();
         }
-        assert!(present, "{}: the import never completed", t.name);
-        assert!(absent > 0, "{}: no kill landed before the commit", t.name);
+        child.wait().unwrap();
+        present = import_all_or_nothing(&t.url, d, GROUPS);
+        common::say(&format!(
+            "{}: import killed after {delay:?}: {}",
+            t.name,
+            if finished {
+                "it had finished"
+            } else if present {
+                "committed"
+            } else {
+                "absent"
+            }
+        ));
+        if present {
+            break;
+        }
+        absent += 1;
     }
+    assert!(present, "{}: the import never completed", t.name);
+    assert!(absent > 0, "{}: no kill landed before the commit", t.name);
 }
 
 /// The generated event published, and a submitted changeset (from a
@@ -242,11 +226,11 @@ fn approval_all_or_nothing(url: &str, dir: &Path, id: i64, groups: usize) -> boo
     let versions = service::versions(&db, GENERATED).unwrap();
     let ds = service::dataset(&db, GENERATED).unwrap();
     let revised = ds.figures.iter().filter(|f| f.notes == "revised").count();
-    let approvals = entries(&db, "changeset.approve")
+    let approvals = common::audit_log(&db, Some("changeset.approve"))
         .into_iter()
         .filter(|e| e.entity_id == id.to_string())
         .count();
-    let publishes = entries(&db, "version.publish")
+    let publishes = common::audit_log(&db, Some("version.publish"))
         .into_iter()
         .filter(|e| e.entity_id == "generated/2")
         .count();
@@ -299,47 +283,45 @@ fn approve_in_background(
     })
 }
 
-#[test]
-fn sigkill_during_an_approval_and_its_publish_leaves_all_or_nothing() {
+common::backend_test!(sigkill_during_an_approval_and_its_publish_leaves_all_or_nothing);
+fn sigkill_during_an_approval_and_its_publish_leaves_all_or_nothing(t: common::TestDb) {
     const GROUPS: usize = 300;
-    for t in common::backends("SIGKILL during an approval") {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        let (id, reviewer) = pending_approval(&t.url, d, GROUPS);
-        let mut submitted = 0;
-        let mut approved = false;
-        for delay in delays() {
-            let (server, port) = serve(&t.url, d, false);
-            let request = approve_in_background(port, id, &reviewer);
-            std::thread::sleep(delay);
-            drop(server); // SIGKILL
-            let answer = request.join().unwrap();
-            approved = approval_all_or_nothing(&t.url, d, id, GROUPS);
-            common::say(&format!(
-                "{}: server killed {delay:?} into an approval: {} (the client got {})",
-                t.name,
-                if approved {
-                    "approved"
-                } else {
-                    "still submitted"
-                },
-                match &answer {
-                    Ok(a) => a.status.to_string(),
-                    Err(e) => e.to_string(),
-                }
-            ));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (id, reviewer) = pending_approval(&t.url, d, GROUPS);
+    let mut submitted = 0;
+    let mut approved = false;
+    for delay in delays() {
+        let (server, port) = serve(&t.url, d, false);
+        let request = approve_in_background(port, id, &reviewer);
+        std::thread::sleep(delay);
+        drop(server); // SIGKILL
+        let answer = request.join().unwrap();
+        approved = approval_all_or_nothing(&t.url, d, id, GROUPS);
+        common::say(&format!(
+            "{}: server killed {delay:?} into an approval: {} (the client got {})",
+            t.name,
             if approved {
-                break;
+                "approved"
+            } else {
+                "still submitted"
+            },
+            match &answer {
+                Ok(a) => a.status.to_string(),
+                Err(e) => e.to_string(),
             }
-            submitted += 1;
+        ));
+        if approved {
+            break;
         }
-        assert!(approved, "{}: the approval never completed", t.name);
-        assert!(
-            submitted > 0,
-            "{}: no kill landed before the commit",
-            t.name
-        );
+        submitted += 1;
     }
+    assert!(approved, "{}: the approval never completed", t.name);
+    assert!(
+        submitted > 0,
+        "{}: no kill landed before the commit",
+        t.name
+    );
 }
 
 #[test]

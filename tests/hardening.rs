@@ -10,7 +10,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
-use vigil::audit::AuditFilter;
 use vigil::db::Db;
 use vigil::service;
 
@@ -211,17 +210,9 @@ fn login(port: u16) -> Session {
     }
 }
 
+/// The audit log of the database at `url`.
 fn entries(url: &str) -> Vec<vigil::audit::Entry> {
-    let db = Db::open(url).unwrap();
-    service::audit::entries(
-        &db,
-        &vigil::service::operator().1,
-        &AuditFilter {
-            limit: 1_000_000,
-            ..Default::default()
-        },
-    )
-    .unwrap()
+    common::audit_log(&Db::open(url).unwrap(), None)
 }
 
 fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
@@ -230,57 +221,59 @@ fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
-#[test]
-fn a_nul_or_an_over_long_log_in_name_is_refused_naming_the_field_and_writes_nothing() {
-    for t in common::backends("text policy at log-in") {
-        let s = serve(&t.url, &[]);
-        let before = entries(&s.url).len();
-        let long = "a".repeat(100_000);
-        for (name, body) in [
-            (
-                "NUL in the form",
-                form(&[("username", "x\0y"), ("password", "p")]),
-            ),
-            (
-                "long in the form",
-                form(&[("username", &long), ("password", "p")]),
-            ),
-        ] {
-            let a = request(s.port, "POST", "/admin/login", &[], Some((FORM, &body)));
-            assert_eq!(a.status, 400, "{}: {name}: {a:?}", t.name);
-            assert!(a.body.contains("username"), "{name}: {}", a.body);
-        }
-        for (name, user) in [("NUL in JSON", "x\0y"), ("long in JSON", long.as_str())] {
-            let body = json_body(&json!({"username": user, "password": "p"}));
-            let a = request(
-                s.port,
-                "POST",
-                "/api/v1/session",
-                &[],
-                Some(("application/json", &body)),
-            );
-            assert_eq!(a.status, 400, "{}: {name}: {a:?}", t.name);
-            assert!(
-                a.json()["detail"].as_str().unwrap().contains("/username"),
-                "{name}: {}",
-                a.body
-            );
-        }
-        // A form larger than any field may be is refused unread.
-        let huge = form(&[("username", &"a".repeat(3_000_000)), ("password", "p")]);
-        let a = request(s.port, "POST", "/admin/login", &[], Some((FORM, &huge)));
-        assert_eq!(a.status, 413, "{}: {a:?}", t.name);
-        assert_eq!(
-            entries(&s.url).len(),
-            before,
-            "{}: a refused log-in wrote to the log",
-            t.name
-        );
-        // A name within the limit is an ordinary failed log-in.
-        let a = login_form(s.port, "nobody", "p", &[]);
-        assert_eq!(a.status, 401, "{a:?}");
-        assert_eq!(entries(&s.url).len(), before + 1);
+common::backend_test!(
+    a_nul_or_an_over_long_log_in_name_is_refused_naming_the_field_and_writes_nothing
+);
+fn a_nul_or_an_over_long_log_in_name_is_refused_naming_the_field_and_writes_nothing(
+    t: common::TestDb,
+) {
+    let s = serve(&t.url, &[]);
+    let before = entries(&s.url).len();
+    let long = "a".repeat(100_000);
+    for (name, body) in [
+        (
+            "NUL in the form",
+            form(&[("username", "x\0y"), ("password", "p")]),
+        ),
+        (
+            "long in the form",
+            form(&[("username", &long), ("password", "p")]),
+        ),
+    ] {
+        let a = request(s.port, "POST", "/admin/login", &[], Some((FORM, &body)));
+        assert_eq!(a.status, 400, "{}: {name}: {a:?}", t.name);
+        assert!(a.body.contains("username"), "{name}: {}", a.body);
     }
+    for (name, user) in [("NUL in JSON", "x\0y"), ("long in JSON", long.as_str())] {
+        let body = json_body(&json!({"username": user, "password": "p"}));
+        let a = request(
+            s.port,
+            "POST",
+            "/api/v1/session",
+            &[],
+            Some(("application/json", &body)),
+        );
+        assert_eq!(a.status, 400, "{}: {name}: {a:?}", t.name);
+        assert!(
+            a.json()["detail"].as_str().unwrap().contains("/username"),
+            "{name}: {}",
+            a.body
+        );
+    }
+    // A form larger than any field may be is refused unread.
+    let huge = form(&[("username", &"a".repeat(3_000_000)), ("password", "p")]);
+    let a = request(s.port, "POST", "/admin/login", &[], Some((FORM, &huge)));
+    assert_eq!(a.status, 413, "{}: {a:?}", t.name);
+    assert_eq!(
+        entries(&s.url).len(),
+        before,
+        "{}: a refused log-in wrote to the log",
+        t.name
+    );
+    // A name within the limit is an ordinary failed log-in.
+    let a = login_form(s.port, "nobody", "p", &[]);
+    assert_eq!(a.status, 401, "{a:?}");
+    assert_eq!(entries(&s.url).len(), before + 1);
 }
 
 /// Opens a draft of the Beslan event as `clara`; answers its id.
@@ -499,145 +492,149 @@ fn login_as(port: u16, name: &str) -> Session {
     }
 }
 
-#[test]
-fn formulas_are_neutralised_in_the_audit_csv_and_refused_by_imports_with_their_place() {
-    for t in common::backends("spreadsheet formulas") {
-        let s = serve(&t.url, &[]);
-        let (code, out) = s.run(&["user", "add", "aude", "--role", "auditor"], PASSWORD);
-        assert_eq!(code, 0, "{out}");
-        // An anonymous failed log-in named like a formula.
-        let name = "=HYPERLINK(\"http://x\")";
-        let a = login_form(s.port, name, "p", &[]);
-        assert_eq!(a.status, 401, "{a:?}");
-        let aude = login_as(s.port, "aude");
-        let a = request(
-            s.port,
-            "GET",
-            "/api/v1/audit/export.csv",
-            &aude.headers(),
-            None,
-        );
-        assert_eq!(a.status, 200, "{a:?}");
-        let mut rdr = csv::Reader::from_reader(a.body.as_bytes());
-        let mut cells = 0;
-        for row in rdr.records() {
-            for cell in row.unwrap().iter() {
-                cells += 1;
-                assert!(
-                    !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
-                    "{}: a cell starts a formula: {cell:?}",
-                    t.name
-                );
-            }
+common::backend_test!(
+    formulas_are_neutralised_in_the_audit_csv_and_refused_by_imports_with_their_place
+);
+fn formulas_are_neutralised_in_the_audit_csv_and_refused_by_imports_with_their_place(
+    t: common::TestDb,
+) {
+    let s = serve(&t.url, &[]);
+    let (code, out) = s.run(&["user", "add", "aude", "--role", "auditor"], PASSWORD);
+    assert_eq!(code, 0, "{out}");
+    // An anonymous failed log-in named like a formula.
+    let name = "=HYPERLINK(\"http://x\")";
+    let a = login_form(s.port, name, "p", &[]);
+    assert_eq!(a.status, 401, "{a:?}");
+    let aude = login_as(s.port, "aude");
+    let a = request(
+        s.port,
+        "GET",
+        "/api/v1/audit/export.csv",
+        &aude.headers(),
+        None,
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    let mut rdr = csv::Reader::from_reader(a.body.as_bytes());
+    let mut cells = 0;
+    for row in rdr.records() {
+        for cell in row.unwrap().iter() {
+            cells += 1;
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "{}: a cell starts a formula: {cell:?}",
+                t.name
+            );
         }
-        assert!(cells > 0);
-        assert!(a.body.contains("'=HYPERLINK("), "{}", a.body);
-        // The JSON Lines export keeps the entry exact.
-        let a = request(
-            s.port,
-            "GET",
-            "/api/v1/audit/export.jsonl",
-            &aude.headers(),
-            None,
-        );
-        assert!(a.body.contains("\"entity_id\":\"=HYPERLINK("), "{}", a.body);
-
-        // An import with a formula in a text cell is refused at its place.
-        let dir = common::beslan_copy();
-        common::edit(
-            dir.path(),
-            "figures.csv",
-            "\"Hostages, rescuers",
-            "\"@SUM(1), rescuers",
-        );
-        let figures = std::fs::read_to_string(dir.path().join("figures.csv")).unwrap();
-        let line = figures.lines().position(|l| l.contains("@SUM(1)")).unwrap() + 1;
-        let (code, out) = s.run(&["import", dir.path().to_str().unwrap(), "--dry-run"], "");
-        assert_eq!(code, 1, "{out}");
-        assert!(
-            out.contains(&format!("figures.csv:{line}:11")) && out.contains("formula"),
-            "{}: {out}",
-            t.name
-        );
     }
+    assert!(cells > 0);
+    assert!(a.body.contains("'=HYPERLINK("), "{}", a.body);
+    // The JSON Lines export keeps the entry exact.
+    let a = request(
+        s.port,
+        "GET",
+        "/api/v1/audit/export.jsonl",
+        &aude.headers(),
+        None,
+    );
+    assert!(a.body.contains("\"entity_id\":\"=HYPERLINK("), "{}", a.body);
+
+    // An import with a formula in a text cell is refused at its place.
+    let dir = common::beslan_copy();
+    common::edit(
+        dir.path(),
+        "figures.csv",
+        "\"Hostages, rescuers",
+        "\"@SUM(1), rescuers",
+    );
+    let figures = std::fs::read_to_string(dir.path().join("figures.csv")).unwrap();
+    let line = figures.lines().position(|l| l.contains("@SUM(1)")).unwrap() + 1;
+    let (code, out) = s.run(&["import", dir.path().to_str().unwrap(), "--dry-run"], "");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!("figures.csv:{line}:11")) && out.contains("formula"),
+        "{}: {out}",
+        t.name
+    );
 }
 
-#[test]
-fn source_urls_must_be_http_and_keys_must_follow_their_rule_before_anything_is_stored() {
-    for t in common::backends("URLs and keys") {
-        let s = serve(&t.url, &[]);
-        let clara = login(s.port);
-        let id = open_draft(&s, &clara);
-        let (source, _) = get_item(&s, &clara, id, "sources", "beslan-town-website");
-        let before = entries(&s.url).len();
-        for url in [
-            "javascript:alert(1)",
-            "data:text/html,x",
-            "ftp://example.org/",
-        ] {
-            let mut item = source.clone();
-            item["url"] = json!(url);
-            let a = put_json(&s, &clara, id, "sources", "beslan-town-website", &item);
-            assert_eq!(a.status, 400, "{}: {url}: {a:?}", t.name);
-            assert!(a.body.contains("http:// or https://"), "{}", a.body);
-            let a = put_form(&s, &clara, id, "sources", "beslan-town-website", &item);
-            assert_eq!(a.status, 422, "{}: {url}: {a:?}", t.name);
-            assert!(a.body.contains("http:// or https://"), "{}", a.body);
-        }
+common::backend_test!(
+    source_urls_must_be_http_and_keys_must_follow_their_rule_before_anything_is_stored
+);
+fn source_urls_must_be_http_and_keys_must_follow_their_rule_before_anything_is_stored(
+    t: common::TestDb,
+) {
+    let s = serve(&t.url, &[]);
+    let clara = login(s.port);
+    let id = open_draft(&s, &clara);
+    let (source, _) = get_item(&s, &clara, id, "sources", "beslan-town-website");
+    let before = entries(&s.url).len();
+    for url in [
+        "javascript:alert(1)",
+        "data:text/html,x",
+        "ftp://example.org/",
+    ] {
         let mut item = source.clone();
-        item["url"] = json!("https://example.org/a");
+        item["url"] = json!(url);
         let a = put_json(&s, &clara, id, "sources", "beslan-town-website", &item);
-        assert_eq!(a.status, 200, "{a:?}");
-
-        // The import refuses the scheme too.
-        let dir = common::beslan_copy();
-        let sources = std::fs::read_to_string(dir.path().join("sources.csv")).unwrap();
-        let http = sources
-            .split([',', '"'])
-            .find(|c| c.starts_with("http"))
-            .unwrap()
-            .to_string();
-        common::edit(dir.path(), "sources.csv", &http, "javascript:alert(1)");
-        let (code, out) = s.run(&["import", dir.path().to_str().unwrap(), "--dry-run"], "");
-        assert_eq!(code, 1, "{out}");
-        assert!(
-            out.contains("sources.csv:") && out.contains("https://"),
-            "{out}"
-        );
-
-        // Keys: a new item whose key breaks the key rule is refused, naming it.
-        for (table, key, rule) in [
-            ("sources", "bad%0Akey", "not a valid source key"),
-            ("figures", "Fatalities", "not a figure key"),
-            ("claims", "-x", "not a valid claim id"),
-            ("rules", "a%20b", "not a valid rule id"),
-        ] {
-            let decoded = key.replace("%0A", "\n").replace("%20", " ");
-            let body = match table {
-                "sources" => json!({"key": decoded, "title": "T", "kind": "news"}),
-                "figures" => {
-                    json!({"key": decoded, "label": "L", "unit": "persons", "status": "estimate"})
-                }
-                "claims" => {
-                    json!({"id": decoded, "figure": "fatalities", "source": "beslan-town-website", "best": 1, "as_of": "2004", "rank": "normal"})
-                }
-                _ => json!({"id": decoded, "expression": "fatalities >= 0", "severity": "error"}),
-            };
-            let mut h = clara.headers();
-            h.push(("If-None-Match", "*"));
-            let a = request(
-                s.port,
-                "PUT",
-                &format!("/api/v1/changesets/{id}/{table}/{key}"),
-                &h,
-                Some(("application/json", &json_body(&body))),
-            );
-            assert_eq!(a.status, 400, "{}: {table}/{key}: {a:?}", t.name);
-            assert!(a.body.contains(rule), "{table}/{key}: {}", a.body);
-        }
-        // Nothing refused was stored: one entry, the good URL.
-        assert_eq!(entries(&s.url).len(), before + 1, "{}", t.name);
+        assert_eq!(a.status, 400, "{}: {url}: {a:?}", t.name);
+        assert!(a.body.contains("http:// or https://"), "{}", a.body);
+        let a = put_form(&s, &clara, id, "sources", "beslan-town-website", &item);
+        assert_eq!(a.status, 422, "{}: {url}: {a:?}", t.name);
+        assert!(a.body.contains("http:// or https://"), "{}", a.body);
     }
+    let mut item = source.clone();
+    item["url"] = json!("https://example.org/a");
+    let a = put_json(&s, &clara, id, "sources", "beslan-town-website", &item);
+    assert_eq!(a.status, 200, "{a:?}");
+
+    // The import refuses the scheme too.
+    let dir = common::beslan_copy();
+    let sources = std::fs::read_to_string(dir.path().join("sources.csv")).unwrap();
+    let http = sources
+        .split([',', '"'])
+        .find(|c| c.starts_with("http"))
+        .unwrap()
+        .to_string();
+    common::edit(dir.path(), "sources.csv", &http, "javascript:alert(1)");
+    let (code, out) = s.run(&["import", dir.path().to_str().unwrap(), "--dry-run"], "");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("sources.csv:") && out.contains("https://"),
+        "{out}"
+    );
+
+    // Keys: a new item whose key breaks the key rule is refused, naming it.
+    for (table, key, rule) in [
+        ("sources", "bad%0Akey", "not a valid source key"),
+        ("figures", "Fatalities", "not a figure key"),
+        ("claims", "-x", "not a valid claim id"),
+        ("rules", "a%20b", "not a valid rule id"),
+    ] {
+        let decoded = key.replace("%0A", "\n").replace("%20", " ");
+        let body = match table {
+            "sources" => json!({"key": decoded, "title": "T", "kind": "news"}),
+            "figures" => {
+                json!({"key": decoded, "label": "L", "unit": "persons", "status": "estimate"})
+            }
+            "claims" => {
+                json!({"id": decoded, "figure": "fatalities", "source": "beslan-town-website", "best": 1, "as_of": "2004", "rank": "normal"})
+            }
+            _ => json!({"id": decoded, "expression": "fatalities >= 0", "severity": "error"}),
+        };
+        let mut h = clara.headers();
+        h.push(("If-None-Match", "*"));
+        let a = request(
+            s.port,
+            "PUT",
+            &format!("/api/v1/changesets/{id}/{table}/{key}"),
+            &h,
+            Some(("application/json", &json_body(&body))),
+        );
+        assert_eq!(a.status, 400, "{}: {table}/{key}: {a:?}", t.name);
+        assert!(a.body.contains(rule), "{table}/{key}: {}", a.body);
+    }
+    // Nothing refused was stored: one entry, the good URL.
+    assert_eq!(entries(&s.url).len(), before + 1, "{}", t.name);
 }
 
 /// An event whose seven categories are each a seventh of `i64::MAX` (which
@@ -692,67 +689,74 @@ fn limits_folder() -> tempfile::TempDir {
     dir
 }
 
-#[test]
-fn figures_at_the_i64_limits_add_up_on_the_page_the_chart_the_checks_and_the_csv() {
+common::backend_test!(
+    figures_at_the_i64_limits_add_up_on_the_page_the_chart_the_checks_and_the_csv
+);
+fn figures_at_the_i64_limits_add_up_on_the_page_the_chart_the_checks_and_the_csv(
+    t: common::TestDb,
+) {
     let folder = limits_folder();
     let f = folder.path().to_str().unwrap();
-    for t in common::backends("i64 limits") {
-        let s = serve(&t.url, &[]);
-        let (code, out) = s.run(&["import", f], "");
-        assert_eq!(code, 0, "{}: {out}", t.name);
-        let (code, out) = s.run(&["check", "limits", "--format", "json"], "");
-        assert!(matches!(code, 0 | 1), "{}: {out}", t.name);
-        let report: Value = serde_json::from_str(&out).unwrap();
-        let breakdown = report["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["check"] == "breakdown")
-            .unwrap();
-        assert_eq!(breakdown["outcome"], "holds", "{}: {breakdown}", t.name);
-        assert_eq!(
-            breakdown["message"],
-            "7 categories add up to 9,223,372,036,854,775,807 = total 9,223,372,036,854,775,807"
+    let s = serve(&t.url, &[]);
+    let (code, out) = s.run(&["import", f], "");
+    assert_eq!(code, 0, "{}: {out}", t.name);
+    let (code, out) = s.run(&["check", "limits", "--format", "json"], "");
+    assert!(matches!(code, 0 | 1), "{}: {out}", t.name);
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let breakdown = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["check"] == "breakdown")
+        .unwrap();
+    assert_eq!(breakdown["outcome"], "holds", "{}: {breakdown}", t.name);
+    assert_eq!(
+        breakdown["message"],
+        "7 categories add up to 9,223,372,036,854,775,807 = total 9,223,372,036,854,775,807"
+    );
+    let rule = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["check"] == "rule:sum")
+        .unwrap();
+    assert_eq!(rule["outcome"], "holds", "{rule}");
+    // The published figures survive storage exactly, on both backends.
+    // The server finds the new version when it next polls.
+    let mut tries = 0;
+    let a = loop {
+        let a = request(
+            s.port,
+            "GET",
+            "/api/v1/events/limits/figures.csv",
+            &[],
+            None,
         );
-        let rule = report["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["check"] == "rule:sum")
-            .unwrap();
-        assert_eq!(rule["outcome"], "holds", "{rule}");
-        // The published figures survive storage exactly, on both backends.
-        // The server finds the new version when it next polls.
-        let mut tries = 0;
-        let a = loop {
-            let a = request(
-                s.port,
-                "GET",
-                "/api/v1/events/limits/figures.csv",
-                &[],
-                None,
-            );
-            tries += 1;
-            if a.status != 404 || tries > 100 {
-                break a;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        };
-        assert_eq!(a.status, 200, "{a:?}");
-        assert!(a.body.contains(",9223372036854775807,"), "{}", a.body);
-        assert!(a.body.contains(",1317624576693539401,"), "{}", a.body);
-        let a = request(s.port, "GET", "/events/limits", &[], None);
-        assert_eq!(a.status, 200, "{a:?}");
-        assert!(
-            a.body.contains(
-                "the 7 categories add up to 9,223,372,036,854,775,807; the published total is 9,223,372,036,854,775,807"
-            ),
-            "{}: the chart's caption is wrong",
-            t.name
-        );
-    }
-    // Beyond what can be published: categories each at i64::MAX add up to
-    // seven times it, not to a wrapped number.
+        tries += 1;
+        if a.status != 404 || tries > 100 {
+            break a;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(a.status, 200, "{a:?}");
+    assert!(a.body.contains(",9223372036854775807,"), "{}", a.body);
+    assert!(a.body.contains(",1317624576693539401,"), "{}", a.body);
+    let a = request(s.port, "GET", "/events/limits", &[], None);
+    assert_eq!(a.status, 200, "{a:?}");
+    assert!(
+        a.body.contains(
+            "the 7 categories add up to 9,223,372,036,854,775,807; the published total is 9,223,372,036,854,775,807"
+        ),
+        "{}: the chart's caption is wrong",
+        t.name
+    );
+}
+
+/// Beyond what can be published: categories each at i64::MAX add up to
+/// seven times it, not to a wrapped number; the CSV reads back the same.
+#[test]
+fn figures_beyond_the_i64_limits_add_up_without_wrapping_in_the_chart_the_checks_and_the_csv() {
+    let folder = limits_folder();
     let mut ds = vigil::files::Folder::read_dir(folder.path())
         .unwrap()
         .parse()
@@ -780,124 +784,120 @@ fn figures_at_the_i64_limits_add_up_on_the_page_the_chart_the_checks_and_the_csv
     assert_eq!(back, ds);
 }
 
-#[test]
-fn an_event_time_zone_must_be_an_iana_name() {
+common::backend_test!(an_event_time_zone_must_be_an_iana_name);
+fn an_event_time_zone_must_be_an_iana_name(t: common::TestDb) {
     let work = tempfile::tempdir().unwrap();
-    for t in common::backends("IANA time zones") {
-        for (zone, ok) in [
-            ("Europe/Moscow", true),
-            ("UTC", true),
-            ("Mars/Olympus_Mons", false),
-            ("+03:00", false),
-            ("Moscow time", false),
-        ] {
-            let dir = common::beslan_copy();
-            common::edit(dir.path(), "event.csv", "Europe/Moscow", zone);
-            let (code, out) = run(
-                &t.url,
-                work.path(),
-                &["import", dir.path().to_str().unwrap(), "--dry-run"],
-                "",
+    for (zone, ok) in [
+        ("Europe/Moscow", true),
+        ("UTC", true),
+        ("Mars/Olympus_Mons", false),
+        ("+03:00", false),
+        ("Moscow time", false),
+    ] {
+        let dir = common::beslan_copy();
+        common::edit(dir.path(), "event.csv", "Europe/Moscow", zone);
+        let (code, out) = run(
+            &t.url,
+            work.path(),
+            &["import", dir.path().to_str().unwrap(), "--dry-run"],
+            "",
+        );
+        if ok {
+            assert_eq!(code, 0, "{}: {zone}: {out}", t.name);
+        } else {
+            assert_eq!(code, 1, "{}: {zone}: {out}", t.name);
+            assert!(
+                out.contains("event.csv:2:6") && out.contains("IANA time zone"),
+                "{zone}: {out}"
             );
-            if ok {
-                assert_eq!(code, 0, "{}: {zone}: {out}", t.name);
-            } else {
-                assert_eq!(code, 1, "{}: {zone}: {out}", t.name);
-                assert!(
-                    out.contains("event.csv:2:6") && out.contains("IANA time zone"),
-                    "{zone}: {out}"
-                );
-            }
         }
     }
 }
 
-#[test]
-fn compressed_bodies_are_refused_and_anonymous_uploads_are_refused_unread() {
+common::backend_test!(compressed_bodies_are_refused_and_anonymous_uploads_are_refused_unread);
+fn compressed_bodies_are_refused_and_anonymous_uploads_are_refused_unread(t: common::TestDb) {
     use flate2::write::GzEncoder;
-    for t in common::backends("hostile bodies") {
-        let s = serve(&t.url, &[]);
-        let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::best());
-        gz.write_all(&json_body(
-            &json!({"username": "clara", "password": PASSWORD}),
-        ))
-        .unwrap();
-        let gz = gz.finish().unwrap();
-        for (path, ct) in [
-            ("/api/v1/session", "application/json"),
-            ("/admin/login", FORM),
-        ] {
-            for coding in ["gzip", "br", "deflate", "identity, gzip"] {
-                let a = request(
-                    s.port,
-                    "POST",
-                    path,
-                    &[("Content-Encoding", coding)],
-                    Some((ct, &gz)),
-                );
-                assert_eq!(a.status, 415, "{}: {path} {coding}: {a:?}", t.name);
-            }
+    let s = serve(&t.url, &[]);
+    let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&json_body(
+        &json!({"username": "clara", "password": PASSWORD}),
+    ))
+    .unwrap();
+    let gz = gz.finish().unwrap();
+    for (path, ct) in [
+        ("/api/v1/session", "application/json"),
+        ("/admin/login", FORM),
+    ] {
+        for coding in ["gzip", "br", "deflate", "identity, gzip"] {
+            let a = request(
+                s.port,
+                "POST",
+                path,
+                &[("Content-Encoding", coding)],
+                Some((ct, &gz)),
+            );
+            assert_eq!(a.status, 415, "{}: {path} {coding}: {a:?}", t.name);
         }
-        let a = request(
-            s.port,
-            "POST",
-            "/api/v1/session",
-            &[("Content-Encoding", "identity")],
-            Some((
-                "application/json",
-                &json_body(&json!({"username": "clara", "password": PASSWORD})),
-            )),
-        );
-        assert_eq!(a.status, 200, "{a:?}");
-
-        // An anonymous upload is answered before its body is read: the
-        // answer comes while most of a 48 MiB body is still unsent.
-        let boundary = "vigilbound";
-        let mut body = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"figures.csv\"\r\n\r\n"
-        )
-        .into_bytes();
-        body.resize(body.len() + (48 << 20), b'a');
-        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-        let mut sock = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-        sock.set_read_timeout(Some(std::time::Duration::from_secs(30)))
-            .unwrap();
-        let head = format!(
-            "POST /admin/changesets/1/import HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
-             Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        );
-        sock.write_all(head.as_bytes()).unwrap();
-        sock.write_all(&body[..64 * 1024]).unwrap();
-        let mut answer = [0u8; 512];
-        let n = sock.read(&mut answer).unwrap();
-        let answer = String::from_utf8_lossy(&answer[..n]).to_string();
-        assert!(
-            answer.starts_with("HTTP/1.1 303") && answer.contains("/admin/login"),
-            "{}: {answer}",
-            t.name
-        );
-        // The same upload by a curator without the form's CSRF token is
-        // refused once read; nothing is imported.
-        let clara = login(s.port);
-        let id = open_draft(&s, &clara);
-        let before = entries(&s.url).len();
-        let small = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\nwrong\r\n--{boundary}--\r\n"
-        );
-        let a = request(
-            s.port,
-            "POST",
-            &format!("/admin/changesets/{id}/import"),
-            &[("Cookie", clara.cookie.as_str())],
-            Some((
-                &format!("multipart/form-data; boundary={boundary}"),
-                small.as_bytes(),
-            )),
-        );
-        assert_eq!(a.status, 403, "{a:?}");
-        assert_eq!(entries(&s.url).len(), before);
     }
+    let a = request(
+        s.port,
+        "POST",
+        "/api/v1/session",
+        &[("Content-Encoding", "identity")],
+        Some((
+            "application/json",
+            &json_body(&json!({"username": "clara", "password": PASSWORD})),
+        )),
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+
+    // An anonymous upload is answered before its body is read: the
+    // answer comes while most of a 48 MiB body is still unsent.
+    let boundary = "vigilbound";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"figures.csv\"\r\n\r\n"
+    )
+    .into_bytes();
+    body.resize(body.len() + (48 << 20), b'a');
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let head = format!(
+        "POST /admin/changesets/1/import HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    sock.write_all(head.as_bytes()).unwrap();
+    sock.write_all(&body[..64 * 1024]).unwrap();
+    let mut answer = [0u8; 512];
+    let n = sock.read(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]).to_string();
+    assert!(
+        answer.starts_with("HTTP/1.1 303") && answer.contains("/admin/login"),
+        "{}: {answer}",
+        t.name
+    );
+    // The same upload by a curator without the form's CSRF token is
+    // refused once read; nothing is imported.
+    let clara = login(s.port);
+    let id = open_draft(&s, &clara);
+    let before = entries(&s.url).len();
+    let small = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\nwrong\r\n--{boundary}--\r\n"
+    );
+    let a = request(
+        s.port,
+        "POST",
+        &format!("/admin/changesets/{id}/import"),
+        &[("Cookie", clara.cookie.as_str())],
+        Some((
+            &format!("multipart/form-data; boundary={boundary}"),
+            small.as_bytes(),
+        )),
+    );
+    assert_eq!(a.status, 403, "{a:?}");
+    assert_eq!(entries(&s.url).len(), before);
 }
 
 #[test]
@@ -965,45 +965,39 @@ fn failed_login(port: u16, forwarded: Option<&str>) {
     assert_eq!(a.status, 401, "{a:?}");
 }
 
-#[test]
-fn x_forwarded_for_is_believed_only_from_trusted_proxies() {
-    for t in common::backends("trusted proxies") {
-        // No proxy trusted: the header is the client's to make up.
-        let s = serve(&t.url, &[]);
-        failed_login(s.port, Some("203.0.113.7"));
-        assert_eq!(
-            last_client(&s.url).as_deref(),
-            Some("127.0.0.1"),
-            "{}",
-            t.name
-        );
-        drop(s);
-        let t2 = if t.name == "sqlite" {
-            common::sqlite()
-        } else {
-            common::postgres("trusted proxies").unwrap()
-        };
-        let s = serve(&t2.url, &["--trusted-proxy", "127.0.0.0/8", "10.0.0.0/8"]);
-        failed_login(s.port, None);
-        assert_eq!(last_client(&s.url).as_deref(), Some("127.0.0.1"));
-        failed_login(s.port, Some("203.0.113.7"));
-        assert_eq!(last_client(&s.url).as_deref(), Some("203.0.113.7"));
-        // Hops a client made up stand left of the one the proxies saw.
-        failed_login(s.port, Some("198.51.100.1, 203.0.113.8, 10.0.0.5"));
-        assert_eq!(
-            last_client(&s.url).as_deref(),
-            Some("203.0.113.8"),
-            "{}",
-            t.name
-        );
-        // The lock-out is per client, not per proxy: one client locked
-        // out leaves another able to try.
-        for i in 0..25 {
-            failed_login_status(s.port, "203.0.113.66", &format!("u{i}"));
-        }
-        assert_eq!(failed_login_status(s.port, "203.0.113.66", "fresh"), 429);
-        assert_eq!(failed_login_status(s.port, "203.0.113.67", "fresh"), 401);
+common::backend_test!(x_forwarded_for_is_believed_only_from_trusted_proxies);
+fn x_forwarded_for_is_believed_only_from_trusted_proxies(t: common::TestDb) {
+    // No proxy trusted: the header is the client's to make up.
+    let s = serve(&t.url, &[]);
+    failed_login(s.port, Some("203.0.113.7"));
+    assert_eq!(
+        last_client(&s.url).as_deref(),
+        Some("127.0.0.1"),
+        "{}",
+        t.name
+    );
+    drop(s);
+    let t2 = t.another("trusted proxies");
+    let s = serve(&t2.url, &["--trusted-proxy", "127.0.0.0/8", "10.0.0.0/8"]);
+    failed_login(s.port, None);
+    assert_eq!(last_client(&s.url).as_deref(), Some("127.0.0.1"));
+    failed_login(s.port, Some("203.0.113.7"));
+    assert_eq!(last_client(&s.url).as_deref(), Some("203.0.113.7"));
+    // Hops a client made up stand left of the one the proxies saw.
+    failed_login(s.port, Some("198.51.100.1, 203.0.113.8, 10.0.0.5"));
+    assert_eq!(
+        last_client(&s.url).as_deref(),
+        Some("203.0.113.8"),
+        "{}",
+        t.name
+    );
+    // The lock-out is per client, not per proxy: one client locked
+    // out leaves another able to try.
+    for i in 0..25 {
+        failed_login_status(s.port, "203.0.113.66", &format!("u{i}"));
     }
+    assert_eq!(failed_login_status(s.port, "203.0.113.66", "fresh"), 429);
+    assert_eq!(failed_login_status(s.port, "203.0.113.67", "fresh"), 401);
 }
 
 fn failed_login_status(port: u16, forwarded: &str, name: &str) -> u16 {
@@ -1065,88 +1059,76 @@ fn login_form(port: u16, name: &str, password: &str, extra: &[(&str, &str)]) -> 
     )
 }
 
-#[test]
-fn log_in_forms_need_their_pre_session_token_and_changes_come_from_vigils_own_pages() {
-    for t in common::backends("log-in CSRF") {
-        let s = serve(&t.url, &[]);
-        let before = entries(&s.url).len();
-        let creds = [("username", "clara"), ("password", PASSWORD)];
-        // No token, a token without its cookie, a cookie of another page
-        // load: refused, no session, nothing written.
-        let (cookie, token) = login_page(s.port);
-        let (other_cookie, _) = login_page(s.port);
-        let mut with_token = creds.to_vec();
-        with_token.push(("login_token", &token));
-        for (what, headers, body) in [
-            ("no token", vec![("Cookie", cookie.as_str())], form(&creds)),
-            ("no cookie", vec![], form(&with_token)),
-            (
-                "another cookie",
-                vec![("Cookie", other_cookie.as_str())],
-                form(&with_token),
-            ),
-        ] {
-            let a = request(
-                s.port,
-                "POST",
-                "/admin/login",
-                &headers,
-                Some((FORM, &body)),
-            );
-            assert_eq!(a.status, 403, "{}: {what}: {a:?}", t.name);
-            assert!(a
-                .header("set-cookie")
-                .is_none_or(|c| !c.contains("vigil-session")));
-        }
-        // From another site, even with the token.
-        for h in [
-            ("Origin", "https://elsewhere.example"),
-            ("Sec-Fetch-Site", "cross-site"),
-        ] {
-            let a = login_form(s.port, "clara", PASSWORD, &[h]);
-            assert_eq!(a.status, 403, "{}: {h:?}: {a:?}", t.name);
-        }
-        assert_eq!(entries(&s.url).len(), before, "{}", t.name);
-        // From the page itself.
-        let a = login_form(
+common::backend_test!(
+    log_in_forms_need_their_pre_session_token_and_changes_come_from_vigils_own_pages
+);
+fn log_in_forms_need_their_pre_session_token_and_changes_come_from_vigils_own_pages(
+    t: common::TestDb,
+) {
+    let s = serve(&t.url, &[]);
+    let before = entries(&s.url).len();
+    let creds = [("username", "clara"), ("password", PASSWORD)];
+    // No token, a token without its cookie, a cookie of another page
+    // load: refused, no session, nothing written.
+    let (cookie, token) = login_page(s.port);
+    let (other_cookie, _) = login_page(s.port);
+    let mut with_token = creds.to_vec();
+    with_token.push(("login_token", &token));
+    for (what, headers, body) in [
+        ("no token", vec![("Cookie", cookie.as_str())], form(&creds)),
+        ("no cookie", vec![], form(&with_token)),
+        (
+            "another cookie",
+            vec![("Cookie", other_cookie.as_str())],
+            form(&with_token),
+        ),
+    ] {
+        let a = request(
             s.port,
-            "clara",
-            PASSWORD,
-            &[
-                ("Origin", "http://localhost"),
-                ("Sec-Fetch-Site", "same-origin"),
-            ],
+            "POST",
+            "/admin/login",
+            &headers,
+            Some((FORM, &body)),
         );
-        assert_eq!(a.status, 303, "{}: {a:?}", t.name);
-        assert!(a.headers.contains("__Host-vigil-session="), "{a:?}");
+        assert_eq!(a.status, 403, "{}: {what}: {a:?}", t.name);
+        assert!(a
+            .header("set-cookie")
+            .is_none_or(|c| !c.contains("vigil-session")));
+    }
+    // From another site, even with the token.
+    for h in [
+        ("Origin", "https://elsewhere.example"),
+        ("Sec-Fetch-Site", "cross-site"),
+    ] {
+        let a = login_form(s.port, "clara", PASSWORD, &[h]);
+        assert_eq!(a.status, 403, "{}: {h:?}: {a:?}", t.name);
+    }
+    assert_eq!(entries(&s.url).len(), before, "{}", t.name);
+    // From the page itself.
+    let a = login_form(
+        s.port,
+        "clara",
+        PASSWORD,
+        &[
+            ("Origin", "http://localhost"),
+            ("Sec-Fetch-Site", "same-origin"),
+        ],
+    );
+    assert_eq!(a.status, 303, "{}: {a:?}", t.name);
+    assert!(a.headers.contains("__Host-vigil-session="), "{a:?}");
 
-        // Every change made with the session cookie: refused from another
-        // site even with the right CSRF token.
-        let clara = login(s.port);
-        let body = json_body(&json!({"event": SLUG, "reason": "cross-site"}));
-        for h in [
-            ("Origin", "https://elsewhere.example"),
-            ("Origin", "http://localhost.elsewhere.example"),
-            ("Sec-Fetch-Site", "cross-site"),
-            ("Sec-Fetch-Site", "same-site"),
-        ] {
-            let mut headers = clara.headers();
-            headers.push(h);
-            let a = request(
-                s.port,
-                "POST",
-                "/api/v1/changesets",
-                &headers,
-                Some(("application/json", &body)),
-            );
-            assert_eq!(a.status, 403, "{}: {h:?}: {a:?}", t.name);
-            assert!(a.body.contains("its own pages"), "{}", a.body);
-        }
-        // What a browser sends with the panel's own forms under
-        // `Referrer-Policy: no-referrer`: `Origin: null`, same-origin.
+    // Every change made with the session cookie: refused from another
+    // site even with the right CSRF token.
+    let clara = login(s.port);
+    let body = json_body(&json!({"event": SLUG, "reason": "cross-site"}));
+    for h in [
+        ("Origin", "https://elsewhere.example"),
+        ("Origin", "http://localhost.elsewhere.example"),
+        ("Sec-Fetch-Site", "cross-site"),
+        ("Sec-Fetch-Site", "same-site"),
+    ] {
         let mut headers = clara.headers();
-        headers.push(("Origin", "null"));
-        headers.push(("Sec-Fetch-Site", "same-origin"));
+        headers.push(h);
         let a = request(
             s.port,
             "POST",
@@ -1154,82 +1136,94 @@ fn log_in_forms_need_their_pre_session_token_and_changes_come_from_vigils_own_pa
             &headers,
             Some(("application/json", &body)),
         );
-        assert_eq!(a.status, 201, "{a:?}");
+        assert_eq!(a.status, 403, "{}: {h:?}: {a:?}", t.name);
+        assert!(a.body.contains("its own pages"), "{}", a.body);
     }
+    // What a browser sends with the panel's own forms under
+    // `Referrer-Policy: no-referrer`: `Origin: null`, same-origin.
+    let mut headers = clara.headers();
+    headers.push(("Origin", "null"));
+    headers.push(("Sec-Fetch-Site", "same-origin"));
+    let a = request(
+        s.port,
+        "POST",
+        "/api/v1/changesets",
+        &headers,
+        Some(("application/json", &body)),
+    );
+    assert_eq!(a.status, 201, "{a:?}");
 }
 
-#[actix_web::test]
-async fn an_active_session_outlives_its_idle_time_and_an_idle_one_ends() {
+common::backend_test!(async an_active_session_outlives_its_idle_time_and_an_idle_one_ends);
+async fn an_active_session_outlives_its_idle_time_and_an_idle_one_ends(t: common::TestDb) {
     use actix_web::test::{call_service, init_service, read_body, TestRequest};
     use std::sync::Arc;
     use vigil::accounts::{ManualClock, Role, SessionPolicy};
     use vigil::http::{app, AppState, Config};
-    for t in common::backends("idle timeout") {
-        let db = t.open();
-        let ctx = vigil::service::Context::actor("cli:test");
-        service::accounts::add_user(
-            &db,
-            &ctx,
-            &vigil::accounts::Principal::operator("test"),
-            "clara",
-            PASSWORD,
-            &[Role::Curator],
-        )
-        .unwrap();
-        let clock = ManualClock::new(chrono::Utc::now());
-        let config = Config {
-            sessions: SessionPolicy {
-                idle: chrono::Duration::minutes(1),
-                absolute: chrono::Duration::hours(12),
-            },
-            ..Config::default()
-        };
-        let state = actix_web::web::Data::new(
-            AppState::with_config(db, config, Arc::new(clock.clone())).unwrap(),
-        );
-        let svc = init_service(app(state.clone())).await;
-        let res = call_service(
-            &svc,
-            TestRequest::post()
-                .uri("/api/v1/session")
-                .peer_addr("192.0.2.10:4000".parse().unwrap())
-                .set_json(json!({"username": "clara", "password": PASSWORD}))
-                .to_request(),
-        )
-        .await;
-        assert_eq!(res.status(), 200);
-        let cookie = res
-            .headers()
-            .get("set-cookie")
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
-        let _ = read_body(res).await;
-        let whoami = |cookie: &str| {
-            TestRequest::get()
-                .uri("/api/v1/session")
-                .insert_header(("Cookie", cookie.to_string()))
-                .to_request()
-        };
-        // A request every 10 s for three minutes: the session lives on.
-        for step in 1..=18 {
-            clock.advance(chrono::Duration::seconds(10));
-            let res = call_service(&svc, whoami(&cookie)).await;
-            assert_eq!(res.status(), 200, "{}: after {} s", t.name, step * 10);
-        }
-        // A minute without requests ends it.
-        clock.advance(chrono::Duration::seconds(61));
+    let db = t.open();
+    let ctx = vigil::service::Context::actor("cli:test");
+    service::accounts::add_user(
+        &db,
+        &ctx,
+        &vigil::accounts::Principal::operator("test"),
+        "clara",
+        PASSWORD,
+        &[Role::Curator],
+    )
+    .unwrap();
+    let clock = ManualClock::new(chrono::Utc::now());
+    let config = Config {
+        sessions: SessionPolicy {
+            idle: chrono::Duration::minutes(1),
+            absolute: chrono::Duration::hours(12),
+        },
+        ..Config::default()
+    };
+    let state = actix_web::web::Data::new(
+        AppState::with_config(db, config, Arc::new(clock.clone())).unwrap(),
+    );
+    let svc = init_service(app(state.clone())).await;
+    let res = call_service(
+        &svc,
+        TestRequest::post()
+            .uri("/api/v1/session")
+            .peer_addr("192.0.2.10:4000".parse().unwrap())
+            .set_json(json!({"username": "clara", "password": PASSWORD}))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let _ = read_body(res).await;
+    let whoami = |cookie: &str| {
+        TestRequest::get()
+            .uri("/api/v1/session")
+            .insert_header(("Cookie", cookie.to_string()))
+            .to_request()
+    };
+    // A request every 10 s for three minutes: the session lives on.
+    for step in 1..=18 {
+        clock.advance(chrono::Duration::seconds(10));
         let res = call_service(&svc, whoami(&cookie)).await;
-        assert_eq!(res.status(), 401, "{}", t.name);
+        assert_eq!(res.status(), 200, "{}: after {} s", t.name, step * 10);
     }
+    // A minute without requests ends it.
+    clock.advance(chrono::Duration::seconds(61));
+    let res = call_service(&svc, whoami(&cookie)).await;
+    assert_eq!(res.status(), 401, "{}", t.name);
 }
 
-#[test]
-fn restore_refuses_to_sign_with_a_key_other_than_the_public_key_it_was_given() {
+common::backend_test!(restore_refuses_to_sign_with_a_key_other_than_the_public_key_it_was_given);
+fn restore_refuses_to_sign_with_a_key_other_than_the_public_key_it_was_given(t: common::TestDb) {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
     let source = common::sqlite();
@@ -1251,44 +1245,42 @@ fn restore_refuses_to_sign_with_a_key_other_than_the_public_key_it_was_given() {
         "",
     );
     assert_eq!(code, 0, "{out}");
-    for t in common::backends("restore keys") {
-        let (code, out) = run(
-            &t.url,
-            w,
-            &[
-                "restore",
-                archive.to_str().unwrap(),
-                "--public-key",
-                &public,
-                "--audit-key",
-                "other.key",
-            ],
-            "",
-        );
-        assert_eq!(code, 1, "{}: {out}", t.name);
-        assert!(
-            out.contains("other.key") && out.contains(&public) && out.contains("--audit-key FILE"),
-            "{}: {out}",
-            t.name
-        );
-        // Nothing was restored: the same restore with the right key works.
-        let (code, out) = run(
-            &t.url,
-            w,
-            &[
-                "restore",
-                archive.to_str().unwrap(),
-                "--public-key",
-                &public,
-                "--audit-key",
-                signer.to_str().unwrap(),
-            ],
-            "",
-        );
-        assert_eq!(code, 0, "{}: {out}", t.name);
-        let (code, out) = run(&t.url, w, &["audit", "verify", "--public-key", &public], "");
-        assert_eq!(code, 0, "{}: {out}", t.name);
-    }
+    let (code, out) = run(
+        &t.url,
+        w,
+        &[
+            "restore",
+            archive.to_str().unwrap(),
+            "--public-key",
+            &public,
+            "--audit-key",
+            "other.key",
+        ],
+        "",
+    );
+    assert_eq!(code, 1, "{}: {out}", t.name);
+    assert!(
+        out.contains("other.key") && out.contains(&public) && out.contains("--audit-key FILE"),
+        "{}: {out}",
+        t.name
+    );
+    // Nothing was restored: the same restore with the right key works.
+    let (code, out) = run(
+        &t.url,
+        w,
+        &[
+            "restore",
+            archive.to_str().unwrap(),
+            "--public-key",
+            &public,
+            "--audit-key",
+            signer.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{}: {out}", t.name);
+    let (code, out) = run(&t.url, w, &["audit", "verify", "--public-key", &public], "");
+    assert_eq!(code, 0, "{}: {out}", t.name);
 }
 
 #[test]
@@ -1323,8 +1315,8 @@ fn passwords_in_database_urls_never_appear_in_messages() {
     }
 }
 
-#[test]
-fn after_a_restore_without_secrets_a_log_in_answers_alike_for_every_name() {
+common::backend_test!(after_a_restore_without_secrets_a_log_in_answers_alike_for_every_name);
+fn after_a_restore_without_secrets_a_log_in_answers_alike_for_every_name(t: common::TestDb) {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
     let source = common::sqlite();
@@ -1341,30 +1333,28 @@ fn after_a_restore_without_secrets_a_log_in_answers_alike_for_every_name() {
     let archive = w.join("vigil.backup");
     let (code, out) = run(&source.url, w, &["backup", archive.to_str().unwrap()], "");
     assert_eq!(code, 0, "{out}");
-    for t in common::backends("restore without secrets") {
-        let (code, out) = run(&t.url, w, &["restore", archive.to_str().unwrap()], "");
-        assert_eq!(code, 0, "{out}");
-        assert!(out.contains("have no password"), "{out}");
-        let s = serve_only(&t.url, tempfile::tempdir().unwrap(), &[]);
-        let answers: Vec<(u16, Value)> = ["clara", "nobody"]
-            .iter()
-            .map(|name| {
-                let a = request(
-                    s.port,
-                    "POST",
-                    "/api/v1/session",
-                    &[],
-                    Some((
-                        "application/json",
-                        &json_body(&json!({"username": name, "password": PASSWORD})),
-                    )),
-                );
-                (a.status, a.json()["detail"].clone())
-            })
-            .collect();
-        assert_eq!(answers[0].0, 401, "{}: {answers:?}", t.name);
-        assert_eq!(answers[0], answers[1], "{}", t.name);
-    }
+    let (code, out) = run(&t.url, w, &["restore", archive.to_str().unwrap()], "");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("have no password"), "{out}");
+    let s = serve_only(&t.url, tempfile::tempdir().unwrap(), &[]);
+    let answers: Vec<(u16, Value)> = ["clara", "nobody"]
+        .iter()
+        .map(|name| {
+            let a = request(
+                s.port,
+                "POST",
+                "/api/v1/session",
+                &[],
+                Some((
+                    "application/json",
+                    &json_body(&json!({"username": name, "password": PASSWORD})),
+                )),
+            );
+            (a.status, a.json()["detail"].clone())
+        })
+        .collect();
+    assert_eq!(answers[0].0, 401, "{}: {answers:?}", t.name);
+    assert_eq!(answers[0], answers[1], "{}", t.name);
 }
 
 // The log-in limit across replicas (issue 17, item 8): the attempts are
@@ -1395,77 +1385,73 @@ fn actions(url: &str, action: &str, entity_id: &str) -> usize {
         .count()
 }
 
-#[test]
-fn two_replicas_on_one_database_allow_five_password_checks_per_account_together() {
-    for t in common::backends("log-in limit across replicas") {
-        let a = serve(&t.url, &[]);
-        // The second replica signs with the same audit key.
-        let dir = tempfile::tempdir().unwrap();
-        for f in std::fs::read_dir(a.dir.path()).unwrap() {
-            let f = f.unwrap();
-            std::fs::copy(f.path(), dir.path().join(f.file_name())).unwrap();
-        }
-        let b = serve_only(&t.url, dir, &[]);
-        // Five wrong passwords, taking turns between the replicas: each is
-        // checked and answered 401.
-        for i in 0..5 {
-            let port = if i % 2 == 0 { a.port } else { b.port };
-            let (status, _) = attempt_login(port, "clara", "not the password at all");
-            assert_eq!(status, 401, "{}: attempt {}", t.name, i + 1);
-        }
-        // Then both refuse, the right password too, for the lockout's time.
-        for port in [a.port, b.port, a.port, b.port] {
-            let (status, retry) = attempt_login(port, "clara", PASSWORD);
-            assert_eq!(status, 429, "{}", t.name);
-            assert!(
-                retry.is_some_and(|r| (1..=900).contains(&r)),
-                "{}: Retry-After {retry:?}",
-                t.name
-            );
-        }
-        // Names differing in case are one account, and one count.
-        assert_eq!(attempt_login(b.port, "CLARA", PASSWORD).0, 429);
-        assert_eq!(actions(&t.url, "session.login_failed", "clara"), 5);
-        assert_eq!(actions(&t.url, "session.lockout", "clara"), 1);
-        assert_eq!(actions(&t.url, "session.login", "clara"), 0);
-        // Another account name is not locked out by clara's attempts.
-        assert_eq!(attempt_login(b.port, "nobody", "p").0, 401);
+common::backend_test!(two_replicas_on_one_database_allow_five_password_checks_per_account_together);
+fn two_replicas_on_one_database_allow_five_password_checks_per_account_together(t: common::TestDb) {
+    let a = serve(&t.url, &[]);
+    // The second replica signs with the same audit key.
+    let dir = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(a.dir.path()).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), dir.path().join(f.file_name())).unwrap();
     }
-}
-
-#[test]
-fn twelve_log_ins_at_once_get_at_most_five_password_checks() {
-    for t in common::backends("concurrent log-ins") {
-        let s = serve(&t.url, &[]);
-        let start = std::sync::Arc::new(std::sync::Barrier::new(12));
-        let answers: Vec<u16> = (0..12)
-            .map(|_| {
-                let start = start.clone();
-                let port = s.port;
-                std::thread::spawn(move || {
-                    start.wait();
-                    attempt_login(port, "clara", "not the password at all").0
-                })
-            })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(|h| h.join().unwrap())
-            .collect();
-        let checked = answers.iter().filter(|s| **s == 401).count();
-        let refused = answers.iter().filter(|s| **s == 429).count();
-        assert_eq!(
-            (checked, refused),
-            (5, 7),
-            "{}: answers {answers:?}",
+    let b = serve_only(&t.url, dir, &[]);
+    // Five wrong passwords, taking turns between the replicas: each is
+    // checked and answered 401.
+    for i in 0..5 {
+        let port = if i % 2 == 0 { a.port } else { b.port };
+        let (status, _) = attempt_login(port, "clara", "not the password at all");
+        assert_eq!(status, 401, "{}: attempt {}", t.name, i + 1);
+    }
+    // Then both refuse, the right password too, for the lockout's time.
+    for port in [a.port, b.port, a.port, b.port] {
+        let (status, retry) = attempt_login(port, "clara", PASSWORD);
+        assert_eq!(status, 429, "{}", t.name);
+        assert!(
+            retry.is_some_and(|r| (1..=900).contains(&r)),
+            "{}: Retry-After {retry:?}",
             t.name
         );
-        // The log says the same: five checks failed, one lockout, and the
-        // refusals left their trace.
-        assert_eq!(actions(&t.url, "session.login_failed", "clara"), 5);
-        assert_eq!(actions(&t.url, "session.lockout", "clara"), 1);
-        assert!(actions(&t.url, "session.login_refused", "clara") >= 1);
-        assert_eq!(attempt_login(s.port, "clara", PASSWORD).0, 429);
     }
+    // Names differing in case are one account, and one count.
+    assert_eq!(attempt_login(b.port, "CLARA", PASSWORD).0, 429);
+    assert_eq!(actions(&t.url, "session.login_failed", "clara"), 5);
+    assert_eq!(actions(&t.url, "session.lockout", "clara"), 1);
+    assert_eq!(actions(&t.url, "session.login", "clara"), 0);
+    // Another account name is not locked out by clara's attempts.
+    assert_eq!(attempt_login(b.port, "nobody", "p").0, 401);
+}
+
+common::backend_test!(twelve_log_ins_at_once_get_at_most_five_password_checks);
+fn twelve_log_ins_at_once_get_at_most_five_password_checks(t: common::TestDb) {
+    let s = serve(&t.url, &[]);
+    let start = std::sync::Arc::new(std::sync::Barrier::new(12));
+    let answers: Vec<u16> = (0..12)
+        .map(|_| {
+            let start = start.clone();
+            let port = s.port;
+            std::thread::spawn(move || {
+                start.wait();
+                attempt_login(port, "clara", "not the password at all").0
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    let checked = answers.iter().filter(|s| **s == 401).count();
+    let refused = answers.iter().filter(|s| **s == 429).count();
+    assert_eq!(
+        (checked, refused),
+        (5, 7),
+        "{}: answers {answers:?}",
+        t.name
+    );
+    // The log says the same: five checks failed, one lockout, and the
+    // refusals left their trace.
+    assert_eq!(actions(&t.url, "session.login_failed", "clara"), 5);
+    assert_eq!(actions(&t.url, "session.lockout", "clara"), 1);
+    assert!(actions(&t.url, "session.login_refused", "clara") >= 1);
+    assert_eq!(attempt_login(s.port, "clara", PASSWORD).0, 429);
 }
 
 /// One log-in through the application in process, from `peer`: the status
@@ -1521,95 +1507,87 @@ fn attempt_rows(db: &Db) -> i64 {
         .unwrap()
 }
 
-#[actix_web::test]
-async fn a_lockout_shared_by_replicas_ends_by_itself_and_old_counts_are_deleted() {
+common::backend_test!(async a_lockout_shared_by_replicas_ends_by_itself_and_old_counts_are_deleted);
+async fn a_lockout_shared_by_replicas_ends_by_itself_and_old_counts_are_deleted(t: common::TestDb) {
     use vigil::accounts::ManualClock;
-    for t in common::backends("lockout ends by itself") {
-        let clock = ManualClock::new(chrono::Utc::now());
-        let first = common::app::state(&t, clock.clone());
-        let second = replica(&t, &clock);
-        let a = actix_web::test::init_service(vigil::http::app(first.clone())).await;
-        let b = actix_web::test::init_service(vigil::http::app(second.clone())).await;
-        const PEER: &str = "198.51.100.20:5000";
-        for i in 0..5 {
-            let (status, _) = if i % 2 == 0 {
-                login_in_process(&a, PEER, "clara", "not the password at all").await
-            } else {
-                login_in_process(&b, PEER, "clara", "not the password at all").await
-            };
-            assert_eq!(status, 401, "{}: attempt {}", t.name, i + 1);
-        }
-        // A name that does not exist is counted alike.
-        for _ in 0..5 {
-            let (status, _) = login_in_process(&b, PEER, "ghost", "whatever it is").await;
-            assert_eq!(status, 401, "{}", t.name);
-        }
-        assert_eq!(login_in_process(&b, PEER, "ghost", "again").await.0, 429);
-        let (status, retry) = login_in_process(&b, PEER, "clara", PASSWORD).await;
-        assert_eq!((status, retry), (429, Some(900)), "{}", t.name);
-        clock.advance(chrono::Duration::minutes(10));
-        let (status, retry) = login_in_process(&a, PEER, "clara", PASSWORD).await;
-        assert_eq!((status, retry), (429, Some(300)), "{}", t.name);
-        assert_eq!(
-            attempt_rows(&first.db),
-            3,
-            "{}: clara, ghost, the address",
-            t.name
-        );
-        // Fifteen minutes on, the lockout is over on both replicas, without
-        // anyone lifting it; the rows that said nothing more are gone.
-        clock.advance(chrono::Duration::minutes(5));
-        let (status, _) = login_in_process(&b, PEER, "clara", PASSWORD).await;
-        assert_eq!(status, 200, "{}", t.name);
-        assert_eq!(
-            attempt_rows(&first.db),
-            1,
-            "{}: only the address's fresh count is left",
-            t.name
-        );
-        let lockouts = entries(&t.url)
-            .into_iter()
-            .filter(|e| e.action == "session.lockout")
-            .map(|e| e.entity_id)
-            .collect::<Vec<_>>();
-        assert_eq!(lockouts, ["clara", "ghost"], "{}", t.name);
+    let clock = ManualClock::new(chrono::Utc::now());
+    let a = common::app::serve(common::app::state(&t, clock.clone())).await;
+    let b = common::app::serve(replica(&t, &clock)).await;
+    const PEER: &str = "198.51.100.20:5000";
+    for i in 0..5 {
+        let (status, _) = if i % 2 == 0 {
+            login_in_process(&a, PEER, "clara", "not the password at all").await
+        } else {
+            login_in_process(&b, PEER, "clara", "not the password at all").await
+        };
+        assert_eq!(status, 401, "{}: attempt {}", t.name, i + 1);
     }
+    // A name that does not exist is counted alike.
+    for _ in 0..5 {
+        let (status, _) = login_in_process(&b, PEER, "ghost", "whatever it is").await;
+        assert_eq!(status, 401, "{}", t.name);
+    }
+    assert_eq!(login_in_process(&b, PEER, "ghost", "again").await.0, 429);
+    let (status, retry) = login_in_process(&b, PEER, "clara", PASSWORD).await;
+    assert_eq!((status, retry), (429, Some(900)), "{}", t.name);
+    clock.advance(chrono::Duration::minutes(10));
+    let (status, retry) = login_in_process(&a, PEER, "clara", PASSWORD).await;
+    assert_eq!((status, retry), (429, Some(300)), "{}", t.name);
+    assert_eq!(
+        attempt_rows(&a.state.db),
+        3,
+        "{}: clara, ghost, the address",
+        t.name
+    );
+    // Fifteen minutes on, the lockout is over on both replicas, without
+    // anyone lifting it; the rows that said nothing more are gone.
+    clock.advance(chrono::Duration::minutes(5));
+    let (status, _) = login_in_process(&b, PEER, "clara", PASSWORD).await;
+    assert_eq!(status, 200, "{}", t.name);
+    assert_eq!(
+        attempt_rows(&a.state.db),
+        1,
+        "{}: only the address's fresh count is left",
+        t.name
+    );
+    let lockouts = entries(&t.url)
+        .into_iter()
+        .filter(|e| e.action == "session.lockout")
+        .map(|e| e.entity_id)
+        .collect::<Vec<_>>();
+    assert_eq!(lockouts, ["clara", "ghost"], "{}", t.name);
 }
 
-#[actix_web::test]
-async fn a_successful_log_in_clears_the_count_on_every_replica() {
+common::backend_test!(async a_successful_log_in_clears_the_count_on_every_replica);
+async fn a_successful_log_in_clears_the_count_on_every_replica(t: common::TestDb) {
     use vigil::accounts::ManualClock;
-    for t in common::backends("success clears the count") {
-        let clock = ManualClock::new(chrono::Utc::now());
-        let first = common::app::state(&t, clock.clone());
-        let second = replica(&t, &clock);
-        let a = actix_web::test::init_service(vigil::http::app(first.clone())).await;
-        let b = actix_web::test::init_service(vigil::http::app(second.clone())).await;
-        const PEER: &str = "198.51.100.30:5000";
-        for _ in 0..4 {
-            let (status, _) = login_in_process(&a, PEER, "clara", "not the password at all").await;
-            assert_eq!(status, 401, "{}", t.name);
-        }
-        // The fifth attempt, on the other replica, is the right one.
-        assert_eq!(login_in_process(&b, PEER, "clara", PASSWORD).await.0, 200);
-        // The count starts again: five more attempts are checked.
-        for i in 0..5 {
-            let (status, _) = login_in_process(&b, PEER, "clara", "still not the password").await;
-            assert_eq!(
-                status,
-                401,
-                "{}: attempt {} after the success",
-                t.name,
-                i + 1
-            );
-        }
-        assert_eq!(login_in_process(&a, PEER, "clara", PASSWORD).await.0, 429);
-        // Successes take nothing from the address: twenty-five log-ins
-        // from it (by others) all go through.
-        for _ in 0..25 {
-            assert_eq!(login_in_process(&a, PEER, "cora", PASSWORD).await.0, 200);
-        }
-        assert_eq!(actions(&t.url, "session.login_failed", "clara"), 9);
-        assert_eq!(actions(&t.url, "session.lockout", "clara"), 1);
+    let clock = ManualClock::new(chrono::Utc::now());
+    let a = common::app::serve(common::app::state(&t, clock.clone())).await;
+    let b = common::app::serve(replica(&t, &clock)).await;
+    const PEER: &str = "198.51.100.30:5000";
+    for _ in 0..4 {
+        let (status, _) = login_in_process(&a, PEER, "clara", "not the password at all").await;
+        assert_eq!(status, 401, "{}", t.name);
     }
+    // The fifth attempt, on the other replica, is the right one.
+    assert_eq!(login_in_process(&b, PEER, "clara", PASSWORD).await.0, 200);
+    // The count starts again: five more attempts are checked.
+    for i in 0..5 {
+        let (status, _) = login_in_process(&b, PEER, "clara", "still not the password").await;
+        assert_eq!(
+            status,
+            401,
+            "{}: attempt {} after the success",
+            t.name,
+            i + 1
+        );
+    }
+    assert_eq!(login_in_process(&a, PEER, "clara", PASSWORD).await.0, 429);
+    // Successes take nothing from the address: twenty-five log-ins
+    // from it (by others) all go through.
+    for _ in 0..25 {
+        assert_eq!(login_in_process(&a, PEER, "cora", PASSWORD).await.0, 200);
+    }
+    assert_eq!(actions(&t.url, "session.login_failed", "clara"), 9);
+    assert_eq!(actions(&t.url, "session.lockout", "clara"), 1);
 }

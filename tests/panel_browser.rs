@@ -11,7 +11,8 @@ mod browser;
 mod common;
 
 use browser::{
-    add_user, axe_violations, browser, click, el, screenshot, scroll_width_fits, set_width,
+    add_user, axe_violations, browser, click, el, page_url, screenshot, scroll_width_fits,
+    set_width,
 };
 use thirtyfour::prelude::*;
 
@@ -57,6 +58,28 @@ async fn log_out(driver: &WebDriver) -> WebDriverResult<()> {
     click(driver, By::Css("form.logout button")).await
 }
 
+/// Opens a changeset from the dashboard now shown; its page's address.
+async fn open_changeset(driver: &WebDriver, reason: &str) -> WebDriverResult<String> {
+    fill(driver, "reason", reason).await?;
+    click(driver, By::Css("form[action='/admin/changesets'] button")).await?;
+    page_url(driver).await
+}
+
+/// The notice the page shows says `what`.
+async fn assert_notice(driver: &WebDriver, what: &str) -> WebDriverResult<()> {
+    let notice = text(driver, By::Css("p.notice")).await?;
+    assert!(
+        notice.contains(what),
+        "{what:?} not in the notice {notice:?}"
+    );
+    Ok(())
+}
+
+/// Ticks a box or a choice (the page stays).
+async fn tick(driver: &WebDriver, by: By) -> WebDriverResult<()> {
+    el(driver, by).await?.click().await
+}
+
 async fn journeys(driver: &WebDriver, port: u16, f: &mut Vec<String>) -> WebDriverResult<()> {
     let base = format!("http://127.0.0.1:{port}");
     driver.goto(format!("{base}/admin/login")).await?;
@@ -70,21 +93,7 @@ async fn journeys(driver: &WebDriver, port: u16, f: &mut Vec<String>) -> WebDriv
     // the check it breaks, fix it, submit.
     log_in(driver, port, "clara").await?;
     check(driver, "dashboard", f).await;
-    fill(
-        driver,
-        "reason",
-        "Say what the count of the injured includes",
-    )
-    .await?;
-    click(driver, By::Css("form[action='/admin/changesets'] button")).await?;
-    let changeset = driver
-        .current_url()
-        .await?
-        .as_str()
-        .split('?')
-        .next()
-        .unwrap()
-        .to_string();
+    let changeset = open_changeset(driver, "Say what the count of the injured includes").await?;
     check(driver, "changeset-draft", f).await;
     click(driver, By::Id("browse")).await?;
     fill(driver, "q", "injured").await?;
@@ -168,9 +177,7 @@ async fn journeys(driver: &WebDriver, port: u16, f: &mut Vec<String>) -> WebDriv
     )
     .await?;
     click(driver, By::Id("save")).await?;
-    assert!(text(driver, By::Css("p.notice"))
-        .await?
-        .contains("Saved in the draft"));
+    assert_notice(driver, "Saved in the draft").await?;
     // Two tabs: the other saves first; this one's save is refused, keeps
     // what was typed, shows the value saved meanwhile, and asks a choice.
     let this_tab = driver.window().await?;
@@ -204,27 +211,13 @@ async fn journeys(driver: &WebDriver, port: u16, f: &mut Vec<String>) -> WebDriv
     let focused = driver.active_element().await?;
     assert_eq!(focused.id().await?.as_deref(), Some("error-summary"));
     check(driver, "item-stale", f).await;
-    el(driver, By::Css("input[name='choose.notes'][value='mine']"))
-        .await?
-        .click()
-        .await?;
+    tick(driver, By::Css("input[name='choose.notes'][value='mine']")).await?;
     click(driver, By::Id("save")).await?;
-    assert!(text(driver, By::Css("p.notice"))
-        .await?
-        .contains("Saved in the draft"));
+    assert_notice(driver, "Saved in the draft").await?;
     // A second draft words the same note otherwise; the first will be
     // published over it.
     driver.goto(format!("{base}/admin")).await?;
-    fill(driver, "reason", "Word the note on the injured otherwise").await?;
-    click(driver, By::Css("form[action='/admin/changesets'] button")).await?;
-    let second = driver
-        .current_url()
-        .await?
-        .as_str()
-        .split('?')
-        .next()
-        .unwrap()
-        .to_string();
+    let second = open_changeset(driver, "Word the note on the injured otherwise").await?;
     driver
         .goto(format!("{second}/figures/injured.total"))
         .await?;
@@ -232,9 +225,7 @@ async fn journeys(driver: &WebDriver, port: u16, f: &mut Vec<String>) -> WebDriv
     click(driver, By::Id("save")).await?;
     driver.goto(&changeset).await?;
     click(driver, By::Id("submit")).await?;
-    assert!(text(driver, By::Css("p.notice"))
-        .await?
-        .contains("Submitted"));
+    assert_notice(driver, "Submitted").await?;
     log_out(driver).await?;
 
     // The reviewer: the queue, the field diff, approve.
@@ -250,9 +241,7 @@ async fn journeys(driver: &WebDriver, port: u16, f: &mut Vec<String>) -> WebDriv
     check(driver, "changeset-submitted", f).await;
     fill(driver, "approve-comment", "Checked against the article.").await?;
     click(driver, By::Id("approve")).await?;
-    assert!(text(driver, By::Css("p.notice"))
-        .await?
-        .contains("Approved"));
+    assert_notice(driver, "Approved").await?;
     let thread = text(driver, By::Id("thread")).await?;
     assert!(thread.contains("Checked against the article."), "{thread}");
     log_out(driver).await?;
@@ -277,14 +266,9 @@ async fn journeys(driver: &WebDriver, port: u16, f: &mut Vec<String>) -> WebDriv
         "{conflict}"
     );
     check(driver, "item-conflict", f).await;
-    el(driver, By::Css("input[name='choose.notes'][value='mine']"))
-        .await?
-        .click()
-        .await?;
+    tick(driver, By::Css("input[name='choose.notes'][value='mine']")).await?;
     click(driver, By::Id("rebase")).await?;
-    assert!(text(driver, By::Css("p.notice"))
-        .await?
-        .contains("latest published version"));
+    assert_notice(driver, "latest published version").await?;
     assert!(driver.find_all(By::Id("conflict")).await?.is_empty());
     log_out(driver).await?;
 
@@ -340,19 +324,11 @@ async fn journeys(driver: &WebDriver, port: u16, f: &mut Vec<String>) -> WebDriv
     driver.goto(format!("{base}/admin/users")).await?;
     check(driver, "users", f).await;
     fill(driver, "new-name", "erin").await?;
-    el(driver, By::Id("new-role-curator"))
-        .await?
-        .click()
-        .await?;
-    el(driver, By::Id("new-role-reviewer"))
-        .await?
-        .click()
-        .await?;
+    tick(driver, By::Id("new-role-curator")).await?;
+    tick(driver, By::Id("new-role-reviewer")).await?;
     fill(driver, "new-password", "another long quiet evening").await?;
     click(driver, By::Id("add")).await?;
-    assert!(text(driver, By::Css("p.notice"))
-        .await?
-        .contains("The account is saved"));
+    assert_notice(driver, "The account is saved").await?;
     let erin = text(driver, By::Id("user-erin")).await?;
     assert!(erin.contains("curator reviewer"), "{erin}");
     let ada = el(driver, By::Id("user-ada")).await?;

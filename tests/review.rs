@@ -12,632 +12,532 @@ use serde_json::{json, Value};
 use vigil::accounts::{Principal, Role};
 use vigil::service::{self, Context};
 
-use common::app::svc;
 use common::app::*;
-
-/// Audit entries of one action, oldest first.
-fn entries(
-    st: &actix_web::web::Data<vigil::http::AppState>,
-    action: &str,
-) -> Vec<vigil::audit::Entry> {
-    service::audit::entries(
-        &st.db,
-        &vigil::service::operator().1,
-        &vigil::audit::AuditFilter {
-            action: Some(action.into()),
-            limit: 1000,
-            ..Default::default()
-        },
-    )
-    .unwrap()
-}
-
-fn audit_size(st: &actix_web::web::Data<vigil::http::AppState>) -> usize {
-    service::audit::entries(
-        &st.db,
-        &vigil::service::operator().1,
-        &vigil::audit::AuditFilter {
-            limit: 100_000,
-            ..Default::default()
-        },
-    )
-    .unwrap()
-    .len()
-}
 
 async fn latest_version<S: TestApp<B>, B: actix_web::body::MessageBody>(app: &S) -> i64 {
     public_version(app).await["version"].as_i64().unwrap()
 }
 
+common::backend_test!(async a_writer_never_approves_even_after_another_writes_over_them);
 /// Finding 1: a writer's later-overwritten edit still makes them a writer.
-#[actix_web::test]
-async fn a_writer_never_approves_even_after_another_writes_over_them() {
-    for t in common::backends("a_writer_never_approves") {
-        let st = state(&t, clock());
-        let app = svc!(st);
-        let clara = login(&app, "clara").await;
-        let cora = login(&app, "cora").await; // curator and reviewer
-        let rafael = login(&app, "rafael").await;
-        let id = open_changeset(&app, &clara, "Clarify the injured figure").await;
-        // cora changes the label of clara's figure …
-        let (s, v) = edit_figure(
-            &app,
-            &cora,
-            id,
-            "injured.total",
-            "label",
-            json!("Injured (cora)"),
-        )
+async fn a_writer_never_approves_even_after_another_writes_over_them(t: common::TestDb) {
+    let app = start(&t).await;
+    let clara = login(&app, "clara").await;
+    let cora = login(&app, "cora").await; // curator and reviewer
+    let rafael = login(&app, "rafael").await;
+    let id = open_changeset(&app, &clara, "Clarify the injured figure").await;
+    // cora changes the label of clara's figure …
+    let (s, v) = edit_figure(
+        &app,
+        &cora,
+        id,
+        "injured.total",
+        "label",
+        json!("Injured (cora)"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{t:?} {v}", t = t.name);
+    // … clara then changes only its notes, and submits.
+    let (s, v) = edit_figure(
+        &app,
+        &clara,
+        id,
+        "injured.total",
+        "notes",
+        json!("Counts differ."),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(act(&app, &clara, id, "submit", "").await.0, StatusCode::OK);
+    let (s, v) = app
+        .get(Some(&cora), &format!("/api/v1/changesets/{id}"))
         .await;
-        assert_eq!(s, StatusCode::OK, "{t:?} {v}", t = t.name);
-        // … clara then changes only its notes, and submits.
-        let (s, v) = edit_figure(
-            &app,
-            &clara,
-            id,
-            "injured.total",
-            "notes",
-            json!("Counts differ."),
-        )
-        .await;
-        assert_eq!(s, StatusCode::OK, "{v}");
-        assert_eq!(act(&app, &clara, id, "submit", "").await.0, StatusCode::OK);
-        let (s, v, _) = send(
-            &app,
-            Method::GET,
-            &format!("/api/v1/changesets/{id}"),
-            Some(&cora),
-            None,
-            &[],
-        )
-        .await;
-        assert_eq!(s, StatusCode::OK);
-        assert_eq!(
-            v["changeset"]["writers"],
-            json!(["user:clara", "user:cora"]),
-            "{}",
-            t.name
-        );
-        let approve = v["allowed_actions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["action"] == "approve")
-            .unwrap()
-            .clone();
-        assert_eq!(approve["allowed"], false, "{approve}");
-        assert!(approve["reason"]
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        v["changeset"]["writers"],
+        json!(["user:clara", "user:cora"]),
+        "{}",
+        t.name
+    );
+    let approve = v["allowed_actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["action"] == "approve")
+        .unwrap()
+        .clone();
+    assert_eq!(approve["allowed"], false, "{approve}");
+    assert!(approve["reason"]
+        .as_str()
+        .unwrap()
+        .contains("you wrote part of"));
+    // cora may neither approve nor reject it, by the API …
+    let before = latest_version(&app).await;
+    let (s, v) = act(&app, &cora, id, "approve", "").await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{}: {v}", t.name);
+    let (s, _) = act(&app, &cora, id, "reject", "no").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(latest_version(&app).await, before);
+    // … and the panel shows Approve disabled, with the reason.
+    let req = TestRequest::get()
+        .uri(&format!("/admin/changesets/{id}"))
+        .insert_header((header::COOKIE, cora.cookie.clone()))
+        .to_request();
+    let res = call_service(&app, req).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = String::from_utf8(read_body(res).await.to_vec()).unwrap();
+    assert!(
+        page.contains(r#"id="approve" class="primary" disabled aria-describedby="approve-why""#),
+        "{page}"
+    );
+    assert!(page.contains("you wrote part of changeset"));
+    // A writer whose only edit went back to the published value stays a writer.
+    let id2 = open_changeset(&app, &clara, "A note").await;
+    let (_, original) = etag_of(&app, &clara, id2, "figures/hostages.total").await;
+    let original_notes = original["notes"].clone();
+    edit_figure(&app, &cora, id2, "hostages.total", "notes", json!("cora's")).await;
+    edit_figure(&app, &cora, id2, "hostages.total", "notes", original_notes).await;
+    edit_figure(
+        &app,
+        &clara,
+        id2,
+        "injured.total",
+        "notes",
+        json!("clara's"),
+    )
+    .await;
+    assert_eq!(act(&app, &clara, id2, "submit", "").await.0, StatusCode::OK);
+    assert_eq!(
+        act(&app, &cora, id2, "approve", "").await.0,
+        StatusCode::FORBIDDEN
+    );
+    // Someone who wrote none of it approves.
+    let (s, v) = act(&app, &rafael, id, "approve", "").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["changeset"]["reviewer"], "user:rafael");
+}
+
+common::backend_test!(async an_approval_is_tied_to_the_revision_the_reviewer_saw);
+/// Finding 2: an approval publishes exactly the revision the reviewer saw.
+async fn an_approval_is_tied_to_the_revision_the_reviewer_saw(t: common::TestDb) {
+    let app = start(&t).await;
+    let clara = login(&app, "clara").await;
+    let rafael = login(&app, "rafael").await;
+    let id = open_changeset(&app, &clara, "A note on the injured").await;
+    edit_figure(&app, &clara, id, "injured.total", "notes", json!("first")).await;
+    act(&app, &clara, id, "submit", "").await;
+    // The reviewer opens it …
+    let seen = revision_of(&app, &rafael, id).await;
+    // … the author swaps the content and submits again.
+    edit_figure(&app, &clara, id, "injured.total", "notes", json!("swapped")).await;
+    act(&app, &clara, id, "submit", "").await;
+    let before = latest_version(&app).await;
+    let size = app.audit(None).len();
+    // Without If-Match: 428. With the old revision: 409, the changeset
+    // as it is now in the answer, nothing changed.
+    let path = format!("/api/v1/changesets/{id}/approve");
+    let (s, v) = app.post(Some(&rafael), &path, json!({})).await;
+    assert_eq!(s, StatusCode::PRECONDITION_REQUIRED, "{}: {v}", t.name);
+    let (s, v, _) = send(
+        &app,
+        Method::POST,
+        &path,
+        Some(&rafael),
+        Some(json!({})),
+        &[("If-Match", &seen)],
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert!(
+        v["detail"]
             .as_str()
             .unwrap()
-            .contains("you wrote part of"));
-        // cora may neither approve nor reject it, by the API …
-        let before = latest_version(&app).await;
-        let (s, v) = act(&app, &cora, id, "approve", "").await;
-        assert_eq!(s, StatusCode::FORBIDDEN, "{}: {v}", t.name);
-        let (s, _) = act(&app, &cora, id, "reject", "no").await;
-        assert_eq!(s, StatusCode::FORBIDDEN);
-        assert_eq!(latest_version(&app).await, before);
-        // … and the panel shows Approve disabled, with the reason.
-        let req = TestRequest::get()
-            .uri(&format!("/admin/changesets/{id}"))
-            .insert_header((header::COOKIE, cora.cookie.clone()))
-            .to_request();
-        let res = call_service(&app, req).await;
-        assert_eq!(res.status(), StatusCode::OK);
-        let page = String::from_utf8(read_body(res).await.to_vec()).unwrap();
-        assert!(
-            page.contains(
-                r#"id="approve" class="primary" disabled aria-describedby="approve-why""#
-            ),
-            "{page}"
-        );
-        assert!(page.contains("you wrote part of changeset"));
-        // A writer whose only edit went back to the published value stays a writer.
-        let id2 = open_changeset(&app, &clara, "A note").await;
-        let (_, original) = etag_of(&app, &clara, id2, "figures/hostages.total").await;
-        let original_notes = original["notes"].clone();
-        edit_figure(&app, &cora, id2, "hostages.total", "notes", json!("cora's")).await;
-        edit_figure(&app, &cora, id2, "hostages.total", "notes", original_notes).await;
-        edit_figure(
-            &app,
-            &clara,
-            id2,
-            "injured.total",
-            "notes",
-            json!("clara's"),
-        )
-        .await;
-        assert_eq!(act(&app, &clara, id2, "submit", "").await.0, StatusCode::OK);
-        assert_eq!(
-            act(&app, &cora, id2, "approve", "").await.0,
-            StatusCode::FORBIDDEN
-        );
-        // Someone who wrote none of it approves.
-        let (s, v) = act(&app, &rafael, id, "approve", "").await;
-        assert_eq!(s, StatusCode::OK, "{v}");
-        assert_eq!(v["changeset"]["reviewer"], "user:rafael");
-    }
+            .contains("changed since you saw it"),
+        "{v}"
+    );
+    assert_eq!(v["current"]["state"], "submitted");
+    let now = v["current"]["revision"].as_i64().unwrap();
+    assert_eq!(v["etag"], json!(now.to_string()));
+    assert_ne!(format!("\"{now}\""), seen);
+    let reject = format!("/api/v1/changesets/{id}/reject");
+    let (s, _, _) = send(
+        &app,
+        Method::POST,
+        &reject,
+        Some(&rafael),
+        Some(json!({"comment": "no"})),
+        &[("If-Match", &seen)],
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(latest_version(&app).await, before);
+    assert_eq!(
+        app.audit(None).len(),
+        size,
+        "a refused review writes nothing"
+    );
+    // With the revision as it is now it is approved, and the audit entry
+    // names the revision and the content approved.
+    let current = revision_of(&app, &rafael, id).await;
+    let (s, v, _) = send(
+        &app,
+        Method::POST,
+        &path,
+        Some(&rafael),
+        Some(json!({})),
+        &[("If-Match", &current)],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let doc = public_version(&app).await;
+    assert_eq!(figure(&doc, "injured.total")["notes"], "swapped");
+    let approval = app.audit(Some("changeset.approve")).pop().unwrap();
+    let after = approval.after.unwrap();
+    assert_eq!(
+        after["approved_revision"].to_string(),
+        current.trim_matches('"')
+    );
+    assert_eq!(after["content_sha256"].as_str().unwrap().len(), 64);
 }
 
-/// Finding 2: an approval publishes exactly the revision the reviewer saw.
-#[actix_web::test]
-async fn an_approval_is_tied_to_the_revision_the_reviewer_saw() {
-    for t in common::backends("an_approval_is_tied_to_the_revision") {
-        let st = state(&t, clock());
-        let app = svc!(st);
-        let clara = login(&app, "clara").await;
-        let rafael = login(&app, "rafael").await;
-        let id = open_changeset(&app, &clara, "A note on the injured").await;
-        edit_figure(&app, &clara, id, "injured.total", "notes", json!("first")).await;
-        act(&app, &clara, id, "submit", "").await;
-        // The reviewer opens it …
-        let seen = revision_of(&app, &rafael, id).await;
-        // … the author swaps the content and submits again.
-        edit_figure(&app, &clara, id, "injured.total", "notes", json!("swapped")).await;
-        act(&app, &clara, id, "submit", "").await;
-        let before = latest_version(&app).await;
-        let size = audit_size(&st);
-        // Without If-Match: 428. With the old revision: 409, the changeset
-        // as it is now in the answer, nothing changed.
-        let path = format!("/api/v1/changesets/{id}/approve");
-        let (s, v, _) = send(
-            &app,
-            Method::POST,
-            &path,
-            Some(&rafael),
-            Some(json!({})),
-            &[],
+common::backend_test!(async tokens_act_for_their_owner_and_die_with_them);
+/// Findings 3 and 4: a token counts as its owner, and dies with them.
+async fn tokens_act_for_their_owner_and_die_with_them(t: common::TestDb) {
+    let app = start(&t).await;
+    let ada = login(&app, "ada").await;
+    // One admin mints a curator token and a reviewer token.
+    let mut secrets = Vec::new();
+    for (name, role) in [
+        ("ada-curates", "curator"),
+        ("ada-reviews", "reviewer"),
+        ("ada-admin", "admin"),
+    ] {
+        let (s, v) = app
+            .post(
+                Some(&ada),
+                "/api/v1/tokens",
+                json!({"name": name, "roles": [role]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        assert_eq!(v["token"]["owner"], "ada");
+        secrets.push(format!("Bearer {}", v["secret"].as_str().unwrap()));
+    }
+    let bearer = |i: usize| vec![("Authorization", secrets[i].as_str())];
+    // With the curator token: open, edit, submit.
+    let (s, v, _) = send(
+        &app,
+        Method::POST,
+        "/api/v1/changesets",
+        None,
+        Some(json!({"event": SLUG, "reason": "alone"})),
+        &bearer(0),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_i64().unwrap();
+    let (s, item, h) = send(
+        &app,
+        Method::GET,
+        &format!("/api/v1/changesets/{id}/figures/injured.total"),
+        None,
+        None,
+        &bearer(0),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let mut item = item["item"].clone();
+    item["notes"] = json!("published by one person");
+    let etag = h.get(header::ETAG).unwrap().to_str().unwrap().to_string();
+    let mut put = bearer(0);
+    put.push(("If-Match", &etag));
+    let (s, v, _) = send(
+        &app,
+        Method::PUT,
+        &format!("/api/v1/changesets/{id}/figures/injured.total"),
+        None,
+        Some(item),
+        &put,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, _, _) = send(
+        &app,
+        Method::POST,
+        &format!("/api/v1/changesets/{id}/submit"),
+        None,
+        Some(json!({})),
+        &bearer(0),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    // The reviewer token counts as ada, who wrote it: refused.
+    let (_, v, h) = send(
+        &app,
+        Method::GET,
+        &format!("/api/v1/changesets/{id}"),
+        None,
+        None,
+        &bearer(1),
+    )
+    .await;
+    assert_eq!(v["changeset"]["writers"], json!(["user:ada"]), "{}", t.name);
+    let tag = h.get(header::ETAG).unwrap().to_str().unwrap().to_string();
+    let mut approve = bearer(1);
+    approve.push(("If-Match", &tag));
+    let (s, v, _) = send(
+        &app,
+        Method::POST,
+        &format!("/api/v1/changesets/{id}/approve"),
+        None,
+        Some(json!({})),
+        &approve,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{}: {v}", t.name);
+    // Another admin disables ada: her sessions end and her tokens are
+    // revoked, each with an audit entry saying why.
+    let (s, v) = app
+        .post(
+            Some(&ada),
+            "/api/v1/users",
+            json!({"name": "ben", "password": PASSWORD, "roles": ["admin"]}),
         )
         .await;
-        assert_eq!(s, StatusCode::PRECONDITION_REQUIRED, "{}: {v}", t.name);
-        let (s, v, _) = send(
-            &app,
-            Method::POST,
-            &path,
-            Some(&rafael),
-            Some(json!({})),
-            &[("If-Match", &seen)],
-        )
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let ben = login(&app, "ben").await;
+    let (s, v) = app
+        .patch(Some(&ben), "/api/v1/users/ada", json!({"disabled": true}))
         .await;
-        assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let revoked = app.audit(Some("token.revoke"));
+    assert_eq!(revoked.len(), 3, "{revoked:?}");
+    assert!(revoked
+        .iter()
+        .all(|e| e.reason.as_deref() == Some("its owner 'ada' was disabled")));
+    // Her admin token can no longer enable her again.
+    let (s, _, _) = send(
+        &app,
+        Method::PATCH,
+        "/api/v1/users/ada",
+        None,
+        Some(json!({"disabled": false})),
+        &bearer(2),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(
+        service::accounts::user(&app.state.db, &vigil::service::operator().1, "ada")
+            .unwrap()
+            .disabled
+    );
+}
+
+common::backend_test!(async the_last_admin_cannot_remove_themselves);
+/// Finding 5: no change leaves the service without an enabled admin.
+async fn the_last_admin_cannot_remove_themselves(t: common::TestDb) {
+    let app = start(&t).await;
+    let ada = login(&app, "ada").await;
+    let size = app.audit(None).len();
+    let openapi = vigil::http::openapi::document();
+    for change in [json!({"roles": ["auditor"]}), json!({"disabled": true})] {
+        let (s, v) = app.patch(Some(&ada), "/api/v1/users/ada", change).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{}: {v}", t.name);
         assert!(
-            v["detail"]
-                .as_str()
-                .unwrap()
-                .contains("changed since you saw it"),
+            v["detail"].as_str().unwrap().contains("last enabled admin"),
             "{v}"
         );
-        assert_eq!(v["current"]["state"], "submitted");
-        let now = v["current"]["revision"].as_i64().unwrap();
-        assert_eq!(v["etag"], json!(now.to_string()));
-        assert_ne!(format!("\"{now}\""), seen);
-        let reject = format!("/api/v1/changesets/{id}/reject");
-        let (s, _, _) = send(
-            &app,
-            Method::POST,
-            &reject,
-            Some(&rafael),
-            Some(json!({"comment": "no"})),
-            &[("If-Match", &seen)],
-        )
-        .await;
-        assert_eq!(s, StatusCode::CONFLICT);
-        assert_eq!(latest_version(&app).await, before);
-        assert_eq!(audit_size(&st), size, "a refused review writes nothing");
-        // With the revision as it is now it is approved, and the audit entry
-        // names the revision and the content approved.
-        let current = revision_of(&app, &rafael, id).await;
-        let (s, v, _) = send(
-            &app,
-            Method::POST,
-            &path,
-            Some(&rafael),
-            Some(json!({})),
-            &[("If-Match", &current)],
-        )
-        .await;
-        assert_eq!(s, StatusCode::OK, "{v}");
-        let doc = public_version(&app).await;
-        assert_eq!(figure(&doc, "injured.total")["notes"], "swapped");
-        let approval = entries(&st, "changeset.approve").pop().unwrap();
-        let after = approval.after.unwrap();
-        assert_eq!(
-            after["approved_revision"].to_string(),
-            current.trim_matches('"')
-        );
-        assert_eq!(after["content_sha256"].as_str().unwrap().len(), 64);
-    }
-}
-
-/// Findings 3 and 4: a token counts as its owner, and dies with them.
-#[actix_web::test]
-async fn tokens_act_for_their_owner_and_die_with_them() {
-    for t in common::backends("tokens_act_for_their_owner") {
-        let st = state(&t, clock());
-        let app = svc!(st);
-        let ada = login(&app, "ada").await;
-        // One admin mints a curator token and a reviewer token.
-        let mut secrets = Vec::new();
-        for (name, role) in [
-            ("ada-curates", "curator"),
-            ("ada-reviews", "reviewer"),
-            ("ada-admin", "admin"),
-        ] {
-            let (s, v, _) = send(
-                &app,
-                Method::POST,
-                "/api/v1/tokens",
-                Some(&ada),
-                Some(json!({"name": name, "roles": [role]})),
-                &[],
-            )
-            .await;
-            assert_eq!(s, StatusCode::CREATED, "{v}");
-            assert_eq!(v["token"]["owner"], "ada");
-            secrets.push(format!("Bearer {}", v["secret"].as_str().unwrap()));
-        }
-        let bearer = |i: usize| vec![("Authorization", secrets[i].as_str())];
-        // With the curator token: open, edit, submit.
-        let (s, v, _) = send(
-            &app,
-            Method::POST,
-            "/api/v1/changesets",
-            None,
-            Some(json!({"event": SLUG, "reason": "alone"})),
-            &bearer(0),
-        )
-        .await;
-        assert_eq!(s, StatusCode::CREATED, "{v}");
-        let id = v["id"].as_i64().unwrap();
-        let (s, item, h) = send(
-            &app,
-            Method::GET,
-            &format!("/api/v1/changesets/{id}/figures/injured.total"),
-            None,
-            None,
-            &bearer(0),
-        )
-        .await;
-        assert_eq!(s, StatusCode::OK);
-        let mut item = item["item"].clone();
-        item["notes"] = json!("published by one person");
-        let etag = h.get(header::ETAG).unwrap().to_str().unwrap().to_string();
-        let mut put = bearer(0);
-        put.push(("If-Match", &etag));
-        let (s, v, _) = send(
-            &app,
-            Method::PUT,
-            &format!("/api/v1/changesets/{id}/figures/injured.total"),
-            None,
-            Some(item),
-            &put,
-        )
-        .await;
-        assert_eq!(s, StatusCode::OK, "{v}");
-        let (s, _, _) = send(
-            &app,
-            Method::POST,
-            &format!("/api/v1/changesets/{id}/submit"),
-            None,
-            Some(json!({})),
-            &bearer(0),
-        )
-        .await;
-        assert_eq!(s, StatusCode::OK);
-        // The reviewer token counts as ada, who wrote it: refused.
-        let (_, v, h) = send(
-            &app,
-            Method::GET,
-            &format!("/api/v1/changesets/{id}"),
-            None,
-            None,
-            &bearer(1),
-        )
-        .await;
-        assert_eq!(v["changeset"]["writers"], json!(["user:ada"]), "{}", t.name);
-        let tag = h.get(header::ETAG).unwrap().to_str().unwrap().to_string();
-        let mut approve = bearer(1);
-        approve.push(("If-Match", &tag));
-        let (s, v, _) = send(
-            &app,
-            Method::POST,
-            &format!("/api/v1/changesets/{id}/approve"),
-            None,
-            Some(json!({})),
-            &approve,
-        )
-        .await;
-        assert_eq!(s, StatusCode::FORBIDDEN, "{}: {v}", t.name);
-        // Another admin disables ada: her sessions end and her tokens are
-        // revoked, each with an audit entry saying why.
-        let (s, v, _) = send(
-            &app,
-            Method::POST,
-            "/api/v1/users",
-            Some(&ada),
-            Some(json!({"name": "ben", "password": PASSWORD, "roles": ["admin"]})),
-            &[],
-        )
-        .await;
-        assert_eq!(s, StatusCode::CREATED, "{v}");
-        let ben = login(&app, "ben").await;
-        let (s, v, _) = send(
-            &app,
-            Method::PATCH,
-            "/api/v1/users/ada",
-            Some(&ben),
-            Some(json!({"disabled": true})),
-            &[],
-        )
-        .await;
-        assert_eq!(s, StatusCode::OK, "{v}");
-        let revoked = entries(&st, "token.revoke");
-        assert_eq!(revoked.len(), 3, "{revoked:?}");
-        assert!(revoked
-            .iter()
-            .all(|e| e.reason.as_deref() == Some("its owner 'ada' was disabled")));
-        // Her admin token can no longer enable her again.
-        let (s, _, _) = send(
-            &app,
-            Method::PATCH,
-            "/api/v1/users/ada",
-            None,
-            Some(json!({"disabled": false})),
-            &bearer(2),
-        )
-        .await;
-        assert_eq!(s, StatusCode::UNAUTHORIZED);
-        assert!(
-            service::accounts::user(&st.db, &vigil::service::operator().1, "ada")
-                .unwrap()
-                .disabled
+        // The refusal is one the API document promises.
+        common::conforms(
+            &openapi,
+            "patch",
+            "/api/v1/users/{name}",
+            409,
+            "application/problem+json",
+            &v,
         );
     }
-}
-
-/// Finding 5: no change leaves the service without an enabled admin.
-#[actix_web::test]
-async fn the_last_admin_cannot_remove_themselves() {
-    for t in common::backends("the_last_admin_cannot_remove_themselves") {
-        let st = state(&t, clock());
-        let app = svc!(st);
-        let ada = login(&app, "ada").await;
-        let size = audit_size(&st);
-        let openapi = vigil::http::openapi::document();
-        for change in [json!({"roles": ["auditor"]}), json!({"disabled": true})] {
-            let (s, v, _) = send(
-                &app,
-                Method::PATCH,
-                "/api/v1/users/ada",
-                Some(&ada),
-                Some(change),
-                &[],
-            )
-            .await;
-            assert_eq!(s, StatusCode::CONFLICT, "{}: {v}", t.name);
-            assert!(
-                v["detail"].as_str().unwrap().contains("last enabled admin"),
-                "{v}"
-            );
-            // The refusal is one the API document promises.
-            common::conforms(
-                &openapi,
-                "patch",
-                "/api/v1/users/{name}",
-                409,
-                "application/problem+json",
-                &v,
-            );
-        }
-        // The panel's form is refused the same way.
-        let req = TestRequest::post()
-            .uri("/admin/users/ada")
-            .insert_header((header::COOKIE, ada.cookie.clone()))
-            .set_form([("csrf_token", ada.csrf.as_str()), ("roles", "auditor")])
-            .to_request();
-        let res = call_service(&app, req).await;
-        assert_eq!(res.status(), StatusCode::CONFLICT);
-        // So is the command line's door, the same service call.
-        let err = service::accounts::set_roles(
-            &st.db,
-            &Context::cli(),
-            &Principal::operator("root"),
-            "ada",
-            &[Role::Auditor],
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("last enabled admin"), "{err}");
-        let u = service::accounts::user(&st.db, &vigil::service::operator().1, "ada").unwrap();
-        assert_eq!(u.roles, vec![Role::Admin]);
-        assert!(!u.disabled);
-        assert_eq!(audit_size(&st), size, "nothing written");
-        // With a second admin, the first may step down.
-        service::accounts::add_user(
-            &st.db,
-            &Context::cli(),
-            &Principal::operator("root"),
-            "ben",
-            PASSWORD,
-            &[Role::Admin],
-        )
-        .unwrap();
-        let (s, v, _) = send(
-            &app,
-            Method::PATCH,
-            "/api/v1/users/ada",
+    // The panel's form is refused the same way.
+    let req = TestRequest::post()
+        .uri("/admin/users/ada")
+        .insert_header((header::COOKIE, ada.cookie.clone()))
+        .set_form([("csrf_token", ada.csrf.as_str()), ("roles", "auditor")])
+        .to_request();
+    let res = call_service(&app, req).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    // So is the command line's door, the same service call.
+    let err = service::accounts::set_roles(
+        &app.state.db,
+        &Context::cli(),
+        &Principal::operator("root"),
+        "ada",
+        &[Role::Auditor],
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("last enabled admin"), "{err}");
+    let u = service::accounts::user(&app.state.db, &vigil::service::operator().1, "ada").unwrap();
+    assert_eq!(u.roles, vec![Role::Admin]);
+    assert!(!u.disabled);
+    assert_eq!(app.audit(None).len(), size, "nothing written");
+    // With a second admin, the first may step down.
+    service::accounts::add_user(
+        &app.state.db,
+        &Context::cli(),
+        &Principal::operator("root"),
+        "ben",
+        PASSWORD,
+        &[Role::Admin],
+    )
+    .unwrap();
+    let (s, v) = app
+        .patch(
             Some(&ada),
-            Some(json!({"roles": ["auditor"]})),
-            &[],
+            "/api/v1/users/ada",
+            json!({"roles": ["auditor"]}),
         )
         .await;
-        assert_eq!(s, StatusCode::OK, "{v}");
-    }
+    assert_eq!(s, StatusCode::OK, "{v}");
 }
 
+common::backend_test!(async an_account_change_is_all_or_nothing);
 /// Finding 6: an account change is stored whole or not at all.
-#[actix_web::test]
-async fn an_account_change_is_all_or_nothing() {
-    for t in common::backends("an_account_change_is_all_or_nothing") {
-        let st = state(&t, clock());
-        let app = svc!(st);
-        let ada = login(&app, "ada").await;
-        let clara = login(&app, "clara").await;
-        let size = audit_size(&st);
-        // A valid new password with an invalid (empty) role list: 400, and
-        // the password, the sessions and the log are as they were.
-        let (s, v, _) = send(
-            &app,
-            Method::PATCH,
-            "/api/v1/users/clara",
+async fn an_account_change_is_all_or_nothing(t: common::TestDb) {
+    let app = start(&t).await;
+    let ada = login(&app, "ada").await;
+    let clara = login(&app, "clara").await;
+    let size = app.audit(None).len();
+    // A valid new password with an invalid (empty) role list: 400, and
+    // the password, the sessions and the log are as they were.
+    let (s, v) = app
+        .patch(
             Some(&ada),
-            Some(json!({"password": "an entirely new passphrase", "roles": []})),
-            &[],
-        )
-        .await;
-        assert_eq!(s, StatusCode::BAD_REQUEST, "{}: {v}", t.name);
-        assert_eq!(audit_size(&st), size);
-        let (s, _, _) = send(
-            &app,
-            Method::GET,
-            "/api/v1/changesets",
-            Some(&clara),
-            None,
-            &[],
-        )
-        .await;
-        assert_eq!(s, StatusCode::OK, "clara's session lives on");
-        login(&app, "clara").await; // the old password still works
-                                    // A valid whole change is stored whole.
-        let (s, v, _) = send(
-            &app,
-            Method::PATCH,
             "/api/v1/users/clara",
-            Some(&ada),
-            Some(json!({"roles": ["curator", "reviewer"], "disabled": true})),
-            &[],
+            json!({"password": "an entirely new passphrase", "roles": []}),
         )
         .await;
-        assert_eq!(s, StatusCode::OK, "{v}");
-        assert_eq!(v["roles"], json!(["curator", "reviewer"]));
-        assert_eq!(v["disabled"], true);
-        assert_eq!(entries(&st, "user.roles").len(), 1);
-        assert_eq!(entries(&st, "user.disable").len(), 1);
-    }
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{}: {v}", t.name);
+    assert_eq!(app.audit(None).len(), size);
+    let (s, _) = app.get(Some(&clara), "/api/v1/changesets").await;
+    assert_eq!(s, StatusCode::OK, "clara's session lives on");
+    login(&app, "clara").await; // the old password still works
+                                // A valid whole change is stored whole.
+    let (s, v) = app
+        .patch(
+            Some(&ada),
+            "/api/v1/users/clara",
+            json!({"roles": ["curator", "reviewer"], "disabled": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["roles"], json!(["curator", "reviewer"]));
+    assert_eq!(v["disabled"], true);
+    assert_eq!(app.audit(Some("user.roles")).len(), 1);
+    assert_eq!(app.audit(Some("user.disable")).len(), 1);
 }
 
+common::backend_test!(async refused_log_ins_leave_a_counted_trace);
 /// Finding 7: log-ins refused during a lockout leave one entry per name and
 /// address per minute, with the count.
-#[actix_web::test]
-async fn refused_log_ins_leave_a_counted_trace() {
-    for t in common::backends("refused_log_ins_leave_a_counted_trace") {
-        let clock = clock();
-        let st = state(&t, clock.clone());
-        let app = svc!(st);
-        let attempt = |password: &'static str| {
-            TestRequest::post()
-                .uri("/api/v1/session")
-                .peer_addr("192.0.2.77:5000".parse().unwrap())
-                .set_json(json!({"username": "clara", "password": password}))
-                .to_request()
-        };
-        for _ in 0..5 {
-            let res = call_service(&app, attempt("wrong wrong wrong")).await;
-            assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-        }
-        for _ in 0..20 {
-            let res = call_service(&app, attempt("wrong wrong wrong")).await;
-            assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
-        }
-        let refused = entries(&st, "session.login_refused");
-        assert_eq!(refused.len(), 1, "{}: {refused:?}", t.name);
-        assert_eq!(refused[0].entity_id, "clara");
-        assert_eq!(refused[0].after.as_ref().unwrap()["count"], 1);
-        assert_eq!(refused[0].after.as_ref().unwrap()["address"], "192.0.2.77");
-        // A minute on, the next refusal carries the 19 held back and itself.
-        clock.advance(Duration::seconds(61));
+async fn refused_log_ins_leave_a_counted_trace(t: common::TestDb) {
+    let clock = clock();
+    let app = serve(state(&t, clock.clone())).await;
+    let attempt = |password: &'static str| {
+        TestRequest::post()
+            .uri("/api/v1/session")
+            .peer_addr("192.0.2.77:5000".parse().unwrap())
+            .set_json(json!({"username": "clara", "password": password}))
+            .to_request()
+    };
+    for _ in 0..5 {
+        let res = call_service(&app, attempt("wrong wrong wrong")).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    for _ in 0..20 {
         let res = call_service(&app, attempt("wrong wrong wrong")).await;
         assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
-        let refused = entries(&st, "session.login_refused");
-        assert_eq!(refused.len(), 2);
-        assert_eq!(refused[1].after.as_ref().unwrap()["count"], 20);
     }
+    let refused = app.audit(Some("session.login_refused"));
+    assert_eq!(refused.len(), 1, "{}: {refused:?}", t.name);
+    assert_eq!(refused[0].entity_id, "clara");
+    assert_eq!(refused[0].after.as_ref().unwrap()["count"], 1);
+    assert_eq!(refused[0].after.as_ref().unwrap()["address"], "192.0.2.77");
+    // A minute on, the next refusal carries the 19 held back and itself.
+    clock.advance(Duration::seconds(61));
+    let res = call_service(&app, attempt("wrong wrong wrong")).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let refused = app.audit(Some("session.login_refused"));
+    assert_eq!(refused.len(), 2);
+    assert_eq!(refused[1].after.as_ref().unwrap()["count"], 20);
 }
 
+common::backend_test!(async user_names_are_one_account_whatever_their_case);
 /// Finding 9: "Alice" and "alice" are one account.
-#[actix_web::test]
-async fn user_names_are_one_account_whatever_their_case() {
-    for t in common::backends("user_names_are_one_account") {
-        let st = state(&t, clock());
-        let app = svc!(st);
-        let ada = login(&app, "ada").await;
-        let (s, v, _) = send(
-            &app,
-            Method::POST,
-            "/api/v1/users",
+async fn user_names_are_one_account_whatever_their_case(t: common::TestDb) {
+    let app = start(&t).await;
+    let ada = login(&app, "ada").await;
+    let (s, v) = app
+        .post(
             Some(&ada),
-            Some(json!({"name": "Clara", "password": PASSWORD, "roles": ["curator"]})),
-            &[],
+            "/api/v1/users",
+            json!({"name": "Clara", "password": PASSWORD, "roles": ["curator"]}),
         )
         .await;
-        assert_eq!(s, StatusCode::CONFLICT, "{}: {v}", t.name);
-        assert!(v["detail"].as_str().unwrap().contains("'clara'"), "{v}");
-        // Logging in as "CLARA" is clara, under her stored name.
-        let res = call_service(
-            &app,
-            TestRequest::post()
-                .uri("/api/v1/session")
-                .peer_addr("192.0.2.10:4000".parse().unwrap())
-                .set_json(json!({"username": "CLARA", "password": PASSWORD}))
-                .to_request(),
-        )
-        .await;
-        assert_eq!(res.status(), StatusCode::OK);
-        let body: Value = serde_json::from_slice(&read_body(res).await).unwrap();
-        assert!(body["csrf_token"].is_string());
-        assert_eq!(
-            entries(&st, "session.login").last().unwrap().actor,
-            "user:clara"
-        );
-    }
+    assert_eq!(s, StatusCode::CONFLICT, "{}: {v}", t.name);
+    assert!(v["detail"].as_str().unwrap().contains("'clara'"), "{v}");
+    // Logging in as "CLARA" is clara, under her stored name.
+    let res = call_service(
+        &app,
+        TestRequest::post()
+            .uri("/api/v1/session")
+            .peer_addr("192.0.2.10:4000".parse().unwrap())
+            .set_json(json!({"username": "CLARA", "password": PASSWORD}))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = serde_json::from_slice(&read_body(res).await).unwrap();
+    assert!(body["csrf_token"].is_string());
+    assert_eq!(
+        app.audit(Some("session.login")).last().unwrap().actor,
+        "user:clara"
+    );
 }
 
+common::backend_test!(colliding_names_are_refused_at_start_with_what_to_do);
 /// A database holding names that differ only in case is refused at start,
 /// with the names and what to do.
-#[test]
-fn colliding_names_are_refused_at_start_with_what_to_do() {
+fn colliding_names_are_refused_at_start_with_what_to_do(t: common::TestDb) {
     use diesel::connection::SimpleConnection;
     use diesel::Connection;
-    for t in common::backends("colliding_names_are_refused_at_start") {
-        let db = t.open();
-        drop(db);
-        let sql = "DROP INDEX users_name_nocase; \
-             INSERT INTO users (name, password_hash, roles, disabled, created_at, updated_at) VALUES \
-             ('alice', 'x', 'curator', FALSE, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'), \
-             ('Alice', 'x', 'curator', FALSE, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');";
-        if t.name == "sqlite" {
-            let path = t.url.trim_start_matches("sqlite://");
-            diesel::SqliteConnection::establish(path)
-                .unwrap()
-                .batch_execute(sql)
-                .unwrap();
-        } else {
-            diesel::PgConnection::establish(&t.url)
-                .unwrap()
-                .batch_execute(sql)
-                .unwrap();
-        }
-        let db = vigil::db::Db::open(&t.url).unwrap();
-        let err = db.migrate().unwrap_err().to_string();
-        assert!(err.contains("Alice and alice"), "{}: {err}", t.name);
-        assert!(err.contains("Nothing was changed"), "{err}");
+    let db = t.open();
+    drop(db);
+    let sql = "DROP INDEX users_name_nocase; \
+         INSERT INTO users (name, password_hash, roles, disabled, created_at, updated_at) VALUES \
+         ('alice', 'x', 'curator', FALSE, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'), \
+         ('Alice', 'x', 'curator', FALSE, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');";
+    if t.name == "sqlite" {
+        let path = t.url.trim_start_matches("sqlite://");
+        diesel::SqliteConnection::establish(path)
+            .unwrap()
+            .batch_execute(sql)
+            .unwrap();
+    } else {
+        diesel::PgConnection::establish(&t.url)
+            .unwrap()
+            .batch_execute(sql)
+            .unwrap();
     }
+    let db = vigil::db::Db::open(&t.url).unwrap();
+    let err = db.migrate().unwrap_err().to_string();
+    assert!(err.contains("Alice and alice"), "{}: {err}", t.name);
+    assert!(err.contains("Nothing was changed"), "{err}");
 }
 
+common::backend_test!(async panel_role_matrix_covers_every_route);
 /// Every panel route (GET and POST), from the router's own list, against no
 /// session, each role and a wrong CSRF token: a route added without a row
 /// here fails this test.
-#[actix_web::test]
-async fn panel_role_matrix_covers_every_route() {
+async fn panel_role_matrix_covers_every_route(t: common::TestDb) {
     #[derive(Debug, Clone, Copy, PartialEq)]
     enum Asker {
         Nobody,
@@ -651,25 +551,12 @@ async fn panel_role_matrix_covers_every_route() {
     /// Method, route as declared, path asked, form fields, and the answers
     /// for [Nobody, Admin, Curator, Reviewer, Auditor, WrongCsrf].
     type Row<'a> = (&'a str, &'a str, String, Vec<(&'a str, &'a str)>, [u16; 6]);
-    let t = common::sqlite();
-    let st = state(&t, clock());
-    let app = svc!(st);
+    let app = start(&t).await;
     let clara = login(&app, "clara").await;
     let cora = login(&app, "cora").await;
     // clara's draft with one edit; cora's submitted changeset.
-    let draft = open_changeset(&app, &clara, "draft").await;
-    edit_figure(&app, &clara, draft, "injured.total", "notes", json!("x")).await;
-    let submitted = open_changeset(&app, &cora, "submitted").await;
-    edit_figure(
-        &app,
-        &cora,
-        submitted,
-        "hostages.total",
-        "notes",
-        json!("y"),
-    )
-    .await;
-    act(&app, &cora, submitted, "submit", "").await;
+    let draft = draft_with_notes(&app, &clara, "draft", "injured.total", "x").await;
+    let submitted = submitted_with_notes(&app, &cora, "submitted", "hostages.total", "y").await;
     let item = "figures/injured.total";
     // (method, route as the router declares it, the path asked, form fields,
     //  the answers for [Nobody, Admin, Curator, Reviewer, Auditor, WrongCsrf]).
@@ -779,120 +666,107 @@ async fn panel_role_matrix_covers_every_route() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+common::backend_test!(async request_ids_are_vigils_own_and_unique);
 /// Finding 8: a client's X-Request-Id never stands for vigil's own id.
-#[actix_web::test]
-async fn request_ids_are_vigils_own_and_unique() {
-    for t in common::backends("request_ids_are_vigils_own") {
-        let st = state(&t, clock());
-        let app = svc!(st);
-        // Two people's log-ins send the same id.
-        let mut answered = Vec::new();
-        for (name, address) in [("clara", "192.0.2.44:1234"), ("rafael", "192.0.2.45:1234")] {
-            let req = TestRequest::post()
-                .uri("/api/v1/session")
-                .insert_header(("X-Request-Id", "lb-7f3a-0001"))
-                .peer_addr(address.parse().unwrap())
-                .set_json(json!({"username": name, "password": PASSWORD}))
-                .to_request();
-            let res = call_service(&app, req).await;
-            assert_eq!(res.status(), StatusCode::OK);
-            let id = res.headers().get("x-request-id").unwrap().to_str().unwrap();
-            answered.push(id.to_string());
-        }
-        assert_ne!(answered[0], answered[1], "{}", t.name);
-        let logins = entries(&st, "session.login");
-        assert_eq!(logins.len(), 2);
-        for (entry, id) in logins.iter().zip(&answered) {
-            assert_eq!(entry.request_id.as_deref(), Some(id.as_str()));
-            assert_eq!(entry.client_request_id.as_deref(), Some("lb-7f3a-0001"));
-        }
-        // The whole log, these entries included, recomputes to its leaves.
-        let key = vigil::audit::checkpoint::SignerKey::generate("vigil.test").unwrap();
-        let v =
-            service::audit::verify(&st.db, &vigil::service::operator().1, &key.verifier(), None)
-                .unwrap();
-        assert!(v.holds(), "{}: {:?}", t.name, v.problems);
+async fn request_ids_are_vigils_own_and_unique(t: common::TestDb) {
+    let app = start(&t).await;
+    // Two people's log-ins send the same id.
+    let mut answered = Vec::new();
+    for (name, address) in [("clara", "192.0.2.44:1234"), ("rafael", "192.0.2.45:1234")] {
+        answered.push(login_sending_request_id(&app, name, address, "lb-7f3a-0001").await);
     }
+    assert_ne!(answered[0], answered[1], "{}", t.name);
+    let logins = app.audit(Some("session.login"));
+    assert_eq!(logins.len(), 2);
+    for (entry, id) in logins.iter().zip(&answered) {
+        assert_eq!(entry.request_id.as_deref(), Some(id.as_str()));
+        assert_eq!(entry.client_request_id.as_deref(), Some("lb-7f3a-0001"));
+    }
+    // The whole log, these entries included, recomputes to its leaves.
+    let key = vigil::audit::checkpoint::SignerKey::generate("vigil.test").unwrap();
+    let v = service::audit::verify(
+        &app.state.db,
+        &vigil::service::operator().1,
+        &key.verifier(),
+        None,
+    )
+    .unwrap();
+    assert!(v.holds(), "{}: {:?}", t.name, v.problems);
 }
 
+common::backend_test!(every_read_use_case_asks_the_policy);
 /// Every read use case asks the one policy: changesets need an account with
 /// a role, accounts an admin, the audit log an auditor or admin — at the
 /// service, whatever door the caller came through.
-#[test]
-fn every_read_use_case_asks_the_policy() {
+fn every_read_use_case_asks_the_policy(t: common::TestDb) {
     use vigil::accounts::Role;
     use vigil::model::Table;
     use vigil::service::{self, Context};
-    for t in common::backends("every_read_use_case_asks_the_policy") {
-        let db = t.open();
-        let (ctx, _) = service::operator();
-        let folder = vigil::files::Folder::read_dir(&common::beslan_dir()).unwrap();
-        service::import(&db, &ctx, &folder, false).unwrap();
-        let curator = common::person("clara", &[Role::Curator]);
-        let reviewer = common::person("rita", &[Role::Reviewer]);
-        let auditor = common::person("aude", &[Role::Auditor]);
-        let admin = common::person("ada", &[Role::Admin]);
-        let nobody = common::person("nobody", &[]);
-        let id = service::changesets::open(
-            &db,
-            &Context::actor("user:clara"),
-            &curator,
-            "beslan-2004",
-            "a note",
-        )
-        .unwrap();
-        let forbidden = |r: vigil::Result<()>, what: &str| match r {
-            Err(vigil::Error::Forbidden(m)) => assert!(m.contains("this needs"), "{what}: {m}"),
-            other => panic!("{}: {what} answered {other:?}", t.name),
-        };
-        let ok = |r: vigil::Result<()>, what: &str| {
-            r.unwrap_or_else(|e| panic!("{}: {what}: {e}", t.name));
-        };
-        let filter = vigil::audit::AuditFilter::default();
-        let list = |who: &vigil::accounts::Principal| {
-            service::changesets::list(&db, who, None, None).map(|_| ())
-        };
-        let get =
-            |who: &vigil::accounts::Principal| service::changesets::get(&db, who, id).map(|_| ());
-        let view =
-            |who: &vigil::accounts::Principal| service::changesets::view(&db, who, id).map(|_| ());
-        let item = |who: &vigil::accounts::Principal| {
-            service::changesets::item(&db, who, id, Table::Figures, "fatalities").map(|_| ())
-        };
-        let users =
-            |who: &vigil::accounts::Principal| service::accounts::users(&db, who).map(|_| ());
-        let entries = |who: &vigil::accounts::Principal| {
-            service::audit::entries(&db, who, &filter).map(|_| ())
-        };
-        let export = |who: &vigil::accounts::Principal| {
-            service::audit::export(&db, who, true, &mut Vec::new()).map(|_| ())
-        };
-        for (what, f) in [
-            (
-                "list",
-                &list as &dyn Fn(&vigil::accounts::Principal) -> vigil::Result<()>,
-            ),
-            ("get", &get),
-            ("view", &view),
-            ("item", &item),
-        ] {
-            forbidden(f(&nobody), what);
-            for who in [&curator, &reviewer, &auditor, &admin] {
-                ok(f(who), what);
-            }
+    let db = t.open();
+    let (ctx, _) = service::operator();
+    let folder = vigil::files::Folder::read_dir(&common::beslan_dir()).unwrap();
+    service::import(&db, &ctx, &folder, false).unwrap();
+    let curator = common::person("clara", &[Role::Curator]);
+    let reviewer = common::person("rita", &[Role::Reviewer]);
+    let auditor = common::person("aude", &[Role::Auditor]);
+    let admin = common::person("ada", &[Role::Admin]);
+    let nobody = common::person("nobody", &[]);
+    let id = service::changesets::open(
+        &db,
+        &Context::actor("user:clara"),
+        &curator,
+        "beslan-2004",
+        "a note",
+    )
+    .unwrap();
+    let forbidden = |r: vigil::Result<()>, what: &str| match r {
+        Err(vigil::Error::Forbidden(m)) => assert!(m.contains("this needs"), "{what}: {m}"),
+        other => panic!("{}: {what} answered {other:?}", t.name),
+    };
+    let ok = |r: vigil::Result<()>, what: &str| {
+        r.unwrap_or_else(|e| panic!("{}: {what}: {e}", t.name));
+    };
+    let filter = vigil::audit::AuditFilter::default();
+    let list = |who: &vigil::accounts::Principal| {
+        service::changesets::list(&db, who, None, None).map(|_| ())
+    };
+    let get = |who: &vigil::accounts::Principal| service::changesets::get(&db, who, id).map(|_| ());
+    let view =
+        |who: &vigil::accounts::Principal| service::changesets::view(&db, who, id).map(|_| ());
+    let item = |who: &vigil::accounts::Principal| {
+        service::changesets::item(&db, who, id, Table::Figures, "fatalities").map(|_| ())
+    };
+    let users = |who: &vigil::accounts::Principal| service::accounts::users(&db, who).map(|_| ());
+    let entries =
+        |who: &vigil::accounts::Principal| service::audit::entries(&db, who, &filter).map(|_| ());
+    let export = |who: &vigil::accounts::Principal| {
+        service::audit::export(&db, who, true, &mut Vec::new()).map(|_| ())
+    };
+    for (what, f) in [
+        (
+            "list",
+            &list as &dyn Fn(&vigil::accounts::Principal) -> vigil::Result<()>,
+        ),
+        ("get", &get),
+        ("view", &view),
+        ("item", &item),
+    ] {
+        forbidden(f(&nobody), what);
+        for who in [&curator, &reviewer, &auditor, &admin] {
+            ok(f(who), what);
         }
-        for who in [&curator, &reviewer, &auditor, &nobody] {
-            forbidden(users(who), "users");
-            forbidden(service::accounts::user(&db, who, "ada").map(|_| ()), "user");
-        }
-        ok(users(&admin), "users");
-        for who in [&curator, &reviewer, &nobody] {
-            forbidden(entries(who), "entries");
-            forbidden(export(who), "export");
-        }
-        for who in [&auditor, &admin] {
-            ok(entries(who), "entries");
-            ok(export(who), "export");
-        }
+    }
+    for who in [&curator, &reviewer, &auditor, &nobody] {
+        forbidden(users(who), "users");
+        forbidden(service::accounts::user(&db, who, "ada").map(|_| ()), "user");
+    }
+    ok(users(&admin), "users");
+    for who in [&curator, &reviewer, &nobody] {
+        forbidden(entries(who), "entries");
+        forbidden(export(who), "export");
+    }
+    for who in [&auditor, &admin] {
+        ok(entries(who), "entries");
+        ok(export(who), "export");
     }
 }

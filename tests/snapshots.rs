@@ -11,7 +11,6 @@ mod common;
 use actix_web::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use common::app::svc;
 use common::app::*;
 
 /// What changes from run to run (the time of publishing, and the hashes
@@ -38,121 +37,107 @@ fn steady(mut v: Value) -> Value {
     v
 }
 
-#[actix_web::test]
-async fn the_published_document_of_beslan() {
-    for t in common::backends("snapshot_document") {
-        let st = state(&t, clock());
-        let app = svc!(st);
-        let (s, doc, _) = send(
-            &app,
-            Method::GET,
-            "/api/v1/events/beslan-2004",
-            None,
-            None,
-            &[],
-        )
-        .await;
-        assert_eq!(s, StatusCode::OK, "{}: {doc}", t.name);
-        insta::assert_json_snapshot!("published_document", steady(doc));
-    }
+common::backend_test!(async the_published_document_of_beslan);
+async fn the_published_document_of_beslan(t: common::TestDb) {
+    let app = start(&t).await;
+    let (s, doc) = app.get(None, "/api/v1/events/beslan-2004").await;
+    assert_eq!(s, StatusCode::OK, "{}: {doc}", t.name);
+    insta::assert_json_snapshot!("published_document", steady(doc));
 }
 
 /// A refused request: its snapshot's name, method, path, who and body.
 type Case<'a> = (&'a str, Method, String, Option<&'a Session>, Option<Value>);
 
-#[actix_web::test]
-async fn problem_bodies() {
-    for t in common::backends("snapshot_problems") {
-        let st = state(&t, clock());
-        let app = svc!(st);
-        let curator = login(&app, "clara").await;
-        let auditor = login(&app, "aude").await;
-        let id = open_changeset(&app, &curator, "the injured, as the newer source states").await;
-        let item = format!("/api/v1/changesets/{id}/figures/injured.total");
-        let cases: Vec<Case> = vec![
-            (
-                "unknown_event",
-                Method::GET,
-                "/api/v1/events/no-such-event".into(),
-                None,
-                None,
-            ),
-            (
-                "unknown_query_parameter",
-                Method::GET,
-                "/api/v1/events/beslan-2004/diff?from=1&to=1&colour=red".into(),
-                None,
-                None,
-            ),
-            (
-                "unknown_version",
-                Method::GET,
-                "/api/v1/events/beslan-2004/versions/999".into(),
-                None,
-                None,
-            ),
-            (
-                "method_not_allowed",
-                Method::DELETE,
-                "/api/v1/events".into(),
-                None,
-                None,
-            ),
-            (
-                "diff_of_a_word",
-                Method::GET,
-                "/api/v1/events/beslan-2004/diff?from=first&to=2".into(),
-                None,
-                None,
-            ),
-            (
-                "no_session",
-                Method::POST,
-                "/api/v1/changesets".into(),
-                None,
-                Some(json!({"event": "beslan-2004", "reason": "r"})),
-            ),
-            (
-                "wrong_password",
-                Method::POST,
-                "/api/v1/session".into(),
-                None,
-                Some(json!({"username": "clara", "password": "not the password"})),
-            ),
-            (
-                "auditor_opens_a_changeset",
-                Method::POST,
-                "/api/v1/changesets".into(),
-                Some(&auditor),
-                Some(json!({"event": "beslan-2004", "reason": "r"})),
-            ),
-            (
-                "edit_without_if_match",
-                Method::PUT,
-                item.clone(),
-                Some(&curator),
-                Some(json!({"key": "injured.total"})),
-            ),
-            (
-                "submit_with_no_edits",
-                Method::POST,
-                format!("/api/v1/changesets/{id}/submit"),
-                Some(&curator),
-                Some(json!({})),
-            ),
-        ];
-        for (name, method, uri, who, body) in cases {
-            let (s, v, h) = send(&app, method, &uri, who, body, &[]).await;
-            assert!(s.is_client_error(), "{}: {name}: {s} {v}", t.name);
-            assert_eq!(
-                h.get("content-type").unwrap(),
-                "application/problem+json",
-                "{}: {name}",
-                t.name
-            );
-            assert_eq!(v["status"], s.as_u16(), "{}: {name}", t.name);
-            insta::assert_json_snapshot!(format!("problem_{name}"), steady(v));
-        }
+common::backend_test!(async problem_bodies);
+async fn problem_bodies(t: common::TestDb) {
+    let app = start(&t).await;
+    let curator = login(&app, "clara").await;
+    let auditor = login(&app, "aude").await;
+    let id = open_changeset(&app, &curator, "the injured, as the newer source states").await;
+    let item = format!("/api/v1/changesets/{id}/figures/injured.total");
+    let cases: Vec<Case> = vec![
+        (
+            "unknown_event",
+            Method::GET,
+            "/api/v1/events/no-such-event".into(),
+            None,
+            None,
+        ),
+        (
+            "unknown_query_parameter",
+            Method::GET,
+            "/api/v1/events/beslan-2004/diff?from=1&to=1&colour=red".into(),
+            None,
+            None,
+        ),
+        (
+            "unknown_version",
+            Method::GET,
+            "/api/v1/events/beslan-2004/versions/999".into(),
+            None,
+            None,
+        ),
+        (
+            "method_not_allowed",
+            Method::DELETE,
+            "/api/v1/events".into(),
+            None,
+            None,
+        ),
+        (
+            "diff_of_a_word",
+            Method::GET,
+            "/api/v1/events/beslan-2004/diff?from=first&to=2".into(),
+            None,
+            None,
+        ),
+        (
+            "no_session",
+            Method::POST,
+            "/api/v1/changesets".into(),
+            None,
+            Some(json!({"event": "beslan-2004", "reason": "r"})),
+        ),
+        (
+            "wrong_password",
+            Method::POST,
+            "/api/v1/session".into(),
+            None,
+            Some(json!({"username": "clara", "password": "not the password"})),
+        ),
+        (
+            "auditor_opens_a_changeset",
+            Method::POST,
+            "/api/v1/changesets".into(),
+            Some(&auditor),
+            Some(json!({"event": "beslan-2004", "reason": "r"})),
+        ),
+        (
+            "edit_without_if_match",
+            Method::PUT,
+            item.clone(),
+            Some(&curator),
+            Some(json!({"key": "injured.total"})),
+        ),
+        (
+            "submit_with_no_edits",
+            Method::POST,
+            format!("/api/v1/changesets/{id}/submit"),
+            Some(&curator),
+            Some(json!({})),
+        ),
+    ];
+    for (name, method, uri, who, body) in cases {
+        let (s, v, h) = send(&app, method, &uri, who, body, &[]).await;
+        assert!(s.is_client_error(), "{}: {name}: {s} {v}", t.name);
+        assert_eq!(
+            h.get("content-type").unwrap(),
+            "application/problem+json",
+            "{}: {name}",
+            t.name
+        );
+        assert_eq!(v["status"], s.as_u16(), "{}: {name}", t.name);
+        insta::assert_json_snapshot!(format!("problem_{name}"), steady(v));
     }
 }
 

@@ -209,6 +209,18 @@ pub async fn el(driver: &WebDriver, by: By) -> WebDriverResult<WebElement> {
     driver.query(by).first().await
 }
 
+/// The address of the page now shown, without its query.
+pub async fn page_url(driver: &WebDriver) -> WebDriverResult<String> {
+    Ok(driver
+        .current_url()
+        .await?
+        .as_str()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string())
+}
+
 /// Clicks something that loads a new page, and waits until the old page is
 /// gone.
 pub async fn click(driver: &WebDriver, by: By) -> WebDriverResult<()> {

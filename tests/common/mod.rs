@@ -3,8 +3,9 @@
 //!
 //! PostgreSQL comes from `VIGIL_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`). When it cannot be reached
-//! the PostgreSQL half of a test is skipped with a printed reason, unless
-//! `VIGIL_REQUIRE_POSTGRES=1` (as `.ci/run` sets), which makes it fail.
+//! the PostgreSQL case of a test ([`backend_test!`]) is skipped with a printed
+//! reason, unless `VIGIL_REQUIRE_POSTGRES=1` (as `.ci/run` sets), which makes
+//! it fail.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod app;
@@ -27,6 +28,16 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// A second, fresh database of the same backend, for a test that needs
+    /// two (`test` names it, as for [`postgres`]).
+    pub fn another(&self, test: &str) -> TestDb {
+        if self.pg.is_some() {
+            postgres(test).expect("PostgreSQL answered a moment ago")
+        } else {
+            sqlite()
+        }
+    }
+
     /// Opens and migrates.
     pub fn open(&self) -> Db {
         let db = Db::open(&self.url).unwrap();
@@ -111,12 +122,59 @@ pub fn postgres(test: &str) -> Option<TestDb> {
     })
 }
 
-/// SQLite, and PostgreSQL when it is there.
-pub fn backends(test: &str) -> Vec<TestDb> {
-    let mut v = vec![sqlite()];
-    v.extend(postgres(test));
-    v
+/// One test, one test case per backend. A function takes the database (a
+/// [`TestDb`]), and
+///
+/// ```ignore
+/// common::backend_test!(async the_name);
+/// /// What it shows.
+/// async fn the_name(t: common::TestDb) { /* uses t */ }
+/// ```
+///
+/// adds `mod the_name { async fn sqlite() … async fn postgres() … }` beside
+/// it, so `cargo test the_name::postgres` runs one and a failure names its
+/// backend. `async` runs it under `#[actix_web::test]`; without it, plain
+/// `fn`s run under `#[test]`. A function that no macro names is dead code,
+/// which the lints refuse. The PostgreSQL case gets a fresh database of its
+/// own ([`postgres`]): when PostgreSQL is not there it prints
+/// `SKIPPED (postgres) <file>::<test>` and passes, unless
+/// `VIGIL_REQUIRE_POSTGRES=1`, which makes it fail.
+#[allow(unused_macros)]
+macro_rules! backend_test {
+    (async $name:ident) => {
+        mod $name {
+            #[actix_web::test]
+            async fn sqlite() {
+                super::$name($crate::common::sqlite()).await
+            }
+
+            #[actix_web::test]
+            async fn postgres() {
+                if let Some(t) = $crate::common::postgres(module_path!()) {
+                    super::$name(t).await
+                }
+            }
+        }
+    };
+    ($name:ident) => {
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name($crate::common::sqlite())
+            }
+
+            #[test]
+            fn postgres() {
+                if let Some(t) = $crate::common::postgres(module_path!()) {
+                    super::$name(t)
+                }
+            }
+        }
+    };
 }
+
+#[allow(unused_imports)]
+pub(crate) use backend_test;
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -126,16 +184,19 @@ pub fn beslan_dir() -> PathBuf {
     repo().join("imports/beslan-2004")
 }
 
+/// The five files of an event folder.
+pub const FILES: [&str; 5] = [
+    "event.csv",
+    "sources.csv",
+    "figures.csv",
+    "claims.csv",
+    "rules.csv",
+];
+
 /// Copies the Beslan folder into a temporary folder to be edited.
 pub fn beslan_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for f in [
-        "event.csv",
-        "sources.csv",
-        "figures.csv",
-        "claims.csv",
-        "rules.csv",
-    ] {
+    for f in FILES {
         std::fs::copy(beslan_dir().join(f), dir.path().join(f)).unwrap();
     }
     dir
@@ -327,6 +388,21 @@ fn unchunk(mut s: &str) -> String {
         s = rest[n..].trim_start_matches("\r\n");
     }
     out
+}
+
+/// The audit log as the operator reads it, oldest first; `action` keeps one
+/// kind of entry.
+pub fn audit_log(db: &Db, action: Option<&str>) -> Vec<vigil::audit::Entry> {
+    vigil::service::audit::entries(
+        db,
+        &vigil::service::operator().1,
+        &vigil::audit::AuditFilter {
+            action: action.map(Into::into),
+            limit: 1_000_000,
+            ..Default::default()
+        },
+    )
+    .unwrap()
 }
 
 /// A user with these roles, as the service sees them.
