@@ -1446,6 +1446,10 @@ pub fn approve(
     prepared_write(db, id, prepare, commit)
 }
 
+/// An import worked out: the changeset's revision, its base version's
+/// data, what changes and the ETag each change is made against.
+type Imported = (i64, Arc<Dataset>, Vec<Change>, Vec<String>);
+
 /// Imports an event folder into an open changeset: every item that differs
 /// from the changeset as it stands becomes an edit. A dry run only answers
 /// what would change. All or nothing; the files' problems are all named.
@@ -1460,7 +1464,7 @@ pub fn import_into(
 ) -> Result<Vec<Change>> {
     who.require(Permission::EditChangesets)?;
     let ds = folder.parse().map_err(Error::Files)?;
-    let prepare = |c: &mut Conn| -> Result<(i64, Arc<Dataset>, Vec<Change>, Vec<String>)> {
+    let prepare = |c: &mut Conn| -> Result<Imported> {
         let (cs, edits) = load(c, id)?;
         cs.may(Action::Edit, who, &Readiness::default(), None)
             .map_err(|r| refused(r, &cs))?;
@@ -1490,9 +1494,7 @@ pub fn import_into(
         return Ok(db.read(prepare)?.2);
     }
     let commit =
-        |c: &mut Conn,
-         (was, base, changes, seen_etags): (i64, Arc<Dataset>, Vec<Change>, Vec<String>)|
-         -> Result<Option<Vec<Change>>> {
+        |c: &mut Conn, (was, base, changes, seen_etags): Imported| -> Result<Option<Vec<Change>>> {
             if changes.is_empty() {
                 return Ok(Some(changes));
             }
