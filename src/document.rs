@@ -6,13 +6,13 @@
 //! `sha256` member is the hash of the canonical JSON of the document without
 //! that member, so anyone can recompute it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 use utoipa::openapi::{RefOr, Schema};
 
 use crate::checks::{Implied, Report};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{Claim, Dataset, Event, Figure, Rule, Source};
 
 /// A published document as stored and served: its canonical JSON text and
@@ -217,40 +217,50 @@ pub fn verified_hash(json: &str) -> Result<Option<String>> {
     Ok((hash(&v) == claimed).then_some(claimed))
 }
 
-/// The dataset a document was built from.
+/// A stored document as far as its data goes. What is derived for
+/// readers (a figure's `implied`, a claim's `stated` and `dated`) and the
+/// check report are skipped, not parsed.
+#[derive(Deserialize)]
+struct StoredData {
+    event: Event,
+    sources: Vec<Source>,
+    figures: Vec<StoredFigure>,
+    rules: Vec<Rule>,
+}
+
+#[derive(Deserialize)]
+struct StoredFigure {
+    #[serde(flatten)]
+    figure: Figure,
+    claims: Vec<StoredClaim>,
+}
+
+#[derive(Deserialize)]
+struct StoredClaim {
+    #[serde(flatten)]
+    claim: Claim,
+}
+
+/// The dataset a document was built from, read straight into its types: a
+/// document of 50,000 figures is parsed in a fraction of the time a JSON
+/// tree would take.
 pub fn dataset(json: &str) -> Result<Dataset> {
-    let v: Json = serde_json::from_str(json)?;
-    let get = |k: &str| {
-        v.get(k)
-            .cloned()
-            .ok_or_else(|| Error::Internal(format!("stored document has no '{k}'")))
-    };
-    let mut figures = Vec::new();
-    let mut claims: Vec<Claim> = Vec::new();
-    if let Json::Array(list) = get("figures")? {
-        for mut f in list {
-            if let Some(m) = f.as_object_mut() {
-                if let Some(Json::Array(cs)) = m.remove("claims") {
-                    for mut c in cs {
-                        if let Some(cm) = c.as_object_mut() {
-                            // Derived for readers; the claim is the rest.
-                            cm.remove("stated");
-                            cm.remove("dated");
-                        }
-                        claims.push(serde_json::from_value::<Claim>(c)?);
-                    }
-                }
-                m.remove("implied");
-            }
-            figures.push(serde_json::from_value::<Figure>(f)?);
-        }
-    }
+    let stored: StoredData = serde_json::from_str(json)?;
+    let mut claims = Vec::new();
+    let figures = stored
+        .figures
+        .into_iter()
+        .map(|f| {
+            claims.extend(f.claims.into_iter().map(|c| c.claim));
+            f.figure
+        })
+        .collect();
     let mut ds = Dataset {
-        event: serde_json::from_value(get("event")?)?,
-        sources: serde_json::from_value(get("sources")?)?,
+        event: stored.event,
+        sources: stored.sources,
         figures,
         claims,
-        rules: serde_json::from_value(get("rules")?)?,
+        rules: stored.rules,
     };
     ds.sort();
     Ok(ds)

@@ -1,12 +1,13 @@
 //! An event with everything it holds, and the validation of the whole.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use crate::words::word_enum;
 use serde::{Deserialize, Serialize};
 
 use super::expr::{self, is_figure_key};
+use super::item::Kind;
 use super::{is_identifier, Claim, Event, Figure, Rank, Rule, Source};
 
 /// One event's data: what an import folder, a published version or a
@@ -87,46 +88,187 @@ impl Problems {
     }
 }
 
+/// What validating one item needs to know of the others. The rules of
+/// validation are written once, per item, against this: [`Index`] answers
+/// for a whole dataset from tables built once, [`Scan`] for one item by
+/// reading the dataset, so that checking one edited item costs one pass
+/// and gives exactly what checking everything gives at that item.
+trait Others {
+    /// The first row of `table` whose key is `key`.
+    fn first(&self, table: Table, key: &str) -> Option<usize>;
+    /// The parent of figure `key` (of the last figure with that key that
+    /// names one).
+    fn parent(&self, key: &str) -> Option<&str>;
+    /// Whether some figure names `key` as its parent.
+    fn has_children(&self, key: &str) -> bool;
+}
+
+/// The answers for a whole dataset, looked up.
+struct Index<'a> {
+    /// The first row of each key, by table (sources, figures, claims, rules).
+    first: [HashMap<&'a str, usize>; 4],
+    parent: HashMap<&'a str, &'a str>,
+    children: HashSet<&'a str>,
+}
+
+impl<'a> Index<'a> {
+    fn of(ds: &'a Dataset) -> Self {
+        fn first<'a>(keys: impl ExactSizeIterator<Item = &'a str>) -> HashMap<&'a str, usize> {
+            let mut at = HashMap::with_capacity(keys.len());
+            for (i, k) in keys.enumerate() {
+                at.entry(k).or_insert(i);
+            }
+            at
+        }
+        let mut parent = HashMap::with_capacity(ds.figures.len());
+        let mut children = HashSet::new();
+        for f in &ds.figures {
+            if let Some(pa) = f.parent.as_deref() {
+                parent.insert(f.key.as_str(), pa);
+                children.insert(pa);
+            }
+        }
+        Self {
+            first: [
+                first(ds.sources.iter().map(|x| x.key.as_str())),
+                first(ds.figures.iter().map(|x| x.key.as_str())),
+                first(ds.claims.iter().map(|x| x.id.as_str())),
+                first(ds.rules.iter().map(|x| x.id.as_str())),
+            ],
+            parent,
+            children,
+        }
+    }
+}
+
+impl Others for Index<'_> {
+    fn first(&self, table: Table, key: &str) -> Option<usize> {
+        let at = match table {
+            Table::Event => return Some(0),
+            Table::Sources => &self.first[0],
+            Table::Figures => &self.first[1],
+            Table::Claims => &self.first[2],
+            Table::Rules => &self.first[3],
+        };
+        at.get(key).copied()
+    }
+
+    fn parent(&self, key: &str) -> Option<&str> {
+        self.parent.get(key).copied()
+    }
+
+    fn has_children(&self, key: &str) -> bool {
+        self.children.contains(key)
+    }
+}
+
+/// The answers for one item, read off the dataset.
+struct Scan<'a>(&'a Dataset);
+
+impl Others for Scan<'_> {
+    fn first(&self, table: Table, key: &str) -> Option<usize> {
+        let ds = self.0;
+        match table {
+            Table::Event => Some(0),
+            Table::Sources => ds.sources.iter().position(|x| x.key == key),
+            Table::Figures => ds.figures.iter().position(|x| x.key == key),
+            Table::Claims => ds.claims.iter().position(|x| x.id == key),
+            Table::Rules => ds.rules.iter().position(|x| x.id == key),
+        }
+    }
+
+    fn parent(&self, key: &str) -> Option<&str> {
+        self.0
+            .figures
+            .iter()
+            .rev()
+            .filter(|f| f.key == key)
+            .find_map(|f| f.parent.as_deref())
+    }
+
+    fn has_children(&self, key: &str) -> bool {
+        self.0
+            .figures
+            .iter()
+            .any(|f| f.parent.as_deref() == Some(key))
+    }
+}
+
+impl Problems {
+    /// A key that breaks its table's rule, or that an earlier row has.
+    fn key(&mut self, t: Table, i: usize, field: &'static str, key: &str, o: &dyn Others) {
+        if let Some(m) = key_problem(t, key) {
+            self.add(t, i, field, m);
+        }
+        if let Some(first) = o.first(t, key).filter(|first| *first != i) {
+            let what = match t {
+                Table::Sources => "source key",
+                Table::Figures => "figure key",
+                Table::Claims => "claim id",
+                _ => "rule id",
+            };
+            self.add(
+                t,
+                i,
+                field,
+                format!("duplicate {what} '{key}' (first in row {})", first + 1),
+            );
+        }
+    }
+}
+
 impl Dataset {
     /// Every problem of the dataset, in table and row order: key syntax,
     /// duplicates, references to unknown figures or sources, parent cycles,
-    /// value shapes, deprecation reasons and rule expressions. Consistency of
-    /// the values with each other is the checks' business, not this.
+    /// value shapes, deprecation reasons, rule expressions and the text
+    /// policy. Consistency of the values with each other is the checks'
+    /// business, not this.
     pub fn validate(&self) -> Vec<Problem> {
+        let o = Index::of(self);
         let mut p = Problems(Vec::new());
-        self.validate_event(&mut p);
-        let sources = self.validate_sources(&mut p);
-        let figures = self.validate_figures(&mut p);
-        self.validate_claims(&mut p, &figures, &sources);
-        self.validate_rules(&mut p, &figures);
-        self.validate_text(&mut p);
-        p.0.sort_by_key(|x| (x.table, x.row));
+        for &table in Table::ALL {
+            let rows = match table {
+                Table::Event => 1,
+                Table::Sources => self.sources.len(),
+                Table::Figures => self.figures.len(),
+                Table::Claims => self.claims.len(),
+                Table::Rules => self.rules.len(),
+            };
+            for i in 0..rows {
+                self.validate_row(table, i, &o, &mut p);
+            }
+        }
         p.0
     }
 
-    /// The text policy ([`crate::text::check_data`]) on every free-text
-    /// field the registry names ([`super::Field::is_text`]); keys and
-    /// references have rules of their own.
-    fn validate_text(&self, p: &mut Problems) {
-        for &table in Table::ALL {
-            super::item::with_kind!(table, K => self.validate_text_of::<K>(p));
+    /// The problems of the item `key` of `table` (of the first, if several
+    /// have it): exactly what [`Dataset::validate`] gives at its row, in one
+    /// pass over the dataset. Empty when there is no such item.
+    pub fn validate_item(&self, table: Table, key: &str) -> Vec<Problem> {
+        let o = Scan(self);
+        let mut p = Problems(Vec::new());
+        if let Some(i) = o.first(table, key) {
+            self.validate_row(table, i, &o, &mut p);
         }
+        p.0
     }
 
-    fn validate_text_of<K: super::Kind>(&self, p: &mut Problems) {
-        let texts: Vec<&super::Field> = K::FIELDS.iter().filter(|f| f.is_text()).collect();
-        for (i, item) in K::of(self).iter().enumerate() {
-            let Ok(json) = serde_json::to_value(item) else {
-                continue;
-            };
-            for f in &texts {
-                if let Some(serde_json::Value::String(value)) = json.get(f.name) {
-                    if let Err(err) = crate::text::check_data(f.name, value) {
-                        p.add(K::TABLE, i, f.name, err.to_string());
-                    }
-                }
-            }
+    /// The problems of one row: its own fields, then its text.
+    fn validate_row(&self, table: Table, i: usize, o: &dyn Others, p: &mut Problems) {
+        match table {
+            Table::Event => self.validate_event(p),
+            Table::Sources => self.validate_source(i, o, p),
+            Table::Figures => self.validate_figure(i, o, p),
+            Table::Claims => self.validate_claim(i, o, p),
+            Table::Rules => self.validate_rule(i, o, p),
         }
+        super::item::with_kind!(table, K => {
+            super::texts::each_text(&K::of(self)[i], &mut |name, value| {
+                if let Err(err) = crate::text::check_data(name, value) {
+                    p.add(table, i, name, err.to_string());
+                }
+            })
+        });
     }
 
     fn validate_event(&self, p: &mut Problems) {
@@ -169,209 +311,126 @@ impl Dataset {
         }
     }
 
-    fn validate_sources(&self, p: &mut Problems) -> HashSet<&str> {
-        let t = Table::Sources;
-        let mut seen: HashMap<&str, usize> = HashMap::new();
-        for (i, s) in self.sources.iter().enumerate() {
-            if let Some(m) = key_problem(t, &s.key) {
-                p.add(t, i, "key", m);
-            }
-            if let Some(first) = seen.insert(&s.key, i) {
-                seen.insert(&s.key, first);
-                p.add(
-                    t,
-                    i,
-                    "key",
-                    format!(
-                        "duplicate source key '{}' (first in row {})",
-                        s.key,
-                        first + 1
-                    ),
-                );
-            }
-            p.required(t, i, "title", &s.title);
-        }
-        seen.into_keys().collect()
+    fn validate_source(&self, i: usize, o: &dyn Others, p: &mut Problems) {
+        let (t, s) = (Table::Sources, &self.sources[i]);
+        p.key(t, i, "key", &s.key, o);
+        p.required(t, i, "title", &s.title);
     }
 
-    fn validate_figures(&self, p: &mut Problems) -> HashSet<&str> {
-        let t = Table::Figures;
-        let mut seen: HashMap<&str, usize> = HashMap::new();
-        for (i, f) in self.figures.iter().enumerate() {
-            if let Some(m) = key_problem(t, &f.key) {
-                p.add(t, i, "key", m);
-            }
-            if let Some(first) = seen.insert(&f.key, i) {
-                seen.insert(&f.key, first);
-                p.add(
-                    t,
-                    i,
-                    "key",
-                    format!(
-                        "duplicate figure key '{}' (first in row {})",
-                        f.key,
-                        first + 1
-                    ),
-                );
-            }
-            p.required(t, i, "label", &f.label);
-            p.required(t, i, "unit", &f.unit);
-            for (field, message) in f.value().shape_problems() {
-                p.add(t, i, field, message);
+    fn validate_figure(&self, i: usize, o: &dyn Others, p: &mut Problems) {
+        let (t, f) = (Table::Figures, &self.figures[i]);
+        p.key(t, i, "key", &f.key, o);
+        p.required(t, i, "label", &f.label);
+        p.required(t, i, "unit", &f.unit);
+        for (field, message) in f.value().shape_problems() {
+            p.add(t, i, field, message);
+        }
+        // Its parent: known, and no cycle through it.
+        if let Some(pa) = f.parent.as_deref() {
+            if o.first(t, pa).is_none() {
+                p.add(t, i, "parent", format!("unknown figure '{pa}'"));
+            } else {
+                // Walk up; a walk longer than the table is a cycle.
+                let mut path = vec![f.key.as_str()];
+                let mut at = pa;
+                loop {
+                    if at == f.key {
+                        path.push(at);
+                        p.add(
+                            t,
+                            i,
+                            "parent",
+                            format!("parents form a cycle: {}", path.join(" → ")),
+                        );
+                        break;
+                    }
+                    if path.len() > self.figures.len() {
+                        break; // a cycle further up, reported on its own rows
+                    }
+                    path.push(at);
+                    match o.parent(at) {
+                        Some(next) => at = next,
+                        None => break,
+                    }
+                }
             }
         }
-        // Parents: known, and no cycles.
-        let parent: BTreeMap<&str, &str> = self
-            .figures
-            .iter()
-            .filter_map(|f| f.parent.as_deref().map(|pa| (f.key.as_str(), pa)))
-            .collect();
-        let mut has_children: HashSet<&str> = HashSet::new();
-        for (i, f) in self.figures.iter().enumerate() {
-            let Some(pa) = f.parent.as_deref() else {
-                continue;
-            };
-            has_children.insert(pa);
-            if !seen.contains_key(pa) {
-                p.add(t, i, "parent", format!("unknown figure '{pa}'"));
-                continue;
-            }
-            // Walk up; a walk longer than the table is a cycle.
-            let mut path = vec![f.key.as_str()];
-            let mut at = pa;
-            loop {
-                if at == f.key {
-                    path.push(at);
+        if f.breakdown.is_none() && o.has_children(&f.key) {
+            p.add(
+                t,
+                i,
+                "breakdown",
+                format!(
+                    "figure '{}' has child figures, so it needs a breakdown: exhaustive, partial or overlapping",
+                    f.key
+                ),
+            );
+        }
+    }
+
+    fn validate_claim(&self, i: usize, o: &dyn Others, p: &mut Problems) {
+        let (t, c) = (Table::Claims, &self.claims[i]);
+        p.key(t, i, "id", &c.id, o);
+        if o.first(Table::Figures, &c.figure).is_none() {
+            p.add(t, i, "figure", format!("unknown figure '{}'", c.figure));
+        }
+        if o.first(Table::Sources, &c.source).is_none() {
+            p.add(t, i, "source", format!("unknown source '{}'", c.source));
+        }
+        if c.value().is_empty() {
+            p.add(
+                t,
+                i,
+                "best",
+                "a claim needs at least one of low, best, high",
+            );
+        }
+        for (field, message) in c.shape_problems() {
+            p.add(t, i, field, message);
+        }
+        match (c.rank, c.deprecation_reason) {
+            (Rank::Deprecated, None) => p.add(
+                t,
+                i,
+                "reason",
+                "a deprecated claim needs a reason: superseded, discredited, erroneous or retracted",
+            ),
+            (Rank::Preferred | Rank::Normal, Some(r)) => p.add(
+                t,
+                i,
+                "reason",
+                format!("reason '{r}' is only for deprecated claims; this claim is {}", c.rank),
+            ),
+            _ => {}
+        }
+    }
+
+    fn validate_rule(&self, i: usize, o: &dyn Others, p: &mut Problems) {
+        let (t, r) = (Table::Rules, &self.rules[i]);
+        p.key(t, i, "id", &r.id, o);
+        match expr::parse(&r.expression) {
+            Err(e) => p.add(t, i, "expression", e.to_string()),
+            Ok(e) => {
+                let keys = e.keys();
+                for k in keys.iter().filter(|k| o.first(Table::Figures, k).is_none()) {
+                    let column = r
+                        .expression
+                        .find(k)
+                        .map_or(1, |b| r.expression[..b].chars().count() + 1);
                     p.add(
                         t,
                         i,
-                        "parent",
-                        format!("parents form a cycle: {}", path.join(" → ")),
+                        "expression",
+                        format!("column {column}: unknown figure key '{k}'"),
                     );
-                    break;
                 }
-                if path.len() > self.figures.len() {
-                    break; // a cycle further up, reported on its own rows
-                }
-                path.push(at);
-                match parent.get(at) {
-                    Some(next) => at = next,
-                    None => break,
-                }
-            }
-        }
-        for (i, f) in self.figures.iter().enumerate() {
-            if f.breakdown.is_none() && has_children.contains(f.key.as_str()) {
-                p.add(
-                    t,
-                    i,
-                    "breakdown",
-                    format!(
-                        "figure '{}' has child figures, so it needs a breakdown: exhaustive, partial or overlapping",
-                        f.key
-                    ),
-                );
-            }
-        }
-        seen.into_keys().collect()
-    }
-
-    fn validate_claims(&self, p: &mut Problems, figures: &HashSet<&str>, sources: &HashSet<&str>) {
-        let t = Table::Claims;
-        let mut seen: HashMap<&str, usize> = HashMap::new();
-        for (i, c) in self.claims.iter().enumerate() {
-            if let Some(m) = key_problem(t, &c.id) {
-                p.add(t, i, "id", m);
-            }
-            if let Some(first) = seen.insert(&c.id, i) {
-                seen.insert(&c.id, first);
-                p.add(
-                    t,
-                    i,
-                    "id",
-                    format!("duplicate claim id '{}' (first in row {})", c.id, first + 1),
-                );
-            }
-            if !figures.contains(c.figure.as_str()) {
-                p.add(t, i, "figure", format!("unknown figure '{}'", c.figure));
-            }
-            if !sources.contains(c.source.as_str()) {
-                p.add(t, i, "source", format!("unknown source '{}'", c.source));
-            }
-            let v = c.value();
-            if v.is_empty() {
-                p.add(
-                    t,
-                    i,
-                    "best",
-                    "a claim needs at least one of low, best, high",
-                );
-            }
-            for (field, message) in c.shape_problems() {
-                p.add(t, i, field, message);
-            }
-            match (c.rank, c.deprecation_reason) {
-                (Rank::Deprecated, None) => p.add(
-                    t,
-                    i,
-                    "reason",
-                    "a deprecated claim needs a reason: superseded, discredited, erroneous or retracted",
-                ),
-                (Rank::Preferred | Rank::Normal, Some(r)) => p.add(
-                    t,
-                    i,
-                    "reason",
-                    format!("reason '{r}' is only for deprecated claims; this claim is {}", c.rank),
-                ),
-                _ => {}
-            }
-        }
-    }
-
-    fn validate_rules(&self, p: &mut Problems, figures: &HashSet<&str>) {
-        let t = Table::Rules;
-        let mut seen: HashMap<&str, usize> = HashMap::new();
-        for (i, r) in self.rules.iter().enumerate() {
-            if let Some(m) = key_problem(t, &r.id) {
-                p.add(t, i, "id", m);
-            }
-            if let Some(first) = seen.insert(&r.id, i) {
-                seen.insert(&r.id, first);
-                p.add(
-                    t,
-                    i,
-                    "id",
-                    format!("duplicate rule id '{}' (first in row {})", r.id, first + 1),
-                );
-            }
-            match expr::parse(&r.expression) {
-                Err(e) => p.add(t, i, "expression", e.to_string()),
-                Ok(e) => {
-                    let unknown: Vec<&str> = e
-                        .keys()
-                        .into_iter()
-                        .filter(|k| !figures.contains(k))
-                        .collect();
-                    for k in unknown {
-                        let column = r
-                            .expression
-                            .find(k)
-                            .map_or(1, |b| r.expression[..b].chars().count() + 1);
-                        p.add(
-                            t,
-                            i,
-                            "expression",
-                            format!("column {column}: unknown figure key '{k}'"),
-                        );
-                    }
-                    if e.keys().is_empty() {
-                        p.add(
-                            t,
-                            i,
-                            "expression",
-                            "column 1: a rule must name at least one figure",
-                        );
-                    }
+                if keys.is_empty() {
+                    p.add(
+                        t,
+                        i,
+                        "expression",
+                        "column 1: a rule must name at least one figure",
+                    );
                 }
             }
         }
@@ -505,6 +564,92 @@ mod tests {
                 severity: Severity::Error,
                 note: "".into(),
             }],
+        }
+    }
+
+    /// A dataset with many of the ways to go wrong: duplicate and bad
+    /// keys, unknown references, parent cycles, children without a
+    /// breakdown, deprecated claims without a reason.
+    fn tangled() -> impl proptest::strategy::Strategy<Value = Dataset> {
+        use proptest::prelude::*;
+        const KEYS: [&str; 6] = ["total", "total.a", "b", "c.d", "Bad Key", "=x"];
+        let key = || proptest::sample::select(KEYS.to_vec()).prop_map(String::from);
+        let figure = (key(), proptest::option::of(key()), any::<bool>(), 0i64..3);
+        let claim = (
+            key(),
+            key(),
+            prop_oneof![Just("s1"), Just("s9")],
+            0usize..3,
+            any::<bool>(),
+        );
+        let rule = (key(), key(), key());
+        (
+            proptest::collection::vec(figure, 0..7),
+            proptest::collection::vec(claim, 0..7),
+            proptest::collection::vec(rule, 0..3),
+        )
+            .prop_map(|(figures, claims, rules)| {
+                let base = small();
+                let mut ds = base.clone();
+                ds.figures = figures
+                    .into_iter()
+                    .map(|(key, parent, breakdown, best)| Figure {
+                        key,
+                        parent,
+                        breakdown: breakdown.then_some(crate::model::Breakdown::Partial),
+                        best: (best > 0).then_some(best),
+                        ..base.figures[0].clone()
+                    })
+                    .collect();
+                ds.claims = claims
+                    .into_iter()
+                    .map(|(id, figure, source, rank, reason)| Claim {
+                        id,
+                        figure,
+                        source: source.into(),
+                        rank: [Rank::Preferred, Rank::Normal, Rank::Deprecated][rank],
+                        deprecation_reason: reason.then_some(DeprecationReason::Erroneous),
+                        ..base.claims[0].clone()
+                    })
+                    .collect();
+                ds.rules = rules
+                    .into_iter()
+                    .map(|(id, a, b)| Rule {
+                        id,
+                        expression: format!("{a} <= {b}"),
+                        ..base.rules[0].clone()
+                    })
+                    .collect();
+                ds
+            })
+    }
+
+    proptest::proptest! {
+        /// Checking one item gives exactly what checking everything gives
+        /// at that item's row.
+        #[test]
+        fn one_item_is_validated_as_the_whole_validates_it(ds in tangled()) {
+            let all = ds.validate();
+            let mut rows: Vec<(Table, usize, String)> = vec![(Table::Event, 0, ds.event.slug.clone())];
+            fn keyed(t: Table, keys: Vec<&String>) -> Vec<(Table, usize, String)> {
+                keys.into_iter().enumerate().map(|(i, k)| (t, i, k.clone())).collect()
+            }
+            rows.extend(keyed(Table::Sources, ds.sources.iter().map(|x| &x.key).collect()));
+            rows.extend(keyed(Table::Figures, ds.figures.iter().map(|x| &x.key).collect()));
+            rows.extend(keyed(Table::Claims, ds.claims.iter().map(|x| &x.id).collect()));
+            rows.extend(keyed(Table::Rules, ds.rules.iter().map(|x| &x.id).collect()));
+            for (table, row, key) in rows {
+                let first = all.iter().all(|p| {
+                    !(p.table == table && p.row == row && p.message.starts_with("duplicate"))
+                });
+                if !first {
+                    continue; // a later row of a duplicate key: the item is the first one
+                }
+                let want: Vec<&Problem> = all.iter().filter(|p| p.table == table && p.row == row).collect();
+                let got = ds.validate_item(table, &key);
+                proptest::prop_assert_eq!(got.iter().collect::<Vec<_>>(), want, "{}/{}", table, key);
+            }
+            proptest::prop_assert!(ds.validate_item(Table::Figures, "no.such").is_empty());
         }
     }
 

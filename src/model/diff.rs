@@ -1,7 +1,7 @@
 //! What changed between two datasets of one event, item by item, and how
 //! edits are put into a dataset: once for every kind, through [`Kind`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -37,35 +37,37 @@ impl Change {
     }
 }
 
-fn by_key<K: Kind>(ds: &Dataset) -> Result<BTreeMap<&str, Json>, serde_json::Error> {
-    K::of(ds)
-        .iter()
-        .map(|x| Ok((x.key(), serde_json::to_value(x)?)))
-        .collect()
-}
-
+/// Adds the items of kind `K` that differ from `a` to `b`. Items are
+/// compared as typed values first: only those that differ are turned into
+/// JSON (and compared once more as JSON, which is what a change is).
 fn changes_of<K: Kind>(
     a: &Dataset,
     b: &Dataset,
     out: &mut Vec<Change>,
 ) -> Result<(), serde_json::Error> {
-    let mut before = by_key::<K>(a)?;
-    for (key, after) in by_key::<K>(b)? {
-        match before.remove(key) {
-            Some(x) if x == after => {}
-            x => out.push(Change {
+    let mut before: HashMap<&str, &K> = K::of(a).iter().map(|x| (x.key(), x)).collect();
+    for after in K::of(b) {
+        let key = after.key();
+        let was = before.remove(key);
+        if was == Some(after) {
+            continue;
+        }
+        let was = was.map(serde_json::to_value).transpose()?;
+        let after = serde_json::to_value(after)?;
+        if was.as_ref() != Some(&after) {
+            out.push(Change {
                 table: K::TABLE,
                 key: key.to_string(),
-                before: x,
+                before: was,
                 after: Some(after),
-            }),
+            });
         }
     }
     for (key, x) in before {
         out.push(Change {
             table: K::TABLE,
             key: key.to_string(),
-            before: Some(x),
+            before: Some(serde_json::to_value(x)?),
             after: None,
         });
     }
@@ -130,14 +132,16 @@ impl ItemEdit {
                 item.key()
             )));
         }
-        if let Ok(Json::Object(fields)) = item.to_json() {
-            for (field, value) in &fields {
-                if let Json::String(text) = value {
-                    crate::text::check_data(field, text).map_err(|e| ItemError(e.to_string()))?;
-                }
+        let mut refused = None;
+        item.each_string(&mut |field, text| {
+            if refused.is_none() {
+                refused = crate::text::check_data(field, text).err();
             }
+        });
+        match refused {
+            Some(e) => Err(ItemError(e.to_string())),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 

@@ -223,6 +223,28 @@ impl std::fmt::Display for ItemError {
 }
 
 impl Item {
+    /// Reads stored JSON text as an item of `table`, straight into its type.
+    pub fn from_text(table: Table, text: &str) -> Result<Item, ItemError> {
+        with_kind!(table, K => serde_json::from_str::<K>(text)
+        .map(K::into_item)
+        .map_err(|e| ItemError(format!(
+            "the {} item is not valid: {e}",
+            table.as_str().trim_end_matches('s')
+        ))))
+    }
+
+    /// Calls `f` with the name and value of every string field of the
+    /// item, in the order it is written.
+    pub fn each_string(&self, f: &mut dyn FnMut(&'static str, &str)) {
+        match self {
+            Item::Event(x) => super::texts::each_string(x, f),
+            Item::Source(x) => super::texts::each_string(x, f),
+            Item::Figure(x) => super::texts::each_string(x, f),
+            Item::Claim(x) => super::texts::each_string(x, f),
+            Item::Rule(x) => super::texts::each_string(x, f),
+        }
+    }
+
     /// The table the item belongs to.
     pub fn table(&self) -> Table {
         match self {

@@ -7,6 +7,7 @@ mod date;
 mod diff;
 pub mod expr;
 pub mod item;
+mod texts;
 mod types;
 mod value;
 

@@ -67,11 +67,11 @@ impl Built {
         Ok(self.changes.get_or_init(|| c))
     }
 
-    /// After its result was changed: its `problems` as now found, its
-    /// checks to be run again. (Its revision is set once stored.)
-    pub fn changed(self, problems: Vec<Problem>) -> Self {
+    /// After its result was changed: its problems, checks and changes to
+    /// be worked out again when asked. (Its revision is set once stored.)
+    pub fn changed(self) -> Self {
         Self {
-            problems: OnceLock::from(problems),
+            problems: OnceLock::new(),
             report: OnceLock::new(),
             changes: OnceLock::new(),
             ..self

@@ -23,7 +23,7 @@ use crate::document;
 use crate::error::{Error, Result};
 pub use crate::model::changeset::{Action, Allowed, Changeset, Readiness, State};
 use crate::model::changeset::{Refusal, Refused};
-use crate::model::{Change, Dataset, Item, ItemEdit, Problem, Table};
+use crate::model::{Change, Dataset, Item, ItemEdit, Table};
 
 /// A changeset as stored, as the domain sees it.
 fn from_row(r: db::Changeset) -> Result<Changeset> {
@@ -228,14 +228,12 @@ fn item_edits(edits: &[Edit]) -> Result<Vec<ItemEdit>> {
             let table = table_of(&e.entity)?;
             let item = match e.item.as_deref() {
                 None => None,
-                Some(text) => Some(Item::parse(table, serde_json::from_str(text)?).map_err(
-                    |err| {
-                        Error::Internal(format!(
-                            "changeset {}: the stored edit of {}/{} does not read: {err}",
-                            e.changeset_id, e.entity, e.key
-                        ))
-                    },
-                )?),
+                Some(text) => Some(Item::from_text(table, text).map_err(|err| {
+                    Error::Internal(format!(
+                        "changeset {}: the stored edit of {}/{} does not read: {err}",
+                        e.changeset_id, e.entity, e.key
+                    ))
+                })?),
             };
             Ok(ItemEdit {
                 table,
@@ -579,11 +577,7 @@ pub fn rebase_item(
         view.set_item(&edit)
             .map_err(|e| Error::BadRequest(e.to_string()))?;
         let stored = view.item(table, key)?;
-        let problems = if stored.is_some() {
-            problems_at(&view, &view.validate(), table, key)
-        } else {
-            Vec::new()
-        };
+        let problems = problems_at(&view, table, key);
         Ok(PreparedRebase {
             was: cs.revision,
             version: latest_version,
@@ -648,18 +642,11 @@ pub fn result(db: &Db, id: i64) -> Result<(Changeset, Dataset)> {
     })
 }
 
-/// The problems of `ds` (all of them, as `validate` gives them) at one item.
-fn problems_at(ds: &Dataset, problems: &[Problem], table: Table, key: &str) -> Vec<String> {
-    let row = match table {
-        Table::Event => Some(0),
-        Table::Sources => ds.sources.iter().position(|x| x.key == key),
-        Table::Figures => ds.figures.iter().position(|x| x.key == key),
-        Table::Claims => ds.claims.iter().position(|x| x.id == key),
-        Table::Rules => ds.rules.iter().position(|x| x.id == key),
-    };
-    problems
+/// The problems of `ds` at one item (none when it has no such item), as
+/// an editor shows them: field, then what is wrong.
+fn problems_at(ds: &Dataset, table: Table, key: &str) -> Vec<String> {
+    ds.validate_item(table, key)
         .iter()
-        .filter(|p| p.table == table && Some(p.row) == row)
         .map(|p| format!("{}: {}", p.field, p.message))
         .collect()
 }
@@ -673,11 +660,7 @@ pub fn item(db: &Db, who: &Principal, id: i64, table: Table, key: &str) -> Resul
         let item = built.result.item(table, key)?;
         Ok(ItemView {
             etag: item_etag(item.as_ref()),
-            problems: if item.is_some() {
-                problems_at(&built.result, built.problems(), table, key)
-            } else {
-                Vec::new()
-            },
+            problems: problems_at(&built.result, table, key),
             item,
         })
     })
@@ -765,7 +748,8 @@ pub fn put_item_choosing(
 
 /// Which of two values a person chose for a field: theirs is the value
 /// saved or published meanwhile, mine the one typed or drafted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Side {
     Mine,
     Theirs,
@@ -982,12 +966,9 @@ fn put(
         }
         // The item as stored: normalised through the model's types.
         let stored = built.result.item(table, key)?;
-        let all = built.result.validate();
-        let problems = if stored.is_some() {
-            problems_at(&built.result, &all, table, key)
-        } else {
-            Vec::new()
-        };
+        // The edited item's problems only: the whole result's are worked
+        // out when a view or a submit asks for them.
+        let problems = problems_at(&built.result, table, key);
         let before = built.base.item(table, key)?;
         let seen_etag = seen_etag_of(
             db::edit(c, id, table.as_str(), key)?.as_ref(),
@@ -1000,7 +981,7 @@ fn put(
             current,
             stored,
             problems,
-            next: built.changed(all),
+            next: built.changed(),
         })
     };
     let commit = |c: &mut Conn, p: PreparedEdit| -> Result<Option<(ItemView, Built)>> {
