@@ -2167,3 +2167,99 @@ async fn panel_a_conflict_with_a_published_version_is_taken_field_by_field(t: co
     assert_eq!(f["label"], "Hostages who died");
     assert_eq!(f["notes"], "clara's note, again");
 }
+
+common::backend_test!(async api_a_conflict_with_a_published_version_is_taken_field_by_field);
+/// The same door in the API: `POST …/{table}/{key}/rebase` takes the
+/// published item, keeps what only the changeset changed, and refuses
+/// (409, naming the field) a field both changed until `choices` says whose
+/// value to keep. The answers are the ones the API document promises.
+async fn api_a_conflict_with_a_published_version_is_taken_field_by_field(t: common::TestDb) {
+    let app = start(&t).await;
+    let openapi = vigil::http::openapi::document();
+    let path = "/api/v1/changesets/{id}/{table}/{key}/rebase";
+    let clara = login(&app, "clara").await;
+    let cora = login(&app, "cora").await;
+    let rafael = login(&app, "rafael").await;
+    let mine = open_changeset(&app, &clara, "Note on the hostages killed").await;
+    let other = open_changeset(&app, &cora, "Hostages killed: wording").await;
+    for (field, value) in [("notes", "cora's note"), ("label", "Hostages who died")] {
+        let (s, v) = edit_figure(&app, &cora, other, "hostages.killed", field, json!(value)).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    for (field, value) in [("notes", json!("clara's note")), ("position", json!(439))] {
+        let (s, v) = edit_figure(&app, &clara, mine, "hostages.killed", field, value).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let uri = format!("/api/v1/changesets/{mine}/figures/hostages.killed/rebase");
+    // Nothing published over it yet: nothing to take.
+    let (s, v) = app.post(Some(&clara), &uri, json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{}: {v}", t.name);
+    assert!(
+        v["detail"].as_str().unwrap().contains("not in conflict"),
+        "{v}"
+    );
+    for action in ["submit", "approve"] {
+        let who = if action == "submit" { &cora } else { &rafael };
+        assert_eq!(act(&app, who, other, action, "").await.0, StatusCode::OK);
+    }
+    let (_, view) = app
+        .get(Some(&clara), &format!("/api/v1/changesets/{mine}"))
+        .await;
+    assert_eq!(
+        view["conflicts"],
+        json!(["figures/hostages.killed"]),
+        "{view}"
+    );
+
+    // Without a choice for the field both changed: refused, nothing taken.
+    let size = app.audit(None).len();
+    let (s, v) = app.post(Some(&clara), &uri, json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("notes"), "{v}");
+    common::conforms(&openapi, "post", path, 409, "application/problem+json", &v);
+    let (s, v) = app
+        .post(Some(&clara), &uri, json!({"choices": {"notes": "both"}}))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    common::conforms(&openapi, "post", path, 400, "application/problem+json", &v);
+    // Only curators take it.
+    let (s, v) = app
+        .post(Some(&rafael), &uri, json!({"choices": {"notes": "mine"}}))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let (_, v) = etag_of(&app, &clara, mine, "figures/hostages.killed").await;
+    assert_eq!(v["label"], "Hostages killed", "nothing taken yet");
+    assert_eq!(app.audit(None).len(), size, "nothing written");
+
+    // With it: the published label, the draft's position, the chosen notes.
+    let (s, v) = app
+        .post(Some(&clara), &uri, json!({"choices": {"notes": "mine"}}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    common::conforms(&openapi, "post", path, 200, "application/json", &v);
+    assert_eq!(v["item"]["label"], "Hostages who died");
+    assert_eq!(v["item"]["notes"], "clara's note");
+    assert_eq!(v["item"]["position"], 439);
+    assert_eq!(
+        app.audit(Some("changeset.edit")).last().unwrap().actor,
+        "user:clara"
+    );
+    let (_, view) = app
+        .get(Some(&clara), &format!("/api/v1/changesets/{mine}"))
+        .await;
+    assert_eq!(view["conflicts"], json!([]), "{view}");
+    let (s, v) = act(&app, &clara, mine, "submit", "").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = act(&app, &rafael, mine, "approve", "").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let doc = public_version(&app).await;
+    let f = figure(&doc, "hostages.killed");
+    assert_eq!(
+        (&f["label"], &f["notes"], &f["position"]),
+        (
+            &json!("Hostages who died"),
+            &json!("clara's note"),
+            &json!(439)
+        )
+    );
+}

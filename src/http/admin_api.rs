@@ -55,6 +55,7 @@ route_table! {
     "/api/v1/changesets/{id}/reject" => { POST reject }
     "/api/v1/changesets/{id}/import" => { POST import }
     "/api/v1/changesets/{id}/{table}/{key}" => { GET get_item, PUT put_item, DELETE delete_item }
+    "/api/v1/changesets/{id}/{table}/{key}/rebase" => { POST rebase_item }
     "/api/v1/users" => { GET users, POST add_user }
     "/api/v1/users/{name}" => { PATCH change_user }
     "/api/v1/tokens" => { GET tokens, POST create_token }
@@ -829,6 +830,61 @@ pub async fn delete_item(
                 item: None,
             },
             &pre,
+        )
+    })
+    .await?;
+    Ok(item_response(HttpResponse::Ok(), v))
+}
+
+/// What to keep where a later published version and the changeset both
+/// changed a field of an item.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rebase {
+    /// Field by field, whose value to keep: `mine` (the changeset's) or
+    /// `theirs` (the published one); `""` names the whole item, when one
+    /// side removed it. Fields changed on one side only need no choice.
+    #[serde(default)]
+    #[schema(value_type = std::collections::BTreeMap<String, service::changesets::Side>)]
+    pub choices: service::changesets::Choices,
+}
+
+/// "Take the latest and apply my change again": an item that a version
+/// published after the changeset's base changed too becomes the item as
+/// that version publishes it with the changeset's own changes on top.
+/// Where both changed a field, `choices` says which value to keep; the
+/// changeset's view lists the items in conflict (`conflicts`).
+#[utoipa::path(post, path = "/api/v1/changesets/{id}/{table}/{key}/rebase", tag = "changesets",
+    params(("id" = i64, Path, description = "the changeset", minimum = 1, example = 1),
+           ("table" = String, Path, description = "figures, claims, sources or rules", pattern = "^(figures|claims|sources|rules)$", example = "figures"),
+           ("key" = String, Path, description = "the item's key or id", example = "fatalities")),
+    request_body = Rebase,
+    responses(
+        (status = 200, description = "taken: the item as now stored, with its ETag and any problems at it", body = ItemView),
+        (status = 400, description = "a malformed body, or an item that is not of the table's shape", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "not logged in", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "not a curator, or a wrong CSRF token", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "no such changeset or table, or the changeset does not edit the item", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "the item is not in conflict, a field both sides changed has no choice (the answer names it), or the changeset is closed", body = super::problem::ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn rebase_item(
+    state: web::Data<AppState>,
+    who: Who<Curator>,
+    path: ItemPath,
+    body: Body<Rebase>,
+) -> Result<HttpResponse, HttpError> {
+    let (id, table, key) = path.into_inner();
+    let table = editable_table(&table)?;
+    let choices = body.into_inner().choices;
+    let v = blocking(move || {
+        service::changesets::rebase_item(
+            &state.db,
+            &who.ctx,
+            &who.principal,
+            id,
+            table,
+            &key,
+            &choices,
         )
     })
     .await?;
