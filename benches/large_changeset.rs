@@ -3,7 +3,9 @@
 //! take, and how long a log-in made while that edit runs waits — the write
 //! lock is held only for the writes, not for rebuilding the changeset.
 //! Targets: view < 1 s, one edit < 50 ms, submit < 2 s, and the log-in
-//! beside an edit as quick as one alone.
+//! beside an edit as quick as one alone. One edit re-checks only the edited
+//! item (`Dataset::validate_item`); the whole result's problems, checks and
+//! changes are worked out once, when a view or a submit asks.
 //!
 //! `cargo bench --bench large_changeset` (`EDITS=5000` for a quicker run).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -86,15 +88,20 @@ fn main() {
     );
     let last = ds.figures.last().unwrap().key.clone();
 
-    let views: Vec<Duration> = (0..3)
-        .map(|_| {
-            let t = Instant::now();
-            let v = service::changesets::view(&db, &clara, id).unwrap();
-            assert_eq!(v.edits.len(), edits);
-            t.elapsed()
-        })
-        .collect();
-    println!("view:           median {:.1?}", median(views));
+    let view = || {
+        let t = Instant::now();
+        let v = service::changesets::view(&db, &clara, id).unwrap();
+        assert_eq!(v.edits.len(), edits);
+        t.elapsed()
+    };
+    // The first view replays the edits and works out problems, checks and
+    // changes; later views find them kept.
+    let first = view();
+    let views: Vec<Duration> = (0..3).map(|_| view()).collect();
+    println!(
+        "view:           first {first:.1?}; then median {:.1?}",
+        median(views)
+    );
 
     let edit_once = |n: usize| {
         let v = service::changesets::item(
