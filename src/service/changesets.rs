@@ -9,6 +9,7 @@
 
 use std::collections::BTreeSet;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value as Json;
 
@@ -24,6 +25,7 @@ use crate::error::{Error, Result};
 pub use crate::model::changeset::{Action, Allowed, Changeset, Readiness, State};
 use crate::model::changeset::{Refusal, Refused};
 use crate::model::{Change, Dataset, Item, ItemEdit, Problem, Table};
+use crate::time;
 
 /// A changeset as stored, as the domain sees it.
 fn from_row(r: db::Changeset) -> Result<Changeset> {
@@ -47,8 +49,8 @@ fn from_row(r: db::Changeset) -> Result<Changeset> {
         writers,
         reviewer: r.reviewer,
         comment: r.comment,
-        created_at: r.created_at,
-        updated_at: r.updated_at,
+        created_at: time::stored(&format!("changeset {}: created_at", r.id), &r.created_at)?,
+        updated_at: time::stored(&format!("changeset {}: updated_at", r.id), &r.updated_at)?,
     })
 }
 
@@ -62,8 +64,8 @@ fn to_row(cs: &Changeset) -> Result<db::Changeset> {
         state: cs.state.as_str().to_string(),
         reviewer: cs.reviewer.clone(),
         comment: cs.comment.clone(),
-        created_at: cs.created_at.clone(),
-        updated_at: cs.updated_at.clone(),
+        created_at: time::secs(cs.created_at),
+        updated_at: time::secs(cs.updated_at),
         revision: cs.revision,
         writers: serde_json::to_string(&cs.writers)
             .map_err(|e| Error::Internal(format!("writers do not encode: {e}")))?,
@@ -107,7 +109,9 @@ pub struct EditInfo {
     #[serde(rename = "seen")]
     pub seen_etag: String,
     pub edited_by: String,
-    pub edited_at: String,
+    #[serde(with = "crate::time::secs::serde")]
+    #[schema(value_type = String)]
+    pub edited_at: DateTime<Utc>,
 }
 
 /// A changeset with what it would do.
@@ -164,7 +168,7 @@ fn edited(
     (table, key): (Table, &str),
     (before, after): (&Option<Json>, &Option<Json>),
     mut summary: String,
-    at: &str,
+    at: DateTime<Utc>,
 ) -> Result<()> {
     let reopened = cs.edit(who, at).map_err(|r| refused(r, cs))?;
     store(c, was, cs)?;
@@ -342,7 +346,7 @@ pub fn open(db: &Db, ctx: &Context, who: &Principal, event: &str, reason: &str) 
         let base = db::latest_version(c, event)?
             .ok_or_else(|| Error::NotFound(format!("no published event '{event}'")))?;
         let at = ctx.at();
-        let cs = Changeset::open(event, base.number, &who.person(), reason, &at);
+        let cs = Changeset::open(event, base.number, &who.person(), reason, at);
         let id = insert(c, &cs)?;
         Audit::new("changeset.open", "changeset", id.to_string())
             .after(
@@ -422,12 +426,18 @@ pub fn view(db: &Db, who: &Principal, id: i64) -> Result<ChangesetView> {
             .into_iter()
             .map(|e| {
                 Ok(EditInfo {
+                    edited_at: time::stored(
+                        &format!(
+                            "changeset {id}: the edit of {}/{}: edited_at",
+                            e.entity, e.key
+                        ),
+                        &e.edited_at,
+                    )?,
                     table: table_of(&e.entity)?,
                     item: e.item.as_deref().map(serde_json::from_str).transpose()?,
                     key: e.key,
                     seen_etag: e.seen_etag,
                     edited_by: e.edited_by,
-                    edited_at: e.edited_at,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -610,7 +620,7 @@ pub fn rebase_item(
             return Ok(None);
         }
         let at = ctx.at();
-        let mut row = edit_row(id, table, key, &stored, &published, &who.actor(), &at);
+        let mut row = edit_row(id, table, key, &stored, &published, &who.actor(), at);
         row.seen_etag = item_etag(published.as_ref());
         db::upsert_edit(c, &row)?;
         let summary = format!(
@@ -627,7 +637,7 @@ pub fn rebase_item(
             (table, key),
             (&draft, &stored),
             summary,
-            &at,
+            at,
         )?;
         Ok(Some(ItemView {
             etag: item_etag(stored.as_ref()),
@@ -1016,7 +1026,7 @@ fn put(
             &p.stored,
             (&p.before, &p.seen_etag),
             &who.actor(),
-            &at,
+            at,
         )?;
         let summary = format!(
             "changeset {id}: {} {}/{key}",
@@ -1036,7 +1046,7 @@ fn put(
             (table, key),
             (&p.current, &p.stored),
             summary,
-            &at,
+            at,
         )?;
         let mut next = p.next;
         next.revision = cs.revision;
@@ -1125,7 +1135,7 @@ fn record(
     item: &Option<Json>,
     (before, seen_etag): (&Option<Json>, &str),
     by: &str,
-    at: &str,
+    at: DateTime<Utc>,
 ) -> Result<()> {
     if item == before && seen_etag == item_etag(before.as_ref()) {
         return db::delete_edit(c, id, table.as_str(), key);
@@ -1143,7 +1153,7 @@ fn edit_row(
     item: &Option<Json>,
     before: &Option<Json>,
     by: &str,
-    at: &str,
+    at: DateTime<Utc>,
 ) -> Edit {
     Edit {
         changeset_id: id,
@@ -1152,7 +1162,7 @@ fn edit_row(
         item: item.as_ref().map(document::canonical),
         seen_etag: item_etag(before.as_ref()),
         edited_by: by.to_string(),
-        edited_at: at.to_string(),
+        edited_at: time::secs(at),
     }
 }
 
@@ -1176,7 +1186,14 @@ fn audit_transition(
         a = a.reason(comment);
         // The thread keeps every comment; the audit entry says the same.
         let step = action.strip_prefix("changeset.").unwrap_or(action);
-        db::add_comment(c, after.id, &ctx.actor, &ctx.at(), step, comment)?;
+        db::add_comment(
+            c,
+            after.id,
+            &ctx.actor,
+            &time::secs(ctx.at()),
+            step,
+            comment,
+        )?;
     }
     a.write(c, ctx)?;
     Ok(())
@@ -1270,7 +1287,7 @@ pub fn submit(
             edits,
             ..Readiness::default()
         };
-        cs.submit(who, &ready, comment, &ctx.at())
+        cs.submit(who, &ready, comment, ctx.at())
             .map_err(|r| refused(r, &before))?;
         store(c, was, &cs)?;
         audit_transition(c, ctx, &before, &cs, "changeset.submit", None)?;
@@ -1291,7 +1308,7 @@ pub fn withdraw(
     db.write(|c| {
         let mut cs = changeset(c, id)?;
         let before = cs.clone();
-        cs.withdraw(who, comment, &ctx.at())
+        cs.withdraw(who, comment, ctx.at())
             .map_err(|r| refused(r, &before))?;
         store(c, before.revision, &cs)?;
         audit_transition(c, ctx, &before, &cs, "changeset.withdraw", None)
@@ -1313,7 +1330,7 @@ pub fn reject(
     db.write(|c| {
         let mut cs = changeset(c, id)?;
         let before = cs.clone();
-        cs.reject(who, seen_revision, comment, &ctx.at())
+        cs.reject(who, seen_revision, comment, ctx.at())
             .map_err(|r| refused(r, &before))?;
         store(c, before.revision, &cs)?;
         audit_transition(c, ctx, &before, &cs, "changeset.reject", None)
@@ -1421,7 +1438,7 @@ pub fn approve(
             edits: p.edits,
             ..Readiness::default()
         };
-        cs.approve(who, &ready, seen_revision, comment, &ctx.at())
+        cs.approve(who, &ready, seen_revision, comment, ctx.at())
             .map_err(|r| refused(r, &before))?;
         store(c, seen_revision, &cs)?;
         audit_transition(
@@ -1512,10 +1529,10 @@ pub fn import_into(
                     &ch.after,
                     (&before, seen_etag),
                     &who.actor(),
-                    &at,
+                    at,
                 )?;
             }
-            let reopened = cs.edit(who, &at).map_err(|r| refused(r, &cs))?;
+            let reopened = cs.edit(who, at).map_err(|r| refused(r, &cs))?;
             store(c, was, &cs)?;
             Audit::new("changeset.import", "changeset", id.to_string())
                 .after(serde_json::json!({"event": cs.event, "items": changes.len()}))
@@ -1546,15 +1563,11 @@ pub(crate) fn open_submitted(
     changes: &[Change],
 ) -> Result<(i64, usize)> {
     let at = ctx.at();
-    let cs = Changeset::imported(event, base_version, &ctx.actor, reason, &at);
+    let cs = Changeset::imported(event, base_version, &ctx.actor, reason, at);
     let id = insert(c, &cs)?;
     let edits: Vec<Edit> = changes
         .iter()
-        .map(|ch| {
-            edit_row(
-                id, ch.table, &ch.key, &ch.after, &ch.before, &ctx.actor, &at,
-            )
-        })
+        .map(|ch| edit_row(id, ch.table, &ch.key, &ch.after, &ch.before, &ctx.actor, at))
         .collect();
     db::insert_edits(c, &edits)?;
     Ok((id, edits.len()))
