@@ -114,6 +114,40 @@ pub struct EditInfo {
     pub edited_at: DateTime<Utc>,
 }
 
+/// One comment of a changeset's thread: who wrote it, when, with which
+/// step (`submit`, `approve`, `reject`, `withdraw`, or a state of old).
+// The OpenAPI schema keeps the name clients know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = CommentRow)]
+#[serde(deny_unknown_fields)]
+pub struct Comment {
+    pub id: i64,
+    pub changeset_id: i64,
+    pub author: String,
+    #[serde(with = "crate::time::secs::serde")]
+    #[schema(value_type = String)]
+    pub at: DateTime<Utc>,
+    pub action: String,
+    pub body: String,
+}
+
+impl Comment {
+    /// A comment as stored, as the service sees it.
+    fn from_row(r: db::CommentRow) -> Result<Self> {
+        Ok(Self {
+            at: time::stored(
+                &format!("changeset {}: comment {}: at", r.changeset_id, r.id),
+                &r.at,
+            )?,
+            id: r.id,
+            changeset_id: r.changeset_id,
+            author: r.author,
+            action: r.action,
+            body: r.body,
+        })
+    }
+}
+
 /// A changeset with what it would do.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ChangesetView {
@@ -133,7 +167,7 @@ pub struct ChangesetView {
     /// What the asking principal may do with it now, and why not.
     pub allowed_actions: Vec<Allowed>,
     /// Its comments, oldest first: every one kept, with author and time.
-    pub comments: Vec<db::CommentRow>,
+    pub comments: Vec<Comment>,
 }
 
 /// What an edit must match: the ETag of the item as the editor saw it, or
@@ -442,7 +476,10 @@ pub fn view(db: &Db, who: &Principal, id: i64) -> Result<ChangesetView> {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(ChangesetView {
-            comments: db::comments(c, id)?,
+            comments: db::comments(c, id)?
+                .into_iter()
+                .map(Comment::from_row)
+                .collect::<Result<_>>()?,
             changes: built.changes()?.to_vec(),
             changeset: cs,
             edits,
