@@ -55,7 +55,7 @@ fn prepared(db: &Db) -> i64 {
                 item: Some(vigil::document::canonical(&after)),
                 seen_etag: service::item_etag(Some(&before)),
                 edited_by: curator.actor(),
-                edited_at: ctx.at(),
+                edited_at: vigil::time::secs(ctx.at()),
             }
         })
         .collect();

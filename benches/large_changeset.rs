@@ -75,7 +75,7 @@ fn main() {
                 item: Some(vigil::document::canonical(&after)),
                 seen_etag: service::item_etag(Some(&before)),
                 edited_by: clara.actor(),
-                edited_at: ctx.at(),
+                edited_at: vigil::time::secs(ctx.at()),
             }
         })
         .collect();

@@ -161,7 +161,7 @@ fn by_versions() {
         let (_, load) = timed(|| reads.load().unwrap());
         let (_, list) = reads.history(slug).unwrap();
         let (old, first_old) = timed(|| reads.version(slug, Some(1)).unwrap());
-        assert_eq!(old.version(), 1);
+        assert_eq!(old.version, 1);
         let approve = approve_one_edit(&db, &reads, slug, versions as usize);
         versions += 1;
         println!(

@@ -12,6 +12,7 @@ use crate::files::{self, Folder};
 use crate::service::reads::Publisher;
 use crate::service::Db;
 use crate::service::{self, Context, Imported};
+use crate::time;
 use crate::{demo, http};
 
 /// vigil: casualty figures of mass-casualty events, each traced to the
@@ -416,10 +417,10 @@ fn token(url: &str, cmd: TokenCommand) -> Result<()> {
                     "{}\t{}\tcreated {} by {}{}",
                     t.name,
                     format_roles(&t.roles),
-                    t.created_at,
+                    time::secs(t.created_at),
                     t.created_by,
                     t.revoked_at
-                        .map(|r| format!("\trevoked {r}"))
+                        .map(|r| format!("\trevoked {}", time::secs(r)))
                         .unwrap_or_default()
                 );
             }
@@ -615,7 +616,7 @@ fn restore(
         "restored {} rows from {} (taken at {} from {})",
         total,
         file.display(),
-        restored.header.created_at,
+        time::secs(restored.header.created_at),
         restored.header.from
     );
     for (event, number, sha256) in &restored.versions {

@@ -6,6 +6,7 @@
 //! `sha256` member is the hash of the canonical JSON of the document without
 //! that member, so anyone can recompute it.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
@@ -26,9 +27,10 @@ pub struct CanonicalDocument {
 
 /// What a version is, besides its data.
 #[derive(Debug, Clone, Serialize)]
-pub struct Header<'a> {
+pub struct Header {
     pub version: i64,
-    pub published_at: &'a str,
+    #[serde(with = "crate::time::secs::serde")]
+    pub published_at: DateTime<Utc>,
     pub changeset: Option<i64>,
 }
 
@@ -39,13 +41,15 @@ pub struct Header<'a> {
 #[schema(as = VersionInfo)]
 pub struct VersionSummary {
     pub number: i64,
-    pub published_at: String,
+    #[serde(with = "crate::time::secs::serde")]
+    #[schema(value_type = String)]
+    pub published_at: DateTime<Utc>,
     pub changeset: Option<i64>,
     pub sha256: String,
 }
 
 /// Builds the published document of `ds` at `header`, with its check report.
-pub fn build(ds: &Dataset, header: &Header<'_>, checks: &Report) -> Result<CanonicalDocument> {
+pub fn build(ds: &Dataset, header: &Header, checks: &Report) -> Result<CanonicalDocument> {
     let mut ds = ds.clone();
     ds.sort();
     let mut by_figure: std::collections::HashMap<&str, Vec<&Claim>> = Default::default();
@@ -73,7 +77,7 @@ pub fn build(ds: &Dataset, header: &Header<'_>, checks: &Report) -> Result<Canon
     let doc = PublishedDocument {
         event: ds.event.clone(),
         version: header.version,
-        published_at: header.published_at.to_string(),
+        published_at: header.published_at,
         changeset: header.changeset,
         sha256: None,
         figures,
@@ -99,7 +103,9 @@ pub fn build(ds: &Dataset, header: &Header<'_>, checks: &Report) -> Result<Canon
 pub struct PublishedDocument {
     pub event: Event,
     pub version: i64,
-    pub published_at: String,
+    #[serde(with = "crate::time::secs::serde")]
+    #[schema(value_type = String)]
+    pub published_at: DateTime<Utc>,
     /// The changeset that made this version; none for an import.
     pub changeset: Option<i64>,
     /// Present in every published document; absent only while it is hashed.

@@ -21,5 +21,6 @@ pub mod http;
 pub mod model;
 pub mod service;
 pub mod text;
+pub mod time;
 
 pub use error::{Error, Result};

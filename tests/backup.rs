@@ -139,7 +139,13 @@ fn contents(db: &Db) -> Contents {
         .into_iter()
         .map(|v| {
             let doc = service::version(db, SLUG, Some(v.number)).unwrap().document;
-            (v.number, v.published_at, v.changeset, v.sha256, doc)
+            (
+                v.number,
+                vigil::time::secs(v.published_at),
+                v.changeset,
+                v.sha256,
+                doc,
+            )
         })
         .collect();
     let changesets = db.read(|c| db::changesets_of(c, SLUG)).unwrap();

@@ -26,9 +26,10 @@ pub struct AuditFilter {
     pub entity_id: Option<String>,
     /// A part of the entity id; with `entity_id` too, both must hold.
     pub entity_id_contains: Option<String>,
-    /// RFC 3339 bounds, inclusive.
-    pub since: Option<String>,
-    pub until: Option<String>,
+    /// Time bounds, inclusive (compared with the entries' stored times, to
+    /// the millisecond).
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
     /// Entries after this sequence number.
     pub after_seq: Option<i64>,
     /// Entries before this sequence number.
@@ -46,6 +47,9 @@ pub struct Entry {
     /// Position in the log, from 1, without gaps.
     pub seq: i64,
     /// When, RFC 3339 UTC with milliseconds.
+    ///
+    /// Kept as the stored text, not a parsed time: the leaf hash covers these
+    /// exact bytes, and parsing and writing it again could change them.
     pub at: String,
     /// Who: `user:<name>`, `token:<name>`, `cli:<os user>`, `anonymous`, `system`.
     pub actor: String,

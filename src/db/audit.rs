@@ -194,11 +194,12 @@ fn filtered(f: &AuditFilter) -> audit_entries::BoxedQuery<'static, super::MultiB
                 .escape('\\'),
         );
     }
-    if let Some(t) = &f.since {
-        q = q.filter(audit_entries::at.ge(t.clone()));
+    // The stored times are millisecond stamps: compared as text.
+    if let Some(t) = f.since {
+        q = q.filter(audit_entries::at.ge(crate::time::millis(t)));
     }
-    if let Some(t) = &f.until {
-        q = q.filter(audit_entries::at.le(t.clone()));
+    if let Some(t) = f.until {
+        q = q.filter(audit_entries::at.le(crate::time::millis(t)));
     }
     if let Some(s) = f.after_seq {
         q = q.filter(audit_entries::seq.gt(s));

@@ -8,7 +8,6 @@ use super::schema::{
     versions,
 };
 use super::Conn;
-use crate::document::VersionSummary;
 use crate::error::{Error, Result};
 use crate::model::{Claim, Dataset, Event, Figure, Kind, Rule, Source};
 
@@ -439,8 +438,17 @@ pub fn latest_version(c: &mut Conn, slug: &str) -> Result<Option<VersionRow>> {
         .optional()?)
 }
 
+/// A published version as stored, without its document.
+#[derive(Debug, Clone, Queryable)]
+pub struct VersionSummaryRow {
+    pub number: i64,
+    pub published_at: String,
+    pub changeset_id: Option<i64>,
+    pub sha256: String,
+}
+
 /// Every version of an event, oldest first, without documents.
-pub fn versions_of(c: &mut Conn, slug: &str) -> Result<Vec<VersionSummary>> {
+pub fn versions_of(c: &mut Conn, slug: &str) -> Result<Vec<VersionSummaryRow>> {
     Ok(versions::table
         .filter(versions::event.eq(slug))
         .order(versions::number.asc())
@@ -450,15 +458,7 @@ pub fn versions_of(c: &mut Conn, slug: &str) -> Result<Vec<VersionSummary>> {
             versions::changeset_id,
             versions::sha256,
         ))
-        .load::<(i64, String, Option<i64>, String)>(c)?
-        .into_iter()
-        .map(|(number, published_at, changeset, sha256)| VersionSummary {
-            number,
-            published_at,
-            changeset,
-            sha256,
-        })
-        .collect())
+        .load::<VersionSummaryRow>(c)?)
 }
 
 /// The latest version number of every event that has one.

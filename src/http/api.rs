@@ -147,7 +147,9 @@ pub struct EventSummary {
     pub slug: String,
     pub title: String,
     pub version: i64,
-    pub published_at: String,
+    #[serde(with = "crate::time::secs::serde")]
+    #[schema(value_type = String)]
+    pub published_at: chrono::DateTime<chrono::Utc>,
     pub sha256: String,
     /// Where the latest document is.
     pub href: String,
@@ -165,7 +167,7 @@ pub async fn events(state: web::Data<AppState>) -> HttpResponse {
             slug: s.event.clone(),
             title: s.title.clone(),
             version: s.version,
-            published_at: s.published_at.clone(),
+            published_at: s.published_at,
             sha256: s.sha256.clone(),
             href: format!("/api/v1/events/{}", s.event),
         })

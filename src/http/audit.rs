@@ -150,14 +150,11 @@ pub struct EntriesQuery {
     pub limit: Option<i64>,
 }
 
-fn time_bound(what: &str, s: &Option<String>) -> Result<Option<String>> {
+fn time_bound(what: &str, s: &Option<String>) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
     s.as_ref()
         .map(|t| {
-            chrono::DateTime::parse_from_rfc3339(t)
-                .map(|d| {
-                    d.with_timezone(&chrono::Utc)
-                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-                })
+            crate::time::parse(t)
+                .map(crate::time::to_millis)
                 .map_err(|e| {
                     Error::BadRequest(format!("{what} '{t}' is not an RFC 3339 time: {e}"))
                 })

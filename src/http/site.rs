@@ -95,7 +95,7 @@ pub async fn index(state: web::Data<AppState>) -> HttpResponse {
                 "index.version",
                 &[
                     ("version", &s.version.to_string()),
-                    ("published", &pages::time_in_words(t, &s.published_at)),
+                    ("published", &pages::time_in_words(t, s.published_at)),
                 ],
             ),
         })

@@ -16,6 +16,7 @@
 
 use std::collections::BTreeSet;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::accounts::{Permission, Principal};
@@ -160,8 +161,12 @@ pub struct Changeset {
     pub reviewer: Option<String>,
     /// The latest transition's comment.
     pub comment: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    #[serde(with = "crate::time::secs::serde")]
+    #[schema(value_type = String)]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::time::secs::serde")]
+    #[schema(value_type = String)]
+    pub updated_at: DateTime<Utc>,
 }
 
 type Outcome = std::result::Result<(), Refused>;
@@ -172,7 +177,13 @@ fn refuse(action: Action, kind: Refusal, why: String) -> Outcome {
 
 impl Changeset {
     /// A new draft, written so far by its author.
-    pub fn open(event: &str, base_version: i64, author: &str, reason: &str, at: &str) -> Self {
+    pub fn open(
+        event: &str,
+        base_version: i64,
+        author: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Self {
         Self {
             id: 0,
             event: event.to_string(),
@@ -184,8 +195,8 @@ impl Changeset {
             writers: BTreeSet::from([author.to_string()]),
             reviewer: None,
             comment: None,
-            created_at: at.to_string(),
-            updated_at: at.to_string(),
+            created_at: at,
+            updated_at: at,
         }
     }
 
@@ -196,7 +207,7 @@ impl Changeset {
         base_version: i64,
         operator: &str,
         reason: &str,
-        at: &str,
+        at: DateTime<Utc>,
     ) -> Self {
         Self {
             state: State::Submitted,
@@ -356,14 +367,18 @@ impl Changeset {
             .collect()
     }
 
-    fn step(&mut self, at: &str) {
+    fn step(&mut self, at: DateTime<Utc>) {
         self.revision += 1;
-        self.updated_at = at.to_string();
+        self.updated_at = at;
     }
 
     /// Records an edit by `who`: they become a writer, the revision moves,
     /// and a submitted changeset goes back to draft (true when it did).
-    pub fn edit(&mut self, who: &Principal, at: &str) -> std::result::Result<bool, Refused> {
+    pub fn edit(
+        &mut self,
+        who: &Principal,
+        at: DateTime<Utc>,
+    ) -> std::result::Result<bool, Refused> {
         self.may(Action::Edit, who, &Readiness::default(), None)?;
         self.writers.insert(who.person());
         let reopened = self.state == State::Submitted;
@@ -380,7 +395,7 @@ impl Changeset {
         who: &Principal,
         ready: &Readiness,
         comment: Option<&str>,
-        at: &str,
+        at: DateTime<Utc>,
     ) -> Outcome {
         self.may(Action::Submit, who, ready, None)?;
         self.move_to(State::Submitted, None, comment, at);
@@ -388,7 +403,12 @@ impl Changeset {
     }
 
     /// Withdraws it for good.
-    pub fn withdraw(&mut self, who: &Principal, comment: Option<&str>, at: &str) -> Outcome {
+    pub fn withdraw(
+        &mut self,
+        who: &Principal,
+        comment: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Outcome {
         self.may(Action::Withdraw, who, &Readiness::default(), None)?;
         self.move_to(State::Withdrawn, None, comment, at);
         Ok(())
@@ -401,7 +421,7 @@ impl Changeset {
         ready: &Readiness,
         seen_revision: i64,
         comment: Option<&str>,
-        at: &str,
+        at: DateTime<Utc>,
     ) -> Outcome {
         self.may(Action::Approve, who, ready, Some(seen_revision))?;
         self.move_to(State::Approved, Some(who.person()), comment, at);
@@ -414,7 +434,7 @@ impl Changeset {
         who: &Principal,
         seen_revision: i64,
         comment: &str,
-        at: &str,
+        at: DateTime<Utc>,
     ) -> Outcome {
         self.may(
             Action::Reject,
@@ -426,7 +446,13 @@ impl Changeset {
         Ok(())
     }
 
-    fn move_to(&mut self, to: State, reviewer: Option<String>, comment: Option<&str>, at: &str) {
+    fn move_to(
+        &mut self,
+        to: State,
+        reviewer: Option<String>,
+        comment: Option<&str>,
+        at: DateTime<Utc>,
+    ) {
         self.state = to;
         self.reviewer = reviewer;
         self.comment = comment.map(str::to_string);
@@ -440,6 +466,11 @@ mod tests {
     use crate::accounts::Role;
     use proptest::prelude::*;
 
+    /// A time `n` seconds into the epoch.
+    fn t(n: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::seconds(n)
+    }
+
     fn user(name: &str, roles: &[Role]) -> Principal {
         Principal::user(name, roles)
     }
@@ -452,9 +483,9 @@ mod tests {
     }
 
     fn submitted_by(author: &Principal) -> Changeset {
-        let mut cs = Changeset::open("e", 1, &author.person(), "why", "t0");
-        cs.edit(author, "t1").unwrap();
-        cs.submit(author, &ready(), None, "t2").unwrap();
+        let mut cs = Changeset::open("e", 1, &author.person(), "why", t(0));
+        cs.edit(author, t(1)).unwrap();
+        cs.submit(author, &ready(), None, t(2)).unwrap();
         cs
     }
 
@@ -462,12 +493,12 @@ mod tests {
     fn a_later_edit_keeps_earlier_writers() {
         let alice = user("alice", &[Role::Curator]);
         let rc = user("rc", &[Role::Curator, Role::Reviewer]);
-        let mut cs = Changeset::open("e", 1, &alice.person(), "why", "t0");
-        cs.edit(&rc, "t1").unwrap();
-        cs.edit(&alice, "t2").unwrap();
-        cs.submit(&alice, &ready(), None, "t3").unwrap();
+        let mut cs = Changeset::open("e", 1, &alice.person(), "why", t(0));
+        cs.edit(&rc, t(1)).unwrap();
+        cs.edit(&alice, t(2)).unwrap();
+        cs.submit(&alice, &ready(), None, t(3)).unwrap();
         let err = cs
-            .approve(&rc, &ready(), cs.revision, None, "t4")
+            .approve(&rc, &ready(), cs.revision, None, t(4))
             .unwrap_err();
         assert_eq!(err.kind, Refusal::Forbidden);
         assert!(err.why.contains("you wrote part of changeset"));
@@ -482,7 +513,7 @@ mod tests {
         assert!(cs.written_by(&admin));
         let mut again = cs.clone();
         let err = again
-            .approve(&reviewer_token, &ready(), cs.revision, None, "t9")
+            .approve(&reviewer_token, &ready(), cs.revision, None, t(9))
             .unwrap_err();
         assert_eq!(err.kind, Refusal::Forbidden);
         assert_eq!(again, cs, "a refused approval changes nothing");
@@ -494,11 +525,11 @@ mod tests {
         let bob = user("bob", &[Role::Reviewer]);
         let mut cs = submitted_by(&alice);
         let seen = cs.revision;
-        assert!(cs.edit(&alice, "t3").unwrap(), "back to draft");
-        cs.submit(&alice, &ready(), None, "t4").unwrap();
-        let err = cs.approve(&bob, &ready(), seen, None, "t5").unwrap_err();
+        assert!(cs.edit(&alice, t(3)).unwrap(), "back to draft");
+        cs.submit(&alice, &ready(), None, t(4)).unwrap();
+        let err = cs.approve(&bob, &ready(), seen, None, t(5)).unwrap_err();
         assert_eq!(err.kind, Refusal::Moved);
-        cs.approve(&bob, &ready(), cs.revision, None, "t5").unwrap();
+        cs.approve(&bob, &ready(), cs.revision, None, t(5)).unwrap();
         assert_eq!(cs.state, State::Approved);
         assert_eq!(cs.reviewer.as_deref(), Some("user:bob"));
     }
@@ -539,7 +570,7 @@ mod tests {
         assert!(!theirs[&Action::Edit].allowed, "bob is no curator");
         // A draft whose result breaks an error check, or that a later
         // version conflicts with, is not offered for review.
-        let draft = Changeset::open("e", 1, "user:alice", "r", "t1");
+        let draft = Changeset::open("e", 1, "user:alice", "r", t(1));
         for (r, says) in [
             (blocked.clone(), "violates 1 error check"),
             (
@@ -610,7 +641,7 @@ mod tests {
         #[test]
         fn no_writer_ever_reviews(steps in proptest::collection::vec(step(), 1..40)) {
             let people = people();
-            let mut cs = Changeset::open("e", 1, &people[0].person(), "why", "t");
+            let mut cs = Changeset::open("e", 1, &people[0].person(), "why", t(0));
             // Who edited, as the test itself keeps it.
             let mut edited: BTreeSet<String> = BTreeSet::from([people[0].person()]);
             // What the reviewers saw: the revision after the last edit.
@@ -618,15 +649,15 @@ mod tests {
             for s in steps {
                 let before = cs.clone();
                 let result = match s {
-                    Step::Edit(w) => cs.edit(&people[w], "t").map(|_| {
+                    Step::Edit(w) => cs.edit(&people[w], t(0)).map(|_| {
                         edited.insert(people[w].person());
                         last_edit_revision = cs.revision;
                     }),
-                    Step::Submit(w) => cs.submit(&people[w], &ready(), None, "t"),
-                    Step::Withdraw(w) => cs.withdraw(&people[w], None, "t"),
+                    Step::Submit(w) => cs.submit(&people[w], &ready(), None, t(0)),
+                    Step::Withdraw(w) => cs.withdraw(&people[w], None, t(0)),
                     Step::Approve(w, fresh) => {
                         let seen = if fresh { cs.revision } else { cs.revision - 1 };
-                        let r = cs.approve(&people[w], &ready(), seen, None, "t");
+                        let r = cs.approve(&people[w], &ready(), seen, None, t(0));
                         if r.is_ok() {
                             prop_assert!(!edited.contains(&people[w].person()));
                             prop_assert_eq!(seen, before.revision);
@@ -636,7 +667,7 @@ mod tests {
                     }
                     Step::Reject(w, fresh) => {
                         let seen = if fresh { cs.revision } else { cs.revision - 1 };
-                        let r = cs.reject(&people[w], seen, "no", "t");
+                        let r = cs.reject(&people[w], seen, "no", t(0));
                         if r.is_ok() {
                             prop_assert!(!edited.contains(&people[w].person()));
                             prop_assert_eq!(seen, before.revision);

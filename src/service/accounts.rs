@@ -11,6 +11,7 @@ use crate::accounts::{
 };
 use crate::db::{self, Db, LoginAttemptRow, SessionRow, TokenRow, UserRow};
 use crate::error::{Error, Result};
+use crate::time;
 
 /// A user, as the API shows it (never the password hash).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -18,18 +19,23 @@ pub struct UserInfo {
     pub name: String,
     pub roles: Vec<Role>,
     pub disabled: bool,
-    pub created_at: String,
-    pub updated_at: String,
+    #[serde(with = "crate::time::secs::serde")]
+    #[schema(value_type = String)]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::time::secs::serde")]
+    #[schema(value_type = String)]
+    pub updated_at: DateTime<Utc>,
 }
 
 impl UserInfo {
     fn from_row(u: UserRow) -> Result<Self> {
+        let what = |field| format!("user '{}': {field}", u.name);
         Ok(Self {
             roles: parse_roles(&u.roles).map_err(Error::Internal)?,
+            created_at: time::stored(&what("created_at"), &u.created_at)?,
+            updated_at: time::stored(&what("updated_at"), &u.updated_at)?,
             name: u.name,
             disabled: u.disabled,
-            created_at: u.created_at,
-            updated_at: u.updated_at,
         })
     }
 }
@@ -40,17 +46,17 @@ pub struct TokenInfo {
     pub name: String,
     pub roles: Vec<Role>,
     pub created_by: String,
-    pub created_at: String,
-    pub revoked_at: Option<String>,
-    pub last_used_at: Option<String>,
+    #[serde(with = "crate::time::secs::serde")]
+    #[schema(value_type = String)]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::time::secs::opt")]
+    #[schema(value_type = Option<String>)]
+    pub revoked_at: Option<DateTime<Utc>>,
+    #[serde(with = "crate::time::secs::opt")]
+    #[schema(value_type = Option<String>)]
+    pub last_used_at: Option<DateTime<Utc>>,
     /// The person the token acts for, if any.
     pub owner: Option<String>,
-}
-
-fn stamp_parse(what: &str, s: &str) -> Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| Error::Internal(format!("stored {what} '{s}': {e}")))
 }
 
 fn roles_required(roles: &[Role]) -> Result<()> {
@@ -99,8 +105,8 @@ pub fn add_user(
             password_hash: hash,
             roles: format_roles(roles),
             disabled: false,
-            created_at: at.clone(),
-            updated_at: at,
+            created_at: time::secs(at),
+            updated_at: time::secs(at),
         };
         db::insert_user(c, &row)?;
         let info = UserInfo::from_row(row)?;
@@ -129,8 +135,8 @@ pub fn setup_first_admin(db: &Db, ctx: &Context, name: &str, password: &str) -> 
             password_hash: hash,
             roles: format_roles(&[Role::Admin]),
             disabled: false,
-            created_at: at.clone(),
-            updated_at: at,
+            created_at: time::secs(at),
+            updated_at: time::secs(at),
         };
         db::insert_user(c, &row)?;
         Audit::new("user.setup", "user", name)
@@ -209,7 +215,7 @@ fn change_user_in(
 ) -> Result<UserInfo> {
     let mut u = existing(c, name)?;
     let name = u.name.clone();
-    let at = ctx.at();
+    let at = time::secs(ctx.at());
     let before_roles = parse_roles(&u.roles).map_err(Error::Internal)?;
     let roles = change.roles.clone().unwrap_or_else(|| before_roles.clone());
     let disabled = change.disabled.unwrap_or(u.disabled);
@@ -281,7 +287,7 @@ fn enabled_admins(c: &mut db::Conn) -> Result<Vec<String>> {
 fn revoke_tokens_of(c: &mut db::Conn, ctx: &Context, owner: &str) -> Result<usize> {
     let tokens = db::live_tokens_of(c, owner)?;
     for t in &tokens {
-        db::revoke_token(c, &t.name, &ctx.at())?;
+        db::revoke_token(c, &t.name, &time::secs(ctx.at()))?;
         Audit::new("token.revoke", "token", &t.name)
             .reason(&format!("its owner '{owner}' was disabled"))
             .write(c, ctx)?;
@@ -382,11 +388,19 @@ fn attempts_from(row: Option<LoginAttemptRow>) -> Result<Option<Attempts>> {
     let Some(r) = row else { return Ok(None) };
     Ok(Some(Attempts {
         count: u32::try_from(r.count.max(0)).unwrap_or(u32::MAX),
-        window_start: stamp_parse("log-in window", &r.window_start)?,
+        window_start: time::stored(
+            &format!("log-in attempts ({} {}): window_start", r.scope, r.key),
+            &r.window_start,
+        )?,
         locked_until: r
             .locked_until
             .as_deref()
-            .map(|s| stamp_parse("lockout time", s))
+            .map(|s| {
+                time::stored(
+                    &format!("log-in attempts ({} {}): locked_until", r.scope, r.key),
+                    s,
+                )
+            })
             .transpose()?,
     }))
 }
@@ -396,9 +410,9 @@ fn attempts_row(limit: &LoginLimit, scope: &str, key: &str, a: &Attempts) -> Log
         scope: scope.to_string(),
         key: key.to_string(),
         count: i64::from(a.count),
-        window_start: super::stamp(a.window_start),
-        locked_until: a.locked_until.map(super::stamp),
-        expires_at: super::stamp(limit.expires(a)),
+        window_start: time::secs(a.window_start),
+        locked_until: a.locked_until.map(time::secs),
+        expires_at: time::secs(limit.expires(a)),
     }
 }
 
@@ -437,7 +451,7 @@ fn reserve(
         }
     }
     db.write(|c| {
-        db::delete_expired_login_attempts(c, &super::stamp(now))?;
+        db::delete_expired_login_attempts(c, &time::secs(now))?;
         let account = attempts_from(db::login_attempts_to_change(c, ACCOUNT, account_key)?)?;
         let address = attempts_from(db::login_attempts_to_change(c, ADDRESS, address_key)?)?;
         let (account, account_last) = match limits.per_account.reserve(account, now) {
@@ -554,8 +568,8 @@ pub fn login(
             &SessionRow {
                 id_hash: secret_hash(&session_id),
                 user_name: user.name.clone(),
-                created_at: at.clone(),
-                last_seen_at: at,
+                created_at: time::secs(at),
+                last_seen_at: time::secs(at),
             },
         )?;
         Audit::new("session.login", "user", &user.name).write(c, &as_user)?;
@@ -589,8 +603,9 @@ pub fn session_principal(
             "the session has ended or never existed; log in".into(),
         ));
     };
-    let created = stamp_parse("session time", &s.created_at)?;
-    let last = stamp_parse("session time", &s.last_seen_at)?;
+    let what = |field| format!("a session of '{}': {field}", s.user_name);
+    let created = time::stored(&what("created_at"), &s.created_at)?;
+    let last = time::stored(&what("last_seen_at"), &s.last_seen_at)?;
     let ended = policy.ended(created, last, now);
     let user = user.filter(|u| !u.disabled);
     if ended.is_some() || user.is_none() {
@@ -607,7 +622,7 @@ pub fn session_principal(
     // an active session never ends early by more than that.
     if now - last >= (policy.idle / 10).min(Duration::seconds(60)) {
         let mut c = db.conn()?;
-        db::touch_session(&mut c, &hash, &super::stamp(now))?;
+        db::touch_session(&mut c, &hash, &time::secs(now))?;
     }
     Ok(Principal::user(
         &user.name,
@@ -672,7 +687,7 @@ pub fn create_token(
             token_hash: secret_hash(&secret),
             roles: format_roles(roles),
             created_by: ctx.actor.clone(),
-            created_at: ctx.at(),
+            created_at: time::secs(ctx.at()),
             revoked_at: None,
             last_used_at: None,
             owner: owner.clone(),
@@ -686,13 +701,14 @@ pub fn create_token(
 }
 
 fn token_info(t: TokenRow) -> Result<TokenInfo> {
+    let what = |field| format!("token '{}': {field}", t.name);
     Ok(TokenInfo {
         roles: parse_roles(&t.roles).map_err(Error::Internal)?,
+        created_at: time::stored(&what("created_at"), &t.created_at)?,
+        revoked_at: time::stored_opt(&what("revoked_at"), t.revoked_at.as_deref())?,
+        last_used_at: time::stored_opt(&what("last_used_at"), t.last_used_at.as_deref())?,
         name: t.name,
         created_by: t.created_by,
-        created_at: t.created_at,
-        revoked_at: t.revoked_at,
-        last_used_at: t.last_used_at,
         owner: t.owner,
     })
 }
@@ -713,7 +729,7 @@ pub fn revoke_token(db: &Db, ctx: &Context, who: &Principal, name: &str) -> Resu
         if t.revoked_at.is_some() {
             return Ok(());
         }
-        db::revoke_token(c, name, &ctx.at())?;
+        db::revoke_token(c, name, &time::secs(ctx.at()))?;
         Audit::new("token.revoke", "token", name).write(c, ctx)?;
         Ok(())
     })
@@ -729,7 +745,10 @@ pub fn token_principal(db: &Db, ctx: &Context, secret: &str) -> Result<Principal
         .ok_or_else(|| Error::Unauthorized("the token is unknown or revoked".into()))?;
     let due = match &t.last_used_at {
         None => true,
-        Some(s) => ctx.now - stamp_parse("token time", s)? >= Duration::hours(1),
+        Some(s) => {
+            ctx.now - time::stored(&format!("token '{}': last_used_at", t.name), s)?
+                >= Duration::hours(1)
+        }
     };
     // A token acts for its owner: never once they are disabled (disabling
     // revokes it; this holds even for a token restored from an archive).
@@ -751,7 +770,7 @@ pub fn token_principal(db: &Db, ctx: &Context, secret: &str) -> Result<Principal
     if due {
         let as_token = ctx.as_actor(principal.actor());
         db.write(|c| {
-            db::touch_token(c, &t.name, &ctx.at())?;
+            db::touch_token(c, &t.name, &time::secs(ctx.at()))?;
             Audit::new("token.use", "token", &t.name).write(c, &as_token)?;
             Ok(())
         })?;

@@ -219,6 +219,7 @@ pub struct SignedCheckpoint {
     pub size: i64,
     /// The tree's root hash, hex.
     pub root: String,
+    #[serde(with = "crate::time::secs::serde")]
     pub at: DateTime<Utc>,
     pub note: String,
 }
@@ -226,14 +227,7 @@ pub struct SignedCheckpoint {
 impl TryFrom<CheckpointRow> for SignedCheckpoint {
     type Error = Error;
     fn try_from(row: CheckpointRow) -> Result<Self> {
-        let at = DateTime::parse_from_rfc3339(&row.at)
-            .map_err(|e| {
-                Error::Internal(format!(
-                    "checkpoint of size {}: its time '{}' does not read: {e}",
-                    row.size, row.at
-                ))
-            })?
-            .with_timezone(&Utc);
+        let at = crate::time::stored(&format!("checkpoint of size {}: at", row.size), &row.at)?;
         Ok(Self {
             size: row.size,
             root: row.root,
@@ -259,7 +253,7 @@ pub fn checkpoint(
         // The new entries' nodes first: then the root is O(log n) reads.
         extend_tree(c, size)?;
         let root = tree_root(c, size)?;
-        let at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let at = crate::time::secs(now);
         let note = checkpoint::sign(
             key,
             &Checkpoint {
@@ -288,9 +282,7 @@ pub fn checkpoint_due(db: &Db, now: DateTime<Utc>, every: chrono::Duration) -> R
         Ok(match db::latest_checkpoint(c)? {
             None => size > 0,
             Some(cp) => {
-                size > cp.size
-                    && DateTime::parse_from_rfc3339(&cp.at)
-                        .map_or(true, |t| now - t.with_timezone(&Utc) >= every)
+                size > cp.size && crate::time::parse(&cp.at).map_or(true, |t| now - t >= every)
             }
         })
     })
@@ -430,7 +422,7 @@ pub fn fate(db: &Db, changeset: i64) -> Result<(crate::model::changeset::State, 
         })?;
         let version = db::versions_of(c, &row.event)?
             .into_iter()
-            .find(|v| v.changeset == Some(changeset))
+            .find(|v| v.changeset_id == Some(changeset))
             .map(|v| v.number);
         Ok((state, version))
     })
@@ -616,8 +608,9 @@ pub struct Verified {
     pub size: i64,
     /// Its root, hex.
     pub root: String,
-    /// When, RFC 3339 UTC.
-    pub verified_at: String,
+    /// When, RFC 3339 UTC with milliseconds.
+    #[serde(with = "crate::time::millis::serde")]
+    pub verified_at: DateTime<Utc>,
     /// Every entry read; else those after the previous verification.
     pub full: bool,
     /// Entries read this time.
@@ -632,18 +625,21 @@ impl Verified {
         self.problems.is_empty()
     }
 
-    fn of(row: db::VerificationRow) -> Self {
-        Self {
+    fn of(row: db::VerificationRow) -> Result<Self> {
+        Ok(Self {
+            verified_at: crate::time::stored(
+                &format!("verification {}: verified_at", row.id),
+                &row.verified_at,
+            )?,
             size: row.size,
             root: row.root,
-            verified_at: row.verified_at,
             full: row.full_check,
             entries_read: 0,
             checkpoints_checked: 0,
             problems: serde_json::from_str(&row.problems).unwrap_or_else(|_| {
                 vec!["the recorded verification's problems do not parse".into()]
             }),
-        }
+        })
     }
 }
 
@@ -652,22 +648,18 @@ fn record(db: &Db, v: &Verified) -> Result<()> {
         id: 0,
         size: v.size,
         root: v.root.clone(),
-        verified_at: v.verified_at.clone(),
+        verified_at: crate::time::millis(v.verified_at),
         full_check: v.full,
         problems: serde_json::to_string(&v.problems)?,
     };
     db.write(|c| db::insert_verification(c, &row))
 }
 
-fn stamp_ms(now: DateTime<Utc>) -> String {
-    now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 /// The latest verification recorded, if any.
 pub fn last_verification(db: &Db) -> Result<Option<Verified>> {
-    Ok(db
-        .read(|c| db::latest_verification(c, false))?
-        .map(Verified::of))
+    db.read(|c| db::latest_verification(c, false))?
+        .map(Verified::of)
+        .transpose()
 }
 
 /// Verifies everything now, as `vigil audit verify` does (every entry
@@ -682,7 +674,7 @@ pub fn verify_everything(
     let done = Verified {
         size: v.entries,
         root: v.root,
-        verified_at: stamp_ms(now),
+        verified_at: crate::time::to_millis(now),
         full: true,
         entries_read: v.entries,
         checkpoints_checked: v.checkpoints,
@@ -712,9 +704,9 @@ pub fn verify_new(
     if total == prev.size {
         // Nothing new: the latest verification stands (one that found
         // problems, too, when everything was verified since).
-        return Ok(db
+        return db
             .read(|c| db::latest_verification(c, false))?
-            .map_or_else(|| Verified::of(prev), Verified::of));
+            .map_or_else(|| Verified::of(prev), Verified::of);
     }
     let mut problems = Vec::new();
     // The verified tree, from the stored nodes of its compact range: they
@@ -810,7 +802,7 @@ pub fn verify_new(
     let done = Verified {
         size: tree.size() as i64,
         root: hex::encode(tree.root()),
-        verified_at: stamp_ms(now),
+        verified_at: crate::time::to_millis(now),
         full: false,
         entries_read: read,
         checkpoints_checked: checkpoints.len(),

@@ -33,7 +33,8 @@ pub struct Header {
     pub format: String,
     pub version: u32,
     /// When the backup was taken (RFC 3339, UTC).
-    pub created_at: String,
+    #[serde(with = "crate::time::secs::serde")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
     /// The newest migration of the database it was taken from.
     pub schema: String,
     /// The backend it was taken from: `sqlite` or `postgres`.
@@ -411,12 +412,15 @@ pub fn restore(
         Audit::new("backup.restore", "database", "")
             .after(serde_json::json!({
                 "archive_sha256": digest,
-                "taken_at": header.created_at,
+                "taken_at": crate::time::secs(header.created_at),
                 "from": header.from,
                 "secrets": header.secrets,
                 "rows": rows,
             }))
-            .summary(format!("restored the backup taken at {}", header.created_at))
+            .summary(format!(
+                "restored the backup taken at {}",
+                crate::time::secs(header.created_at)
+            ))
             .write(c, ctx)?;
         Ok(Restored {
             header: header.clone(),

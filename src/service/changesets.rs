@@ -9,6 +9,7 @@
 
 use std::collections::BTreeSet;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value as Json;
 
@@ -24,6 +25,7 @@ use crate::error::{Error, Result};
 pub use crate::model::changeset::{Action, Allowed, Changeset, Readiness, State};
 use crate::model::changeset::{Refusal, Refused};
 use crate::model::{Change, Dataset, Item, ItemEdit, Table};
+use crate::time;
 
 /// A changeset as stored, as the domain sees it.
 fn from_row(r: db::Changeset) -> Result<Changeset> {
@@ -47,8 +49,8 @@ fn from_row(r: db::Changeset) -> Result<Changeset> {
         writers,
         reviewer: r.reviewer,
         comment: r.comment,
-        created_at: r.created_at,
-        updated_at: r.updated_at,
+        created_at: time::stored(&format!("changeset {}: created_at", r.id), &r.created_at)?,
+        updated_at: time::stored(&format!("changeset {}: updated_at", r.id), &r.updated_at)?,
     })
 }
 
@@ -62,8 +64,8 @@ fn to_row(cs: &Changeset) -> Result<db::Changeset> {
         state: cs.state.as_str().to_string(),
         reviewer: cs.reviewer.clone(),
         comment: cs.comment.clone(),
-        created_at: cs.created_at.clone(),
-        updated_at: cs.updated_at.clone(),
+        created_at: time::secs(cs.created_at),
+        updated_at: time::secs(cs.updated_at),
         revision: cs.revision,
         writers: serde_json::to_string(&cs.writers)
             .map_err(|e| Error::Internal(format!("writers do not encode: {e}")))?,
@@ -107,7 +109,43 @@ pub struct EditInfo {
     #[serde(rename = "seen")]
     pub seen_etag: String,
     pub edited_by: String,
-    pub edited_at: String,
+    #[serde(with = "crate::time::secs::serde")]
+    #[schema(value_type = String)]
+    pub edited_at: DateTime<Utc>,
+}
+
+/// One comment of a changeset's thread: who wrote it, when, with which
+/// step (`submit`, `approve`, `reject`, `withdraw`, or a state of old).
+// The OpenAPI schema keeps the name clients know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = CommentRow)]
+#[serde(deny_unknown_fields)]
+pub struct Comment {
+    pub id: i64,
+    pub changeset_id: i64,
+    pub author: String,
+    #[serde(with = "crate::time::secs::serde")]
+    #[schema(value_type = String)]
+    pub at: DateTime<Utc>,
+    pub action: String,
+    pub body: String,
+}
+
+impl Comment {
+    /// A comment as stored, as the service sees it.
+    fn from_row(r: db::CommentRow) -> Result<Self> {
+        Ok(Self {
+            at: time::stored(
+                &format!("changeset {}: comment {}: at", r.changeset_id, r.id),
+                &r.at,
+            )?,
+            id: r.id,
+            changeset_id: r.changeset_id,
+            author: r.author,
+            action: r.action,
+            body: r.body,
+        })
+    }
 }
 
 /// A changeset with what it would do.
@@ -129,7 +167,7 @@ pub struct ChangesetView {
     /// What the asking principal may do with it now, and why not.
     pub allowed_actions: Vec<Allowed>,
     /// Its comments, oldest first: every one kept, with author and time.
-    pub comments: Vec<db::CommentRow>,
+    pub comments: Vec<Comment>,
 }
 
 /// What an edit must match: the ETag of the item as the editor saw it, or
@@ -164,7 +202,7 @@ fn edited(
     (table, key): (Table, &str),
     (before, after): (&Option<Json>, &Option<Json>),
     mut summary: String,
-    at: &str,
+    at: DateTime<Utc>,
 ) -> Result<()> {
     let reopened = cs.edit(who, at).map_err(|r| refused(r, cs))?;
     store(c, was, cs)?;
@@ -340,7 +378,7 @@ pub fn open(db: &Db, ctx: &Context, who: &Principal, event: &str, reason: &str) 
         let base = db::latest_version(c, event)?
             .ok_or_else(|| Error::NotFound(format!("no published event '{event}'")))?;
         let at = ctx.at();
-        let cs = Changeset::open(event, base.number, &who.person(), reason, &at);
+        let cs = Changeset::open(event, base.number, &who.person(), reason, at);
         let id = insert(c, &cs)?;
         Audit::new("changeset.open", "changeset", id.to_string())
             .after(
@@ -420,17 +458,26 @@ pub fn view(db: &Db, who: &Principal, id: i64) -> Result<ChangesetView> {
             .into_iter()
             .map(|e| {
                 Ok(EditInfo {
+                    edited_at: time::stored(
+                        &format!(
+                            "changeset {id}: the edit of {}/{}: edited_at",
+                            e.entity, e.key
+                        ),
+                        &e.edited_at,
+                    )?,
                     table: table_of(&e.entity)?,
                     item: e.item.as_deref().map(serde_json::from_str).transpose()?,
                     key: e.key,
                     seen_etag: e.seen_etag,
                     edited_by: e.edited_by,
-                    edited_at: e.edited_at,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(ChangesetView {
-            comments: db::comments(c, id)?,
+            comments: db::comments(c, id)?
+                .into_iter()
+                .map(Comment::from_row)
+                .collect::<Result<_>>()?,
             changes: built.changes()?.to_vec(),
             changeset: cs,
             edits,
@@ -604,7 +651,7 @@ pub fn rebase_item(
             return Ok(None);
         }
         let at = ctx.at();
-        let mut row = edit_row(id, table, key, &stored, &published, &who.actor(), &at);
+        let mut row = edit_row(id, table, key, &stored, &published, &who.actor(), at);
         row.seen_etag = item_etag(published.as_ref());
         db::upsert_edit(c, &row)?;
         let summary = format!(
@@ -621,7 +668,7 @@ pub fn rebase_item(
             (table, key),
             (&draft, &stored),
             summary,
-            &at,
+            at,
         )?;
         Ok(Some(ItemView {
             etag: item_etag(stored.as_ref()),
@@ -997,7 +1044,7 @@ fn put(
             &p.stored,
             (&p.before, &p.seen_etag),
             &who.actor(),
-            &at,
+            at,
         )?;
         let summary = format!(
             "changeset {id}: {} {}/{key}",
@@ -1017,7 +1064,7 @@ fn put(
             (table, key),
             (&p.current, &p.stored),
             summary,
-            &at,
+            at,
         )?;
         let mut next = p.next;
         next.revision = cs.revision;
@@ -1106,7 +1153,7 @@ fn record(
     item: &Option<Json>,
     (before, seen_etag): (&Option<Json>, &str),
     by: &str,
-    at: &str,
+    at: DateTime<Utc>,
 ) -> Result<()> {
     if item == before && seen_etag == item_etag(before.as_ref()) {
         return db::delete_edit(c, id, table.as_str(), key);
@@ -1124,7 +1171,7 @@ fn edit_row(
     item: &Option<Json>,
     before: &Option<Json>,
     by: &str,
-    at: &str,
+    at: DateTime<Utc>,
 ) -> Edit {
     Edit {
         changeset_id: id,
@@ -1133,7 +1180,7 @@ fn edit_row(
         item: item.as_ref().map(document::canonical),
         seen_etag: item_etag(before.as_ref()),
         edited_by: by.to_string(),
-        edited_at: at.to_string(),
+        edited_at: time::secs(at),
     }
 }
 
@@ -1157,7 +1204,14 @@ fn audit_transition(
         a = a.reason(comment);
         // The thread keeps every comment; the audit entry says the same.
         let step = action.strip_prefix("changeset.").unwrap_or(action);
-        db::add_comment(c, after.id, &ctx.actor, &ctx.at(), step, comment)?;
+        db::add_comment(
+            c,
+            after.id,
+            &ctx.actor,
+            &time::secs(ctx.at()),
+            step,
+            comment,
+        )?;
     }
     a.write(c, ctx)?;
     Ok(())
@@ -1251,7 +1305,7 @@ pub fn submit(
             edits,
             ..Readiness::default()
         };
-        cs.submit(who, &ready, comment, &ctx.at())
+        cs.submit(who, &ready, comment, ctx.at())
             .map_err(|r| refused(r, &before))?;
         store(c, was, &cs)?;
         audit_transition(c, ctx, &before, &cs, "changeset.submit", None)?;
@@ -1272,7 +1326,7 @@ pub fn withdraw(
     db.write(|c| {
         let mut cs = changeset(c, id)?;
         let before = cs.clone();
-        cs.withdraw(who, comment, &ctx.at())
+        cs.withdraw(who, comment, ctx.at())
             .map_err(|r| refused(r, &before))?;
         store(c, before.revision, &cs)?;
         audit_transition(c, ctx, &before, &cs, "changeset.withdraw", None)
@@ -1294,7 +1348,7 @@ pub fn reject(
     db.write(|c| {
         let mut cs = changeset(c, id)?;
         let before = cs.clone();
-        cs.reject(who, seen_revision, comment, &ctx.at())
+        cs.reject(who, seen_revision, comment, ctx.at())
             .map_err(|r| refused(r, &before))?;
         store(c, before.revision, &cs)?;
         audit_transition(c, ctx, &before, &cs, "changeset.reject", None)
@@ -1402,7 +1456,7 @@ pub fn approve(
             edits: p.edits,
             ..Readiness::default()
         };
-        cs.approve(who, &ready, seen_revision, comment, &ctx.at())
+        cs.approve(who, &ready, seen_revision, comment, ctx.at())
             .map_err(|r| refused(r, &before))?;
         store(c, seen_revision, &cs)?;
         audit_transition(
@@ -1493,10 +1547,10 @@ pub fn import_into(
                     &ch.after,
                     (&before, seen_etag),
                     &who.actor(),
-                    &at,
+                    at,
                 )?;
             }
-            let reopened = cs.edit(who, &at).map_err(|r| refused(r, &cs))?;
+            let reopened = cs.edit(who, at).map_err(|r| refused(r, &cs))?;
             store(c, was, &cs)?;
             Audit::new("changeset.import", "changeset", id.to_string())
                 .after(serde_json::json!({"event": cs.event, "items": changes.len()}))
@@ -1527,15 +1581,11 @@ pub(crate) fn open_submitted(
     changes: &[Change],
 ) -> Result<(i64, usize)> {
     let at = ctx.at();
-    let cs = Changeset::imported(event, base_version, &ctx.actor, reason, &at);
+    let cs = Changeset::imported(event, base_version, &ctx.actor, reason, at);
     let id = insert(c, &cs)?;
     let edits: Vec<Edit> = changes
         .iter()
-        .map(|ch| {
-            edit_row(
-                id, ch.table, &ch.key, &ch.after, &ch.before, &ctx.actor, &at,
-            )
-        })
+        .map(|ch| edit_row(id, ch.table, &ch.key, &ch.after, &ch.before, &ctx.actor, at))
         .collect();
     db::insert_edits(c, &edits)?;
     Ok((id, edits.len()))

@@ -65,11 +65,6 @@ use crate::error::{Error, Result};
 use crate::files::Folder;
 use crate::model::{Change, Dataset};
 
-/// A time as stored: RFC 3339, UTC, whole seconds.
-pub fn stamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 /// Who acts, when and from where: what the audit log records of a request.
 #[derive(Debug, Clone)]
 pub struct Context {
@@ -127,9 +122,9 @@ impl Context {
         }
     }
 
-    /// The time stamp of this request, as stored.
-    pub fn at(&self) -> String {
-        stamp(self.now)
+    /// The time of this request as a stored stamp keeps it: whole seconds.
+    pub fn at(&self) -> DateTime<Utc> {
+        crate::time::to_secs(self.now)
     }
 }
 
@@ -183,7 +178,7 @@ impl<'a> Audit<'a> {
             c,
             Entry {
                 seq: 0,
-                at: ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                at: crate::time::millis(ctx.now),
                 actor: ctx.actor.clone(),
                 action: self.action.to_string(),
                 entity: self.entity.to_string(),
@@ -306,7 +301,7 @@ pub fn publish(
         ds,
         &Header {
             version: number,
-            published_at: &published_at,
+            published_at,
             changeset,
         },
         report,
@@ -314,7 +309,7 @@ pub fn publish(
     let row = VersionRow {
         event: slug.clone(),
         number,
-        published_at,
+        published_at: crate::time::secs(published_at),
         changeset_id: changeset,
         sha256: doc.sha256,
         document: doc.json,
@@ -369,8 +364,26 @@ pub fn versions(db: &Db, slug: &str) -> Result<Vec<document::VersionSummary>> {
         if !db::event_exists(c, slug)? {
             return Err(Error::NotFound(format!("no event '{slug}'")));
         }
-        db::versions_of(c, slug)
+        summaries(c, slug)
     })
+}
+
+/// Every version of an event as stored, oldest first, as summaries.
+fn summaries(c: &mut db::Conn, slug: &str) -> Result<Vec<document::VersionSummary>> {
+    db::versions_of(c, slug)?
+        .into_iter()
+        .map(|r| {
+            Ok(document::VersionSummary {
+                published_at: crate::time::stored(
+                    &format!("version {slug}/{}: published_at", r.number),
+                    &r.published_at,
+                )?,
+                number: r.number,
+                changeset: r.changeset_id,
+                sha256: r.sha256,
+            })
+        })
+        .collect()
 }
 
 /// Every version of an event, oldest first, with the reason of the
@@ -388,7 +401,7 @@ pub fn history(
         if !db::event_exists(c, slug)? {
             return Err(Error::NotFound(format!("no event '{slug}'")));
         }
-        let versions = db::versions_of(c, slug)?;
+        let versions = summaries(c, slug)?;
         let mut reasons = std::collections::HashMap::new();
         for id in versions.iter().filter_map(|v| v.changeset) {
             if let Some(cs) = db::changeset(c, id)? {

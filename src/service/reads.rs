@@ -34,7 +34,7 @@ use super::{Context, Imported};
 /// Renders the memorial page of a version: the dataset, its number, the
 /// latest version's number (an older version says so at the top), its
 /// publication time, its hash and its check results, as HTML.
-pub type RenderPage = fn(&Dataset, i64, i64, &str, &str, &Report) -> Result<String>;
+pub type RenderPage = fn(&Dataset, i64, i64, DateTime<Utc>, &str, &Report) -> Result<String>;
 
 /// A body in the encodings a client may accept. The plain and gzip forms
 /// are made at once; brotli, whose highest level costs tens of
@@ -129,7 +129,7 @@ pub struct ServedVersion {
     pub event: String,
     pub title: String,
     pub version: i64,
-    pub published_at: String,
+    pub published_at: DateTime<Utc>,
     pub changeset: Option<i64>,
     pub sha256: String,
     /// The latest version of the event when this one's page was made.
@@ -149,20 +149,17 @@ impl ServedVersion {
         let report: Report = serde_json::from_value(doc["checks"].clone())?;
         drop(doc);
         let latest = latest.max(row.number);
-        let page = render(
-            &ds,
-            row.number,
-            latest,
+        let published_at = crate::time::stored(
+            &format!("version {}/{}: published_at", row.event, row.number),
             &row.published_at,
-            &row.sha256,
-            &report,
         )?;
+        let page = render(&ds, row.number, latest, published_at, &row.sha256, &report)?;
         let csv = figures_csv(&ds)?;
         Ok(Self {
             title: ds.event.title.clone(),
             event: row.event,
             version: row.number,
-            published_at: row.published_at,
+            published_at,
             changeset: row.changeset_id,
             sha256: row.sha256,
             latest,
@@ -176,7 +173,7 @@ impl ServedVersion {
     pub fn summary(&self) -> VersionSummary {
         VersionSummary {
             number: self.version,
-            published_at: self.published_at.clone(),
+            published_at: self.published_at,
             changeset: self.changeset,
             sha256: self.sha256.clone(),
         }
@@ -192,7 +189,6 @@ impl ServedVersion {
         self.bodies().iter().map(|e| e.size()).sum::<usize>()
             + self.event.len()
             + self.title.len()
-            + self.published_at.len()
             + self.sha256.len()
     }
 }

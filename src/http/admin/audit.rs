@@ -91,22 +91,19 @@ const PAGE: i64 = 50;
 
 /// A bound of the form as the filter takes it: an RFC 3339 time as typed,
 /// or a date alone, meaning its first (since) or last (until) second, UTC.
-fn bound(typed: &str, end: bool) -> Result<Option<String>, String> {
+fn bound(typed: &str, end: bool) -> Result<Option<chrono::DateTime<chrono::Utc>>, String> {
     let t = typed.trim();
     if t.is_empty() {
         return Ok(None);
     }
     if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        let time = if end { "23:59:59.999" } else { "00:00:00.000" };
-        return Ok(Some(format!("{d}T{time}Z")));
+        let (h, m, s, ms) = if end { (23, 59, 59, 999) } else { (0, 0, 0, 0) };
+        if let Some(at) = d.and_hms_milli_opt(h, m, s, ms) {
+            return Ok(Some(at.and_utc()));
+        }
     }
-    chrono::DateTime::parse_from_rfc3339(t)
-        .map(|d| {
-            Some(
-                d.with_timezone(&chrono::Utc)
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            )
-        })
+    crate::time::parse(t)
+        .map(|d| Some(crate::time::to_millis(d)))
         .map_err(|_| format!("“{t}” {}", T.not_a_date))
 }
 
@@ -159,8 +156,8 @@ pub async fn audit_log(
         action: some(&q.action),
         entity: some(&q.entity),
         entity_id_contains: some(&q.entity_id),
-        since: since.clone(),
-        until: until.clone(),
+        since,
+        until,
         before_seq: q.before.filter(|b| *b > 0),
         newest_first: true,
         limit: PAGE,
@@ -239,8 +236,8 @@ pub async fn audit_log(
         ("action", some(&q.action)),
         ("entity", some(&q.entity)),
         ("entity_id_contains", some(&q.entity_id)),
-        ("since", since),
-        ("until", until),
+        ("since", since.map(crate::time::millis)),
+        ("until", until.map(crate::time::millis)),
     ] {
         if let Some(v) = v {
             api.push(format!("{k}={}", enc(&v)));

@@ -51,15 +51,9 @@ pub fn person(actor: &str) -> &str {
     actor.strip_prefix("user:").unwrap_or(actor)
 }
 
-/// "3 minutes ago", from two RFC 3339 times; the time itself when either
-/// does not parse.
-pub fn age(at: &str, now: chrono::DateTime<chrono::Utc>) -> String {
-    let Ok(then) = chrono::DateTime::parse_from_rfc3339(at) else {
-        return at.to_string();
-    };
-    let secs = (now - then.with_timezone(&chrono::Utc))
-        .num_seconds()
-        .max(0);
+/// "3 minutes ago": how long before `now` `then` was.
+pub fn age(then: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> String {
+    let secs = (now - then).num_seconds().max(0);
     let (n, unit) = match secs {
         s if s < 120 => return T.just_now.to_string(),
         s if s < 7200 => (s / 60, T.minutes),
@@ -77,7 +71,7 @@ pub fn list_row(c: Changeset, me: &str, now: chrono::DateTime<chrono::Utc>) -> L
             .map(|w| person(w))
             .collect::<Vec<_>>()
             .join(", "),
-        age: age(&c.updated_at, now),
+        age: age(c.updated_at, now),
         own: c.writers.contains(me),
         detail: None,
         c,
