@@ -2041,6 +2041,26 @@ async fn panel_a_stale_save_shows_both_values_and_asks(t: common::TestDb) {
     assert_eq!(v["notes"], "second tab", "saved over it, by choice");
 }
 
+/// Two drafts of one figure, hostages.killed: cora's (`other`) changes its
+/// notes and label, clara's (`mine`) its notes and position.
+async fn two_drafts_of_hostages_killed<S: TestApp<B>, B: actix_web::body::MessageBody>(
+    app: &S,
+    clara: &Session,
+    cora: &Session,
+) -> (i64, i64) {
+    let mine = open_changeset(app, clara, "Note on the hostages killed").await;
+    let other = open_changeset(app, cora, "Hostages killed: wording").await;
+    for (field, value) in [("notes", "cora's note"), ("label", "Hostages who died")] {
+        let (s, v) = edit_figure(app, cora, other, "hostages.killed", field, json!(value)).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    for (field, value) in [("notes", json!("clara's note")), ("position", json!(439))] {
+        let (s, v) = edit_figure(app, clara, mine, "hostages.killed", field, value).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    (mine, other)
+}
+
 common::backend_test!(async panel_a_conflict_with_a_published_version_is_taken_field_by_field);
 /// Item 7, a later published version: the editor shows the published
 /// value beside the draft's; "take the latest" merges a field changed on
@@ -2048,19 +2068,12 @@ common::backend_test!(async panel_a_conflict_with_a_published_version_is_taken_f
 /// changed. Until then the changeset cannot be submitted.
 async fn panel_a_conflict_with_a_published_version_is_taken_field_by_field(t: common::TestDb) {
     let app = start(&t).await;
-    let clara = login(&app, "clara").await;
-    let cora = login(&app, "cora").await;
-    let rafael = login(&app, "rafael").await;
-    let mine = open_changeset(&app, &clara, "Note on the hostages killed").await;
-    let other = open_changeset(&app, &cora, "Hostages killed: wording").await;
-    for (field, value) in [("notes", "cora's note"), ("label", "Hostages who died")] {
-        let (s, v) = edit_figure(&app, &cora, other, "hostages.killed", field, json!(value)).await;
-        assert_eq!(s, StatusCode::OK, "{v}");
-    }
-    for (field, value) in [("notes", json!("clara's note")), ("position", json!(439))] {
-        let (s, v) = edit_figure(&app, &clara, mine, "hostages.killed", field, value).await;
-        assert_eq!(s, StatusCode::OK, "{v}");
-    }
+    let (clara, cora, rafael) = (
+        login(&app, "clara").await,
+        login(&app, "cora").await,
+        login(&app, "rafael").await,
+    );
+    let (mine, other) = two_drafts_of_hostages_killed(&app, &clara, &cora).await;
     assert_eq!(
         act(&app, &cora, other, "submit", "").await.0,
         StatusCode::OK
@@ -2177,19 +2190,12 @@ async fn api_a_conflict_with_a_published_version_is_taken_field_by_field(t: comm
     let app = start(&t).await;
     let openapi = vigil::http::openapi::document();
     let path = "/api/v1/changesets/{id}/{table}/{key}/rebase";
-    let clara = login(&app, "clara").await;
-    let cora = login(&app, "cora").await;
-    let rafael = login(&app, "rafael").await;
-    let mine = open_changeset(&app, &clara, "Note on the hostages killed").await;
-    let other = open_changeset(&app, &cora, "Hostages killed: wording").await;
-    for (field, value) in [("notes", "cora's note"), ("label", "Hostages who died")] {
-        let (s, v) = edit_figure(&app, &cora, other, "hostages.killed", field, json!(value)).await;
-        assert_eq!(s, StatusCode::OK, "{v}");
-    }
-    for (field, value) in [("notes", json!("clara's note")), ("position", json!(439))] {
-        let (s, v) = edit_figure(&app, &clara, mine, "hostages.killed", field, value).await;
-        assert_eq!(s, StatusCode::OK, "{v}");
-    }
+    let (clara, cora, rafael) = (
+        login(&app, "clara").await,
+        login(&app, "cora").await,
+        login(&app, "rafael").await,
+    );
+    let (mine, other) = two_drafts_of_hostages_killed(&app, &clara, &cora).await;
     let uri = format!("/api/v1/changesets/{mine}/figures/hostages.killed/rebase");
     // Nothing published over it yet: nothing to take.
     let (s, v) = app.post(Some(&clara), &uri, json!({})).await;

@@ -403,7 +403,7 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Body<T> {
                 return Err(too_large().into());
             }
             // Read with the cap while streaming (request bodies come
-            // uncompressed: see `refuse_encoded_bodies`).
+            // uncompressed: see `edge` in `http/mod.rs`).
             let mut bytes = Vec::with_capacity(length.unwrap_or(0));
             while let Some(chunk) = payload.next().await {
                 let chunk = chunk

@@ -47,7 +47,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::http::header;
-use actix_web::middleware::{Compress, DefaultHeaders};
+use actix_web::middleware::Compress;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::accounts::{self, Clock, SessionPolicy, SystemClock};
@@ -321,14 +321,25 @@ fn send(
     res.content_type(content_type).body(bytes)
 }
 
-/// Gives every request an id (the client's `X-Request-Id` when it is plain,
-/// else a new one), answers it in `X-Request-Id`, and logs the request with
-/// it; the audit log records the same id.
-async fn request_id(
+/// What every request passes through, in one layer (each layer of
+/// middleware costs a revalidation a measurable share of its time):
+///
+/// - vigil's own id of the request ([`auth::request_id`]), answered in
+///   `X-Request-Id`, carried by everything logged while the request is
+///   handled, and recorded by the audit log;
+/// - a body sent compressed (`Content-Encoding` other than `identity`) is
+///   refused with 415 before anything reads it: a small gzip body can
+///   inflate to gigabytes, and no client of vigil needs to compress what it
+///   sends (forms and JSON edits are small; an import is at most a few
+///   megabytes);
+/// - the security headers on every answer ([`SECURITY_HEADERS`]; HSTS when
+///   served over TLS);
+/// - the request counted by route pattern and status, and logged.
+async fn edge(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> std::result::Result<
-    actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+    actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>,
     actix_web::Error,
 > {
     use tracing::Instrument;
@@ -336,88 +347,80 @@ async fn request_id(
     let started = std::time::Instant::now();
     // Everything logged while the request is handled carries its id.
     let span = tracing::info_span!("request", request_id = %id);
-    let mut res = next.call(req).instrument(span.clone()).await?;
-    let took = started.elapsed();
-    let status = res.status().as_u16();
-    let request = res.request();
-    if let Some(state) = request.app_data::<web::Data<AppState>>() {
-        let route = state.metrics.pattern_of(request);
-        state
-            .metrics
-            .observe(request.method().as_str(), &route, status, took);
-    }
-    let _entered = span.enter();
-    if status >= 500 {
-        tracing::warn!(
-            method = %request.method(),
-            path = %request.path(),
-            status,
-            micros = took.as_micros() as u64,
-            "request failed"
-        );
-    } else {
-        tracing::debug!(
-            method = %request.method(),
-            path = %request.path(),
-            status,
-            micros = took.as_micros() as u64,
-            "request"
-        );
-    }
-    if let Ok(v) = header::HeaderValue::from_str(&id) {
-        res.headers_mut()
-            .insert(header::HeaderName::from_static("x-request-id"), v);
-    }
-    Ok(res)
-}
-
-/// Refuses a request whose body is compressed (`Content-Encoding` other
-/// than `identity`) with 415, before anything reads it: a small gzip body
-/// can inflate to gigabytes, and no client of vigil needs to compress what
-/// it sends (forms and JSON edits are small; an import is at most a few
-/// megabytes).
-async fn refuse_encoded_bodies(
-    req: actix_web::dev::ServiceRequest,
-    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
-) -> std::result::Result<
-    actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>,
-    actix_web::Error,
-> {
     let encoded = req
         .headers()
         .get_all(header::CONTENT_ENCODING)
         .flat_map(|v| v.to_str().unwrap_or("?").split(','))
         .map(str::trim)
         .any(|c| !c.is_empty() && !c.eq_ignore_ascii_case("identity"));
-    if encoded {
+    let mut res = if encoded {
         let e = problem::HttpError::UnsupportedMediaType(
             "request bodies are not accepted compressed: send them without Content-Encoding".into(),
         );
-        return Ok(req.error_response(e).map_into_right_body());
+        req.error_response(e).map_into_right_body()
+    } else {
+        next.call(req)
+            .instrument(span.clone())
+            .await?
+            .map_into_left_body()
+    };
+    let took = started.elapsed();
+    let status = res.status().as_u16();
+    let request = res.request();
+    let state = request.app_data::<web::Data<AppState>>().cloned();
+    if let Some(state) = &state {
+        let route = state.metrics.pattern_of(request);
+        state
+            .metrics
+            .observe(request.method().as_str(), &route, status, took);
     }
-    Ok(next.call(req).await?.map_into_left_body())
+    {
+        let _entered = span.enter();
+        if status >= 500 {
+            tracing::warn!(
+                method = %request.method(),
+                path = %request.path(),
+                status,
+                micros = took.as_micros() as u64,
+                "request failed"
+            );
+        } else {
+            tracing::debug!(
+                method = %request.method(),
+                path = %request.path(),
+                status,
+                micros = took.as_micros() as u64,
+                "request"
+            );
+        }
+    }
+    let headers = res.headers_mut();
+    if let Ok(v) = header::HeaderValue::from_str(&id) {
+        headers.insert(header::HeaderName::from_static("x-request-id"), v);
+    }
+    let tls = state.is_some_and(|s| s.config.tls);
+    let hsts = tls.then_some((header::STRICT_TRANSPORT_SECURITY, HSTS));
+    for (name, value) in SECURITY_HEADERS.into_iter().chain(hsts) {
+        if !headers.contains_key(&name) {
+            headers.insert(name, header::HeaderValue::from_static(value));
+        }
+    }
+    Ok(res)
 }
 
-/// Security headers on every response; HSTS when served over TLS.
-fn security_headers(tls: bool) -> DefaultHeaders {
-    let h = DefaultHeaders::new();
-    let h = if tls {
-        h.add((
-            header::STRICT_TRANSPORT_SECURITY,
-            "max-age=63072000; includeSubDomains",
-        ))
-    } else {
-        h
-    };
-    h
-        .add((
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-        ))
-        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .add((header::REFERRER_POLICY, "no-referrer"))
-        .add((header::X_FRAME_OPTIONS, "DENY"))
-}
+/// The security headers every answer carries, unless it sets its own.
+const SECURITY_HEADERS: [(header::HeaderName, &str); 4] = [
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    ),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+];
+
+/// HSTS, when served over TLS.
+const HSTS: &str = "max-age=63072000; includeSubDomains";
 
 /// Where a route is described: in the OpenAPI document (under the path
 /// given, when its pattern is written differently there), or outside it,
@@ -515,7 +518,6 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let tls = state.config.tls;
     actix_web::App::new()
         .app_data(state)
         .app_data(admin_api::json_config())
@@ -523,9 +525,7 @@ pub fn app(
             actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
             problem::method_not_allowed,
         ))
-        .wrap(actix_web::middleware::from_fn(refuse_encoded_bodies))
-        .wrap(security_headers(tls))
-        .wrap(actix_web::middleware::from_fn(request_id))
+        .wrap(actix_web::middleware::from_fn(edge))
         .configure(configure)
 }
 
