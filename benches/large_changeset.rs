@@ -10,6 +10,10 @@
 //! `cargo bench --bench large_changeset` (`EDITS=5000` for a quicker run).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// Measured with the allocator the server runs with (src/main.rs).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::time::{Duration, Instant};
 
 use vigil::accounts::{Principal, Role};
@@ -88,19 +92,25 @@ fn main() {
     );
     let last = ds.figures.last().unwrap().key.clone();
 
+    // A view as the API answers it: worked out, then written as JSON.
     let view = || {
         let t = Instant::now();
         let v = service::changesets::view(&db, &clara, id).unwrap();
         assert_eq!(v.edits.len(), edits);
-        t.elapsed()
+        let worked_out = t.elapsed();
+        let json = serde_json::to_vec(&v).unwrap();
+        (worked_out, t.elapsed(), json.len())
     };
     // The first view replays the edits and works out problems, checks and
     // changes; later views find them kept.
-    let first = view();
-    let views: Vec<Duration> = (0..3).map(|_| view()).collect();
+    let (first, first_json, bytes) = view();
+    let views: Vec<_> = (0..3).map(|_| view()).collect();
     println!(
-        "view:           first {first:.1?}; then median {:.1?}",
-        median(views)
+        "view:           first {first:.1?} ({first_json:.1?} written as JSON, {} KB); \
+         then median {:.1?} ({:.1?} as JSON)",
+        bytes / 1024,
+        median(views.iter().map(|v| v.0).collect()),
+        median(views.iter().map(|v| v.1).collect()),
     );
 
     let edit_once = |n: usize| {

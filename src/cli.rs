@@ -52,23 +52,39 @@ pub enum LogFormat {
     Json,
 }
 
-/// Sets up logging to standard error, as `format` says.
+/// Sets up logging to standard error, as `format` says: `VIGIL_LOG`
+/// (`info` by default) names the level, or levels by target
+/// (`vigil=debug,actix_server=warn`). Lines written while a request is
+/// handled carry its id ([`crate::logging`]).
 pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use crate::logging::{Shape, WithRequestId};
+    use tracing_subscriber::fmt::format as line;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    // Levels by target only: a filter that also matches span fields would
+    // track every span, and costs every request its share.
+    let filter: tracing_subscriber::filter::Targets = std::env::var("VIGIL_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO)
+        });
     // Colours only for a person at a terminal: a log file or a collector
-    // gets plain text (and every request's span is cheaper to record).
+    // gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let fmt = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let registry = tracing_subscriber::registry().with(filter);
+    let layer = tracing_subscriber::fmt::layer()
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Text => fmt.init(),
-        LogFormat::Json => fmt
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
+        LogFormat::Text => registry
+            .with(layer.event_format(WithRequestId::new(line().with_ansi(ansi), Shape::Text)))
+            .init(),
+        LogFormat::Json => registry
+            .with(layer.json().event_format(WithRequestId::new(
+                line().json().with_current_span(false).with_span_list(false),
+                Shape::Json,
+            )))
             .init(),
     }
 }

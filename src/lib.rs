@@ -18,6 +18,7 @@ pub mod document;
 pub mod error;
 pub mod files;
 pub mod http;
+pub mod logging;
 pub mod model;
 pub mod service;
 pub mod text;

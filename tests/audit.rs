@@ -805,6 +805,13 @@ fn checkpoints_and_proofs_from_the_stored_tree_match_the_tree_of_every_leaf(t: c
                 t.name
             );
             assert_eq!(p.leaf, hex::encode(leaves[(seq - 1) as usize]));
+            // The root is worked out from the path: it must be the tree's.
+            assert_eq!(
+                p.root,
+                hex::encode(merkle::root(&leaves[..size as usize])),
+                "{}: the root of the inclusion of {seq} in {size}",
+                t.name
+            );
         }
         for from in [1, size / 3 + 1, size] {
             let p = audit::consistency(&db, from, Some(size)).unwrap();
@@ -815,9 +822,17 @@ fn checkpoints_and_proofs_from_the_stored_tree_match_the_tree_of_every_leaf(t: c
                 "{}: consistency {from} → {size}",
                 t.name
             );
+            // Both roots are worked out from the proof: they must be the
+            // trees' own.
             assert_eq!(
                 p.from_root,
                 hex::encode(merkle::root(&leaves[..from as usize]))
+            );
+            assert_eq!(
+                p.to_root,
+                hex::encode(merkle::root(&leaves[..size as usize])),
+                "{}: the new root of {from} → {size}",
+                t.name
             );
         }
     }

@@ -245,17 +245,18 @@ pub fn compact_range(size: u64) -> Vec<(u32, u64)> {
     out
 }
 
-/// Checks an inclusion proof as RFC 9162 §2.1.3.2 says: `leaf` is entry
-/// `index` of the tree of `size` leaves whose root is `root`.
-pub fn verify_inclusion(leaf: &Hash, index: u64, size: u64, proof: &[Hash], root: &Hash) -> bool {
+/// The root an inclusion proof leads to, as RFC 9162 §2.1.3.2 computes
+/// it: from `leaf`, entry `index` of a tree of `size` leaves, up `proof`.
+/// `None` when the proof has the wrong length for that place.
+pub fn inclusion_root(leaf: &Hash, index: u64, size: u64, proof: &[Hash]) -> Option<Hash> {
     if index >= size {
-        return false;
+        return None;
     }
     let (mut fn_, mut sn) = (index, size - 1);
     let mut r = *leaf;
     for p in proof {
         if sn == 0 {
-            return false;
+            return None;
         }
         if fn_ & 1 == 1 || fn_ == sn {
             r = node_hash(p, &r);
@@ -269,7 +270,59 @@ pub fn verify_inclusion(leaf: &Hash, index: u64, size: u64, proof: &[Hash], root
         fn_ >>= 1;
         sn >>= 1;
     }
-    sn == 0 && r == *root
+    (sn == 0).then_some(r)
+}
+
+/// Checks an inclusion proof as RFC 9162 §2.1.3.2 says: `leaf` is entry
+/// `index` of the tree of `size` leaves whose root is `root`.
+pub fn verify_inclusion(leaf: &Hash, index: u64, size: u64, proof: &[Hash], root: &Hash) -> bool {
+    inclusion_root(leaf, index, size, proof).is_some_and(|r| r == *root)
+}
+
+/// The two roots a consistency proof leads to, as RFC 9162 §2.1.4.2
+/// computes them for 0 < old_size < new_size: the old tree's and the new
+/// tree's. When the old tree is a complete subtree its root is not in the
+/// proof: `old_root` gives it (and is returned as it is); otherwise
+/// `old_root` is not read. `None` when the proof has the wrong shape.
+pub fn consistency_roots(
+    old_size: u64,
+    new_size: u64,
+    old_root: &Hash,
+    proof: &[Hash],
+) -> Option<(Hash, Hash)> {
+    if old_size == 0 || old_size >= new_size {
+        return None;
+    }
+    let (first, rest) = proof.split_first()?;
+    let (start, rest) = if old_size.is_power_of_two() {
+        (old_root, proof)
+    } else {
+        (first, rest)
+    };
+    let (mut fn_, mut sn) = (old_size - 1, new_size - 1);
+    while fn_ & 1 == 1 {
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    let (mut fr, mut sr) = (*start, *start);
+    for c in rest {
+        if sn == 0 {
+            return None;
+        }
+        if fn_ & 1 == 1 || fn_ == sn {
+            fr = node_hash(c, &fr);
+            sr = node_hash(c, &sr);
+            while fn_ & 1 == 0 && fn_ != 0 {
+                fn_ >>= 1;
+                sn >>= 1;
+            }
+        } else {
+            sr = node_hash(&sr, c);
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    (sn == 0).then_some((fr, sr))
 }
 
 /// Checks a consistency proof as RFC 9162 §2.1.4.2 says: the tree of
@@ -297,38 +350,6 @@ pub fn verify_consistency(
     if old_size == new_size {
         return proof.is_empty() && old_root == new_root;
     }
-    let Some((first, rest)) = proof.split_first() else {
-        return false;
-    };
-    // When the old tree is a complete subtree, its root is the implicit
-    // first element of the path.
-    let (start, rest) = if old_size.is_power_of_two() {
-        (old_root, proof)
-    } else {
-        (first, rest)
-    };
-    let (mut fn_, mut sn) = (old_size - 1, new_size - 1);
-    while fn_ & 1 == 1 {
-        fn_ >>= 1;
-        sn >>= 1;
-    }
-    let (mut fr, mut sr) = (*start, *start);
-    for c in rest {
-        if sn == 0 {
-            return false;
-        }
-        if fn_ & 1 == 1 || fn_ == sn {
-            fr = node_hash(c, &fr);
-            sr = node_hash(c, &sr);
-            while fn_ & 1 == 0 && fn_ != 0 {
-                fn_ >>= 1;
-                sn >>= 1;
-            }
-        } else {
-            sr = node_hash(&sr, c);
-        }
-        fn_ >>= 1;
-        sn >>= 1;
-    }
-    sn == 0 && fr == *old_root && sr == *new_root
+    consistency_roots(old_size, new_size, old_root, proof)
+        .is_some_and(|(fr, sr)| fr == *old_root && sr == *new_root)
 }

@@ -48,11 +48,17 @@ route_table! {
 /// The preflight of any other path under the API.
 pub const PREFLIGHT: &str = "/api/v1/{tail:.*}";
 
-/// Routes answered on the fly (compressed by the middleware), and the
-/// preflight of any API path.
+/// Routes answered on the fly (compressed by the middleware).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     configure_operations(cfg);
     configure_api(cfg);
+}
+
+/// The preflight of any API path no route names, registered after every
+/// route: a path is matched to its pattern in the order routes were
+/// registered (for metrics, and to name a parameter holding NUL), and this
+/// pattern matches every API path.
+pub fn configure_preflight(cfg: &mut web::ServiceConfig) {
     cfg.route(
         PREFLIGHT,
         web::method(actix_web::http::Method::OPTIONS).to(preflight),
@@ -158,27 +164,55 @@ pub struct EventSummary {
 /// The events with their latest version.
 #[utoipa::path(get, path = "/api/v1/events", tag = "public",
     responses((status = 200, description = "every published event", body = Vec<EventSummary>)))]
-pub async fn events(state: web::Data<AppState>) -> HttpResponse {
-    let list: Vec<EventSummary> = state
-        .reads
-        .all()
-        .iter()
-        .map(|s| EventSummary {
-            slug: s.event.clone(),
-            title: s.title.clone(),
-            version: s.version,
-            published_at: s.published_at,
-            sha256: s.sha256.clone(),
-            href: format!("/api/v1/events/{}", s.event),
-        })
-        .collect();
+pub async fn events(state: web::Data<AppState>) -> Result<HttpResponse> {
+    let body = state.event_list.get(&state.reads)?;
     let mut res = HttpResponse::Ok();
-    cors(&mut res)
-        .insert_header(CacheControl(vec![
-            CacheDirective::Public,
-            CacheDirective::NoCache,
-        ]))
-        .json(list)
+    Ok(cors(&mut res)
+        .insert_header((
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("public, no-cache"),
+        ))
+        .content_type("application/json")
+        .body(body))
+}
+
+/// The event list as JSON, written once per change of the latest versions
+/// rather than on every request.
+#[derive(Default)]
+pub struct EventList {
+    written: std::sync::RwLock<Option<(u64, web::Bytes)>>,
+}
+
+impl EventList {
+    fn get(&self, reads: &crate::service::reads::Reads) -> Result<web::Bytes> {
+        // Read before the list: a list written from a later state is
+        // only written again once more.
+        let generation = reads.generation();
+        if let Ok(held) = self.written.read() {
+            if let Some((g, body)) = held.as_ref() {
+                if *g == generation {
+                    return Ok(body.clone());
+                }
+            }
+        }
+        let list: Vec<EventSummary> = reads
+            .all()
+            .iter()
+            .map(|s| EventSummary {
+                slug: s.event.clone(),
+                title: s.title.clone(),
+                version: s.version,
+                published_at: s.published_at,
+                sha256: s.sha256.clone(),
+                href: format!("/api/v1/events/{}", s.event),
+            })
+            .collect();
+        let body = web::Bytes::from(serde_json::to_vec(&list)?);
+        if let Ok(mut held) = self.written.write() {
+            *held = Some((generation, body.clone()));
+        }
+        Ok(body)
+    }
 }
 
 /// `?version=N`.

@@ -77,12 +77,13 @@ fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>> {
 /// vigil's id of a request: new and random for every request, whatever the
 /// client sent, so that no two requests share one. Answered in
 /// `X-Request-Id`.
-pub fn request_id(req: &HttpRequest) -> String {
+pub fn request_id(req: &HttpRequest) -> std::sync::Arc<str> {
     if let Some(id) = req.extensions().get::<RequestId>() {
-        return id.0.clone();
+        return std::sync::Arc::clone(&id.0);
     }
     let id = new_request_id();
-    req.extensions_mut().insert(RequestId(id.clone()));
+    req.extensions_mut()
+        .insert(RequestId(std::sync::Arc::clone(&id)));
     id
 }
 
@@ -101,13 +102,13 @@ pub fn client_request_id(req: &HttpRequest) -> Option<String> {
 }
 
 #[derive(Clone)]
-struct RequestId(String);
+struct RequestId(std::sync::Arc<str>);
 
 /// A new request id: 128 bits, 32 hex digits, unique per request and not
 /// to be guessed from another: a counter through two SipHash functions
 /// keyed once per process from the system's randomness, so no system call
 /// per request (ids are not secrets).
-fn new_request_id() -> String {
+fn new_request_id() -> std::sync::Arc<str> {
     use std::hash::BuildHasher;
     use std::sync::atomic::{AtomicU64, Ordering};
     static KEYS: std::sync::OnceLock<(
@@ -122,7 +123,13 @@ fn new_request_id() -> String {
         )
     });
     let n = COUNT.fetch_add(1, Ordering::Relaxed);
-    format!("{:016x}{:016x}", a.hash_one(n), b.hash_one(n))
+    let mut bits = [0u8; 16];
+    bits[..8].copy_from_slice(&a.hash_one(n).to_be_bytes());
+    bits[8..].copy_from_slice(&b.hash_one(n).to_be_bytes());
+    // 16 bytes fill the 32 digits exactly, and hex digits are ASCII.
+    let mut digits = [b'0'; 32];
+    let _ = hex::encode_to_slice(bits, &mut digits);
+    String::from_utf8_lossy(&digits).into()
 }
 
 /// The client's address: the peer's, or behind a trusted proxy the one
@@ -145,7 +152,7 @@ pub fn client_address(req: &HttpRequest, state: &AppState) -> Option<String> {
 pub fn context(req: &HttpRequest, state: &AppState) -> Context {
     Context {
         actor: "anonymous".into(),
-        request_id: Some(request_id(req)),
+        request_id: Some(request_id(req).to_string()),
         client_request_id: client_request_id(req),
         client: client_address(req, state),
         now: state.clock.now(),

@@ -27,18 +27,24 @@ struct Histogram {
 #[derive(Default)]
 struct Route {
     /// Requests by method and status; a route sees few of each.
-    counts: Vec<(String, u16, u64)>,
+    counts: Vec<(&'static str, u16, u64)>,
     latency: Histogram,
 }
 
-/// What the server counts about requests, by route pattern.
+/// What the server counts about requests, by route pattern, behind one
+/// lock taken once per request.
 #[derive(Default)]
 pub struct Metrics {
-    routes: Mutex<BTreeMap<String, Route>>,
+    counted: Mutex<Counted>,
+}
+
+#[derive(Default)]
+struct Counted {
+    routes: BTreeMap<std::sync::Arc<str>, Route>,
     /// The route pattern of each path seen lately: matching a path against
     /// the router again costs more than answering a revalidation. Bounded:
     /// emptied when it holds [`PATTERNS_HELD`] paths.
-    patterns: Mutex<std::collections::HashMap<String, std::sync::Arc<str>>>,
+    patterns: std::collections::HashMap<String, std::sync::Arc<str>>,
 }
 
 /// How many paths' patterns are remembered at most, and the longest path
@@ -46,53 +52,48 @@ pub struct Metrics {
 const PATTERNS_HELD: usize = 4096;
 const PATH_HELD_MAX: usize = 256;
 
-impl Metrics {
-    /// The route pattern a request matched (`unmatched` for none),
-    /// remembered by path.
-    pub fn pattern_of(&self, req: &actix_web::HttpRequest) -> std::sync::Arc<str> {
-        let Ok(mut held) = self.patterns.lock() else {
-            return req
-                .match_pattern()
-                .unwrap_or_else(|| "unmatched".into())
-                .into();
-        };
-        if let Some(p) = held.get(req.path()) {
-            return p.clone();
-        }
-        let p: std::sync::Arc<str> = req
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".into())
-            .into();
-        // Only paths a route answers, and only short ones, are kept: what
-        // a stranger invents costs a match each time, never memory.
-        if &*p != "unmatched" && req.path().len() <= PATH_HELD_MAX {
-            if held.len() >= PATTERNS_HELD {
-                held.clear();
-            }
-            held.insert(req.path().to_string(), p.clone());
-        }
-        p
-    }
+/// The route pattern a request matched (`unmatched` for none).
+fn pattern(req: &actix_web::HttpRequest) -> std::sync::Arc<str> {
+    req.match_pattern()
+        .unwrap_or_else(|| "unmatched".into())
+        .into()
+}
 
+impl Metrics {
     /// Counts one request: its method, route pattern (not the path, so that
-    /// the series stay few), status and duration. Allocates only the first
-    /// time a route, method and status are seen.
-    pub fn observe(&self, method: &str, route: &str, status: u16, took: Duration) {
-        let method = known_method(method);
-        let Ok(mut routes) = self.routes.lock() else {
+    /// the series stay few; remembered by path), status and duration.
+    /// Allocates only the first time a path, or a route, method and status,
+    /// are seen.
+    pub fn observe(&self, req: &actix_web::HttpRequest, status: u16, took: Duration) {
+        let method = known_method(req.method().as_str());
+        let Ok(mut counted) = self.counted.lock() else {
             return;
         };
-        let r = match routes.get_mut(route) {
-            Some(r) => r,
-            None => routes.entry(route.to_string()).or_default(),
+        let Counted { routes, patterns } = &mut *counted;
+        let route = match patterns.get(req.path()) {
+            Some(p) => p.clone(),
+            None => {
+                let p = pattern(req);
+                // Only paths a route answers, and only short ones, are
+                // kept: what a stranger invents costs a match each time,
+                // never memory.
+                if &*p != "unmatched" && req.path().len() <= PATH_HELD_MAX {
+                    if patterns.len() >= PATTERNS_HELD {
+                        patterns.clear();
+                    }
+                    patterns.insert(req.path().to_string(), p.clone());
+                }
+                p
+            }
         };
+        let r = routes.entry(route).or_default();
         match r
             .counts
             .iter_mut()
-            .find(|(m, s, _)| *s == status && m == method)
+            .find(|(m, s, _)| *s == status && *m == method)
         {
             Some((_, _, n)) => *n += 1,
-            None => r.counts.push((method.to_string(), status, 1)),
+            None => r.counts.push((method, status, 1)),
         }
         let h = &mut r.latency;
         let s = took.as_secs_f64();
@@ -106,9 +107,10 @@ impl Metrics {
     }
 
     fn render(&self, out: &mut String) {
-        let Ok(routes) = self.routes.lock() else {
+        let Ok(counted) = self.counted.lock() else {
             return;
         };
+        let routes = &counted.routes;
         out.push_str(
             "# HELP vigil_http_requests_total HTTP requests by method, route and status.\n",
         );

@@ -97,6 +97,8 @@ pub struct AppState {
     pub audit_key: Option<Arc<crate::audit::checkpoint::SignerKey>>,
     /// Requests counted for `/metrics`.
     metrics: metrics::Metrics,
+    /// `/api/v1/events`, written once per change.
+    event_list: api::EventList,
     /// Reverse proxies whose `X-Forwarded-For` is believed
     /// (`--trusted-proxy`); none, and the peer is the client.
     pub trusted_proxies: Vec<proxy::Cidr>,
@@ -123,6 +125,7 @@ impl AppState {
             setup: Mutex::new(None),
             audit_key: None,
             metrics: metrics::Metrics::default(),
+            event_list: api::EventList::default(),
             trusted_proxies: Vec::new(),
         };
         state.reads.load()?;
@@ -182,7 +185,8 @@ fn get() -> actix_web::Route {
 
 /// A resource of the API: its routes, the CORS preflight (OPTIONS), for any
 /// other method 405 with `Allow` (made problem+json by
-/// [`problem::method_not_allowed`]), and parameters holding NUL refused.
+/// [`problem::method_not_allowed`]). (Parameters holding NUL are refused
+/// by [`edge`].)
 fn api_resource(
     path: &str,
 ) -> actix_web::Resource<
@@ -194,14 +198,14 @@ fn api_resource(
         InitError = (),
     >,
 > {
-    web::resource(path)
-        .route(web::method(actix_web::http::Method::OPTIONS).to(api::preflight))
-        .wrap(actix_web::middleware::from_fn(params::refuse_nul))
+    web::resource(path).route(web::method(actix_web::http::Method::OPTIONS).to(api::preflight))
 }
 
 /// Runs blocking work (the database) off the async workers.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    web::block(f)
+    // What the work logs carries the request's id.
+    let id = crate::logging::current();
+    web::block(move || crate::logging::within_sync(id, f))
         .await
         .map_err(|e| Error::Internal(format!("worker: {e}")))?
 }
@@ -332,6 +336,8 @@ fn send(
 ///   inflate to gigabytes, and no client of vigil needs to compress what it
 ///   sends (forms and JSON edits are small; an import is at most a few
 ///   megabytes);
+/// - an API request whose path or query parameters hold NUL is refused
+///   with 400 naming the parameter ([`params::nul_refused`]);
 /// - the security headers on every answer ([`SECURITY_HEADERS`]; HSTS when
 ///   served over TLS);
 /// - the request counted by route pattern and status, and logged.
@@ -342,11 +348,8 @@ async fn edge(
     actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>,
     actix_web::Error,
 > {
-    use tracing::Instrument;
     let id = auth::request_id(req.request());
     let started = std::time::Instant::now();
-    // Everything logged while the request is handled carries its id.
-    let span = tracing::info_span!("request", request_id = %id);
     let encoded = req
         .headers()
         .get_all(header::CONTENT_ENCODING)
@@ -358,9 +361,11 @@ async fn edge(
             "request bodies are not accepted compressed: send them without Content-Encoding".into(),
         );
         req.error_response(e).map_into_right_body()
+    } else if let Some(e) = params::nul_refused(req.request()) {
+        req.error_response(e).map_into_right_body()
     } else {
-        next.call(req)
-            .instrument(span.clone())
+        // Everything logged while the request is handled carries its id.
+        crate::logging::within(Arc::clone(&id), next.call(req))
             .await?
             .map_into_left_body()
     };
@@ -369,13 +374,9 @@ async fn edge(
     let request = res.request();
     let state = request.app_data::<web::Data<AppState>>().cloned();
     if let Some(state) = &state {
-        let route = state.metrics.pattern_of(request);
-        state
-            .metrics
-            .observe(request.method().as_str(), &route, status, took);
+        state.metrics.observe(request, status, took);
     }
-    {
-        let _entered = span.enter();
+    crate::logging::within_sync(Some(Arc::clone(&id)), || {
         if status >= 500 {
             tracing::warn!(
                 method = %request.method(),
@@ -393,7 +394,7 @@ async fn edge(
                 "request"
             );
         }
-    }
+    });
     let headers = res.headers_mut();
     if let Ok(v) = header::HeaderValue::from_str(&id) {
         headers.insert(header::HeaderName::from_static("x-request-id"), v);
@@ -502,6 +503,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(openapi::configure)
             .configure(admin_api::configure)
             .configure(audit::configure)
+            .configure(api::configure_preflight)
             .default_service(web::to(problem::not_found)),
     );
 }

@@ -31,8 +31,8 @@ pub(super) struct Built {
     /// The base with the changeset's edits applied.
     pub result: Dataset,
     problems: OnceLock<Vec<Problem>>,
-    report: OnceLock<Report>,
-    changes: OnceLock<Vec<Change>>,
+    report: OnceLock<Arc<Report>>,
+    changes: OnceLock<Arc<Vec<Change>>>,
 }
 
 impl Built {
@@ -53,17 +53,20 @@ impl Built {
         self.problems.get_or_init(|| self.result.validate())
     }
 
-    /// The checks on the result (meaningful when it has no problems).
-    pub fn report(&self) -> &Report {
-        self.report.get_or_init(|| checks::run(&self.result))
+    /// The checks on the result (meaningful when it has no problems),
+    /// shared with every view that shows them.
+    pub fn report(&self) -> &Arc<Report> {
+        self.report
+            .get_or_init(|| Arc::new(checks::run(&self.result)))
     }
 
-    /// What the changeset changes against its base version.
-    pub fn changes(&self) -> Result<&[Change]> {
+    /// What the changeset changes against its base version, shared with
+    /// every view that shows them.
+    pub fn changes(&self) -> Result<&Arc<Vec<Change>>> {
         if let Some(c) = self.changes.get() {
             return Ok(c);
         }
-        let c = self.base.changes(&self.result)?;
+        let c = Arc::new(self.base.changes(&self.result)?);
         Ok(self.changes.get_or_init(|| c))
     }
 

@@ -255,6 +255,9 @@ pub struct VersionHistory {
 #[derive(Default)]
 struct Latest {
     map: RwLock<HashMap<String, Held>>,
+    /// Raised each time a version is swapped in: what is made from the
+    /// whole map (the event list) is made again when it moved.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 /// What is held of an event: its latest version, and the list of its
@@ -285,6 +288,8 @@ impl Latest {
             .is_some_and(|old| old.served.version > s.version);
         if !newer {
             m.insert(s.event.clone(), Held { served: s, history });
+            self.generation
+                .fetch_add(1, std::sync::atomic::Ordering::Release);
         }
     }
 }
@@ -571,6 +576,15 @@ impl Reads {
     pub fn history(&self, slug: &str) -> Option<(Arc<ServedVersion>, Arc<Encoded>)> {
         self.latest
             .read(|m| m.get(slug).map(|h| (h.served.clone(), h.history.clone())))
+    }
+
+    /// A number that moves each time a latest version is swapped in:
+    /// whatever was made from [`Reads::all`] at one generation stays true
+    /// until it moves.
+    pub fn generation(&self) -> u64 {
+        self.latest
+            .generation
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Every event's latest served version, by slug.
