@@ -185,8 +185,9 @@ pub struct EventList {
 
 impl EventList {
     fn get(&self, reads: &crate::service::reads::Reads) -> Result<web::Bytes> {
-        // Read before the list: a list written from a later state is
-        // only written again once more.
+        // The number is read before the list is made: a list made from a
+        // later state may be kept under an earlier number (and is made
+        // again on the next request), never an older list under a later one.
         let generation = reads.generation();
         if let Ok(held) = self.written.read() {
             if let Some((g, body)) = held.as_ref() {

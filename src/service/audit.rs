@@ -384,8 +384,8 @@ pub fn consistency(db: &Db, from: i64, to: Option<i64>) -> Result<ConsistencyPro
         let (from_size, to_size) = (from as u64, to as u64);
         let proof = merkle::consistency_path(from_size, to_size, |lo, hi| nodes.root(lo, hi))?;
         // Both roots follow from the proof, as a client computes them to
-        // check it: only the old root of a complete subtree (one stored
-        // node) is read. At 10,000,000 entries this halves the reads.
+        // check it: beyond the proof's own nodes, only the old root of a
+        // complete subtree (one stored node) is read.
         let complete = if from_size.is_power_of_two() || from == to {
             nodes.root(0, from_size)?
         } else {

@@ -300,12 +300,11 @@ fn apply(mut ds: Dataset, edits: &[ItemEdit]) -> Result<Dataset> {
 /// The changeset's result at its stored revision: kept, or built from its
 /// base version and its edits (and then kept).
 fn built(db: &Db, c: &mut Conn, cs: &Changeset) -> Result<Arc<Built>> {
-    let kept = Kept::of(db);
-    if let Some(b) = kept.result(cs.id, cs.revision) {
+    if let Some(b) = Kept::of(db).result(cs.id, cs.revision) {
         return Ok(b);
     }
     let edits = db::edits(c, cs.id)?;
-    Ok(kept.keep(Arc::new(build(db, c, cs, &edits)?)))
+    built_with(db, c, cs, &edits)
 }
 
 /// The same, with its `edits` read already: a rebuild does not read
