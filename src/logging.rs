@@ -130,6 +130,14 @@ mod tests {
         }
     }
 
+    /// Runs `request` as the request `id` is handled.
+    fn handle(id: &str, request: impl Future<Output = ()>) {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .block_on(within(Arc::from(id), request));
+    }
+
     fn text(kept: &Kept) -> String {
         String::from_utf8(kept.0.lock().unwrap_or_else(|e| e.into_inner()).clone())
             .unwrap_or_default()
@@ -156,10 +164,7 @@ mod tests {
         let dispatch = tracing::Dispatch::new(subscriber);
         tracing::dispatcher::with_default(&dispatch, || {
             tracing::info!("outside");
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .build()
-                .unwrap_or_else(|e| panic!("{e}"));
-            rt.block_on(within(Arc::from("abc123"), async {
+            handle("abc123", async {
                 tracing::warn!(n = 1, "inside");
                 let id = current();
                 std::thread::scope(|s| {
@@ -171,7 +176,7 @@ mod tests {
                     .join()
                     .unwrap_or_else(|_| panic!("the thread panicked"));
                 });
-            }));
+            });
         });
         let lines: Vec<serde_json::Value> = text(&kept)
             .lines()
@@ -200,12 +205,9 @@ mod tests {
             .finish();
         tracing::subscriber::with_default(subscriber, || {
             tracing::info!("outside");
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .build()
-                .unwrap_or_else(|e| panic!("{e}"));
-            rt.block_on(within(Arc::from("f00d"), async {
+            handle("f00d", async {
                 tracing::warn!(status = 503, "request failed");
-            }));
+            });
         });
         let out = text(&kept);
         let lines: Vec<&str> = out.lines().collect();
